@@ -1,0 +1,25 @@
+//! Runs the built binary: `--list`, one quick section, and an unknown name.
+
+use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+
+const EXE: &str = env!("CARGO_BIN_EXE_asyncio-demo");
+
+#[test]
+fn lists_every_section_with_its_python_counterpart() {
+    assert_lists(EXE, &[("gather", "asyncio.gather")]);
+}
+
+#[test]
+fn runs_one_section() {
+    let out = run_ok(EXE, &["gather"]);
+    assert!(
+        out.contains("results (input order): [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+        "{out}"
+    );
+    assert!(out.contains("all passed"), "{out}");
+}
+
+#[test]
+fn rejects_an_unknown_section() {
+    assert_rejects_unknown_section(EXE, &["gather"]);
+}

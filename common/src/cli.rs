@@ -1,0 +1,576 @@
+//! The section runner every demo binary uses.
+//!
+//! A demo declares its sections (name, the Python construct it mirrors, a one-line
+//! summary, the function to run) and hands them to [`Demo::main`]:
+//!
+//! ```text
+//! cargo run -p threading-demo                      # every section, in learning order
+//! cargo run -p threading-demo -- --list            # name, Python counterpart, summary
+//! cargo run -p threading-demo -- lock semaphore    # only these
+//! cargo run -p threading-demo -- --help
+//! ```
+//!
+//! A user's mistake (unknown section, bad option value) gets one line on stderr naming what
+//! is valid, and exit code 2. A section that fails (returns an error or panics) is
+//! reported, the others still run, and the binary exits 1.
+//!
+//! Demos that re-run their own binary as a child process (the `multiprocessing` way)
+//! declare [`Role`]s: `DEMO --role NAME ARGS...` runs that role instead of the sections.
+//! [`role_command`] builds the command that starts one.
+
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches};
+
+use crate::timing::{Secs, Stopwatch};
+
+/// What a section returns: `Ok` when it ran and its results checked out.
+pub type SectionResult = anyhow::Result<()>;
+
+/// Demo-wide options for demos that have none.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct NoOptions {}
+
+/// One concept, one file: what the runner needs to list and run it.
+pub struct Section<O: 'static = NoOptions> {
+    /// Kebab-case name used on the command line (`race-condition`).
+    pub name: &'static str,
+    /// The Python construct it mirrors (`shared_counter += 1 / with lock:`).
+    pub python: &'static str,
+    /// One line: what the section shows.
+    pub summary: &'static str,
+    run: Run<O>,
+}
+
+enum Run<O: 'static> {
+    Plain(fn() -> SectionResult),
+    WithOptions(fn(&O) -> SectionResult),
+}
+
+impl<O> Section<O> {
+    /// A section that needs nothing but itself.
+    pub const fn new(
+        name: &'static str,
+        python: &'static str,
+        summary: &'static str,
+        run: fn() -> SectionResult,
+    ) -> Self {
+        Section {
+            name,
+            python,
+            summary,
+            run: Run::Plain(run),
+        }
+    }
+
+    /// A section that reads the demo's command-line options (`--url`, `--requests`...).
+    pub const fn with_options(
+        name: &'static str,
+        python: &'static str,
+        summary: &'static str,
+        run: fn(&O) -> SectionResult,
+    ) -> Self {
+        Section {
+            name,
+            python,
+            summary,
+            run: Run::WithOptions(run),
+        }
+    }
+
+    fn call(&self, options: &O) -> SectionResult {
+        match &self.run {
+            Run::Plain(f) => f(),
+            Run::WithOptions(f) => f(options),
+        }
+    }
+}
+
+/// A part the binary plays when it is re-run as a child process: `DEMO --role NAME ARGS...`.
+pub struct Role {
+    pub name: &'static str,
+    /// Gets the arguments after the role name.
+    pub run: fn(&[String]) -> anyhow::Result<()>,
+}
+
+impl Role {
+    pub const fn new(name: &'static str, run: fn(&[String]) -> anyhow::Result<()>) -> Self {
+        Role { name, run }
+    }
+}
+
+/// A demo binary: its name, what it mirrors, its sections in learning order, its roles.
+pub struct Demo<O: 'static = NoOptions> {
+    /// The binary's name (`threading-demo`).
+    pub name: &'static str,
+    /// One line for `--help`: which Python model it mirrors.
+    pub about: &'static str,
+    pub sections: &'static [Section<O>],
+    pub roles: &'static [Role],
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+enum Request<O> {
+    List,
+    Run { sections: Vec<usize>, options: O },
+    Role { index: usize, args: Vec<String> },
+}
+
+/// How a command line was rejected: text to show, and the exit code.
+#[derive(Debug)]
+struct Rejection {
+    message: String,
+    code: u8,
+}
+
+impl<O: clap::Args> Demo<O> {
+    /// Parse `std::env::args`, run what was asked, and return the exit code.
+    pub fn main(&self) -> ExitCode {
+        self.main_from(std::env::args_os())
+    }
+
+    /// [`Demo::main`] with explicit arguments (the first one is the program name).
+    pub fn main_from(&self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+        match self.parse(args) {
+            Ok(Request::List) => {
+                print!("{}", self.section_table());
+                ExitCode::SUCCESS
+            }
+            Ok(Request::Run { sections, options }) => self.run_sections(&sections, &options),
+            Ok(Request::Role { index, args }) => {
+                let role = &self.roles[index];
+                match (role.run)(&args) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("{} --role {}: {e:#}", self.name, role.name);
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(Rejection { message, code: 0 }) => {
+                print!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(Rejection { message, code }) => {
+                eprintln!("{message}");
+                ExitCode::from(code)
+            }
+        }
+    }
+
+    fn command(&self) -> clap::Command {
+        let cmd = clap::Command::new(self.name)
+            .about(self.about)
+            .arg(
+                Arg::new("sections")
+                    .value_name("SECTION")
+                    .num_args(0..)
+                    .help("Run only these sections, in the order given (default: all)"),
+            )
+            .arg(
+                Arg::new("list")
+                    .long("list")
+                    .short('l')
+                    .action(ArgAction::SetTrue)
+                    .help("List the sections with the Python construct each one mirrors"),
+            )
+            .after_help(format!(
+                "Sections, in learning order:\n{}\nExamples:\n  cargo run -p {name}\n  cargo run -p {name} -- {first}\n  cargo run -p {name} -- --list",
+                self.section_table(),
+                name = self.name,
+                first = self.sections.first().map_or("SECTION", |s| s.name),
+            ));
+        O::augment_args(cmd)
+    }
+
+    fn parse(
+        &self,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Request<O>, Rejection> {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        if args.get(1).is_some_and(|a| a == "--role") {
+            return self.parse_role(&args[2..]);
+        }
+        let mut cmd = self.command();
+        let matches = cmd
+            .try_get_matches_from_mut(&args)
+            .map_err(|e| self.reject_clap(&cmd, e))?;
+        let options = O::from_arg_matches(&matches).map_err(|e| self.reject_clap(&cmd, e))?;
+        if matches.get_flag("list") {
+            return Ok(Request::List);
+        }
+        let sections = self.selected_sections(&matches)?;
+        Ok(Request::Run { sections, options })
+    }
+
+    fn parse_role(&self, args: &[OsString]) -> Result<Request<O>, Rejection> {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let valid = || join(self.roles.iter().map(|r| r.name));
+        let Some(name) = args.first() else {
+            return Err(self.usage_error(format!("--role needs a name; valid roles: {}", valid())));
+        };
+        match self.roles.iter().position(|r| r.name == name) {
+            Some(index) => Ok(Request::Role {
+                index,
+                args: args[1..].to_vec(),
+            }),
+            None => {
+                Err(self.usage_error(format!("unknown role '{name}'; valid roles: {}", valid())))
+            }
+        }
+    }
+
+    fn selected_sections(&self, matches: &ArgMatches) -> Result<Vec<usize>, Rejection> {
+        let Some(names) = matches.get_many::<String>("sections") else {
+            return Ok((0..self.sections.len()).collect());
+        };
+        names
+            .map(|name| {
+                self.sections
+                    .iter()
+                    .position(|s| s.name == name)
+                    .ok_or_else(|| {
+                        self.usage_error(format!(
+                            "unknown section '{name}'; valid sections: {}",
+                            join(self.sections.iter().map(|s| s.name))
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// One line for any clap error; help and version go to stdout with exit code 0.
+    fn reject_clap(&self, cmd: &clap::Command, e: clap::Error) -> Rejection {
+        use clap::error::ErrorKind::*;
+        if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+            return Rejection {
+                message: e.render().to_string(),
+                code: 0,
+            };
+        }
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid arguments");
+        let first = first.trim_start_matches("error: ");
+        let options = join(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_long())
+                .map(|l| format!("--{l}"))
+                .chain(["--help".to_owned()]),
+        );
+        self.usage_error(format!("{first}; valid options: {options}"))
+    }
+
+    fn usage_error(&self, message: String) -> Rejection {
+        Rejection {
+            message: format!("{}: {message}", self.name),
+            code: 2,
+        }
+    }
+
+    fn section_table(&self) -> String {
+        let w_name = self
+            .sections
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        let w_py = self
+            .sections
+            .iter()
+            .map(|s| s.python.chars().count())
+            .max()
+            .unwrap_or(0);
+        self.sections
+            .iter()
+            .map(|s| format!("  {:w_name$}  {:w_py$}  {}\n", s.name, s.python, s.summary))
+            .collect()
+    }
+
+    fn run_sections(&self, selected: &[usize], options: &O) -> ExitCode {
+        let total = Stopwatch::start();
+        let mut failed = Vec::new();
+        for (k, &index) in selected.iter().enumerate() {
+            let section = &self.sections[index];
+            println!(
+                "\n━━ {} ({}/{}) ━━ Python: {}",
+                section.name,
+                k + 1,
+                selected.len(),
+                section.python
+            );
+            let sw = Stopwatch::start();
+            let outcome = catch_unwind(AssertUnwindSafe(|| section.call(options)));
+            let took = Secs(sw.elapsed());
+            match outcome {
+                Ok(Ok(())) => println!("   ({} took {took})", section.name),
+                Ok(Err(e)) => {
+                    eprintln!("✗ {} failed after {took}: {e:#}", section.name);
+                    failed.push(section.name);
+                }
+                Err(_) => {
+                    eprintln!("✗ {} panicked after {took}", section.name);
+                    failed.push(section.name);
+                }
+            }
+        }
+        let took = Secs(total.elapsed());
+        if failed.is_empty() {
+            println!(
+                "\n{}: {} section(s) in {took}, all passed.",
+                self.name,
+                selected.len()
+            );
+            ExitCode::SUCCESS
+        } else {
+            eprintln!(
+                "\n{}: {} of {} section(s) failed: {}",
+                self.name,
+                failed.len(),
+                selected.len(),
+                failed.join(", ")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    items
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Print a section's one-line takeaway, the last thing it says.
+pub fn takeaway(text: impl Display) {
+    println!("→ {text}");
+}
+
+/// A printed figure with its name: `  sequential ........ 2.503 s`.
+pub fn figure(name: impl Display, value: impl Display) {
+    println!("  {:.<28} {value}", format!("{name} "));
+}
+
+/// The path of demo binary `bin`, to re-run it as a child process.
+///
+/// In the demo itself that is `std::env::current_exe()`. Under `cargo test` the current
+/// executable is the test harness in `target/<profile>/deps/`; the demo binary that cargo
+/// built beside it is one folder up.
+pub fn demo_exe(bin: &str) -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if exe.file_stem().is_some_and(|stem| stem == bin) {
+        return Ok(exe);
+    }
+    let dir = exe
+        .parent()
+        .ok_or_else(|| io::Error::other("the current executable has no folder"))?;
+    let dir = if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
+    let candidate = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} not found: build it first (cargo build -p {bin})",
+                candidate.display()
+            ),
+        ))
+    }
+}
+
+/// `demo_exe(bin) --role ROLE`: add the role's arguments and spawn it.
+pub fn role_command(bin: &str, role: &str) -> io::Result<Command> {
+    let mut cmd = Command::new(demo_exe(bin)?);
+    cmd.arg("--role").arg(role);
+    Ok(cmd)
+}
+
+/// Wait at most `limit` for `child`; kill it if it is still running then. Returns its
+/// status, or `None` when it had to be killed. Child processes in the demos never hang a run.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> io::Result<Option<std::process::ExitStatus>> {
+    let sw = Stopwatch::start();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if sw.elapsed() >= limit {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> SectionResult {
+        Ok(())
+    }
+
+    const SECTIONS: &[Section] = &[
+        Section::new("first-one", "threading.Thread", "starts a thread", ok),
+        Section::new("second", "queue.Queue", "passes items", ok),
+    ];
+
+    fn echo(_: &[String]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    const DEMO: Demo = Demo {
+        name: "test-demo",
+        about: "a demo for tests",
+        sections: SECTIONS,
+        roles: &[Role::new("child", echo)],
+    };
+
+    fn parse(args: &[&str]) -> Result<Request<NoOptions>, Rejection> {
+        DEMO.parse(std::iter::once("test-demo").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn no_arguments_run_everything_in_order() {
+        match parse(&[]).unwrap() {
+            Request::Run { sections, .. } => assert_eq!(sections, [0, 1]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn named_sections_run_in_the_order_given() {
+        match parse(&["second", "first-one"]).unwrap() {
+            Request::Run { sections, .. } => assert_eq!(sections, [1, 0]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_section_is_one_line_naming_the_valid_ones_with_code_2() {
+        let err = parse(&["nope"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert_eq!(
+            err.message,
+            "test-demo: unknown section 'nope'; valid sections: first-one, second"
+        );
+    }
+
+    #[test]
+    fn unknown_option_is_one_line_with_code_2() {
+        let err = parse(&["--frobnicate"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(!err.message.contains('\n'), "{}", err.message);
+        assert!(err.message.contains("--frobnicate"), "{}", err.message);
+        assert!(err.message.contains("--list"), "{}", err.message);
+    }
+
+    #[test]
+    fn list_and_help() {
+        assert!(matches!(parse(&["--list"]).unwrap(), Request::List));
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(help.code, 0);
+        assert!(help.message.contains("first-one"), "{}", help.message);
+        assert!(help.message.contains("queue.Queue"), "{}", help.message);
+    }
+
+    #[test]
+    fn section_table_aligns_columns() {
+        assert_eq!(
+            DEMO.section_table(),
+            "  first-one  threading.Thread  starts a thread\n  second     queue.Queue       passes items\n"
+        );
+    }
+
+    #[test]
+    fn roles_are_dispatched_before_anything_else() {
+        match parse(&["--role", "child", "a", "b"]).unwrap() {
+            Request::Role { index, args } => {
+                assert_eq!(index, 0);
+                assert_eq!(args, ["a", "b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = parse(&["--role", "ghost"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert_eq!(
+            err.message,
+            "test-demo: unknown role 'ghost'; valid roles: child"
+        );
+    }
+
+    #[derive(clap::Args, Debug)]
+    struct Opts {
+        #[arg(long, default_value_t = 10)]
+        requests: u32,
+    }
+
+    fn with_opts(o: &Opts) -> SectionResult {
+        anyhow::ensure!(o.requests > 0, "need requests");
+        Ok(())
+    }
+
+    #[test]
+    fn demo_options_are_parsed_and_bad_numbers_rejected() {
+        const S: &[Section<Opts>] = &[Section::with_options(
+            "dl",
+            "aiohttp",
+            "downloads",
+            with_opts,
+        )];
+        let demo: Demo<Opts> = Demo {
+            name: "opt-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        match demo.parse(["opt-demo", "--requests", "5"]).unwrap() {
+            Request::Run { options, .. } => assert_eq!(options.requests, 5),
+            other => panic!("{other:?}"),
+        }
+        let err = demo.parse(["opt-demo", "--requests", "many"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(
+            err.message.starts_with("opt-demo: invalid value 'many'"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains('\n'));
+    }
+
+    #[test]
+    fn wait_or_kill_returns_status_or_kills() {
+        let mut quick = Command::new("true").spawn().unwrap();
+        assert!(
+            wait_or_kill(&mut quick, Duration::from_secs(60))
+                .unwrap()
+                .unwrap()
+                .success()
+        );
+        let mut slow = Command::new("sleep").arg("60").spawn().unwrap();
+        assert!(
+            wait_or_kill(&mut slow, Duration::from_millis(20))
+                .unwrap()
+                .is_none()
+        );
+    }
+}

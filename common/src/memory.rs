@@ -1,0 +1,89 @@
+//! Peak resident memory (the most RAM the process ever had mapped in), of this process and
+//! of a finished child.
+//!
+//! Linux keeps the high-water mark for us: `VmHWM` in `/proc/self/status` for a running
+//! process, `ru_maxrss` from `wait4` for a child that has exited. On other systems the
+//! functions return `None` and the demos print "n/a".
+
+use std::io;
+use std::process::{Child, ExitStatus};
+
+use wait4::Wait4;
+
+/// Peak resident set size of this process, in bytes.
+pub fn peak_rss() -> Option<u64> {
+    status_field("VmHWM:")
+}
+
+/// Current resident set size of this process, in bytes.
+pub fn current_rss() -> Option<u64> {
+    status_field("VmRSS:")
+}
+
+/// Reset this process's peak to its current size, so the next [`peak_rss`] measures only
+/// what follows (Linux 4.0+, writes `5` to `/proc/self/clear_refs`). Returns whether it worked.
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Wait for `child` to exit and return its exit status with its peak resident memory in
+/// bytes (`None` where the system does not report it).
+pub fn wait_with_peak_rss(child: Child) -> io::Result<(ExitStatus, Option<u64>)> {
+    let usage = child.wait4()?;
+    let peak = Some(usage.rusage.maxrss).filter(|&b| b > 0);
+    Ok((usage.status, peak))
+}
+
+fn status_field(name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_kib_field(&status, name)
+}
+
+/// `"VmHWM:\t  12345 kB"` -> 12345 * 1024.
+fn parse_kib_field(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(name))?;
+    let kib: u64 = line[name.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_status_fields() {
+        let status = "Name:\tdemo\nVmHWM:\t   2048 kB\nVmRSS:\t   1024 kB\n";
+        assert_eq!(parse_kib_field(status, "VmHWM:"), Some(2048 * 1024));
+        assert_eq!(parse_kib_field(status, "VmRSS:"), Some(1024 * 1024));
+        assert_eq!(parse_kib_field(status, "VmSwap:"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_grows_when_memory_is_touched() {
+        let big = vec![1u8; 64 << 20];
+        std::hint::black_box(&big);
+        let peak = peak_rss().unwrap();
+        assert!(
+            peak >= 64 << 20,
+            "peak {peak} is below the 64 MiB just touched"
+        );
+        assert!(current_rss().unwrap() > 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_finished_child_reports_its_peak() {
+        // `true` maps next to nothing: its peak is a few hundred KiB, and it is its own.
+        let small = std::process::Command::new("true").spawn().unwrap();
+        let (status, small_peak) = wait_with_peak_rss(small).unwrap();
+        assert!(status.success());
+        let small_peak = small_peak.unwrap();
+        assert!(small_peak < 50 << 20, "`true` used {small_peak} bytes");
+    }
+}

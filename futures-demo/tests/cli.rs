@@ -1,0 +1,22 @@
+//! Runs the built binary: `--list`, one quick section, and an unknown name.
+
+use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+
+const EXE: &str = env!("CARGO_BIN_EXE_futures-demo");
+
+#[test]
+fn lists_every_section_with_its_python_counterpart() {
+    assert_lists(EXE, &[("submit", "ThreadPoolExecutor")]);
+}
+
+#[test]
+fn runs_one_section() {
+    let out = run_ok(EXE, &["submit"]);
+    assert!(out.contains("5 downloads verified"), "{out}");
+    assert!(out.contains("all passed"), "{out}");
+}
+
+#[test]
+fn rejects_an_unknown_section() {
+    assert_rejects_unknown_section(EXE, &["submit"]);
+}

@@ -1,0 +1,26 @@
+//! The guides' hybrid style, asyncio + a thread pool, in Rust. `cargo run -p hybrid-demo --
+//! --list` shows the sections; each lives in its own file, named after the Python idea it
+//! mirrors.
+
+use std::process::ExitCode;
+
+use common::cli::{Demo, Section};
+
+mod run_in_executor;
+
+const SECTIONS: &[Section] = &[Section::new(
+    "run-in-executor",
+    "await loop.run_in_executor(None, blocking_io)",
+    "blocking calls on tokio's blocking pool while the loop keeps ticking",
+    run_in_executor::run,
+)];
+
+fn main() -> ExitCode {
+    Demo {
+        name: "hybrid-demo",
+        about: "The guides' hybrid style, asyncio + a thread pool, in Rust: tokio with spawn_blocking and rayon",
+        sections: SECTIONS,
+        roles: &[],
+    }
+    .main()
+}

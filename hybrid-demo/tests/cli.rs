@@ -1,0 +1,22 @@
+//! Runs the built binary: `--list`, one quick section, and an unknown name.
+
+use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+
+const EXE: &str = env!("CARGO_BIN_EXE_hybrid-demo");
+
+#[test]
+fn lists_every_section_with_its_python_counterpart() {
+    assert_lists(EXE, &[("run-in-executor", "loop.run_in_executor")]);
+}
+
+#[test]
+fn runs_one_section() {
+    let out = run_ok(EXE, &["run-in-executor"]);
+    assert!(out.contains("calls via spawn_blocking"), "{out}");
+    assert!(out.contains("all passed"), "{out}");
+}
+
+#[test]
+fn rejects_an_unknown_section() {
+    assert_rejects_unknown_section(EXE, &["run-in-executor"]);
+}

@@ -1,0 +1,29 @@
+//! Python's `multiprocessing`, in Rust. `cargo run -p multiprocessing-demo -- --list` shows
+//! the sections; each lives in its own file, named after the Python idea it mirrors.
+
+use std::process::ExitCode;
+
+use common::cli::{Demo, Role, Section};
+
+mod process_basics;
+
+const SECTIONS: &[Section] = &[Section::new(
+    "process-basics",
+    "Process(target=f, args).start() / join() / exitcode",
+    "re-run this binary as a child with a role; read its exit code",
+    process_basics::run,
+)];
+
+/// The parts this binary plays when it is started as a child process. The runner checks
+/// for `--role NAME` before anything else: this is `if __name__ == "__main__":` in Rust.
+const ROLES: &[Role] = &[Role::new("square", process_basics::square)];
+
+fn main() -> ExitCode {
+    Demo {
+        name: "multiprocessing-demo",
+        about: "Python's multiprocessing, in Rust: processes, IPC, shared memory, pools, crash isolation",
+        sections: SECTIONS,
+        roles: ROLES,
+    }
+    .main()
+}

@@ -1,0 +1,85 @@
+//! `multiprocessing.Process(target=f, args=(n,))`, `start()`, `join()`, `exitcode` ->
+//! `std::process::Command` re-running this very binary with a role argument.
+//!
+//! Python:
+//!     def compute(n):
+//!         print(n * n)
+//!     if __name__ == "__main__":
+//!         p = Process(target=compute, args=(5,))
+//!         p.start()
+//!         p.join()
+//!         print(p.exitcode)
+//!
+//! Rust cannot fork a closure into a new process. The idiom is to start the program's own
+//! executable (`std::env::current_exe()`) again with an argument that says which part to
+//! play: `multiprocessing-demo --role square 5`. The check for `--role` at the top of
+//! `main` (done by the section runner) is the twin of `if __name__ == "__main__":`: it
+//! decides whether this process is the parent or a child. The child's answer comes back on
+//! its standard output here; the next sections use real IPC channels.
+//!
+//! Watch: each child has its own pid; the one given bad input exits with code 1 and the
+//! parent carries on; spawning + joining a process costs about a millisecond.
+//!
+//! Run only this: cargo run -p multiprocessing-demo -- process-basics
+
+use std::process::{Output, Stdio};
+
+use anyhow::Context;
+use common::cli::{SectionResult, figure, role_command, takeaway};
+use common::timing::{Secs, timed};
+
+/// The child's side: `--role square N` prints N * N.
+pub fn square(args: &[String]) -> anyhow::Result<()> {
+    let arg = args.first().context("square needs a number")?;
+    let n: u64 = arg
+        .parse()
+        .with_context(|| format!("'{arg}' is not a number"))?;
+    println!("{}", n * n);
+    Ok(())
+}
+
+/// The parent's side: `Process(target=square, args=(arg,))`, `start()` then `join()`.
+fn run_square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
+    let child = role_command(env!("CARGO_PKG_NAME"), "square")?
+        .arg(arg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting a child process")?; // start()
+    let pid = child.id();
+    let output = child.wait_with_output()?; // join()
+    Ok((pid, output))
+}
+
+pub fn run() -> SectionResult {
+    println!("  parent pid {}", std::process::id());
+    for arg in ["5", "12", "five"] {
+        let (pid, out) = run_square_in_child(arg)?;
+        let exitcode = out.status.code();
+        let said = String::from_utf8_lossy(if out.status.success() {
+            &out.stdout
+        } else {
+            &out.stderr
+        });
+        println!(
+            "  child pid {pid}: square {arg:>4} -> exitcode {exitcode:?}, said {:?}",
+            said.trim()
+        );
+        if arg == "five" {
+            anyhow::ensure!(exitcode == Some(1), "bad input should exit 1");
+        } else {
+            let n: u64 = arg.parse()?;
+            anyhow::ensure!(
+                said.trim() == (n * n).to_string(),
+                "wrong square from the child"
+            );
+        }
+    }
+    let rounds = 20;
+    let (_, took) = timed(|| (0..rounds).try_for_each(|_| run_square_in_child("3").map(drop)));
+    figure("spawn + join, per process", Secs(took / rounds));
+    takeaway(
+        "a child process is this binary re-run with a role; its exit code tells the parent how it went",
+    );
+    Ok(())
+}
