@@ -5,18 +5,31 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Role, Section};
 
+mod child;
 mod process_basics;
+mod queue;
 
-const SECTIONS: &[Section] = &[Section::new(
-    "process-basics",
-    "Process(target=f, args).start() / join() / exitcode",
-    "re-run this binary as a child with a role; read its exit code",
-    process_basics::run,
-)];
+const SECTIONS: &[Section] = &[
+    Section::new(
+        "process-basics",
+        "Process(target=f, args).start() / join() / exitcode",
+        "re-run this binary as a child with a role; read its exit code",
+        process_basics::run,
+    ),
+    Section::new(
+        "queue",
+        "multiprocessing.Queue: q.put() in children, q.get() in the parent",
+        "a typed IPC channel whose sender is cloned into three children",
+        queue::run,
+    ),
+];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
 /// for `--role NAME` before anything else: this is `if __name__ == "__main__":` in Rust.
-const ROLES: &[Role] = &[Role::new("square", process_basics::square)];
+const ROLES: &[Role] = &[
+    Role::new("square", process_basics::square),
+    Role::new("queue-worker", queue::worker),
+];
 
 fn main() -> ExitCode {
     Demo {

@@ -83,3 +83,20 @@ pub fn run() -> SectionResult {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_squares_and_a_bad_input_exits_1() {
+        let (pid, out) = run_square_in_child("7").unwrap();
+        assert_ne!(pid, std::process::id(), "a different process");
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "49");
+
+        let (_, bad) = run_square_in_child("seven").unwrap();
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("'seven' is not a number"));
+    }
+}

@@ -6,7 +6,13 @@ const EXE: &str = env!("CARGO_BIN_EXE_multiprocessing-demo");
 
 #[test]
 fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, &[("process-basics", "Process(target=f, args)")]);
+    assert_lists(
+        EXE,
+        &[
+            ("process-basics", "Process(target=f, args)"),
+            ("queue", "multiprocessing.Queue"),
+        ],
+    );
 }
 
 #[test]
@@ -32,5 +38,5 @@ fn a_child_role_answers_and_fails_cleanly() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["process-basics"]);
+    assert_rejects_unknown_section(EXE, &["process-basics", "queue"]);
 }

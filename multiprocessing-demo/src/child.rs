@@ -1,0 +1,128 @@
+//! The plumbing every section that talks to a child process shares (not a lesson of its
+//! own; read a section first).
+//!
+//! The handshake, both sides:
+//!
+//! ```text
+//! parent                                   child (this binary, --role NAME SERVER ARGS...)
+//! IpcOneShotServer::new() -> SERVER name
+//! spawn the child with SERVER  ----------> let (tx, inbox) = ipc::channel()
+//!                                          IpcSender::connect(SERVER).send(tx)
+//! accept() -> the child's tx   <---------- (its inbox's sending end)
+//! tx.send(whatever the child needs) -----> inbox.recv()
+//! ```
+//!
+//! After that the parent can send anything serialisable, including more `IpcSender`s (the
+//! child's way back) and `IpcSharedMemory`. Every wait is bounded: a child that dies before
+//! it connects, or never answers, is killed and reported, it never hangs the run.
+
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use common::cli::{role_command, wait_or_kill};
+use common::timing::Stopwatch;
+use ipc_channel::TryRecvError;
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
+use serde::{Deserialize, Serialize};
+
+/// How long any single wait on a child may take before the child is declared stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A started child process and the sending end of its inbox.
+pub struct Connected<T> {
+    pub child: Child,
+    pub inbox: IpcSender<T>,
+}
+
+/// Start `--role role SERVER args...` and wait (bounded) until it has sent its inbox.
+pub fn start<T>(role: &str, args: &[String]) -> anyhow::Result<Connected<T>>
+where
+    T: Serialize + for<'de> Deserialize<'de> + Send + 'static,
+{
+    let (server, name) = IpcOneShotServer::<IpcSender<T>>::new().context("IPC server")?;
+    let mut child = role_command(env!("CARGO_PKG_NAME"), role)?
+        .arg(&name)
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting a '{role}' child"))?;
+    tracing::debug!(pid = child.id(), role, "child started");
+
+    // `accept` blocks with no timeout, so it waits on a helper thread while this one watches
+    // the clock and the child.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(server.accept());
+    });
+    let sw = Stopwatch::start();
+    loop {
+        match done_rx.recv_timeout(Duration::from_millis(2)) {
+            Ok(accepted) => {
+                let (_, inbox) = accepted.context("the child's first message")?;
+                return Ok(Connected { child, inbox });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("accept thread vanished"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let exited = child.try_wait()?;
+        if exited.is_some() || sw.elapsed() > PATIENCE {
+            // Give a message already on its way a moment, then unblock `accept` by
+            // connecting and hanging up ourselves.
+            if let Ok(Ok((_, inbox))) = done_rx.recv_timeout(Duration::from_millis(50)) {
+                return Ok(Connected { child, inbox });
+            }
+            drop(IpcSender::<IpcSender<T>>::connect(name));
+            let status = match exited {
+                Some(status) => status,
+                None => {
+                    child.kill().ok();
+                    child.wait()?
+                }
+            };
+            bail!(
+                "'{role}' child (pid {}) never connected: {status}",
+                child.id()
+            );
+        }
+    }
+}
+
+/// The child's side of the handshake: make an inbox, send its sending end to the parent.
+pub fn connect<T>(server: &str) -> anyhow::Result<IpcReceiver<T>>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    let (tx, inbox) = ipc::channel::<T>().context("IPC channel")?;
+    IpcSender::<IpcSender<T>>::connect(server.to_owned())
+        .with_context(|| format!("connecting to the parent at {server}"))?
+        .send(tx)
+        .context("sending the inbox to the parent")?;
+    Ok(inbox)
+}
+
+/// `rx.recv()`, but give up after `limit`: the sender is stuck or gone.
+pub fn recv_within<T>(rx: &IpcReceiver<T>, limit: Duration) -> anyhow::Result<T>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    match rx.try_recv_timeout(limit) {
+        Ok(v) => Ok(v),
+        Err(TryRecvError::Empty) => Err(anyhow!("no message within {limit:?}")),
+        Err(TryRecvError::IpcError(e)) => Err(anyhow!(e).context("receiving")),
+    }
+}
+
+/// `join()`: wait (bounded) for the child to exit and return its status.
+pub fn join(child: &mut Child) -> anyhow::Result<ExitStatus> {
+    wait_or_kill(child, PATIENCE)?
+        .with_context(|| format!("child {} did not exit in time: killed", child.id()))
+}
+
+/// The first command-line argument of a role: the parent's IPC server name.
+pub fn server_arg(args: &[String]) -> anyhow::Result<&str> {
+    args.first()
+        .map(String::as_str)
+        .context("this role needs the parent's IPC server name")
+}
