@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use common::cli::{Demo, Role, Section};
 
 mod child;
+mod pipe;
 mod process_basics;
 mod queue;
 
@@ -22,6 +23,12 @@ const SECTIONS: &[Section] = &[
         "a typed IPC channel whose sender is cloned into three children",
         queue::run,
     ),
+    Section::new(
+        "pipe",
+        "parent_conn, child_conn = multiprocessing.Pipe()",
+        "two typed channels, one each way: the child mails its sender to the parent",
+        pipe::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -29,6 +36,7 @@ const SECTIONS: &[Section] = &[
 const ROLES: &[Role] = &[
     Role::new("square", process_basics::square),
     Role::new("queue-worker", queue::worker),
+    Role::new("pipe-child", pipe::child_end),
 ];
 
 fn main() -> ExitCode {

@@ -1,0 +1,187 @@
+//! `multiprocessing.Pipe()` -> two ipc-channels, one each way; the child sends its
+//! `IpcSender` to the parent so that both ends can talk.
+//!
+//! Python:
+//!     def child(conn):
+//!         while (n := conn.recv()) is not None:
+//!             conn.send(n * n)
+//!         conn.close()
+//!     if __name__ == "__main__":
+//!         parent_conn, child_conn = Pipe()
+//!         p = Process(target=child, args=(child_conn,)); p.start()
+//!         parent_conn.send(7); print(parent_conn.recv())   # 49
+//!         parent_conn.send(None); p.join()
+//!
+//! Rust: an ipc-channel is one-way, so a duplex pipe is two of them. The child creates its
+//! inbox and sends the `IpcSender` to it back to the parent (a sender is data: it can
+//! travel in a message); the parent answers with the sender of its own inbox. From then on
+//! each end holds `(IpcSender<Out>, IpcReceiver<In>)`, both typed: sending the wrong kind
+//! of message does not compile, where Python would unpickle whatever arrives.
+//! `Drop` closes a connection (Python's `conn.close()`); the other end's `recv` then
+//! returns `Disconnected`.
+//!
+//! Watch: every reply comes from the child's pid; one round trip (send, the child wakes,
+//! replies, the parent wakes) costs tens of microseconds.
+//!
+//! Run only this: cargo run -p multiprocessing-demo -- pipe
+
+use std::process::Child;
+
+use anyhow::Context;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, timed};
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use serde::{Deserialize, Serialize};
+
+use crate::child::{self, PATIENCE, recv_within};
+
+/// Parent -> child.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToChild {
+    /// The parent's inbox: the child's way back.
+    Hello(IpcSender<ToParent>),
+    Square(u64),
+    /// Python's `conn.send(None)`: no more work.
+    Close,
+}
+
+/// Child -> parent.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToParent {
+    Ready { pid: u32 },
+    Squared { n: u64, square: u64, pid: u32 },
+    Bye { handled: u64 },
+}
+
+/// The child's end (`--role pipe-child SERVER`): answer every `Square` until `Close`.
+pub fn child_end(args: &[String]) -> anyhow::Result<()> {
+    let inbox = child::connect::<ToChild>(child::server_arg(args)?)?;
+    let ToChild::Hello(to_parent) = recv_within(&inbox, PATIENCE)? else {
+        anyhow::bail!("the parent must say Hello first");
+    };
+    let pid = std::process::id();
+    to_parent.send(ToParent::Ready { pid })?;
+    let mut handled = 0;
+    loop {
+        match inbox.recv().context("the parent hung up")? {
+            ToChild::Square(n) => {
+                handled += 1;
+                to_parent.send(ToParent::Squared {
+                    n,
+                    square: n * n,
+                    pid,
+                })?;
+            }
+            ToChild::Close => break,
+            ToChild::Hello(_) => anyhow::bail!("Hello twice"),
+        }
+    }
+    to_parent.send(ToParent::Bye { handled })?;
+    Ok(())
+}
+
+/// The parent's end of the pipe.
+pub struct Conn {
+    pub send: IpcSender<ToChild>,
+    pub recv: IpcReceiver<ToParent>,
+    pub child: Child,
+    pub child_pid: u32,
+}
+
+/// `Pipe()` + `Process(target=child, args=(child_conn,)).start()`.
+pub fn open() -> anyhow::Result<Conn> {
+    let started = child::start::<ToChild>("pipe-child", &[])?;
+    let (to_parent, recv) = ipc::channel()?;
+    started.inbox.send(ToChild::Hello(to_parent))?;
+    let ToParent::Ready { pid } = recv_within(&recv, PATIENCE)? else {
+        anyhow::bail!("the child must say Ready first");
+    };
+    Ok(Conn {
+        send: started.inbox,
+        recv,
+        child: started.child,
+        child_pid: pid,
+    })
+}
+
+impl Conn {
+    /// `conn.send(n); conn.recv()`.
+    pub fn square(&self, n: u64) -> anyhow::Result<u64> {
+        self.send.send(ToChild::Square(n))?;
+        match recv_within(&self.recv, PATIENCE)? {
+            ToParent::Squared { n: m, square, .. } if m == n => Ok(square),
+            other => anyhow::bail!("expected the square of {n}, got {other:?}"),
+        }
+    }
+
+    /// `conn.send(None); p.join()`: returns how many requests the child handled.
+    pub fn close(mut self) -> anyhow::Result<u64> {
+        self.send.send(ToChild::Close)?;
+        let ToParent::Bye { handled } = recv_within(&self.recv, PATIENCE)? else {
+            anyhow::bail!("expected Bye");
+        };
+        let status = child::join(&mut self.child)?;
+        anyhow::ensure!(status.success(), "the pipe child failed: {status}");
+        Ok(handled)
+    }
+}
+
+pub fn run() -> SectionResult {
+    let conn = open()?;
+    println!(
+        "  parent pid {} <-> child pid {}",
+        std::process::id(),
+        conn.child_pid
+    );
+    for n in [3, 7, 12] {
+        let sq = conn.square(n)?;
+        anyhow::ensure!(sq == n * n, "wrong square");
+        println!(
+            "  parent sent {n:>2}, child {} replied {sq}",
+            conn.child_pid
+        );
+    }
+    let rounds = 2_000;
+    let (all_right, took) = timed(|| -> anyhow::Result<bool> {
+        let mut ok = true;
+        for n in 0..rounds {
+            ok &= conn.square(n)? == n * n;
+        }
+        Ok(ok)
+    });
+    anyhow::ensure!(all_right?, "a wrong square in the round trips");
+    let handled = conn.close()?;
+    anyhow::ensure!(handled == rounds + 3, "the child handled {handled}");
+    figure(
+        format!("round trip (avg of {rounds})"),
+        Secs(took / rounds as u32),
+    );
+    figure("requests the child handled", handled);
+    takeaway(
+        "a duplex Pipe is two typed channels; the child mails its sender to the parent to open the way back",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ends_talk_and_close_cleanly() {
+        let conn = open().unwrap();
+        assert_ne!(conn.child_pid, std::process::id());
+        assert_eq!(conn.square(9).unwrap(), 81);
+        assert_eq!(conn.square(0).unwrap(), 0);
+        assert_eq!(conn.close().unwrap(), 2);
+    }
+
+    #[test]
+    fn the_parent_hanging_up_ends_the_child_with_an_error() {
+        let mut conn = open().unwrap();
+        // Swap our sender for one to nowhere: the child's inbox loses its last sender.
+        drop(std::mem::replace(&mut conn.send, ipc::channel().unwrap().0));
+        let status = child::join(&mut conn.child).unwrap();
+        assert_eq!(status.code(), Some(1), "recv saw Disconnected");
+    }
+}
