@@ -8,6 +8,9 @@
 //! cargo run -p threading-demo -- --list            # name, Python counterpart, summary
 //! cargo run -p threading-demo -- lock semaphore    # only these
 //! cargo run -p threading-demo -- --help
+//! cargo run -p threading-demo -- --interactive     # a numbered menu
+//! cargo run -p threading-demo -- --trace run.json  # a Chrome / Perfetto trace of the run
+//! RUST_LOG=debug cargo run -p threading-demo       # who did what, on stderr
 //! ```
 //!
 //! A user's mistake (unknown section, bad option value) gets one line on stderr naming what
@@ -20,15 +23,16 @@
 
 use std::ffi::OsString;
 use std::fmt::Display;
-use std::io;
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::timing::{Secs, Stopwatch};
+use crate::trace;
 
 /// What a section returns: `Ok` when it ran and its results checked out.
 pub type SectionResult = anyhow::Result<()>;
@@ -119,8 +123,19 @@ pub struct Demo<O: 'static = NoOptions> {
 #[derive(Debug)]
 enum Request<O> {
     List,
-    Run { sections: Vec<usize>, options: O },
-    Role { index: usize, args: Vec<String> },
+    Run {
+        sections: Vec<usize>,
+        options: O,
+        trace: Option<PathBuf>,
+    },
+    Menu {
+        options: O,
+        trace: Option<PathBuf>,
+    },
+    Role {
+        index: usize,
+        args: Vec<String>,
+    },
 }
 
 /// How a command line was rejected: text to show, and the exit code.
@@ -143,9 +158,29 @@ impl<O: clap::Args> Demo<O> {
                 print!("{}", self.section_table());
                 ExitCode::SUCCESS
             }
-            Ok(Request::Run { sections, options }) => self.run_sections(&sections, &options),
+            Ok(Request::Run {
+                sections,
+                options,
+                trace,
+            }) => self.traced(trace.as_deref(), || self.run_sections(&sections, &options)),
+            Ok(Request::Menu { options, trace }) => {
+                self.traced(trace.as_deref(), || self.menu(&options))
+            }
             Ok(Request::Role { index, args }) => {
                 let role = &self.roles[index];
+                let trace = std::env::var_os(trace::CHILD_TRACE_ENV).map(PathBuf::from);
+                let _guard = match trace::init(trace.as_deref()) {
+                    Ok(guard) => guard,
+                    Err(e) => {
+                        eprintln!("{} --role {}: {e}", self.name, role.name);
+                        return ExitCode::FAILURE;
+                    }
+                };
+                tracing::debug!(
+                    role = role.name,
+                    pid = std::process::id(),
+                    "child process starts"
+                );
                 match (role.run)(&args) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
@@ -165,6 +200,26 @@ impl<O: clap::Args> Demo<O> {
         }
     }
 
+    /// Run `body` with logging (`RUST_LOG`) and, if asked, a trace file.
+    fn traced(&self, trace: Option<&Path>, body: impl FnOnce() -> ExitCode) -> ExitCode {
+        let guard = match trace::init(trace) {
+            Ok(guard) => guard,
+            Err(e) => {
+                eprintln!("{}: {e}", self.name);
+                return ExitCode::from(2);
+            }
+        };
+        let code = body();
+        drop(guard);
+        if let Some(path) = trace {
+            println!(
+                "trace written to {} (open it at https://ui.perfetto.dev)",
+                path.display()
+            );
+        }
+        code
+    }
+
     fn command(&self) -> clap::Command {
         let cmd = clap::Command::new(self.name)
             .about(self.about)
@@ -180,6 +235,21 @@ impl<O: clap::Args> Demo<O> {
                     .short('l')
                     .action(ArgAction::SetTrue)
                     .help("List the sections with the Python construct each one mirrors"),
+            )
+            .arg(
+                Arg::new("interactive")
+                    .long("interactive")
+                    .short('i')
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with_all(["sections", "list"])
+                    .help("Choose sections from a numbered menu (needs a terminal)"),
+            )
+            .arg(
+                Arg::new("trace")
+                    .long("trace")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("Write a Chrome / Perfetto trace of the run to FILE (child processes: FILE.ROLE-N.json)"),
             )
             .after_help(format!(
                 "Sections, in learning order:\n{}\nExamples:\n  cargo run -p {name}\n  cargo run -p {name} -- {first}\n  cargo run -p {name} -- --list",
@@ -206,8 +276,21 @@ impl<O: clap::Args> Demo<O> {
         if matches.get_flag("list") {
             return Ok(Request::List);
         }
+        let trace = matches.get_one::<PathBuf>("trace").cloned();
+        if matches.get_flag("interactive") {
+            if !io::stdin().is_terminal() {
+                return Err(self.usage_error(
+                    "--interactive needs a terminal on standard input; run without it to run every section, or name the sections".to_owned(),
+                ));
+            }
+            return Ok(Request::Menu { options, trace });
+        }
         let sections = self.selected_sections(&matches)?;
-        Ok(Request::Run { sections, options })
+        Ok(Request::Run {
+            sections,
+            options,
+            trace,
+        })
     }
 
     fn parse_role(&self, args: &[OsString]) -> Result<Request<O>, Rejection> {
@@ -309,7 +392,10 @@ impl<O: clap::Args> Demo<O> {
                 section.python
             );
             let sw = Stopwatch::start();
-            let outcome = catch_unwind(AssertUnwindSafe(|| section.call(options)));
+            tracing::debug!(section = section.name, "section starts");
+            let span = tracing::info_span!("section", name = section.name);
+            let outcome =
+                span.in_scope(|| catch_unwind(AssertUnwindSafe(|| section.call(options))));
             let took = Secs(sw.elapsed());
             match outcome {
                 Ok(Ok(())) => println!("   ({} took {took})", section.name),
@@ -342,6 +428,68 @@ impl<O: clap::Args> Demo<O> {
             ExitCode::FAILURE
         }
     }
+}
+
+impl<O: clap::Args> Demo<O> {
+    /// The `--interactive` menu: numbered sections, run what the user picks, until `q`.
+    fn menu(&self, options: &O) -> ExitCode {
+        let mut code = ExitCode::SUCCESS;
+        let stdin = io::stdin();
+        loop {
+            println!("\n{}: choose sections to run", self.name);
+            for (k, s) in self.sections.iter().enumerate() {
+                println!(
+                    "  {:>2}. {:w$}  {}",
+                    k + 1,
+                    s.name,
+                    s.python,
+                    w = self.name_width()
+                );
+            }
+            print!("numbers (e.g. 1 3), a = all, q = quit > ");
+            let _ = io::stdout().flush();
+            let mut line = String::new();
+            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+                return code;
+            }
+            match parse_choice(line.trim(), self.sections.len()) {
+                Ok(None) => return code,
+                Ok(Some(chosen)) => code = self.run_sections(&chosen, options),
+                Err(message) => println!("{message}"),
+            }
+        }
+    }
+
+    fn name_width(&self) -> usize {
+        self.sections
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// A menu answer: `Ok(None)` to quit, or the chosen section indexes.
+fn parse_choice(answer: &str, count: usize) -> Result<Option<Vec<usize>>, String> {
+    match answer {
+        "q" | "quit" => return Ok(None),
+        "a" | "all" => return Ok(Some((0..count).collect())),
+        _ => {}
+    }
+    let chosen: Vec<usize> = answer
+        .split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.parse::<usize>() {
+            Ok(n) if (1..=count).contains(&n) => Ok(n - 1),
+            _ => Err(format!(
+                "'{w}' is not a section number (1 to {count}), a or q"
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    if chosen.is_empty() {
+        return Err(format!("type section numbers (1 to {count}), a or q"));
+    }
+    Ok(Some(chosen))
 }
 
 fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
@@ -398,6 +546,9 @@ pub fn demo_exe(bin: &str) -> io::Result<PathBuf> {
 pub fn role_command(bin: &str, role: &str) -> io::Result<Command> {
     let mut cmd = Command::new(demo_exe(bin)?);
     cmd.arg("--role").arg(role);
+    if let Some(file) = trace::child_trace_file(role) {
+        cmd.env(trace::CHILD_TRACE_ENV, file);
+    }
     Ok(cmd)
 }
 
@@ -555,6 +706,33 @@ mod tests {
             err.message
         );
         assert!(!err.message.contains('\n'));
+    }
+
+    #[test]
+    fn menu_answers() {
+        assert_eq!(parse_choice("q", 3), Ok(None));
+        assert_eq!(parse_choice("a", 3), Ok(Some(vec![0, 1, 2])));
+        assert_eq!(parse_choice("3 1", 3), Ok(Some(vec![2, 0])));
+        assert_eq!(parse_choice("2,3", 3), Ok(Some(vec![1, 2])));
+        assert!(parse_choice("4", 3).unwrap_err().contains("1 to 3"));
+        assert!(parse_choice("x", 3).is_err());
+        assert!(parse_choice("", 3).is_err());
+    }
+
+    #[test]
+    fn trace_file_is_parsed_and_interactive_excludes_names() {
+        match parse(&["--trace", "out.json", "second"]).unwrap() {
+            Request::Run {
+                sections, trace, ..
+            } => {
+                assert_eq!(sections, [1]);
+                assert_eq!(trace, Some(PathBuf::from("out.json")));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = parse(&["--interactive", "second"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(!err.message.contains('\n'), "{}", err.message);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`memory`]: peak resident memory of this process and of a finished child.
 //! - [`fixture`]: a real local HTTP server (axum on 127.0.0.1, port 0).
 //! - [`cli`]: the section runner every demo binary uses.
+//! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
 
 pub mod cli;
@@ -14,4 +15,5 @@ pub mod memory;
 pub mod testing;
 pub mod timeline;
 pub mod timing;
+pub mod trace;
 pub mod workload;

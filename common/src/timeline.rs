@@ -89,11 +89,14 @@ impl Timeline {
     }
 
     /// Start a span that ends when the returned guard is dropped (also across `.await`).
+    /// It is also a `tracing` span, so a trace file (`--trace`) shows it too.
     pub fn span(&self, lane: impl Into<String>, label: impl Into<String>) -> SpanGuard {
+        let (lane, label) = (lane.into(), label.into());
         SpanGuard {
+            traced: tracing::info_span!("timeline", lane = lane.as_str(), label = label.as_str()),
             timeline: self.clone(),
-            lane: lane.into(),
-            label: label.into(),
+            lane,
+            label,
             start_us: now_us(),
         }
     }
@@ -163,6 +166,9 @@ impl Timeline {
 #[must_use = "the span ends when this guard is dropped"]
 #[derive(Debug)]
 pub struct SpanGuard {
+    /// Never entered, only created and dropped: valid across threads and `.await`.
+    #[allow(dead_code)]
+    traced: tracing::Span,
     timeline: Timeline,
     lane: String,
     label: String,
