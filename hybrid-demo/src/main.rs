@@ -6,14 +6,23 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Section};
 
+mod cpu_offload;
 mod run_in_executor;
 
-const SECTIONS: &[Section] = &[Section::new(
-    "run-in-executor",
-    "await loop.run_in_executor(None, blocking_io)",
-    "blocking calls on tokio's blocking pool while the loop keeps ticking",
-    run_in_executor::run,
-)];
+const SECTIONS: &[Section] = &[
+    Section::new(
+        "run-in-executor",
+        "await loop.run_in_executor(None, blocking_io)",
+        "blocking calls on tokio's blocking pool while the loop keeps ticking",
+        run_in_executor::run,
+    ),
+    Section::new(
+        "cpu-offload",
+        "await loop.run_in_executor(pool, crunch, n)",
+        "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
+        cpu_offload::run,
+    ),
+];
 
 fn main() -> ExitCode {
     Demo {

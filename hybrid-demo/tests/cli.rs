@@ -6,7 +6,13 @@ const EXE: &str = env!("CARGO_BIN_EXE_hybrid-demo");
 
 #[test]
 fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, &[("run-in-executor", "loop.run_in_executor")]);
+    assert_lists(
+        EXE,
+        &[
+            ("run-in-executor", "loop.run_in_executor"),
+            ("cpu-offload", "loop.run_in_executor(pool"),
+        ],
+    );
 }
 
 #[test]
@@ -18,5 +24,5 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["run-in-executor"]);
+    assert_rejects_unknown_section(EXE, &["run-in-executor", "cpu-offload"]);
 }
