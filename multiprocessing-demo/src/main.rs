@@ -9,6 +9,7 @@ mod child;
 mod pipe;
 mod process_basics;
 mod queue;
+mod shared_memory;
 
 const SECTIONS: &[Section] = &[
     Section::new(
@@ -29,6 +30,12 @@ const SECTIONS: &[Section] = &[
         "two typed channels, one each way: the child mails its sender to the parent",
         pipe::run,
     ),
+    Section::new(
+        "shared-memory",
+        "Value / Array / shared_memory.SharedMemory",
+        "64 MiB shared with a child without copying, against the same bytes as a message",
+        shared_memory::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -37,6 +44,8 @@ const ROLES: &[Role] = &[
     Role::new("square", process_basics::square),
     Role::new("queue-worker", queue::worker),
     Role::new("pipe-child", pipe::child_end),
+    Role::new("shm-reader", shared_memory::reader),
+    Role::new("counter-client", shared_memory::counter_client),
 ];
 
 fn main() -> ExitCode {

@@ -12,6 +12,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("process-basics", "Process(target=f, args)"),
             ("queue", "multiprocessing.Queue"),
             ("pipe", "multiprocessing.Pipe()"),
+            ("shared-memory", "Value / Array / shared_memory"),
         ],
     );
 }
@@ -39,5 +40,5 @@ fn a_child_role_answers_and_fails_cleanly() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["process-basics", "queue", "pipe"]);
+    assert_rejects_unknown_section(EXE, &["process-basics", "queue", "pipe", "shared-memory"]);
 }
