@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use common::cli::{Demo, Section};
 
 mod cpu_offload;
+mod database;
 mod run_in_executor;
 
 const SECTIONS: &[Section] = &[
@@ -21,6 +22,12 @@ const SECTIONS: &[Section] = &[
         "await loop.run_in_executor(pool, crunch, n)",
         "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
         cpu_offload::run,
+    ),
+    Section::new(
+        "database",
+        "aiosqlite.connect(...) / many database queries",
+        "a real SQLite file from async code: one db thread vs spawn_blocking per query",
+        database::run,
     ),
 ];
 

@@ -11,6 +11,7 @@ fn lists_every_section_with_its_python_counterpart() {
         &[
             ("run-in-executor", "loop.run_in_executor"),
             ("cpu-offload", "loop.run_in_executor(pool"),
+            ("database", "aiosqlite"),
         ],
     );
 }
@@ -24,5 +25,5 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["run-in-executor", "cpu-offload"]);
+    assert_rejects_unknown_section(EXE, &["run-in-executor", "cpu-offload", "database"]);
 }
