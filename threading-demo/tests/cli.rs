@@ -4,9 +4,20 @@ use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
 
 const EXE: &str = env!("CARGO_BIN_EXE_threading-demo");
 
+/// Every section, in learning order, with (part of) its Python counterpart.
+const SECTIONS: &[(&str, &str)] = &[
+    ("thread-basics", "threading.Thread"),
+    ("scoped-threads", "no Python twin"),
+    ("race-condition", "shared_counter += 1"),
+    ("lock", "threading.Lock()"),
+    ("rlock", "threading.RLock()"),
+    ("semaphore", "threading.Semaphore(N)"),
+    ("event", "threading.Event()"),
+];
+
 #[test]
 fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, &[("thread-basics", "threading.Thread")]);
+    assert_lists(EXE, SECTIONS);
 }
 
 #[test]
@@ -18,5 +29,6 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["thread-basics"]);
+    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }

@@ -1,0 +1,180 @@
+//! `threading.Lock()` / `with lock:` -> `std::sync::Mutex<T>` and its guard; lock
+//! poisoning; `RwLock` for many readers.
+//!
+//! Python:
+//!     lock = threading.Lock()
+//!     balance = 0                       # the lock and the data it guards are separate
+//!     with lock:                        # acquire ... release at the end of the block
+//!         balance += 100
+//!
+//! Rust: the `Mutex` *owns* the data, so it cannot be touched without locking. `lock()`
+//! returns a guard; the guard's scope is the `with` block, and `Drop` releases the lock
+//! when the guard goes out of scope (or earlier with `drop(guard)`).
+//! Poisoning has no Python twin: if a thread panics while holding the guard, the data may
+//! be half-updated, so every later `lock()` returns `Err(PoisonError)`. You decide: give up,
+//! or take the data anyway with `into_inner()`. `RwLock` lets many readers in at once (or
+//! one writer); Python's standard library has no reader-writer lock.
+//!
+//! Watch: `try_lock` fails while a guard lives and succeeds after its `}`; a thread panics
+//! on purpose while holding the lock, and the half-updated balance it left is recovered; four readers
+//! are inside the `RwLock` at the same moment (they meet at a barrier while reading).
+//!
+//! Run only this: cargo run -p threading-demo -- lock
+
+use std::sync::{Barrier, Mutex, Once, PoisonError, RwLock, TryLockError};
+use std::thread;
+
+use anyhow::anyhow;
+use common::cli::{SectionResult, figure, takeaway};
+
+/// The `with lock:` block: the guard lives until the closing brace.
+fn deposit(balance: &Mutex<i64>, amount: i64) {
+    let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
+    *guard += amount;
+} // guard dropped here: the lock is released
+
+/// Is the lock free right now? (`lock.locked()` in Python, seen from this thread.)
+fn is_free<T>(m: &Mutex<T>) -> bool {
+    !matches!(m.try_lock(), Err(TryLockError::WouldBlock))
+}
+
+const POISONER: &str = "poisoner";
+
+/// Print one short line for the deliberate panic of the `poisoner` thread instead of the
+/// default message (and backtrace); every other panic goes to the previous hook as before.
+fn quiet_deliberate_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if thread::current().name() == Some(POISONER) {
+                println!("  (thread '{POISONER}' panicked while holding the lock, on purpose)");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// A thread panics halfway through an update while holding the guard. Returns whether
+/// the next `lock()` reported the poison, and the balance it left behind.
+fn poison(balance: &Mutex<i64>) -> (bool, i64) {
+    quiet_deliberate_panics();
+    let _ = thread::scope(|s| {
+        thread::Builder::new()
+            .name(POISONER.into())
+            .spawn_scoped(s, || {
+                let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
+                *guard -= 30; // the first half of a transfer...
+                panic!("deliberate panic while holding the lock (the demo expects this)");
+            })
+            .map(|h| h.join())
+    });
+    match balance.lock() {
+        Ok(guard) => (false, *guard),
+        // The data is still there; `into_inner` takes it despite the poison.
+        Err(poisoned) => {
+            let value = *poisoned.into_inner();
+            balance.clear_poison();
+            (true, value)
+        }
+    }
+}
+
+/// `readers` threads hold read guards at the same time: they all reach a barrier while
+/// reading, which could never happen if only one were let in. Returns what each read.
+fn readers_together(config: &RwLock<String>, readers: usize) -> anyhow::Result<Vec<String>> {
+    let all_inside = Barrier::new(readers);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..readers)
+            .map(|_| {
+                s.spawn(|| {
+                    let guard = config.read().unwrap_or_else(PoisonError::into_inner);
+                    all_inside.wait(); // every reader holds its guard here
+                    guard.clone()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a reader panicked")))
+            .collect()
+    })
+}
+
+pub fn run() -> SectionResult {
+    // 1. The guard's scope is the `with` block.
+    let balance = Mutex::new(0i64);
+    {
+        let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
+        *guard += 100;
+        figure("in the block: lock free?", is_free(&balance));
+        anyhow::ensure!(!is_free(&balance), "the lock should be held");
+    }
+    figure("after the }: lock free?", is_free(&balance));
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| deposit(&balance, 10));
+        }
+    });
+    let after = *balance.lock().unwrap_or_else(PoisonError::into_inner);
+    anyhow::ensure!(after == 140, "balance {after}, expected 140");
+    figure("balance after 4 deposits", after);
+
+    // 2. Poisoning.
+    let (poisoned, left) = poison(&balance);
+    anyhow::ensure!(poisoned, "the panic should have poisoned the lock");
+    figure("lock() after the panic", "Err(PoisonError)");
+    figure("balance, via into_inner", left);
+    anyhow::ensure!(left == 110, "the half-done update should show: {left}");
+
+    // 3. Many readers at once.
+    let config = RwLock::new("timeout=30".to_owned());
+    let seen = readers_together(&config, 4)?;
+    anyhow::ensure!(
+        seen.iter().all(|c| c == "timeout=30"),
+        "a reader saw {seen:?}"
+    );
+    figure("RwLock readers at once", seen.len());
+    *config.write().unwrap_or_else(PoisonError::into_inner) = "timeout=60".to_owned();
+    figure(
+        "after one writer",
+        config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_str(),
+    );
+    takeaway(
+        "the Mutex owns its data, the guard's scope is the `with` block, and a panic poisons the lock",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_releases_at_the_end_of_its_scope() {
+        let m = Mutex::new(1);
+        let guard = m.lock().unwrap();
+        assert!(!is_free(&m));
+        drop(guard);
+        assert!(is_free(&m));
+        deposit(&m, 5);
+        assert_eq!(*m.lock().unwrap(), 6);
+    }
+
+    #[test]
+    fn a_panic_poisons_and_the_data_is_recoverable() {
+        let m = Mutex::new(100);
+        assert_eq!(poison(&m), (true, 70));
+        assert!(m.lock().is_ok(), "poison was cleared");
+    }
+
+    #[test]
+    fn readers_share_the_rwlock() {
+        let config = RwLock::new("x".to_owned());
+        assert_eq!(readers_together(&config, 3).unwrap(), ["x", "x", "x"]);
+    }
+}

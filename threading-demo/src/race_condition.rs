@@ -1,0 +1,170 @@
+//! `shared_counter += 1` from many threads -> does not compile; a lost update the compiler
+//! cannot see (atomic `load` then `store`); the fixes `Mutex` (`with lock:`) and `fetch_add`.
+//!
+//! Python:
+//!     shared_counter = 0
+//!     def increment():
+//!         global shared_counter
+//!         for _ in range(100_000):
+//!             shared_counter += 1          # read, add, write: three steps, not one
+//!     # 4 threads -> often less than 400_000. The fix:
+//!     lock = threading.Lock()
+//!     with lock:
+//!         shared_counter += 1
+//!
+//! Rust: (a) the Python version is rejected at compile time. Written with scoped threads:
+//!
+//! ```text
+//! let mut shared_counter = 0u64;
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| for _ in 0..1_000 { shared_counter += 1; });
+//!     }
+//! });
+//!
+//! error[E0499]: cannot borrow `shared_counter` as mutable more than once at a time
+//!  --> race.rs:5:21
+//!   |
+//! 5 |             s.spawn(|| {
+//!   |                     ^^ `shared_counter` was mutably borrowed here in the previous
+//!   |                        iteration of the loop
+//! 7 |                     shared_counter += 1;
+//!   |                     -------------- borrows occur due to use of `shared_counter` in closure
+//! ```
+//!
+//! (a global `static mut` would need `unsafe`, which this workspace forbids). Rust's
+//! promise is "no data races", not "no race conditions": (b) an atomic `load` followed by
+//! a `store` is memory-safe and compiles, yet two threads can both read 41 and both write
+//! 42. That is Python's bug exactly, and the demo counts the increments it loses.
+//! (c) The fixes make read-add-write one indivisible step: a `Mutex` whose guard lives for
+//! the statement (`with lock:`), or one atomic `fetch_add` instruction.
+//!
+//! Watch: the racy counter ends short (on a multi-core machine) and the number lost is
+//! printed; both fixes lose nothing; the atomic is cheaper than the lock.
+//!
+//! Run only this: cargo run -p threading-demo -- race-condition
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, timed};
+
+const THREADS: u64 = 4;
+const INCREMENTS: u64 = 250_000;
+
+/// Run `increment` `per_thread` times on each of `threads` threads, all released at once by
+/// a barrier so they really overlap.
+fn hammer(threads: u64, per_thread: u64, increment: impl Fn() + Sync) -> anyhow::Result<()> {
+    let start = Barrier::new(threads as usize);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..per_thread {
+                        increment();
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().map_err(|_| anyhow!("a counting thread panicked")))
+    })
+}
+
+/// (b) The race the compiler cannot see: read, then write back. Returns the final count.
+fn racy_load_store(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+    let counter = AtomicU64::new(0);
+    hammer(threads, per_thread, || {
+        let seen = counter.load(Ordering::Relaxed);
+        // Another thread may store between these two lines: its increment is overwritten.
+        counter.store(seen + 1, Ordering::Relaxed);
+    })?;
+    Ok(counter.into_inner())
+}
+
+/// (c) The `with lock:` twin: the guard is a temporary, released at the end of the statement.
+fn with_mutex(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+    let counter = Mutex::new(0u64);
+    hammer(threads, per_thread, || {
+        *counter.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    })?;
+    Ok(counter.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// (c) One indivisible read-modify-write instruction.
+fn with_fetch_add(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+    let counter = AtomicU64::new(0);
+    hammer(threads, per_thread, || {
+        counter.fetch_add(1, Ordering::Relaxed);
+    })?;
+    Ok(counter.into_inner())
+}
+
+fn per_increment(took: Duration, total: u64) -> Secs {
+    Secs(took.div_f64(total as f64))
+}
+
+pub fn run() -> SectionResult {
+    let expected = THREADS * INCREMENTS;
+    println!(
+        "  {THREADS} threads x {INCREMENTS} increments = {expected} expected ({} cores here)",
+        thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let (racy, racy_took) = timed(|| racy_load_store(THREADS, INCREMENTS));
+    let racy = racy?;
+    let lost = expected - racy;
+    figure(
+        "load + store (racy)",
+        format!("{racy}, lost {lost} increments"),
+    );
+
+    let (locked, lock_took) = timed(|| with_mutex(THREADS, INCREMENTS));
+    let locked = locked?;
+    anyhow::ensure!(locked == expected, "the Mutex counter ended at {locked}");
+    figure("Mutex (with lock:)", format!("{locked}, lost 0"));
+
+    let (atomic, atomic_took) = timed(|| with_fetch_add(THREADS, INCREMENTS));
+    let atomic = atomic?;
+    anyhow::ensure!(
+        atomic == expected,
+        "the fetch_add counter ended at {atomic}"
+    );
+    figure("fetch_add", format!("{atomic}, lost 0"));
+
+    println!("  cost per increment (total time / {expected}):");
+    figure("  load + store (wrong)", per_increment(racy_took, expected));
+    figure("  Mutex", per_increment(lock_took, expected));
+    figure("  fetch_add", per_increment(atomic_took, expected));
+    if lost == 0 {
+        println!("  (no update lost this time: the threads did not overlap; run it again)");
+    }
+    takeaway(
+        "the compiler stops the data race; a read-then-write race still needs a Mutex or fetch_add",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixes_lose_nothing() {
+        assert_eq!(with_mutex(4, 10_000).unwrap(), 40_000);
+        assert_eq!(with_fetch_add(4, 10_000).unwrap(), 40_000);
+    }
+
+    #[test]
+    fn the_racy_version_never_overcounts_and_is_exact_alone() {
+        // How many updates it loses depends on scheduling; it can never gain any.
+        assert!(racy_load_store(4, 10_000).unwrap() <= 40_000);
+        assert_eq!(racy_load_store(1, 10_000).unwrap(), 10_000);
+    }
+}
