@@ -71,7 +71,15 @@ pub async fn run() -> SectionResult {
 
     println!("  results (input order): {results:?}");
     figure(format!("{TASKS} waits added up"), Secs(waited));
-    figure("join_all (gather)", Secs(together));
+    figure(
+        "join_all (gather)",
+        format!(
+            "{} ({:+.1}% from the ideal {})",
+            Secs(together),
+            (together.as_secs_f64() / WAIT.as_secs_f64() - 1.0) * 100.0,
+            Secs(WAIT)
+        ),
+    );
     figure("JoinSet (spawned tasks)", Secs(with_set));
     figure(
         "speedup over one by one",

@@ -5,14 +5,72 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Section};
 
+mod blocking_pitfall;
+mod cancellation;
+mod event_loop;
+mod exceptions;
 mod gather;
+mod queue;
+mod semaphore;
+mod tasks;
+mod timeout;
 
-const SECTIONS: &[Section] = &[Section::new(
-    "gather",
-    "asyncio.gather(*coros)",
-    "ten 0.5 s waits together take 0.5 s: join_all and JoinSet",
-    gather::run,
-)];
+const SECTIONS: &[Section] = &[
+    Section::new(
+        "event-loop",
+        "asyncio.run(main()) / loop.run_until_complete",
+        "#[tokio::main] and Runtime flavours; a hand-written block_on with a Waker",
+        event_loop::run,
+    ),
+    Section::new(
+        "tasks",
+        "async def / await / asyncio.create_task",
+        "futures do nothing until polled; tokio::spawn; 100,000 sleeping tasks",
+        tasks::run,
+    ),
+    Section::new(
+        "gather",
+        "asyncio.gather(*coros)",
+        "ten 0.5 s waits together take 0.5 s: join_all and JoinSet",
+        gather::run,
+    ),
+    Section::new(
+        "exceptions",
+        "gather(return_exceptions=True) / try-except",
+        "Results collected, try_join! failing fast, a panicking task as JoinError",
+        exceptions::run,
+    ),
+    Section::new(
+        "semaphore",
+        "asyncio.Semaphore(10)",
+        "tokio::sync::Semaphore: the largest number in flight is measured",
+        semaphore::run,
+    ),
+    Section::new(
+        "timeout",
+        "asyncio.wait_for(coro, timeout=)",
+        "tokio::time::timeout; the timed-out future is dropped (cancelled)",
+        timeout::run,
+    ),
+    Section::new(
+        "cancellation",
+        "task.cancel() / asyncio.wait(FIRST_COMPLETED)",
+        "abort(), CancellationToken, select! racing two futures",
+        cancellation::run,
+    ),
+    Section::new(
+        "queue",
+        "asyncio.Queue(maxsize=5)",
+        "bounded mpsc channel: producers, consumers, backpressure measured",
+        queue::run,
+    ),
+    Section::new(
+        "blocking-pitfall",
+        "time.sleep() / CPU work inside async def",
+        "a heartbeat measures how late the loop runs; fixed with sleep().await and spawn_blocking",
+        blocking_pitfall::run,
+    ),
+];
 
 fn main() -> ExitCode {
     Demo {

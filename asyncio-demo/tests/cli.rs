@@ -4,9 +4,22 @@ use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
 
 const EXE: &str = env!("CARGO_BIN_EXE_asyncio-demo");
 
+/// Every section, in order, with a piece of its Python counterpart.
+const SECTIONS: &[(&str, &str)] = &[
+    ("event-loop", "asyncio.run"),
+    ("tasks", "asyncio.create_task"),
+    ("gather", "asyncio.gather"),
+    ("exceptions", "return_exceptions=True"),
+    ("semaphore", "asyncio.Semaphore"),
+    ("timeout", "asyncio.wait_for"),
+    ("cancellation", "task.cancel()"),
+    ("queue", "asyncio.Queue"),
+    ("blocking-pitfall", "time.sleep()"),
+];
+
 #[test]
 fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, &[("gather", "asyncio.gather")]);
+    assert_lists(EXE, SECTIONS);
 }
 
 #[test]
@@ -21,5 +34,6 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["gather"]);
+    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }

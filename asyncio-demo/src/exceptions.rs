@@ -1,0 +1,170 @@
+//! `gather(..., return_exceptions=True)`, a failing `gather`, `try`/`except` in a coroutine
+//! -> `join_all` over `Result`s, `try_join!`, `JoinError`, `?` and `match`.
+//!
+//! Python:
+//!     async def read(i):
+//!         await asyncio.sleep(0.05 * i)
+//!         if i == 2:
+//!             raise ValueError(f"sensor {i} is broken")
+//!         return i * 10
+//!     results = await asyncio.gather(*(read(i) for i in range(4)), return_exceptions=True)
+//!     try:
+//!         await asyncio.gather(read(2), read(9))   # raises after 0.1 s
+//!     except ValueError as e:
+//!         print("failed:", e)
+//!
+//! Rust has no exceptions: a fallible future returns `Result`. `join_all` over them is
+//! `return_exceptions=True` (every outcome, in order). `try_join!` is the plain `gather`: the
+//! first `Err` returns at once and the other futures are dropped, i.e. cancelled (Python
+//! lets them run on). `?` propagates an error like an uncaught exception; `match` is
+//! `except`. A panic inside a spawned task does not kill the program: its `JoinHandle`
+//! returns a `JoinError` with `is_panic()` (tokio prints the panic message on stderr).
+//!
+//! Watch: the four outcomes in order, `try_join!` failing after 0.1 s rather than 0.45 s,
+//! and the panicked task reported as an error while the others finished.
+//!
+//! Run only this: cargo run -p asyncio-demo -- exceptions
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, timed_async};
+use futures::future::join_all;
+
+const STEP: Duration = Duration::from_millis(50);
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Broken(u64);
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sensor {} is broken", self.0)
+    }
+}
+
+impl std::error::Error for Broken {}
+
+/// The coroutine that may "raise".
+pub async fn read(i: u64) -> Result<u64, Broken> {
+    tokio::time::sleep(STEP * i as u32).await;
+    if i == 2 { Err(Broken(i)) } else { Ok(i * 10) }
+}
+
+/// `gather(..., return_exceptions=True)`: every outcome, in input order.
+pub async fn gather_all(ids: impl IntoIterator<Item = u64>) -> Vec<Result<u64, Broken>> {
+    join_all(ids.into_iter().map(read)).await
+}
+
+/// The plain `gather` inside `try`: the first error wins, the rest are cancelled.
+pub async fn gather_or_fail(a: u64, b: u64) -> Result<(u64, u64), Broken> {
+    tokio::try_join!(read(a), read(b))
+}
+
+/// `try: ... except ValueError:` as `match`; `?` would pass the error up instead.
+pub async fn read_or_default(i: u64) -> u64 {
+    match read(i).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(%e, "falling back to 0");
+            0
+        }
+    }
+}
+
+/// Three spawned tasks, the middle one panics: the outcomes of their handles.
+pub async fn tasks_with_a_panic() -> Vec<Result<u64, tokio::task::JoinError>> {
+    let handles: Vec<_> = (0..3u64)
+        .map(|i| {
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                if i == 1 {
+                    panic!("task {i} hit a bug");
+                }
+                i
+            })
+        })
+        .collect();
+    join_all(handles).await
+}
+
+#[tokio::main]
+pub async fn run() -> SectionResult {
+    let outcomes = gather_all(0..4).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Ok(v) => println!("  read({i}) -> Ok({v})"),
+            Err(e) => println!("  read({i}) -> Err({e})"),
+        }
+    }
+    anyhow::ensure!(
+        outcomes == [Ok(0), Ok(10), Err(Broken(2)), Ok(30)],
+        "unexpected outcomes {outcomes:?}"
+    );
+
+    let (failed, took) = timed_async(gather_or_fail(2, 9)).await;
+    let err = failed.err().context("try_join! should have failed")?;
+    figure(
+        "try_join!(read(2), read(9))",
+        format!("Err({err}) after {}", Secs(took)),
+    );
+
+    let fallback = read_or_default(2).await;
+    anyhow::ensure!(fallback == 0, "match should have caught the error");
+    figure("match read(2) (except)", fallback);
+
+    let results = tasks_with_a_panic().await;
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok(v) => println!("  task {i} -> Ok({v})"),
+            Err(e) if e.is_panic() => println!("  task {i} -> JoinError: panicked"),
+            Err(e) => println!("  task {i} -> JoinError: {e}"),
+        }
+    }
+    anyhow::ensure!(
+        results.iter().filter(|r| r.is_ok()).count() == 2
+            && results[1].as_ref().is_err_and(|e| e.is_panic()),
+        "the panic should stay inside task 1"
+    );
+    takeaway(
+        "errors are values: collect Results for return_exceptions, try_join! to fail fast; a panicking task is a JoinError",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn return_exceptions_keeps_every_outcome_in_order() {
+        assert_eq!(gather_all([3, 2, 0]).await, [Ok(30), Err(Broken(2)), Ok(0)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn try_join_fails_fast() {
+        let start = Instant::now();
+        assert_eq!(gather_or_fail(2, 9).await, Err(Broken(2)));
+        assert_eq!(start.elapsed(), STEP * 2, "did not wait for read(9)");
+        assert_eq!(gather_or_fail(1, 3).await, Ok((10, 30)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn match_catches_and_question_mark_propagates() {
+        assert_eq!(read_or_default(2).await, 0);
+        assert_eq!(read_or_default(3).await, 30);
+        async fn sum() -> Result<u64, Broken> {
+            Ok(read(1).await? + read(2).await?)
+        }
+        assert_eq!(sum().await, Err(Broken(2)));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_is_a_join_error() {
+        let results = tasks_with_a_panic().await;
+        assert_eq!(*results[0].as_ref().unwrap(), 0);
+        assert!(results[1].as_ref().unwrap_err().is_panic());
+        assert_eq!(*results[2].as_ref().unwrap(), 2);
+    }
+}
