@@ -1,18 +1,65 @@
 //! Python's `concurrent.futures`, in Rust. `cargo run -p futures-demo -- --list` shows the
 //! sections; each lives in its own file, named after the Python idea it mirrors.
+//!
+//! The executor every section uses is the hand-written `ThreadPoolExecutor` of submit.rs;
+//! later sections add one method each in their own file.
 
 use std::process::ExitCode;
 
 use common::cli::{Demo, Section};
 
+mod as_completed;
+mod cancel;
+mod exceptions;
+mod map;
+mod result_timeout;
+mod shutdown;
 mod submit;
 
-const SECTIONS: &[Section] = &[Section::new(
-    "submit",
-    "ThreadPoolExecutor(max_workers=3).submit(fn, arg)",
-    "a fixed pool of worker threads and a handle whose result() blocks",
-    submit::run,
-)];
+const SECTIONS: &[Section] = &[
+    Section::new(
+        "submit",
+        "ThreadPoolExecutor(max_workers=3).submit(fn, arg)",
+        "a fixed pool of worker threads and a handle whose result() blocks",
+        submit::run,
+    ),
+    Section::new(
+        "map",
+        "executor.map(fn, items)",
+        "ordered parallel map, first failure returned; vs submit per item",
+        map::run,
+    ),
+    Section::new(
+        "as-completed",
+        "for f in as_completed(future_to_url): f.result()",
+        "results in completion order, each keyed to its input; one error stops nothing",
+        as_completed::run,
+    ),
+    Section::new(
+        "result-timeout",
+        "future.result(timeout=...) -> TimeoutError",
+        "a receive with a deadline; the work goes on after the timeout",
+        result_timeout::run,
+    ),
+    Section::new(
+        "cancel",
+        "future.cancel()",
+        "cancel wins for a queued task, loses for a running one",
+        cancel::run,
+    ),
+    Section::new(
+        "exceptions",
+        "future.result() re-raising the worker's exception",
+        "an Err and a panic both reach the caller; the pool keeps working",
+        exceptions::run,
+    ),
+    Section::new(
+        "shutdown",
+        "with executor: / shutdown(wait=False, cancel_futures=True)",
+        "Drop joins every worker; shutdown(wait=false) cancels the queue and detaches",
+        shutdown::run,
+    ),
+];
 
 fn main() -> ExitCode {
     Demo {

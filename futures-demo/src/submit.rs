@@ -12,6 +12,9 @@
 //! handle's `result()` receives it. A panic in the task comes back as an error from
 //! `result()`, and the worker survives to take the next job.
 //!
+//! This pool is the executor of the whole demo: later sections add one method each, in
+//! their own file (`result_timeout` in result_timeout.rs, `shutdown` in shutdown.rs).
+//!
 //! Watch: five 200 ms downloads on three workers take about 400 ms (two rounds); the
 //! timeline shows three bars, then two.
 //!
@@ -26,27 +29,46 @@ use common::cli::{SectionResult, figure, takeaway};
 use common::timeline::{Timeline, thread_lane};
 use common::timing::{Secs, Stopwatch, speedup};
 use common::workload::{download_blocking, verify_file};
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// A pool of `max_workers` threads taking jobs from one channel.
 pub struct ThreadPoolExecutor {
-    jobs: Option<Sender<Job>>,
-    workers: Vec<JoinHandle<()>>,
+    pub(crate) jobs: Option<Sender<Job>>,
+    /// The queue's receiving end, kept to drain it on `shutdown(cancel_futures=True)`.
+    pub(crate) queue: Receiver<Job>,
+    pub(crate) workers: Vec<JoinHandle<()>>,
 }
 
 /// What `submit` returns: `result()` blocks until the task is done.
-pub struct TaskHandle<T>(Receiver<thread::Result<T>>);
+pub struct TaskHandle<T>(pub(crate) Receiver<thread::Result<T>>);
 
 impl<T> TaskHandle<T> {
     pub fn result(self) -> anyhow::Result<T> {
-        match self.0.recv() {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_panic)) => Err(anyhow!("the task panicked")),
-            Err(_) => Err(anyhow!("the pool shut down before running the task")),
-        }
+        outcome(self.0.recv())
     }
+}
+
+/// What a handle's channel delivered, as `result()` reports it.
+pub(crate) fn outcome<T>(received: Result<thread::Result<T>, RecvError>) -> anyhow::Result<T> {
+    match received {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(anyhow!("the task panicked: {}", panic_message(&*panic))),
+        // The job was dropped unrun, so its sender is gone: Python's CancelledError.
+        Err(RecvError) => Err(anyhow!(
+            "cancelled: the pool shut down before running the task"
+        )),
+    }
+}
+
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 impl ThreadPoolExecutor {
@@ -64,6 +86,7 @@ impl ThreadPoolExecutor {
             .collect();
         ThreadPoolExecutor {
             jobs: Some(jobs),
+            queue,
             workers,
         }
     }

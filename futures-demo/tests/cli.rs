@@ -4,9 +4,19 @@ use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
 
 const EXE: &str = env!("CARGO_BIN_EXE_futures-demo");
 
+const SECTIONS: &[(&str, &str)] = &[
+    ("submit", "ThreadPoolExecutor"),
+    ("map", "executor.map"),
+    ("as-completed", "as_completed(future_to_url)"),
+    ("result-timeout", "future.result(timeout=...)"),
+    ("cancel", "future.cancel()"),
+    ("exceptions", "future.result()"),
+    ("shutdown", "shutdown(wait=False, cancel_futures=True)"),
+];
+
 #[test]
 fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, &[("submit", "ThreadPoolExecutor")]);
+    assert_lists(EXE, SECTIONS);
 }
 
 #[test]
@@ -18,5 +28,6 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["submit"]);
+    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }

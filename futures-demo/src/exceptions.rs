@@ -1,0 +1,143 @@
+//! Exceptions in a worker -> a task that returns `Err` and a task that panics: both reach
+//! the caller as errors from `result()`, and the pool's workers live on.
+//!
+//! Python:
+//!     future = executor.submit(divide, 10, 0)
+//!     try:
+//!         future.result()                  # re-raises the worker's ZeroDivisionError
+//!     except ZeroDivisionError as e:
+//!         print("task failed:", e)
+//!     future.exception()                   # or look at it without raising
+//!
+//! Rust has two kinds of failure. An expected one is a value: the task returns
+//! `Result<T, E>`, and `result()` hands it over (`Ok(Err(e))`). A bug is a panic: the
+//! pool's job wrapper catches it with `catch_unwind` (submit.rs), so `result()` returns an
+//! error carrying the panic message and the worker thread goes on to the next job.
+//! Rust's panic hook also reports the panic on stderr as it happens (with a backtrace if
+//! RUST_BACKTRACE is set), where Python keeps quiet until you call `result()`; this
+//! section swaps in a one-line hook (`std::panic::set_hook`) to keep the output short.
+//!
+//! Watch: 10 / 0 comes back as an error value, the bad parse as a caught panic, and the
+//! same two workers then finish the rest of the work.
+//!
+//! Run only this: cargo run -p futures-demo -- exceptions
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+use common::cli::{SectionResult, takeaway};
+use common::timeline::thread_lane;
+
+use crate::submit::{ThreadPoolExecutor, panic_message};
+
+/// An expected failure is part of the return type.
+fn divide(a: u32, b: u32) -> anyhow::Result<u32> {
+    if b == 0 {
+        bail!("ZeroDivisionError: division by zero");
+    }
+    Ok(a / b)
+}
+
+/// A bug: `unwrap` on bad input panics.
+fn parse_or_panic(s: &str) -> u32 {
+    s.parse().unwrap()
+}
+
+pub fn run() -> SectionResult {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        eprintln!(
+            "  [panic hook] thread '{}' panicked: {message}",
+            thread_lane()
+        );
+    }));
+    let outcome = submit_and_see();
+    std::panic::set_hook(default_hook);
+    outcome
+}
+
+fn submit_and_see() -> SectionResult {
+    let executor = ThreadPoolExecutor::new(2);
+
+    let ok = executor.submit(|| divide(10, 2));
+    let failed = executor.submit(|| divide(10, 0));
+    let panicked = executor.submit(|| parse_or_panic("ten"));
+
+    // result() -> Err only if the task panicked; Ok(Err(e)) is the task's own error.
+    match ok.result()? {
+        Ok(v) => println!("  divide(10, 2)         -> {v}"),
+        Err(e) => bail!("10 / 2 failed: {e}"),
+    }
+    match failed.result()? {
+        Ok(v) => bail!("10 / 0 gave {v}"),
+        Err(e) => println!("  divide(10, 0)         -> task returned Err: {e}"),
+    }
+    match panicked.result() {
+        Ok(v) => bail!("parse(\"ten\") gave {v}"),
+        Err(e) => println!("  parse_or_panic(\"ten\") -> result() is Err: {e}"),
+    }
+
+    // The pool still has both workers: eight more jobs, all fine.
+    let handles: Vec<_> = (0..8u32)
+        .map(|i| executor.submit(move || (parse_or_panic(&i.to_string()), thread_lane())))
+        .collect();
+    let mut threads = BTreeSet::new();
+    for (i, handle) in (0..8u32).zip(handles) {
+        let (value, thread) = handle.result()?;
+        anyhow::ensure!(value == i, "job {i} returned {value}");
+        threads.insert(thread);
+    }
+    println!("  then 8 more jobs succeeded on {threads:?}");
+    takeaway(
+        "an Err is a value the task returns; a panic is caught per job; either way the pool survives",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn an_error_value_reaches_the_caller() {
+        let executor = ThreadPoolExecutor::new(1);
+        let inner = executor.submit(|| divide(1, 0)).result().unwrap();
+        assert!(inner.unwrap_err().to_string().contains("ZeroDivisionError"));
+    }
+
+    #[test]
+    fn a_panic_reaches_the_caller_with_its_message() {
+        let executor = ThreadPoolExecutor::new(1);
+        let err = executor
+            .submit(|| parse_or_panic("x"))
+            .result()
+            .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err:#}");
+        assert!(err.to_string().contains("InvalidDigit"), "{err:#}");
+    }
+
+    #[test]
+    fn every_worker_survives_panics() {
+        // Two panics on a pool of two, then two jobs that can only finish if two workers
+        // run them at once (a barrier of two): both threads are still alive.
+        let executor = ThreadPoolExecutor::new(2);
+        for _ in 0..2 {
+            assert!(executor.submit(|| parse_or_panic("bad")).result().is_err());
+        }
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let b = barrier.clone();
+                executor.submit(move || b.wait().is_leader())
+            })
+            .collect();
+        let leaders = handles
+            .into_iter()
+            .map(|h| h.result().unwrap())
+            .filter(|&leader| leader)
+            .count();
+        assert_eq!(leaders, 1);
+    }
+}
