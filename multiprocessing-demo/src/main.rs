@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use common::cli::{Demo, Role, Section};
 
 mod child;
+mod crash_isolation;
 mod pipe;
+mod pool_map;
 mod process_basics;
 mod queue;
 mod shared_memory;
@@ -36,6 +38,12 @@ const SECTIONS: &[Section] = &[
         "64 MiB shared with a child without copying, against the same bytes as a message",
         shared_memory::run,
     ),
+    Section::new(
+        "pool-map",
+        "Pool(n).map(compute, inputs, chunksize)",
+        "worker processes fed chunks, results in input order; against sequential and rayon",
+        pool_map::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -46,6 +54,7 @@ const ROLES: &[Role] = &[
     Role::new("pipe-child", pipe::child_end),
     Role::new("shm-reader", shared_memory::reader),
     Role::new("counter-client", shared_memory::counter_client),
+    Role::new("pool-worker", pool_map::worker),
 ];
 
 fn main() -> ExitCode {

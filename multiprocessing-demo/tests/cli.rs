@@ -13,6 +13,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("queue", "multiprocessing.Queue"),
             ("pipe", "multiprocessing.Pipe()"),
             ("shared-memory", "Value / Array / shared_memory"),
+            ("pool-map", "Pool(n).map(compute"),
         ],
     );
 }
@@ -40,5 +41,14 @@ fn a_child_role_answers_and_fails_cleanly() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["process-basics", "queue", "pipe", "shared-memory"]);
+    assert_rejects_unknown_section(
+        EXE,
+        &[
+            "process-basics",
+            "queue",
+            "pipe",
+            "shared-memory",
+            "pool-map",
+        ],
+    );
 }
