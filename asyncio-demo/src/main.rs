@@ -3,13 +3,14 @@
 
 use std::process::ExitCode;
 
-use common::cli::{Demo, Section};
+use common::cli::{Demo, Role, Section};
 
 mod blocking_pitfall;
 mod cancellation;
 mod event_loop;
 mod exceptions;
 mod gather;
+mod many_connections;
 mod queue;
 mod semaphore;
 mod tasks;
@@ -70,6 +71,18 @@ const SECTIONS: &[Section] = &[
         "a heartbeat measures how late the loop runs; fixed with sleep().await and spawn_blocking",
         blocking_pitfall::run,
     ),
+    Section::new(
+        "many-connections",
+        "asyncio.start_server / 10,000+ connections",
+        "a TCP echo server and 10,000 clients at once, each in its own process; memory measured",
+        many_connections::run,
+    ),
+];
+
+/// The parts this binary plays when it is re-run as a child process (`--role NAME`).
+const ROLES: &[Role] = &[
+    Role::new("echo-server", many_connections::server_role),
+    Role::new("echo-clients", many_connections::clients_role),
 ];
 
 fn main() -> ExitCode {
@@ -77,7 +90,7 @@ fn main() -> ExitCode {
         name: "asyncio-demo",
         about: "Python's asyncio, in Rust with tokio: the event loop, tasks, gather, limits, timeouts, many connections",
         sections: SECTIONS,
-        roles: &[],
+        roles: ROLES,
     }
     .main()
 }

@@ -15,6 +15,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("cancellation", "task.cancel()"),
     ("queue", "asyncio.Queue"),
     ("blocking-pitfall", "time.sleep()"),
+    ("many-connections", "asyncio.start_server"),
 ];
 
 #[test]

@@ -1,0 +1,385 @@
+//! The guide's "10,000+ connections" -> a tokio TCP echo server and 10,000 clients
+//! connected at the same time, each in its own process.
+//!
+//! Python:
+//!     async def handle(reader, writer):
+//!         while data := await reader.read(64):
+//!             writer.write(data)
+//!             await writer.drain()
+//!     server = await asyncio.start_server(handle, "127.0.0.1", 0)
+//!     # ... and 10,000 clients: asyncio.open_connection(...) each
+//!
+//! Rust: one task per connection, as in asyncio, on one thread (a current-thread
+//! runtime): a task is a small state machine (its locals and a 64-byte buffer), not a
+//! thread with its own stack. Every socket is a file descriptor, so the process must be
+//! allowed that many open files: the soft `RLIMIT_NOFILE` (often 1024) is raised to the hard
+//! limit with the `rlimit` crate, as `ulimit -n` would. The server runs in its own process
+//! (this binary again, `--role echo-server`), and so do the clients (`--role echo-clients`),
+//! so each side's peak memory is its own.
+//!
+//! Watch: every connection is open at the same moment (the server counts them), every
+//! echo is checked, and both processes together stay under 40 MiB. Each child reports its
+//! own peak (`VmHWM`): `wait4`'s `ru_maxrss` would not do here, because Linux starts a
+//! child's count from its parent's peak at the moment of `exec`.
+//!
+//! Run only this: cargo run -p asyncio-demo -- many-connections
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use common::cli::{SectionResult, figure, role_command, takeaway};
+use common::memory::{current_rss, peak_rss};
+use common::timing::{Bytes, Secs, Stopwatch};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+pub const CONNECTIONS: usize = 10_000;
+/// Connections being opened at once: more would overflow the listen backlog (and the
+/// kernel would retry them a second later).
+const CONNECTING: usize = 256;
+/// Every wait on a child process is bounded by this.
+const LIMIT: Duration = Duration::from_secs(30);
+/// File descriptors kept free for the runtime, stdio and the listener.
+const SPARE_FDS: u64 = 64;
+
+/// Raise the soft open-files limit to the hard one; returns the limit now in force.
+fn raise_fd_limit() -> anyhow::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")
+}
+
+/// Connections now open and the most open at once, seen by the server.
+#[derive(Default)]
+pub struct Live {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl Live {
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+/// `asyncio.start_server(handle)`: accept until `stop` turns true, one task per connection.
+pub async fn echo_server(
+    listener: TcpListener,
+    live: Arc<Live>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let (mut socket, _) = tokio::select! {
+            accepted = listener.accept() => accepted.context("accepting")?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        let live = live.clone();
+        tokio::spawn(async move {
+            let now = live.now.fetch_add(1, Ordering::SeqCst) + 1;
+            live.max.fetch_max(now, Ordering::SeqCst);
+            let mut buf = [0u8; 64];
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break, // the client left
+                    Ok(n) => {
+                        if socket.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            live.now.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// One client: connect, send its number, check the echo.
+async fn client(addr: SocketAddr, id: u64, connecting: &Semaphore) -> anyhow::Result<TcpStream> {
+    let mut stream = {
+        let _permit = connecting.acquire().await?;
+        TcpStream::connect(addr).await.context("connecting")?
+    };
+    stream.write_all(&id.to_le_bytes()).await?;
+    let mut echo = [0u8; 8];
+    stream.read_exact(&mut echo).await?;
+    anyhow::ensure!(
+        u64::from_le_bytes(echo) == id,
+        "client {id} got a wrong echo"
+    );
+    Ok(stream)
+}
+
+/// `n` clients that connect and check their echo, then all stay connected until the
+/// returned sender is dropped. Returns once every one is connected: (echoes checked, release).
+pub async fn connect_all(
+    addr: SocketAddr,
+    n: usize,
+) -> anyhow::Result<(usize, watch::Sender<bool>)> {
+    let connecting = Arc::new(Semaphore::new(CONNECTING));
+    let (release, released) = watch::channel(false);
+    let (done_tx, mut done) = mpsc::channel::<anyhow::Result<()>>(1024);
+    for id in 0..n as u64 {
+        let (connecting, done_tx, mut released) =
+            (connecting.clone(), done_tx.clone(), released.clone());
+        tokio::spawn(async move {
+            match client(addr, id, &connecting).await {
+                Ok(stream) => {
+                    let _ = done_tx.send(Ok(())).await;
+                    let _ = released.wait_for(|r| *r).await; // hold the connection open
+                    drop(stream);
+                }
+                Err(e) => {
+                    let _ = done_tx.send(Err(e)).await;
+                }
+            }
+        });
+    }
+    drop(done_tx);
+    let mut checked = 0;
+    while checked < n {
+        match done.recv().await {
+            Some(Ok(())) => checked += 1,
+            Some(Err(e)) => return Err(e),
+            None => bail!("clients vanished after {checked} connected"),
+        }
+    }
+    Ok((checked, release))
+}
+
+fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the runtime")
+}
+
+/// `--role echo-server`: prints `port P` and `baseline B`; serves until its stdin closes,
+/// then prints `max_live N` and `peak B`.
+pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
+    let fds = raise_fd_limit()?;
+    let runtime = current_thread_runtime()?;
+    runtime.block_on(async {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(([127, 0, 0, 1], 0).into())?;
+        let listener = socket.listen(4096)?;
+        let live = Arc::new(Live::default());
+        let (stop, stop_rx) = watch::channel(false);
+        // The parent closes our stdin to say "stop" (or dies, which closes it too).
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            let _ = stop.send(true);
+        });
+        let mut out = std::io::stdout();
+        writeln!(out, "port {}", listener.local_addr()?.port())?;
+        writeln!(out, "fds {fds}")?;
+        writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
+        out.flush()?;
+        tokio::time::timeout(LIMIT, echo_server(listener, live.clone(), stop_rx))
+            .await
+            .context("the server ran past its time limit")??;
+        writeln!(out, "max_live {}", live.max())?;
+        writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
+        Ok(())
+    })
+}
+
+/// `--role echo-clients ADDR N`: prints `baseline B`, `connected N MICROS`, `peak B`.
+pub fn clients_role(args: &[String]) -> anyhow::Result<()> {
+    let [addr, n] = args else {
+        bail!("usage: --role echo-clients ADDR COUNT");
+    };
+    let addr: SocketAddr = addr.parse().context("ADDR")?;
+    let n: usize = n.parse().context("COUNT")?;
+    raise_fd_limit()?;
+    let runtime = current_thread_runtime()?;
+    let mut out = std::io::stdout();
+    writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
+    runtime.block_on(async {
+        let sw = Stopwatch::start();
+        let (checked, release) = tokio::time::timeout(LIMIT, connect_all(addr, n))
+            .await
+            .context("connecting took too long")??;
+        let took = sw.elapsed();
+        writeln!(out, "connected {checked} {}", took.as_micros())?;
+        writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
+        out.flush()?;
+        drop(release); // every client closes its connection
+        anyhow::Ok(())
+    })
+}
+
+/// Reads a child's stdout lines on a thread, so that every wait can be bounded.
+struct Lines {
+    rx: std_mpsc::Receiver<String>,
+}
+
+impl Lines {
+    fn new(stdout: ChildStdout) -> Lines {
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { rx }
+    }
+
+    /// The value of the next `key value...` line with this key.
+    fn expect(&self, key: &str) -> anyhow::Result<String> {
+        let sw = Stopwatch::start();
+        loop {
+            let left = LIMIT.saturating_sub(sw.elapsed());
+            let line = self
+                .rx
+                .recv_timeout(left)
+                .with_context(|| format!("no '{key}' line from the child"))?;
+            if let Some(value) = line.strip_prefix(key).and_then(|v| v.strip_prefix(' ')) {
+                return Ok(value.to_owned());
+            }
+        }
+    }
+
+    fn number(&self, key: &str) -> anyhow::Result<u64> {
+        let value = self.expect(key)?;
+        value
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("bad '{key}' line: {value}"))
+    }
+}
+
+/// Kills the child if the section bails out early: no process is left behind.
+struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.0.take() {
+            match common::cli::wait_or_kill(&mut child, LIMIT)? {
+                Some(status) if status.success() => {}
+                Some(status) => bail!("a child process failed: {status}"),
+                None => bail!("a child process did not finish in {}", Secs(LIMIT)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn run() -> SectionResult {
+    let bin = env!("CARGO_PKG_NAME");
+    let mut server = role_command(bin, "echo-server")?
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the echo server")?;
+    let server_out = Lines::new(server.stdout.take().context("server stdout")?);
+    let server_in = server.stdin.take();
+    let server = KillOnDrop(Some(server));
+    let port = server_out.number("port")?;
+    let fds = server_out.number("fds")?;
+    let server_base = server_out.number("baseline")?;
+
+    let count = if fds >= CONNECTIONS as u64 + SPARE_FDS {
+        CONNECTIONS
+    } else {
+        let fit = fds.saturating_sub(SPARE_FDS) as usize;
+        println!("  only {fds} open files allowed per process: using {fit} connections");
+        fit
+    };
+    figure("open-files limit (raised)", fds);
+
+    let mut clients = role_command(bin, "echo-clients")?
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(count.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the clients")?;
+    let client_out = Lines::new(clients.stdout.take().context("clients stdout")?);
+    let clients = KillOnDrop(Some(clients));
+    let client_base = client_out.number("baseline")?;
+    let connected = client_out.expect("connected")?;
+    let client_peak = client_out.number("peak")?;
+    clients.finish()?;
+
+    drop(server_in); // tells the server to stop
+    let max_live = server_out.number("max_live")? as usize;
+    let server_peak = server_out.number("peak")?;
+    server.finish()?;
+
+    let mut parts = connected.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(checked)), Some(Ok(micros))) = (parts.next(), parts.next()) else {
+        bail!("bad 'connected' line: {connected}");
+    };
+    anyhow::ensure!(
+        checked as usize == count,
+        "only {checked} of {count} echoes checked"
+    );
+    anyhow::ensure!(
+        max_live == count,
+        "the server saw {max_live} connections at once, expected {count}"
+    );
+    figure(
+        "connections open at once",
+        format!("{max_live} (server count), {checked} echoes checked"),
+    );
+    figure("time to connect all", Secs(Duration::from_micros(micros)));
+    figure("peak memory, server", Bytes(server_peak));
+    figure("peak memory, clients", Bytes(client_peak));
+    figure("peak memory, both", Bytes(server_peak + client_peak));
+    let grown = server_peak.saturating_sub(server_base) + client_peak.saturating_sub(client_base);
+    figure(
+        "per connection (both ends)",
+        format!("{} B", grown / count.max(1) as u64),
+    );
+    takeaway(
+        "a connection is a task of a few hundred bytes, not a thread: 10,000 fit on one thread in a few MiB",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_client_is_held_open_and_echoed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let live = Arc::new(Live::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let server = tokio::spawn(echo_server(listener, live.clone(), stop_rx));
+        let (checked, release) = connect_all(addr, 100).await.unwrap();
+        assert_eq!(checked, 100);
+        assert_eq!(live.max(), 100, "all open at the same time");
+        drop(release);
+        stop.send(true).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_error() {
+        // Bind, note the port, close: nothing listens there any more.
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(connect_all(addr, 3).await.is_err());
+    }
+}
