@@ -8,6 +8,7 @@ use common::cli::{Demo, Section};
 
 mod cpu_offload;
 mod database;
+mod pipeline;
 mod run_in_executor;
 
 const SECTIONS: &[Section] = &[
@@ -28,6 +29,12 @@ const SECTIONS: &[Section] = &[
         "aiosqlite.connect(...) / many database queries",
         "a real SQLite file from async code: one db thread vs spawn_blocking per query",
         database::run,
+    ),
+    Section::new(
+        "pipeline",
+        "asyncio.Queue(maxsize) stages + run_in_executor",
+        "fetch (reqwest) -> CPU (rayon) -> write (tokio::fs) over bounded channels",
+        pipeline::run,
     ),
 ];
 

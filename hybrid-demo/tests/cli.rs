@@ -12,6 +12,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("run-in-executor", "loop.run_in_executor"),
             ("cpu-offload", "loop.run_in_executor(pool"),
             ("database", "aiosqlite"),
+            ("pipeline", "asyncio.Queue(maxsize)"),
         ],
     );
 }
@@ -25,5 +26,8 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["run-in-executor", "cpu-offload", "database"]);
+    assert_rejects_unknown_section(
+        EXE,
+        &["run-in-executor", "cpu-offload", "database", "pipeline"],
+    );
 }
