@@ -7,6 +7,7 @@ use common::cli::{Demo, Role, Section};
 
 mod child;
 mod crash_isolation;
+mod manager_dict;
 mod pipe;
 mod pool_map;
 mod process_basics;
@@ -44,6 +45,12 @@ const SECTIONS: &[Section] = &[
         "worker processes fed chunks, results in input order; against sequential and rayon",
         pool_map::run,
     ),
+    Section::new(
+        "manager-dict",
+        "Manager().dict(), d[key] = value in children",
+        "a manager process owns the map; children send it requests, one at a time",
+        manager_dict::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -55,6 +62,8 @@ const ROLES: &[Role] = &[
     Role::new("shm-reader", shared_memory::reader),
     Role::new("counter-client", shared_memory::counter_client),
     Role::new("pool-worker", pool_map::worker),
+    Role::new("manager", manager_dict::manager),
+    Role::new("dict-worker", manager_dict::worker),
 ];
 
 fn main() -> ExitCode {

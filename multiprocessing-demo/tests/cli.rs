@@ -14,6 +14,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("pipe", "multiprocessing.Pipe()"),
             ("shared-memory", "Value / Array / shared_memory"),
             ("pool-map", "Pool(n).map(compute"),
+            ("manager-dict", "Manager().dict()"),
         ],
     );
 }

@@ -1,0 +1,259 @@
+//! `multiprocessing.Manager().dict()` -> a manager process that owns a map and answers
+//! requests; the "proxy" the children hold is an `IpcSender<Request>`.
+//!
+//! Python:
+//!     def worker(d, key, value):
+//!         d[key] = value
+//!         for _ in range(100):
+//!             d["visits"] += 1        # a get and a set: two requests, updates get lost
+//!     if __name__ == "__main__":
+//!         with Manager() as manager:
+//!             d = manager.dict()
+//!             ps = [Process(target=worker, args=(d, k, v)) for k, v in [("a", 1), ("b", 2)]]
+//!             for p in ps: p.start()
+//!             for p in ps: p.join()
+//!             print(dict(d))
+//!
+//! Rust: the manager is a child process (this binary, `--role manager`) whose only state is
+//! a `BTreeMap` it alone owns. Children send it `Request`s, each with an `IpcSender` for the
+//! reply. The manager handles one request at a time, so a request *is* atomic: `Add` does
+//! the read-modify-write inside the manager, and no increment is lost. Python's
+//! `d["visits"] += 1` through a proxy is a `Get` then a `Set`, and two children interleave.
+//! No lock anywhere: ownership plus messages.
+//!
+//! Watch: the final dict holds every child's key and `visits` = children x 100 exactly.
+//!
+//! Run only this: cargo run -p multiprocessing-demo -- manager-dict
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, timed};
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use serde::{Deserialize, Serialize};
+
+use crate::child::{self, PATIENCE, recv_within};
+
+/// What a proxy can ask the manager.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// `d[key] = value`
+    Set {
+        key: String,
+        value: i64,
+        reply: IpcSender<Reply>,
+    },
+    /// `d.get(key)`
+    Get {
+        key: String,
+        reply: IpcSender<Reply>,
+    },
+    /// `d[key] += by`, done inside the manager: atomic.
+    Add {
+        key: String,
+        by: i64,
+        reply: IpcSender<Reply>,
+    },
+    /// `dict(d)`
+    Snapshot {
+        reply: IpcSender<Reply>,
+    },
+    Shutdown,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    Done,
+    Value(Option<i64>),
+    All(BTreeMap<String, i64>),
+}
+
+/// The manager process (`--role manager SERVER`): owns the map, serves until `Shutdown`
+/// or until every proxy is gone.
+pub fn manager(args: &[String]) -> anyhow::Result<()> {
+    let inbox = child::connect::<Request>(child::server_arg(args)?)?;
+    let mut map: BTreeMap<String, i64> = BTreeMap::new();
+    while let Ok(request) = inbox.recv() {
+        tracing::debug!(pid = std::process::id(), ?request, "manager handles");
+        let (reply, answer) = match request {
+            Request::Set { key, value, reply } => {
+                map.insert(key, value);
+                (reply, Reply::Done)
+            }
+            Request::Get { key, reply } => (reply, Reply::Value(map.get(&key).copied())),
+            Request::Add { key, by, reply } => {
+                *map.entry(key).or_insert(0) += by;
+                (reply, Reply::Done)
+            }
+            Request::Snapshot { reply } => (reply, Reply::All(map.clone())),
+            Request::Shutdown => break,
+        };
+        // A client that died before reading its answer must not take the manager down.
+        let _ = reply.send(answer);
+    }
+    Ok(())
+}
+
+/// A handle on the manager's dict: what Python calls a `DictProxy`. Cheap to send to a
+/// child: it is a sender to the manager plus a private reply channel.
+pub struct DictProxy {
+    manager: IpcSender<Request>,
+    reply_tx: IpcSender<Reply>,
+    replies: IpcReceiver<Reply>,
+}
+
+impl DictProxy {
+    pub fn new(manager: IpcSender<Request>) -> anyhow::Result<DictProxy> {
+        let (reply_tx, replies) = ipc::channel()?;
+        Ok(DictProxy {
+            manager,
+            reply_tx,
+            replies,
+        })
+    }
+
+    fn ask(&self, request: impl FnOnce(IpcSender<Reply>) -> Request) -> anyhow::Result<Reply> {
+        self.manager
+            .send(request(self.reply_tx.clone()))
+            .context("the manager is gone")?;
+        recv_within(&self.replies, PATIENCE)
+    }
+
+    pub fn set(&self, key: &str, value: i64) -> anyhow::Result<()> {
+        let key = key.to_owned();
+        expect_done(self.ask(|reply| Request::Set { key, value, reply })?)
+    }
+
+    pub fn get(&self, key: &str) -> anyhow::Result<Option<i64>> {
+        let key = key.to_owned();
+        match self.ask(|reply| Request::Get { key, reply })? {
+            Reply::Value(v) => Ok(v),
+            other => bail!("unexpected reply {other:?}"),
+        }
+    }
+
+    pub fn add(&self, key: &str, by: i64) -> anyhow::Result<()> {
+        let key = key.to_owned();
+        expect_done(self.ask(|reply| Request::Add { key, by, reply })?)
+    }
+
+    pub fn snapshot(&self) -> anyhow::Result<BTreeMap<String, i64>> {
+        match self.ask(|reply| Request::Snapshot { reply })? {
+            Reply::All(map) => Ok(map),
+            other => bail!("unexpected reply {other:?}"),
+        }
+    }
+}
+
+fn expect_done(reply: Reply) -> anyhow::Result<()> {
+    match reply {
+        Reply::Done => Ok(()),
+        other => bail!("unexpected reply {other:?}"),
+    }
+}
+
+/// What the parent sends each worker: the manager's address and its key/value.
+#[derive(Serialize, Deserialize)]
+pub struct WorkerArgs {
+    manager: IpcSender<Request>,
+    key: String,
+    value: i64,
+    visits: u32,
+}
+
+/// A worker (`--role dict-worker SERVER`): `d[key] = value`, reads it back, then makes
+/// `visits` atomic adds.
+pub fn worker(args: &[String]) -> anyhow::Result<()> {
+    let inbox = child::connect::<WorkerArgs>(child::server_arg(args)?)?;
+    let job = recv_within(&inbox, PATIENCE)?;
+    let d = DictProxy::new(job.manager)?;
+    d.set(&job.key, job.value)?;
+    anyhow::ensure!(
+        d.get(&job.key)? == Some(job.value),
+        "read back a different value"
+    );
+    for _ in 0..job.visits {
+        d.add("visits", 1)?;
+    }
+    Ok(())
+}
+
+/// `with Manager() as manager:` ... start one worker per `(key, value)`, join them, and
+/// return `dict(d)`. The manager is shut down and joined before returning.
+pub fn run_manager(entries: &[(&str, i64)], visits: u32) -> anyhow::Result<BTreeMap<String, i64>> {
+    let mut manager = child::start::<Request>("manager", &[])?;
+    let workers = entries
+        .iter()
+        .map(|&(key, value)| {
+            let w = child::start::<WorkerArgs>("dict-worker", &[])?;
+            w.inbox.send(WorkerArgs {
+                manager: manager.inbox.clone(),
+                key: key.to_owned(),
+                value,
+                visits,
+            })?;
+            Ok(w.child)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for mut w in workers {
+        let status = child::join(&mut w)?;
+        anyhow::ensure!(status.success(), "a dict worker failed: {status}");
+    }
+    let d = DictProxy::new(manager.inbox.clone())?;
+    let all = d.snapshot()?;
+    manager.inbox.send(Request::Shutdown)?;
+    let status = child::join(&mut manager.child)?;
+    anyhow::ensure!(status.success(), "the manager failed: {status}");
+    Ok(all)
+}
+
+pub fn run() -> SectionResult {
+    let entries = [("a", 1), ("b", 2), ("c", 3), ("d", 4)];
+    let visits = 100;
+    let (all, took) = timed(|| run_manager(&entries, visits));
+    let all = all?;
+    println!("  dict(d) = {all:?}");
+    for (key, value) in entries {
+        anyhow::ensure!(all.get(key) == Some(&value), "{key} should be {value}");
+    }
+    let want = entries.len() as i64 * i64::from(visits);
+    anyhow::ensure!(all.get("visits") == Some(&want), "visits should be {want}");
+    anyhow::ensure!(all.len() == entries.len() + 1, "unexpected keys");
+    figure("visits (every one counted)", want);
+    figure("requests served", entries.len() * (1 + visits as usize) + 1);
+    figure("manager + 4 workers, total", Secs(took));
+    takeaway(
+        "a Manager is a process that owns the data and serves requests; one request at a time makes each one atomic",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_final_dict_has_every_write_and_no_lost_add() {
+        let all = run_manager(&[("x", 10), ("y", -5), ("z", 0)], 25).unwrap();
+        let want: BTreeMap<String, i64> = [("visits", 75), ("x", 10), ("y", -5), ("z", 0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_proxy_gets_sets_and_adds() {
+        let mut manager = child::start::<Request>("manager", &[]).unwrap();
+        let d = DictProxy::new(manager.inbox.clone()).unwrap();
+        assert_eq!(d.get("k").unwrap(), None);
+        d.set("k", 5).unwrap();
+        d.add("k", 2).unwrap();
+        assert_eq!(d.get("k").unwrap(), Some(7));
+        // Every proxy gone: the manager's inbox disconnects and it exits by itself.
+        drop(d);
+        drop(manager.inbox);
+        assert!(child::join(&mut manager.child).unwrap().success());
+    }
+}
