@@ -1,0 +1,106 @@
+//! Runs the built binary: `--list`, one quick section, an unknown name, the host-file
+//! options, and a peer on its own.
+
+use common::testing::{assert_lists, assert_rejects_unknown_section, run, run_ok};
+
+const EXE: &str = env!("CARGO_BIN_EXE_distributed-demo");
+
+const SECTIONS: &[&str] = &[
+    "cluster-map",
+    "local-cluster",
+    "many-machines",
+    "peer-failure",
+];
+
+#[test]
+fn lists_every_section_with_its_python_counterpart() {
+    assert_lists(
+        EXE,
+        &[
+            ("cluster-map", "Pool.map"),
+            ("local-cluster", "LocalCluster"),
+            ("many-machines", "dask worker"),
+            ("peer-failure", "max_retries"),
+        ],
+    );
+}
+
+#[test]
+fn runs_one_section() {
+    let out = run_ok(EXE, &["many-machines"]);
+    assert!(
+        out.contains("host0$ distributed-demo many-machines --hosts hosts.txt --process 0"),
+        "{out}"
+    );
+    assert!(out.contains("= the sequential answer"), "{out}");
+    assert!(out.contains("all passed"), "{out}");
+}
+
+#[test]
+fn rejects_an_unknown_section() {
+    assert_rejects_unknown_section(EXE, SECTIONS);
+}
+
+/// Exit code 2, one line on stderr containing `needle`, nothing run, no panic.
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let out = run(EXE, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_host_file_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("hosts.txt");
+    std::fs::write(&bad, "127.0.0.1:2101\nmachine-b\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    assert_usage_error(
+        &["many-machines", "--hosts", bad, "--process", "0"],
+        "line 2: 'machine-b' is not HOST:PORT",
+    );
+    assert_usage_error(
+        &[
+            "many-machines",
+            "--hosts",
+            "/no/such/hosts.txt",
+            "--process",
+            "0",
+        ],
+        "cannot read it",
+    );
+}
+
+#[test]
+fn process_and_hosts_go_together_and_process_must_be_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, "127.0.0.1:2101\n127.0.0.1:2102\n").unwrap();
+    let hosts = hosts.to_str().unwrap();
+    assert_usage_error(&["many-machines", "--process", "0"], "--hosts");
+    assert_usage_error(&["many-machines", "--hosts", hosts], "--process");
+    assert_usage_error(
+        &["many-machines", "--hosts", hosts, "--process", "2"],
+        "valid: 0..=1",
+    );
+    assert_usage_error(
+        &[
+            "many-machines",
+            "--hosts",
+            hosts,
+            "--process",
+            "0",
+            "--threads",
+            "0",
+        ],
+        "--threads",
+    );
+}
+
+#[test]
+fn help_shows_the_many_machines_commands() {
+    let help = run_ok(EXE, &["--help"]);
+    assert!(help.contains("--hosts hosts.txt --process 1"), "{help}");
+}
