@@ -221,7 +221,6 @@ pub fn run() -> SectionResult {
     anyhow::ensure!(all.get("visits") == Some(&want), "visits should be {want}");
     anyhow::ensure!(all.len() == entries.len() + 1, "unexpected keys");
     figure("visits (every one counted)", want);
-    figure("requests served", entries.len() * (1 + visits as usize) + 1);
     figure("manager + 4 workers, total", Secs(took));
     takeaway(
         "a Manager is a process that owns the data and serves requests; one request at a time makes each one atomic",
