@@ -13,6 +13,7 @@ mod pool_map;
 mod process_basics;
 mod queue;
 mod shared_memory;
+mod startup_cost;
 
 const SECTIONS: &[Section] = &[
     Section::new(
@@ -51,6 +52,12 @@ const SECTIONS: &[Section] = &[
         "a manager process owns the map; children send it requests, one at a time",
         manager_dict::run,
     ),
+    Section::new(
+        "startup-cost",
+        "Process creation overhead (~0.1 s per process)",
+        "spawn + join of a process, a thread and a tokio task, measured",
+        startup_cost::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -64,6 +71,7 @@ const ROLES: &[Role] = &[
     Role::new("pool-worker", pool_map::worker),
     Role::new("manager", manager_dict::manager),
     Role::new("dict-worker", manager_dict::worker),
+    Role::new("noop", startup_cost::noop),
 ];
 
 fn main() -> ExitCode {

@@ -15,6 +15,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("shared-memory", "Value / Array / shared_memory"),
             ("pool-map", "Pool(n).map(compute"),
             ("manager-dict", "Manager().dict()"),
+            ("startup-cost", "Process creation overhead"),
         ],
     );
 }
