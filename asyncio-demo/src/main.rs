@@ -7,6 +7,7 @@ use common::cli::{Demo, Role, Section};
 
 mod blocking_pitfall;
 mod cancellation;
+mod download;
 mod event_loop;
 mod exceptions;
 mod gather;
@@ -16,7 +17,7 @@ mod semaphore;
 mod tasks;
 mod timeout;
 
-const SECTIONS: &[Section] = &[
+const SECTIONS: &[Section<download::Options>] = &[
     Section::new(
         "event-loop",
         "asyncio.run(main()) / loop.run_until_complete",
@@ -76,6 +77,12 @@ const SECTIONS: &[Section] = &[
         "asyncio.start_server / 10,000+ connections",
         "a TCP echo server and 10,000 clients at once, each in its own process; memory measured",
         many_connections::run,
+    ),
+    Section::with_options(
+        "download",
+        "aiohttp.ClientSession + gather, 100 in flight",
+        "1000 files from a local HTTP server, 100 at a time, every byte checked; --url, --requests, --concurrency",
+        download::run,
     ),
 ];
 

@@ -16,6 +16,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("queue", "asyncio.Queue"),
     ("blocking-pitfall", "time.sleep()"),
     ("many-connections", "asyncio.start_server"),
+    ("download", "aiohttp.ClientSession"),
 ];
 
 #[test]
@@ -37,4 +38,19 @@ fn runs_one_section() {
 fn rejects_an_unknown_section() {
     let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
     assert_rejects_unknown_section(EXE, &names);
+}
+
+#[test]
+fn rejects_bad_download_options_in_one_line() {
+    for args in [
+        &["download", "--requests", "0"][..],
+        &["download", "--concurrency", "many"],
+        &["download", "--url", "ftp://example.com/"],
+    ] {
+        let out = common::testing::run(EXE, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing runs");
+    }
 }
