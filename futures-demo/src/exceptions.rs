@@ -23,8 +23,10 @@
 //! Run only this: cargo run -p futures-demo -- exceptions
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use common::cli::{SectionResult, takeaway};
 use common::timeline::thread_lane;
 
@@ -78,17 +80,27 @@ fn submit_and_see() -> SectionResult {
         Err(e) => println!("  parse_or_panic(\"ten\") -> result() is Err: {e}"),
     }
 
-    // The pool still has both workers: eight more jobs, all fine.
+    // The pool still has both workers: eight more jobs, in pairs that meet at a barrier
+    // of two, so each pair needs both threads alive at once.
+    let barrier = Arc::new(Barrier::new(2));
     let handles: Vec<_> = (0..8u32)
-        .map(|i| executor.submit(move || (parse_or_panic(&i.to_string()), thread_lane())))
+        .map(|i| {
+            let barrier = barrier.clone();
+            executor.submit(move || {
+                barrier.wait();
+                (parse_or_panic(&i.to_string()), thread_lane())
+            })
+        })
         .collect();
     let mut threads = BTreeSet::new();
     for (i, handle) in (0..8u32).zip(handles) {
-        let (value, thread) = handle.result()?;
+        let (value, thread) = handle
+            .result_timeout(Duration::from_secs(10))
+            .context("a worker is gone: the pairs could not meet")?;
         anyhow::ensure!(value == i, "job {i} returned {value}");
         threads.insert(thread);
     }
-    println!("  then 8 more jobs succeeded on {threads:?}");
+    println!("  then 8 more jobs, in pairs that need both workers at once, ran on {threads:?}");
     takeaway(
         "an Err is a value the task returns; a panic is caught per job; either way the pool survives",
     );
@@ -98,7 +110,6 @@ fn submit_and_see() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Barrier};
 
     #[test]
     fn an_error_value_reaches_the_caller() {

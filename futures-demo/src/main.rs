@@ -6,12 +6,14 @@
 
 use std::process::ExitCode;
 
-use common::cli::{Demo, Section};
+use common::cli::{Demo, Role, Section};
 
 mod as_completed;
+mod async_futures;
 mod cancel;
 mod exceptions;
 mod map;
+mod process_pool;
 mod result_timeout;
 mod shutdown;
 mod submit;
@@ -54,19 +56,35 @@ const SECTIONS: &[Section] = &[
         exceptions::run,
     ),
     Section::new(
+        "process-pool",
+        "ProcessPoolExecutor().map(compute_factorial, ns)",
+        "worker processes over ipc-channel, measured against the thread pool",
+        process_pool::run,
+    ),
+    Section::new(
         "shutdown",
         "with executor: / shutdown(wait=False, cancel_futures=True)",
         "Drop joins every worker; shutdown(wait=false) cancels the queue and detaches",
         shutdown::run,
     ),
+    Section::new(
+        "async-futures",
+        "asyncio.gather / as_completed / Semaphore(n) on futures",
+        "join_all, FuturesUnordered and buffer_unordered(n) from the futures crate",
+        async_futures::run,
+    ),
 ];
+
+/// The parts this binary plays when started as a child process (`--role NAME`): the
+/// runner checks for them first, as `if __name__ == "__main__":` does in Python.
+const ROLES: &[Role] = &[Role::new(process_pool::ROLE, process_pool::worker)];
 
 fn main() -> ExitCode {
     Demo {
         name: "futures-demo",
         about: "Python's concurrent.futures, in Rust: executors, submit, map, as_completed, timeouts, cancel",
         sections: SECTIONS,
-        roles: &[],
+        roles: ROLES,
     }
     .main()
 }

@@ -11,7 +11,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("result-timeout", "future.result(timeout=...)"),
     ("cancel", "future.cancel()"),
     ("exceptions", "future.result()"),
+    ("process-pool", "ProcessPoolExecutor"),
     ("shutdown", "shutdown(wait=False, cancel_futures=True)"),
+    ("async-futures", "asyncio.gather"),
 ];
 
 #[test]
