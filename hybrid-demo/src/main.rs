@@ -10,6 +10,7 @@ mod cpu_offload;
 mod database;
 mod pipeline;
 mod run_in_executor;
+mod thread_to_loop;
 
 const SECTIONS: &[Section] = &[
     Section::new(
@@ -35,6 +36,12 @@ const SECTIONS: &[Section] = &[
         "asyncio.Queue(maxsize) stages + run_in_executor",
         "fetch (reqwest) -> CPU (rayon) -> write (tokio::fs) over bounded channels",
         pipeline::run,
+    ),
+    Section::new(
+        "thread-to-loop",
+        "loop.call_soon_threadsafe / asyncio.run_coroutine_threadsafe",
+        "plain threads feeding and awaiting the runtime; block_on inside it caught",
+        thread_to_loop::run,
     ),
 ];
 

@@ -13,6 +13,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("cpu-offload", "loop.run_in_executor(pool"),
             ("database", "aiosqlite"),
             ("pipeline", "asyncio.Queue(maxsize)"),
+            ("thread-to-loop", "call_soon_threadsafe"),
         ],
     );
 }
@@ -28,6 +29,12 @@ fn runs_one_section() {
 fn rejects_an_unknown_section() {
     assert_rejects_unknown_section(
         EXE,
-        &["run-in-executor", "cpu-offload", "database", "pipeline"],
+        &[
+            "run-in-executor",
+            "cpu-offload",
+            "database",
+            "pipeline",
+            "thread-to-loop",
+        ],
     );
 }
