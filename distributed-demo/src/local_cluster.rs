@@ -98,7 +98,7 @@ pub fn run_peer(
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("panic");
         let _ = on_panic.send(Event::Failed(format!(
-            "thread '{}': {what}",
+            "lost the cluster: thread '{}': {what}",
             thread.name().unwrap_or("?")
         )));
     }));
@@ -141,8 +141,11 @@ pub fn run_peer(
                     .join()
                     .into_iter()
                     .collect::<Result<Vec<_>, String>>()
-                    .map_or_else(Event::Failed, Event::Done),
-                Err(e) => Event::Failed(e),
+                    .map_or_else(
+                        |e| Event::Failed(format!("lost the cluster: {e}")),
+                        Event::Done,
+                    ),
+                Err(e) => Event::Failed(format!("cannot join the cluster: {e}")),
             };
             let _ = events.send(event);
         })
@@ -164,7 +167,7 @@ pub fn run_peer(
                 println!("CONNECTED"); // the parent may wait for this line
             }
             Ok(Event::Done(results)) => break Ok(results),
-            Ok(Event::Failed(why)) => break Err(anyhow::anyhow!("lost the cluster: {why}")),
+            Ok(Event::Failed(why)) => break Err(anyhow::anyhow!(why)),
             Err(RecvTimeoutError::Timeout) if connect_us.is_none() => {
                 break Err(anyhow::anyhow!(
                     "no cluster after {}: process {process} of {} waited for its peers ({}); start every process of the host file (timely itself would wait forever)",
@@ -423,26 +426,59 @@ pub fn launch(
     job: Job,
     deadline: Duration,
 ) -> anyhow::Result<ClusterRun> {
+    // The ports were free when we looked, but another program may take one before the
+    // peers bind it: then try again with new ports.
+    let mut attempt = 1;
+    loop {
+        match launch_once(processes, threads, job, deadline) {
+            Err(e) if attempt < 3 && format!("{e:#}").contains("Address already in use") => {
+                tracing::debug!(attempt, "a port was taken, retrying: {e:#}");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn launch_once(
+    processes: usize,
+    threads: usize,
+    job: Job,
+    deadline: Duration,
+) -> anyhow::Result<ClusterRun> {
     let sw = Stopwatch::start();
     let hosts = loopback_hosts(processes)?;
     let peers = (0..processes)
         .map(|p| spawn_peer(&hosts.path, p, threads, job, deadline))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let pids = peers.iter().map(Peer::pid).collect();
-    let exits = peers
-        .into_iter()
-        .map(|peer| peer.finish(deadline + MARGIN))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut exits = Vec::new();
+    let mut failed = None;
+    for peer in peers {
+        // Once one process has failed the job cannot finish: stop the others now.
+        let limit = if failed.is_some() {
+            Duration::ZERO
+        } else {
+            deadline + MARGIN
+        };
+        let exit = peer.finish(limit)?;
+        if failed.is_none() && !exit.status.is_some_and(|s| s.success()) {
+            failed = Some(format!(
+                "process {} failed: {}",
+                exit.process,
+                last_line(&exit.stderr)
+            ));
+        }
+        exits.push(exit);
+    }
+    if let Some(why) = failed {
+        bail!(why);
+    }
     let started_took = sw.elapsed();
     let reports = exits
         .iter()
         .map(PeerExit::report)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for exit in &exits {
-        if !exit.status.is_some_and(|s| s.success()) {
-            bail!("process {} failed: {}", exit.process, exit.stderr.trim());
-        }
-    }
     let first = &reports[0];
     Ok(ClusterRun {
         hosts: hosts.addresses.clone(),
@@ -452,6 +488,11 @@ pub fn launch(
         started_took,
         reports,
     })
+}
+
+/// The last line a process wrote (its error, when it failed).
+pub fn last_line(text: &str) -> &str {
+    text.lines().last().unwrap_or("(nothing)").trim()
 }
 
 pub fn run() -> SectionResult {

@@ -30,7 +30,7 @@ use common::cli::{SectionResult, figure, takeaway};
 use common::timing::{Secs, Stopwatch};
 
 use crate::cluster_map::Job;
-use crate::local_cluster::{DEADLINE, PeerExit, loopback_hosts, spawn_peer};
+use crate::local_cluster::{DEADLINE, PeerExit, last_line, launch, loopback_hosts, spawn_peer};
 
 /// How long a lonely peer waits in this demo before giving up.
 pub const MISSING_DEADLINE: Duration = Duration::from_secs(2);
@@ -41,6 +41,15 @@ const MARGIN: Duration = Duration::from_secs(5);
 pub const LONG_JOB: Job = Job {
     n: 20_000_000,
     tasks: 200,
+};
+
+/// How long into the job process 1 is killed.
+pub const KILL_AFTER: Duration = Duration::from_millis(200);
+
+/// The job run again after a failure (small: the point is that it completes).
+pub const RERUN_JOB: Job = Job {
+    n: 1_000_000,
+    tasks: 16,
 };
 
 /// Start only process 0 of a two-process host file; it gives up after `deadline`.
@@ -56,13 +65,15 @@ pub fn missing_peer(deadline: Duration) -> anyhow::Result<(PeerExit, Duration)> 
 /// and how long after the kill.
 pub fn killed_peer(job: Job) -> anyhow::Result<(PeerExit, Duration)> {
     let hosts = loopback_hosts(2)?;
-    let survivor = spawn_peer(&hosts.path, 0, 1, job, DEADLINE)?;
+    let mut survivor = spawn_peer(&hosts.path, 0, 1, job, DEADLINE)?;
     let mut victim = spawn_peer(&hosts.path, 1, 1, job, DEADLINE)?;
+    // Process 0 prints CONNECTED when every peer is connected: the job starts then.
     ensure!(
-        victim.wait_for_line("CONNECTED", DEADLINE),
-        "process 1 never joined the cluster"
+        survivor.wait_for_line("CONNECTED", DEADLINE)
+            && victim.wait_for_line("CONNECTED", DEADLINE),
+        "the cluster never formed"
     );
-    std::thread::sleep(Duration::from_millis(100)); // a few tasks in
+    std::thread::sleep(KILL_AFTER); // a few tasks in
     victim.kill().context("killing process 1")?;
     let sw = Stopwatch::start();
     let exit = survivor.finish(DEADLINE + MARGIN)?;
@@ -79,10 +90,6 @@ fn describe(exit: &PeerExit) -> String {
         },
         None => "still running: killed by the parent".into(),
     }
-}
-
-fn last_line(text: &str) -> &str {
-    text.lines().last().unwrap_or("(nothing)").trim()
 }
 
 pub fn run() -> SectionResult {
@@ -104,7 +111,7 @@ pub fn run() -> SectionResult {
     }
     println!("    error: {}", last_line(&exit.stderr));
 
-    println!("  2) process 1 is killed while the job runs");
+    println!("  2) process 1 is killed {} into the job", Secs(KILL_AFTER));
     let (exit, noticed) = killed_peer(LONG_JOB)?;
     ensure!(
         exit.status.is_some_and(|s| !s.success()) && exit.stderr.contains("lost the cluster"),
@@ -118,6 +125,18 @@ pub fn run() -> SectionResult {
     println!("  what timely does not do: retry a task, move it to another worker, restart a peer.");
     println!(
         "  (Ray re-runs a lost task, max_retries; Dask's scheduler gives it to a live worker.)"
+    );
+
+    println!("  3) recovery: run the whole job again, every peer up");
+    let again = launch(2, 1, RERUN_JOB, DEADLINE)?;
+    RERUN_JOB.check(&again.answers)?;
+    figure(
+        "re-run",
+        format!(
+            "{} tasks, answers checked, {} start to end",
+            RERUN_JOB.tasks,
+            Secs(again.started_took)
+        ),
     );
     takeaway(
         "a timely job fails as a whole, with an error, in bounded time: recovery is re-running the job",
