@@ -145,10 +145,12 @@ pub fn run() -> SectionResult {
 
         let (completed, t_completed) = timed_async(fetch_as_completed(&latencies, &quiet)).await;
         check(&completed)?;
-        let mut by_latency: Vec<u64> = (0..6).collect();
-        by_latency.sort_by_key(|&id| LATENCIES_MS[id as usize]);
-        println!("  FuturesUnordered order  {:?}", ids(&completed));
-        anyhow::ensure!(ids(&completed) == by_latency, "not in completion order");
+        // The order is whatever finished first on this run (the test pins it down on
+        // tokio's paused clock); here only check that nothing went missing.
+        let mut got = ids(&completed);
+        println!("  FuturesUnordered order  {got:?}");
+        got.sort();
+        anyhow::ensure!(got == [0, 1, 2, 3, 4, 5], "a download went missing");
         figure("FuturesUnordered of 6", Secs(t_completed));
 
         let timeline = Timeline::new();

@@ -50,10 +50,13 @@ pub fn submit_cancellable<T: Send + 'static>(
     let job_state = state.clone();
     let handle = executor.submit(move || {
         // set_running_or_notify_cancel(): run only if nobody cancelled us first.
-        job_state
+        let go = job_state
             .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-            .then(task)
+            .is_ok();
+        if !go {
+            tracing::debug!("skipping a cancelled task");
+        }
+        go.then(task)
     });
     CancellableFuture { state, handle }
 }
@@ -102,11 +105,14 @@ pub fn run() -> SectionResult {
         }
     };
 
-    // A tells us when it has started, so "running" is a fact, not a guess.
+    // A tells us when it has started and then waits for the release, so "A running, B
+    // and C queued" is a fact when we cancel, not a guess about timing.
     let (started_tx, started) = bounded::<()>(1);
+    let (release_tx, release) = bounded::<()>(0);
     let run_a = work("A");
     let a = submit_cancellable(&executor, move || {
         let _ = started_tx.send(());
+        let _ = release.recv(); // returns once release_tx is dropped
         run_a()
     });
     let b = submit_cancellable(&executor, work("B"));
@@ -123,6 +129,7 @@ pub fn run() -> SectionResult {
         b.cancelled()
     );
     anyhow::ensure!(!cancel_a && cancel_b, "cancel semantics broken");
+    drop(release_tx);
 
     let ra = a.result()?;
     let rb = b.result();

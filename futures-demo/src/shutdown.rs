@@ -85,12 +85,20 @@ pub fn run() -> SectionResult {
 
     // 2. shutdown(wait=False, cancel_futures=True) while two run and four wait.
     let executor = ThreadPoolExecutor::new(2);
-    let (started_tx, started) = bounded::<()>(2);
+    // Each task says it has started, then waits for the release (closed after shutdown),
+    // so "two running, four queued" is certain when shutdown is called.
+    let (started_tx, started) = bounded::<()>(6);
+    let (release_tx, release) = bounded::<()>(0);
     let handles: Vec<_> = (0..6)
         .map(|i| {
-            let (run, tx) = (work(format!("task {i}")), started_tx.clone());
+            let (run, tx, release) = (
+                work(format!("task {i}")),
+                started_tx.clone(),
+                release.clone(),
+            );
             executor.submit(move || {
-                let _ = tx.try_send(());
+                let _ = tx.send(());
+                let _ = release.recv(); // returns once release_tx is dropped
                 run();
                 i
             })
@@ -104,6 +112,7 @@ pub fn run() -> SectionResult {
     let sw = Stopwatch::start();
     let cancelled = executor.shutdown(false, true);
     let returned_in = sw.elapsed();
+    drop(release_tx);
     let mut finished_ids = Vec::new();
     let mut cancelled_ids = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {

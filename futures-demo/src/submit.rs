@@ -80,7 +80,10 @@ impl ThreadPoolExecutor {
                 thread::Builder::new()
                     .name(format!("pool-{i}"))
                     // The loop ends when every sender is gone: that is the shutdown signal.
-                    .spawn(move || queue.iter().for_each(|job| job()))
+                    .spawn(move || {
+                        queue.iter().for_each(|job| job());
+                        tracing::debug!(worker = i, "queue closed, worker exits");
+                    })
                     .expect("spawning a pool thread")
             })
             .collect();
