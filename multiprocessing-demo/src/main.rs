@@ -12,6 +12,7 @@ mod pipe;
 mod pool_map;
 mod process_basics;
 mod queue;
+mod serialization_cost;
 mod shared_memory;
 mod startup_cost;
 
@@ -58,6 +59,12 @@ const SECTIONS: &[Section] = &[
         "spawn + join of a process, a thread and a tokio task, measured",
         startup_cost::run,
     ),
+    Section::new(
+        "serialization-cost",
+        "pickle: q.put(big_structure) vs shared memory",
+        "bytes and time to send 50,000 records as JSON, serde, flat bytes, shared memory",
+        serialization_cost::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -72,6 +79,7 @@ const ROLES: &[Role] = &[
     Role::new("manager", manager_dict::manager),
     Role::new("dict-worker", manager_dict::worker),
     Role::new("noop", startup_cost::noop),
+    Role::new("decoder", serialization_cost::decoder),
 ];
 
 fn main() -> ExitCode {

@@ -16,6 +16,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("pool-map", "Pool(n).map(compute"),
             ("manager-dict", "Manager().dict()"),
             ("startup-cost", "Process creation overhead"),
+            ("serialization-cost", "pickle"),
         ],
     );
 }

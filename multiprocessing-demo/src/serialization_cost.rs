@@ -1,0 +1,315 @@
+//! Pickling -> serde: what it costs, in bytes and time, to send a large structure to a child
+//! as a message, against putting it in shared memory.
+//!
+//! Python:
+//!     readings = [Reading(sensor=i % 64, time_us=i, value=i * 0.5) for i in range(50_000)]
+//!     q.put(readings)            # pickle.dumps, the bytes through a pipe, pickle.loads
+//!     # or: a flat numpy array in shared_memory, read in place by the child
+//!
+//! Rust: every message between processes is bytes, so a structure is encoded on the way
+//! out and decoded on the way in, as pickle does. Four ways, each row measured:
+//! - `serde_json`: a text format (pickle protocol 0's cousin): big and slow to parse;
+//! - `IpcSender<Vec<Reading>>`: ipc-channel encodes with serde + postcard inside `send`;
+//! - flat bytes: a fixed 20-byte little-endian record (`struct.pack`, a numpy buffer),
+//!   sent through a raw `IpcBytesSender`;
+//! - shared memory: the same flat bytes in an `IpcSharedMemory`, read in place: no decoding
+//!   step and no copy on hand-over.
+//!
+//! Serde, serde_json and postcard are compiled without optimisation in the dev profile, so
+//! the encoded rows are slower here than in `--release`; the ranking stays.
+//!
+//! Watch: the child's checksum matches on every row. Most of the cost is encoding and
+//! decoding, not moving bytes: at this size flat bytes and shared memory are close (the
+//! child's checksum pass dominates both); shared memory pulls away as the data grows (the
+//! `shared-memory` section hands over 64 MiB).
+//!
+//! Run only this: cargo run -p multiprocessing-demo -- serialization-cost
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Bytes, Secs, Stopwatch, speedup, timed};
+use ipc_channel::ipc::{
+    self, IpcBytesReceiver, IpcBytesSender, IpcReceiver, IpcSender, IpcSharedMemory,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::child::{self, PATIENCE, recv_within};
+
+/// One record of the large structure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub sensor: u32,
+    pub time_us: u64,
+    pub value: f64,
+}
+
+/// Size of a record in the flat layout.
+const RECORD: usize = 4 + 8 + 8;
+
+pub fn readings(n: usize) -> Vec<Reading> {
+    (0..n)
+        .map(|i| Reading {
+            sensor: (i % 64) as u32,
+            time_us: i as u64,
+            value: i as f64 * 0.5,
+        })
+        .collect()
+}
+
+/// `struct.pack("<IQd", ...)` for every record.
+pub fn to_flat(readings: &[Reading]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(readings.len() * RECORD);
+    for r in readings {
+        out.extend_from_slice(&r.sensor.to_le_bytes());
+        out.extend_from_slice(&r.time_us.to_le_bytes());
+        out.extend_from_slice(&r.value.to_le_bytes());
+    }
+    out
+}
+
+/// Read record `bytes` (20 bytes) in place.
+fn read_flat(bytes: &[u8]) -> Reading {
+    let (sensor, rest) = bytes.split_at(4);
+    let (time_us, value) = rest.split_at(8);
+    Reading {
+        sensor: u32::from_le_bytes(sensor.try_into().unwrap_or_default()),
+        time_us: u64::from_le_bytes(time_us.try_into().unwrap_or_default()),
+        value: f64::from_le_bytes(value.try_into().unwrap_or_default()),
+    }
+}
+
+/// What the child computes from whatever it received, to prove it got the same data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    count: u64,
+    sensors: u64,
+    times: u64,
+    values: u64,
+}
+
+impl Checksum {
+    pub fn of(records: impl Iterator<Item = Reading>) -> Checksum {
+        records.fold(Checksum::default(), |c, r| Checksum {
+            count: c.count + 1,
+            sensors: c.sensors.wrapping_add(u64::from(r.sensor)),
+            times: c.times.wrapping_add(r.time_us),
+            values: c.values.wrapping_add(r.value.to_bits()),
+        })
+    }
+}
+
+/// Parent -> child.
+#[derive(Serialize, Deserialize)]
+pub enum ToDecoder {
+    Hello {
+        reply: IpcSender<Checksum>,
+        bytes: IpcBytesReceiver,
+        typed: IpcReceiver<Vec<Reading>>,
+    },
+    /// The next byte message is JSON.
+    Json,
+    /// The next typed message is the structure.
+    Typed,
+    /// The next byte message is flat records.
+    Flat,
+    /// Flat records in shared memory.
+    Shared(IpcSharedMemory),
+    Done,
+}
+
+/// The child (`--role decoder SERVER`): decode what it is told to expect, reply a checksum.
+pub fn decoder(args: &[String]) -> anyhow::Result<()> {
+    let inbox = child::connect::<ToDecoder>(child::server_arg(args)?)?;
+    let ToDecoder::Hello {
+        reply,
+        bytes,
+        typed,
+    } = recv_within(&inbox, PATIENCE)?
+    else {
+        bail!("expected Hello first");
+    };
+    loop {
+        let sum = match inbox.recv().context("the parent hung up")? {
+            ToDecoder::Json => {
+                let records: Vec<Reading> = serde_json::from_slice(&bytes.recv()?)?;
+                Checksum::of(records.into_iter())
+            }
+            ToDecoder::Typed => Checksum::of(typed.recv()?.into_iter()),
+            ToDecoder::Flat => Checksum::of(bytes.recv()?.chunks_exact(RECORD).map(read_flat)),
+            ToDecoder::Shared(shm) => Checksum::of(shm.chunks_exact(RECORD).map(read_flat)),
+            ToDecoder::Done => return Ok(()),
+            ToDecoder::Hello { .. } => bail!("Hello twice"),
+        };
+        reply.send(sum)?;
+    }
+}
+
+/// The ways to get the structure to the child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    Json,
+    Typed,
+    Flat,
+    Shared,
+}
+
+/// One row of the table: encode time in the parent, bytes, and send-until-the-child-has-
+/// checked time, with the child's checksum.
+pub struct Row {
+    pub encode: Duration,
+    pub bytes: Option<usize>,
+    pub deliver: Duration,
+    pub sum: Checksum,
+}
+
+pub struct Decoder {
+    started: child::Connected<ToDecoder>,
+    replies: IpcReceiver<Checksum>,
+    bytes: IpcBytesSender,
+    typed: IpcSender<Vec<Reading>>,
+}
+
+impl Decoder {
+    pub fn start() -> anyhow::Result<Decoder> {
+        let started = child::start::<ToDecoder>("decoder", &[])?;
+        let (reply, replies) = ipc::channel()?;
+        let (bytes, bytes_rx) = ipc::bytes_channel()?;
+        let (typed, typed_rx) = ipc::channel()?;
+        started.inbox.send(ToDecoder::Hello {
+            reply,
+            bytes: bytes_rx,
+            typed: typed_rx,
+        })?;
+        Ok(Decoder {
+            started,
+            replies,
+            bytes,
+            typed,
+        })
+    }
+
+    pub fn send(&self, way: Way, data: &[Reading]) -> anyhow::Result<Row> {
+        let inbox = &self.started.inbox;
+        let (encode, bytes, deliver) = match way {
+            Way::Json => {
+                let (encoded, encode) = timed(|| serde_json::to_vec(data));
+                let encoded = encoded?;
+                let sw = Stopwatch::start();
+                inbox.send(ToDecoder::Json)?;
+                self.bytes.send(&encoded)?;
+                (encode, Some(encoded.len()), sw)
+            }
+            Way::Typed => {
+                let owned = data.to_vec(); // `send` takes the value: not part of the cost
+                let sw = Stopwatch::start();
+                inbox.send(ToDecoder::Typed)?;
+                self.typed.send(owned)?; // encoding happens in here
+                (Duration::ZERO, None, sw)
+            }
+            Way::Flat => {
+                let (flat, encode) = timed(|| to_flat(data));
+                let sw = Stopwatch::start();
+                inbox.send(ToDecoder::Flat)?;
+                self.bytes.send(&flat)?;
+                (encode, Some(flat.len()), sw)
+            }
+            Way::Shared => {
+                let (shm, encode) = timed(|| IpcSharedMemory::from_bytes(&to_flat(data)));
+                let sw = Stopwatch::start();
+                inbox.send(ToDecoder::Shared(shm))?;
+                (encode, Some(0), sw)
+            }
+        };
+        let sum = recv_within(&self.replies, PATIENCE)?;
+        Ok(Row {
+            encode,
+            bytes,
+            deliver: deliver.elapsed(),
+            sum,
+        })
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.started.inbox.send(ToDecoder::Done)?;
+        let status = child::join(&mut self.started.child)?;
+        anyhow::ensure!(status.success(), "the decoder failed: {status}");
+        Ok(())
+    }
+}
+
+pub fn run() -> SectionResult {
+    let n = 50_000;
+    let data = readings(n);
+    let want = Checksum::of(data.iter().copied());
+    let decoder = Decoder::start()?;
+    println!(
+        "  {n} records ({} as flat bytes) to a child that decodes and checksums them",
+        Bytes((n * RECORD) as u64)
+    );
+    println!(
+        "  {:<28} {:>10} {:>11} {:>14}",
+        "", "encode", "on the wire", "deliver+check"
+    );
+    let mut times = Vec::new();
+    for (way, name) in [
+        (Way::Json, "serde_json bytes"),
+        (Way::Typed, "IpcSender<Vec<Reading>>"),
+        (Way::Flat, "flat bytes (struct.pack)"),
+        (Way::Shared, "shared memory, read in place"),
+    ] {
+        let row = decoder.send(way, &data)?;
+        anyhow::ensure!(row.sum == want, "{name}: the child got different data");
+        let wire = match (way, row.bytes) {
+            (Way::Shared, _) => "a handle".to_owned(),
+            (_, Some(b)) => Bytes(b as u64).to_string(),
+            (_, None) => "(inside)".to_owned(),
+        };
+        let encode = if way == Way::Typed {
+            "(inside)".to_owned()
+        } else {
+            Secs(row.encode).to_string()
+        };
+        println!(
+            "  {name:<28} {encode:>10} {wire:>11} {:>14}",
+            Secs(row.deliver).to_string()
+        );
+        times.push(row.encode + row.deliver);
+    }
+    decoder.finish()?;
+    figure(
+        "json vs shared memory, total",
+        format!("{:.0}x", speedup(times[0], times[3])),
+    );
+    takeaway(
+        "every message is encoded and decoded, like pickle; a flat layout in shared memory skips both and the copy",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_records_round_trip() {
+        let data = readings(100);
+        let flat = to_flat(&data);
+        assert_eq!(flat.len(), 100 * RECORD);
+        let back: Vec<Reading> = flat.chunks_exact(RECORD).map(read_flat).collect();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn the_child_gets_the_same_data_every_way() {
+        let data = readings(1_000);
+        let want = Checksum::of(data.iter().copied());
+        assert_eq!(want.count, 1_000);
+        let decoder = Decoder::start().unwrap();
+        for way in [Way::Json, Way::Typed, Way::Flat, Way::Shared] {
+            assert_eq!(decoder.send(way, &data).unwrap().sum, want, "{way:?}");
+        }
+        decoder.finish().unwrap();
+    }
+}
