@@ -10,6 +10,7 @@ mod cancellation;
 mod download;
 mod event_loop;
 mod exceptions;
+mod file_io;
 mod gather;
 mod many_connections;
 mod queue;
@@ -83,6 +84,12 @@ const SECTIONS: &[Section<download::Options>] = &[
         "aiohttp.ClientSession + gather, 100 in flight",
         "1000 files from a local HTTP server, 100 at a time, every byte checked; --url, --requests, --concurrency",
         download::run,
+    ),
+    Section::new(
+        "file-io",
+        "aiofiles / asyncio.to_thread(open(...).read)",
+        "file reads still block: std::fs on the loop, tokio::fs (the blocking pool), one spawn_blocking",
+        file_io::run,
     ),
 ];
 

@@ -17,6 +17,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("blocking-pitfall", "time.sleep()"),
     ("many-connections", "asyncio.start_server"),
     ("download", "aiohttp.ClientSession"),
+    ("file-io", "aiofiles"),
 ];
 
 #[test]
