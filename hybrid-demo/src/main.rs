@@ -6,13 +6,23 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Section};
 
+/// Demo-wide options.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Options {
+    /// graceful-shutdown: wait for a real Ctrl-C (up to 60 s) instead of shutting down by
+    /// itself after a moment
+    #[arg(long = "ctrl-c")]
+    pub ctrl_c: bool,
+}
+
 mod cpu_offload;
 mod database;
+mod graceful_shutdown;
 mod pipeline;
 mod run_in_executor;
 mod thread_to_loop;
 
-const SECTIONS: &[Section] = &[
+const SECTIONS: &[Section<Options>] = &[
     Section::new(
         "run-in-executor",
         "await loop.run_in_executor(None, blocking_io)",
@@ -42,6 +52,12 @@ const SECTIONS: &[Section] = &[
         "loop.call_soon_threadsafe / asyncio.run_coroutine_threadsafe",
         "plain threads feeding and awaiting the runtime; block_on inside it caught",
         thread_to_loop::run,
+    ),
+    Section::with_options(
+        "graceful-shutdown",
+        "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",
+        "a job server that stops taking work on Ctrl-C and finishes what it accepted",
+        graceful_shutdown::run,
     ),
 ];
 

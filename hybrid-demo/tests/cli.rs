@@ -14,6 +14,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("database", "aiosqlite"),
             ("pipeline", "asyncio.Queue(maxsize)"),
             ("thread-to-loop", "call_soon_threadsafe"),
+            ("graceful-shutdown", "add_signal_handler"),
         ],
     );
 }

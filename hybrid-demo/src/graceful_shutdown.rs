@@ -1,0 +1,352 @@
+//! Graceful shutdown of a job server: on Ctrl-C stop taking work, let the jobs in flight
+//! finish, and prove nothing was lost (`tokio::signal::ctrl_c`, `CancellationToken`,
+//! `TaskTracker`).
+//!
+//! Python:
+//!     stop = asyncio.Event()
+//!     loop.add_signal_handler(signal.SIGINT, stop.set)
+//!     async def serve(inbox):
+//!         async with asyncio.TaskGroup() as tg:           # waits for every job at the end
+//!             while not stop.is_set():
+//!                 job = await inbox.get()                 # (racing stop.wait() in real code)
+//!                 tg.create_task(run(job))
+//!         # queued but not started: tell the clients "refused"
+//!
+//! Rust: a `CancellationToken` is the `stop` event; clone it to whoever must react. The
+//! server `select!`s between the token and its inbox, so it stops taking work the moment
+//! the token fires; it then closes the inbox (later submissions fail at once), refuses
+//! what was queued, and `TaskTracker::wait` waits for the jobs in flight, like the
+//! TaskGroup's exit, with a time limit so a stuck job cannot hang shutdown forever.
+//! `tokio::signal::ctrl_c()` is the signal handler; once installed it stays for the life of
+//! the process (Ctrl-C no longer kills it), which is why the demo only installs it when asked.
+//!
+//! Watch: clients submit jobs every few milliseconds; the demo fires the shutdown itself
+//! after a moment. Every accepted job finishes with the right answer, later submissions
+//! are refused, and the lost count is 0. To try a real Ctrl-C:
+//!     cargo run -p hybrid-demo -- graceful-shutdown --ctrl-c
+//!
+//! Run only this: cargo run -p hybrid-demo -- graceful-shutdown
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::anyhow;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, Stopwatch};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::Options;
+
+const CLIENTS: u64 = 4;
+const SUBMIT_EVERY: Duration = Duration::from_millis(10);
+const RUN_FOR: Duration = Duration::from_millis(400);
+/// How long the server gives jobs in flight to finish.
+const GRACE: Duration = Duration::from_secs(5);
+/// With `--ctrl-c`: how long to wait for one before shutting down anyway.
+const CTRL_C_WAIT: Duration = Duration::from_secs(60);
+
+/// Job `id`'s work: a wait of 50 to 150 ms (a call to some service), then its answer.
+async fn job(id: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(50 + id * 37 % 101)).await;
+    id * 2
+}
+
+/// What a client sends: the job, where to say whether it was taken, where its answer goes.
+struct Submission {
+    id: u64,
+    accepted: oneshot::Sender<bool>,
+    answer: oneshot::Sender<u64>,
+}
+
+/// The client side of the server.
+#[derive(Clone)]
+pub struct Client {
+    inbox: mpsc::Sender<Submission>,
+}
+
+impl Client {
+    /// Submit job `id`: the receiver of its answer, or `None` when the server refused it.
+    pub async fn submit(&self, id: u64) -> Option<oneshot::Receiver<u64>> {
+        let (accepted, was_accepted) = oneshot::channel();
+        let (answer, answer_rx) = oneshot::channel();
+        let submission = Submission {
+            id,
+            accepted,
+            answer,
+        };
+        if self.inbox.send(submission).await.is_err() {
+            return None; // the server closed its inbox
+        }
+        match was_accepted.await {
+            Ok(true) => Some(answer_rx),
+            _ => None,
+        }
+    }
+}
+
+/// What the server did, counted on its side.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ServerReport {
+    pub accepted: u64,
+    pub finished: u64,
+    /// Queued in the inbox when the shutdown came, answered "refused".
+    pub refused_in_queue: u64,
+    /// Jobs still running when the shutdown came.
+    pub in_flight_at_shutdown: u64,
+    pub drain: Duration,
+}
+
+/// A job server: takes jobs until `shutdown` fires, then drains.
+pub fn start_server(
+    queue: usize,
+    shutdown: CancellationToken,
+) -> (
+    Client,
+    tokio::task::JoinHandle<anyhow::Result<ServerReport>>,
+) {
+    let (inbox_tx, inbox) = mpsc::channel(queue);
+    let server = tokio::spawn(serve(inbox, shutdown, GRACE, job));
+    (Client { inbox: inbox_tx }, server)
+}
+
+/// The server loop; `work` is what a job does (the demo's `job`; tests pass others).
+async fn serve<F, Fut>(
+    mut inbox: mpsc::Receiver<Submission>,
+    shutdown: CancellationToken,
+    grace: Duration,
+    work: F,
+) -> anyhow::Result<ServerReport>
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = u64> + Send + 'static,
+{
+    let tracker = TaskTracker::new();
+    let finished = Arc::new(AtomicU64::new(0));
+    let mut report = ServerReport::default();
+    loop {
+        tokio::select! {
+            biased; // once the token fires, take nothing more
+            () = shutdown.cancelled() => break,
+            submission = inbox.recv() => {
+                let Some(Submission { id, accepted, answer }) = submission else { break };
+                if accepted.send(true).is_err() {
+                    continue; // the client gave up waiting: do not run it
+                }
+                report.accepted += 1;
+                let (finished, work) = (finished.clone(), work(id));
+                tracker.spawn(async move {
+                    let value = work.await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    let _ = answer.send(value); // a client that left does not stop the job
+                });
+            }
+        }
+    }
+    // 1. Stop taking work: new submissions fail at once; the queued ones are refused.
+    inbox.close();
+    report.in_flight_at_shutdown = tracker.len() as u64;
+    tracing::debug!(in_flight = report.in_flight_at_shutdown, "shutting down");
+    while let Some(queued) = inbox.recv().await {
+        let _ = queued.accepted.send(false);
+        report.refused_in_queue += 1;
+    }
+    // 2. Let the jobs in flight finish, within the grace period.
+    let sw = Stopwatch::start();
+    tracker.close();
+    tokio::time::timeout(grace, tracker.wait())
+        .await
+        .map_err(|_| anyhow!("{} jobs still running after {}", tracker.len(), Secs(grace)))?;
+    report.drain = sw.elapsed();
+    report.finished = finished.load(Ordering::SeqCst);
+    Ok(report)
+}
+
+/// What the clients saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientReport {
+    pub answered: u64,
+    pub wrong: u64,
+    /// Accepted but never answered: must stay 0.
+    pub lost: u64,
+    pub refused: u64,
+}
+
+/// `clients` clients submit a job every `every` until the server refuses one, then wait
+/// for all their answers.
+pub async fn clients(
+    client: &Client,
+    clients: u64,
+    every: Duration,
+) -> anyhow::Result<ClientReport> {
+    let next_id = Arc::new(AtomicU64::new(0));
+    let mut set = JoinSet::new();
+    for _ in 0..clients {
+        let (client, next_id) = (client.clone(), next_id.clone());
+        set.spawn(async move {
+            let mut tickets = Vec::new();
+            let mut report = ClientReport::default();
+            loop {
+                let id = next_id.fetch_add(1, Ordering::SeqCst);
+                match client.submit(id).await {
+                    Some(answer) => tickets.push((id, answer)),
+                    None => {
+                        report.refused += 1;
+                        break;
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+            for (id, answer) in tickets {
+                match answer.await {
+                    Ok(value) if value == id * 2 => report.answered += 1,
+                    Ok(_) => report.wrong += 1,
+                    Err(_) => report.lost += 1,
+                }
+            }
+            report
+        });
+    }
+    let mut total = ClientReport::default();
+    while let Some(report) = set.join_next().await {
+        let r = report?;
+        total.answered += r.answered;
+        total.wrong += r.wrong;
+        total.lost += r.lost;
+        total.refused += r.refused;
+    }
+    Ok(total)
+}
+
+/// What starts the shutdown: a real Ctrl-C when asked for, else the demo's own timer.
+async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> {
+    if !wait_for_ctrl_c {
+        tokio::time::sleep(RUN_FOR).await;
+        return Ok("the demo's timer (no real signal)");
+    }
+    println!(
+        "  serving; press Ctrl-C to shut down (or wait {})",
+        Secs(CTRL_C_WAIT)
+    );
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => {
+            signal?;
+            Ok("Ctrl-C")
+        }
+        () = tokio::time::sleep(CTRL_C_WAIT) => Ok("no Ctrl-C came: the time limit"),
+    }
+}
+
+#[tokio::main]
+pub async fn run(options: &Options) -> SectionResult {
+    let shutdown = CancellationToken::new();
+    let (client, server) = start_server(8, shutdown.clone());
+    let load = tokio::spawn({
+        let client = client.clone();
+        async move { clients(&client, CLIENTS, SUBMIT_EVERY).await }
+    });
+    drop(client);
+
+    let cause = shutdown_signal(options.ctrl_c).await?;
+    let sw = Stopwatch::start();
+    shutdown.cancel();
+    let server = server.await??;
+    let stopped_in = sw.elapsed();
+    let seen = load.await??;
+
+    anyhow::ensure!(
+        seen.lost == 0 && seen.wrong == 0,
+        "lost {} and got {} wrong answers",
+        seen.lost,
+        seen.wrong
+    );
+    anyhow::ensure!(
+        server.finished == server.accepted && seen.answered == server.accepted,
+        "accepted {}, finished {}, answered {}",
+        server.accepted,
+        server.finished,
+        seen.answered
+    );
+    figure("shutdown triggered by", cause);
+    figure("jobs accepted", server.accepted);
+    figure("  in flight at the signal", server.in_flight_at_shutdown);
+    figure("  finished, right answer", seen.answered);
+    figure("  lost", seen.lost);
+    figure(
+        "submissions refused",
+        format!(
+            "{} ({} of them queued when the signal came)",
+            seen.refused, server.refused_in_queue
+        ),
+    );
+    figure("in-flight jobs drained in", Secs(server.drain));
+    figure("signal to server stopped", Secs(stopped_in));
+    takeaway(
+        "cancel a token to stop taking work, TaskTracker::wait for the rest: every accepted job finished",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shutdown after 200 ms (paused clock): every accepted job finishes with its answer,
+    /// the server refuses what comes later.
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_finishes_every_accepted_job_and_refuses_new_ones() {
+        let shutdown = CancellationToken::new();
+        let (client, server) = start_server(2, shutdown.clone());
+        let load = tokio::spawn({
+            let client = client.clone();
+            async move { clients(&client, 3, Duration::from_millis(10)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        shutdown.cancel();
+        let report = server.await.unwrap().unwrap();
+        let seen = load.await.unwrap().unwrap();
+
+        assert!(report.accepted >= 3 * 15, "{report:?}");
+        assert!(
+            report.in_flight_at_shutdown > 0,
+            "jobs were running: {report:?}"
+        );
+        assert_eq!(report.finished, report.accepted);
+        assert_eq!(seen.answered, report.accepted);
+        assert_eq!((seen.lost, seen.wrong), (0, 0));
+        assert_eq!(seen.refused, 3, "each client is refused once, then stops");
+        // The longest job is 150 ms: the drain waits for it, not for the grace period.
+        assert!(report.drain <= Duration::from_millis(150), "{report:?}");
+
+        assert!(
+            client.submit(10_000).await.is_none(),
+            "refused after shutdown"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_that_never_ends_makes_shutdown_fail_after_the_grace_period() {
+        let shutdown = CancellationToken::new();
+        let (inbox_tx, inbox) = mpsc::channel(1);
+        let stuck = |id: u64| async move {
+            if id == 1 {
+                std::future::pending::<()>().await;
+            }
+            id * 2
+        };
+        let grace = Duration::from_secs(3);
+        let server = tokio::spawn(serve(inbox, shutdown.clone(), grace, stuck));
+        let client = Client { inbox: inbox_tx };
+        let quick = client.submit(0).await.expect("accepted");
+        let _never = client.submit(1).await.expect("accepted");
+        assert_eq!(quick.await.unwrap(), 0);
+        let start = tokio::time::Instant::now();
+        shutdown.cancel();
+        let err = server.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("1 jobs still running"), "{err}");
+        assert_eq!(start.elapsed(), grace, "it gave up exactly at the limit");
+    }
+}
