@@ -156,40 +156,58 @@ pub fn run() -> SectionResult {
         "  pool.map(compute, [{}] * {}), compute(n) = sum(i * i for i in range(n))",
         job.n, job.tasks
     );
+    let timeline = Timeline::new();
 
     // The sequential answer, the baseline.
     let (sequential, seq_took) = timed(|| {
-        (0..job.tasks)
-            .map(|_| sum_of_squares(job.n))
-            .collect::<Vec<_>>()
+        timeline.record("sequential", "all tasks", || {
+            (0..job.tasks)
+                .map(|_| sum_of_squares(job.n))
+                .collect::<Vec<_>>()
+        })
     });
     job.check(&sequential)?;
     figure("sequential, 1 thread", Secs(seq_took));
 
     // Timely, one process, two worker threads.
-    let threads = in_one_process(job, 2, &Timeline::new())?;
+    let threads = in_one_process(job, 2, &timeline)?;
     job.check(threads.answers.as_deref().unwrap_or_default())?;
-    figure("timely: 1 process x 2 threads", Secs(threads.took));
+    figure(
+        "1 process x 2 threads",
+        format!(
+            "{} ({:.2}x)",
+            Secs(threads.took),
+            speedup(seq_took, threads.took)
+        ),
+    );
 
     // Timely, two processes of one worker each, talking over TCP on 127.0.0.1.
     let cluster = local_cluster::launch(2, 1, job, local_cluster::DEADLINE)?;
     job.check(&cluster.answers)?;
-    figure("timely: 2 processes x 1 thread", Secs(cluster.job_took));
-    figure("  (+ start and connect)", Secs(cluster.started_took));
-
+    for report in &cluster.reports {
+        timeline.extend(report.spans.iter().cloned());
+    }
+    figure(
+        "2 processes x 1 thread",
+        format!(
+            "{} ({:.2}x)",
+            Secs(cluster.job_took),
+            speedup(seq_took, cluster.job_took)
+        ),
+    );
+    figure(
+        "  + starting, connecting",
+        format!("{} launch to exit", Secs(cluster.started_took)),
+    );
     let tcp_cost = cluster.job_took.as_secs_f64() / threads.took.as_secs_f64() - 1.0;
     figure(
-        "speedup of 2 threads",
-        format!("{:.2}x", speedup(seq_took, threads.took)),
+        "processes vs threads",
+        format!(
+            "{:+.0}% (the cost of TCP; goal: within 15%)",
+            tcp_cost * 100.0
+        ),
     );
-    figure(
-        "speedup of 2 processes",
-        format!("{:.2}x", speedup(seq_took, cluster.job_took)),
-    );
-    figure(
-        "2 processes vs 2 threads",
-        format!("{:+.0}% (the cost of TCP)", tcp_cost * 100.0),
-    );
+    timeline.print();
     takeaway(
         "the same dataflow closure runs on threads or on processes; only the Config changes, and the answer is checked every time",
     );

@@ -513,7 +513,7 @@ pub fn run() -> SectionResult {
         );
     }
     println!(
-        "  (timely's listener looks for new peers once a second: expect up to 1 s to connect)"
+        "  (process I reaches processes 0..I at once, but a listener looks for peers once a second)"
     );
     figure("job (process 0, worker 0)", Secs(run.job_took));
     figure("launch to last exit", Secs(run.started_took));
