@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use common::cli::{Demo, Role, Section};
 
 mod blocking_pitfall;
+mod broadcast;
 mod cancellation;
 mod download;
 mod event_loop;
@@ -90,6 +91,12 @@ const SECTIONS: &[Section<download::Options>] = &[
         "aiofiles / asyncio.to_thread(open(...).read)",
         "file reads still block: std::fs on the loop, tokio::fs (the blocking pool), one spawn_blocking",
         file_io::run,
+    ),
+    Section::new(
+        "broadcast",
+        "real-time server: for w in clients: w.write(line)",
+        "a TCP chat room on tokio::sync::broadcast: clients join, talk, leave; every line checked",
+        broadcast::run,
     ),
 ];
 

@@ -18,6 +18,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("many-connections", "asyncio.start_server"),
     ("download", "aiohttp.ClientSession"),
     ("file-io", "aiofiles"),
+    ("broadcast", "real-time server"),
 ];
 
 #[test]

@@ -1,0 +1,263 @@
+//! The decision matrix's "real-time WebSocket server" -> a broadcast chat over TCP lines with
+//! `tokio::sync::broadcast`.
+//!
+//! Python:
+//!     clients = set()
+//!     async def handle(reader, writer):
+//!         clients.add(writer)
+//!         try:
+//!             while line := await reader.readline():
+//!                 for w in clients - {writer}:      # fan out to everyone else
+//!                     w.write(line)
+//!         finally:
+//!             clients.discard(writer)
+//!
+//! Rust: instead of a shared set of writers behind a lock, each connection's task
+//! `subscribe()`s to one `broadcast` channel and `select!`s between its socket (a line to
+//! send to everyone) and its receiver (a line to pass on to its client). A receiver that
+//! falls more than the channel's capacity behind gets `Lagged(n)` and skips ahead instead of
+//! slowing the others: a slow client cannot stall the room. The same shape carries
+//! WebSocket frames (tokio-tungstenite, axum's `ws`).
+//!
+//! Watch: three clients join, each says three lines, each receives the six lines of the
+//! others in the order they were said, then all three leave; the server saw every join and
+//! every leave.
+//!
+//! Run only this: cargo run -p asyncio-demo -- broadcast
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timing::{Secs, timed_async};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Barrier, broadcast, mpsc, watch};
+
+/// What the server tells the demo about its room.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    Joined(u64),
+    Left(u64),
+}
+
+/// The chat server: every line a client sends goes to every other client as `ID: line`.
+pub async fn chat_server(
+    listener: TcpListener,
+    events: mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (room, _) = broadcast::channel::<(u64, String)>(64);
+    for id in 1.. {
+        let (socket, _) = tokio::select! {
+            accepted = listener.accept() => accepted.context("accepting")?,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (room, mut inbox) = (room.clone(), room.subscribe()); // subscribe before talking
+        let events = events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(Event::Joined(id));
+            let (reader, mut writer) = socket.into_split();
+            let mut lines = BufReader::new(reader).lines();
+            let _ = writer.write_all(format!("welcome {id}\n").as_bytes()).await;
+            loop {
+                tokio::select! {
+                    line = lines.next_line() => match line {
+                        Ok(Some(text)) => { let _ = room.send((id, text)); }
+                        _ => break, // the client left (or its socket failed)
+                    },
+                    said = inbox.recv() => match said {
+                        Ok((from, text)) if from != id => {
+                            if writer.write_all(format!("{from}: {text}\n").as_bytes()).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {} // our own line
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::debug!(client = id, missed, "lagging: skipped ahead");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+            let _ = events.send(Event::Left(id));
+        });
+    }
+    Ok(())
+}
+
+/// One client: join, wait for everyone, say `lines` lines, read the others' lines, leave.
+/// Returns the lines it received (without the sender prefix).
+async fn chatter(
+    addr: SocketAddr,
+    name: String,
+    lines: usize,
+    others: usize,
+    everyone_in: Arc<Barrier>,
+) -> anyhow::Result<Vec<String>> {
+    let socket = TcpStream::connect(addr).await?;
+    let (reader, mut writer) = socket.into_split();
+    let mut incoming = BufReader::new(reader).lines();
+    let welcome = incoming.next_line().await?.context("no welcome")?;
+    anyhow::ensure!(welcome.starts_with("welcome "), "odd welcome: {welcome}");
+    everyone_in.wait().await; // nobody talks before everyone is in the room
+    for k in 0..lines {
+        writer
+            .write_all(format!("{name} says {k}\n").as_bytes())
+            .await?;
+    }
+    let mut heard = Vec::new();
+    while heard.len() < lines * others {
+        let line = incoming.next_line().await?.context("the server hung up")?;
+        let (_, text) = line.split_once(": ").context("a line without a sender")?;
+        heard.push(text.to_owned());
+    }
+    Ok(heard) // dropping the socket halves: the client leaves
+}
+
+/// `clients` clients saying `lines` lines each; what each one heard.
+pub async fn chat(
+    addr: SocketAddr,
+    clients: usize,
+    lines: usize,
+) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let everyone_in = Arc::new(Barrier::new(clients));
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let name = format!("client-{c}");
+            let barrier = everyone_in.clone();
+            tokio::spawn(async move {
+                let heard = chatter(addr, name.clone(), lines, clients - 1, barrier).await;
+                heard.map(|h| (name, h))
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await??);
+    }
+    Ok(out)
+}
+
+/// What `name` should have heard: every other client's lines, each sender's in order.
+fn check(all: &[(String, Vec<String>)], lines: usize) -> anyhow::Result<()> {
+    for (name, heard) in all {
+        for (other, _) in all.iter().filter(|(o, _)| o != name) {
+            let from_other: Vec<&String> = heard
+                .iter()
+                .filter(|l| l.starts_with(&format!("{other} ")))
+                .collect();
+            let expected: Vec<String> = (0..lines).map(|k| format!("{other} says {k}")).collect();
+            anyhow::ensure!(
+                from_other
+                    .iter()
+                    .map(|s| s.as_str())
+                    .eq(expected.iter().map(|s| s.as_str())),
+                "{name} heard {from_other:?} from {other}"
+            );
+        }
+        anyhow::ensure!(
+            !heard.iter().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} heard itself"
+        );
+    }
+    Ok(())
+}
+
+/// Wait (bounded) for `n` events from the server.
+async fn next_events(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    n: usize,
+) -> anyhow::Result<Vec<Event>> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .context("the server went quiet")?
+            .context("the server stopped")?;
+        got.push(event);
+    }
+    Ok(got)
+}
+
+#[tokio::main]
+pub async fn run() -> SectionResult {
+    let (clients, lines) = (3, 3);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(chat_server(listener, events_tx, stop_rx));
+
+    let (all, took) = timed_async(chat(addr, clients, lines)).await;
+    let all = all?;
+    check(&all, lines)?;
+    let events = next_events(&mut events, 2 * clients).await?;
+    let joined = events
+        .iter()
+        .filter(|e| matches!(e, Event::Joined(_)))
+        .count();
+    let left = events
+        .iter()
+        .filter(|e| matches!(e, Event::Left(_)))
+        .count();
+    anyhow::ensure!(
+        joined == clients && left == clients,
+        "joins {joined}, leaves {left}"
+    );
+    stop.send(true)?;
+    server.await??;
+
+    for (name, heard) in &all {
+        println!("  {name} heard: {}", heard.join(" | "));
+    }
+    figure(
+        "lines delivered",
+        format!(
+            "{} ({clients} clients x {lines} lines x {} listeners), all checked",
+            clients * lines * (clients - 1),
+            clients - 1
+        ),
+    );
+    figure("joins / leaves seen", format!("{joined} / {left}"));
+    figure("took", Secs(took));
+    takeaway(
+        "one broadcast channel, one subscriber per connection: the room fans out without a shared lock",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_client_hears_every_other_line_in_order_and_leaves() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let server = tokio::spawn(chat_server(listener, events_tx, stop_rx));
+        let all = chat(addr, 4, 5).await.unwrap();
+        check(&all, 5).unwrap();
+        assert!(all.iter().all(|(_, heard)| heard.len() == 15));
+        let events = next_events(&mut events, 8).await.unwrap();
+        for id in 1..=4 {
+            assert!(events.contains(&Event::Joined(id)));
+            assert!(events.contains(&Event::Left(id)));
+        }
+        stop.send(true).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn check_catches_a_missing_line() {
+        let all = vec![
+            ("a".to_owned(), vec!["b says 0".to_owned()]),
+            ("b".to_owned(), vec![]),
+        ];
+        assert!(check(&all, 1).is_err());
+    }
+}
