@@ -65,6 +65,12 @@ const SECTIONS: &[Section] = &[
         "bytes and time to send 50,000 records as JSON, serde, flat bytes, shared memory",
         serialization_cost::run,
     ),
+    Section::new(
+        "crash-isolation",
+        "p.exitcode < 0 after a crash; BrokenProcessPool",
+        "children that panic and abort; the pool replaces dead workers and finishes",
+        crash_isolation::run,
+    ),
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
@@ -80,6 +86,7 @@ const ROLES: &[Role] = &[
     Role::new("dict-worker", manager_dict::worker),
     Role::new("noop", startup_cost::noop),
     Role::new("decoder", serialization_cost::decoder),
+    Role::new("crasher", crash_isolation::crasher),
 ];
 
 fn main() -> ExitCode {

@@ -207,12 +207,14 @@ impl Pool {
                 Ok(done) => {
                     since_progress = Stopwatch::start();
                     timeline.push(done.span);
-                    let w = self
+                    // (A worker replaced after sending this is no longer in the list.)
+                    if let Some(w) = self
                         .workers
                         .iter_mut()
                         .find(|w| w.started.child.id() == done.pid)
-                        .context("a result from an unknown worker")?;
-                    w.busy = None;
+                    {
+                        w.busy = None;
+                    }
                     if done.job != job {
                         continue; // finished after an earlier map had already failed
                     }
@@ -226,9 +228,10 @@ impl Pool {
                         left -= 1;
                     }
                 }
-                Err(TryRecvError::Empty) => self.replace_dead_workers(&mut todo)?,
+                Err(TryRecvError::Empty) => {}
                 Err(e) => return Err(e).context("reading results"),
             }
+            self.replace_dead_workers(&mut todo)?;
             if since_progress.elapsed() > PATIENCE {
                 bail!("no result for {PATIENCE:?}: the pool is stuck");
             }

@@ -17,6 +17,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("manager-dict", "Manager().dict()"),
             ("startup-cost", "Process creation overhead"),
             ("serialization-cost", "pickle"),
+            ("crash-isolation", "p.exitcode < 0"),
         ],
     );
 }
