@@ -12,6 +12,7 @@ mod pipe;
 mod pool_map;
 mod process_basics;
 mod queue;
+mod rayon;
 mod serialization_cost;
 mod shared_memory;
 mod startup_cost;
@@ -70,6 +71,12 @@ const SECTIONS: &[Section] = &[
         "p.exitcode < 0 after a crash; BrokenProcessPool",
         "children that panic and abort; the pool replaces dead workers and finishes",
         crash_isolation::run,
+    ),
+    Section::new(
+        "rayon",
+        "Pool(cpu_count()).map(compute, inputs) for CPU work",
+        "no GIL: par_iter and join on all cores in one process, speedup and efficiency",
+        rayon::run,
     ),
 ];
 

@@ -18,6 +18,7 @@ fn lists_every_section_with_its_python_counterpart() {
             ("startup-cost", "Process creation overhead"),
             ("serialization-cost", "pickle"),
             ("crash-isolation", "p.exitcode < 0"),
+            ("rayon", "Pool(cpu_count())"),
         ],
     );
 }
