@@ -24,6 +24,9 @@
 //!
 //! Run only this: cargo run -p threading-demo -- event
 
+// Under `--features loom` only the model checks use these types.
+#![cfg_attr(feature = "loom", allow(dead_code))]
+
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 

@@ -3,15 +3,22 @@
 
 use std::process::ExitCode;
 
-use common::cli::{Demo, Section};
+use common::cli::{Demo, Role, Section};
 
+mod daemon_threads;
+mod deadlock;
 mod event;
 mod lock;
+mod no_gil;
+mod queue;
 mod race_condition;
 mod rlock;
 mod scoped_threads;
 mod semaphore;
 mod thread_basics;
+mod thread_local;
+mod thread_pool;
+mod web_download;
 
 const SECTIONS: &[Section] = &[
     Section::new(
@@ -56,14 +63,59 @@ const SECTIONS: &[Section] = &[
         "one thread sets, every waiter wakes; wait_timeout returns false: Condvar, loom-checked",
         event::run,
     ),
+    Section::new(
+        "daemon-threads",
+        "Thread(daemon=True) vs non-daemon",
+        "a thread not joined dies when main returns: a child process shows what each wrote",
+        daemon_threads::run,
+    ),
+    Section::new(
+        "queue",
+        "queue.Queue(maxsize) / task_done() / join()",
+        "bounded crossbeam channel (backpressure), WaitGroup as join(), drop the senders to stop",
+        queue::run,
+    ),
+    Section::new(
+        "thread-pool",
+        "ThreadPoolExecutor(max_workers=3).map",
+        "5 downloads of 0.5 s on 3 workers: two batches, about 1.0 s against 2.5 s",
+        thread_pool::run,
+    ),
+    Section::new(
+        "web-download",
+        "threading.Thread + requests.get(url)",
+        "one thread per page with reqwest's blocking client against a local server, bytes verified",
+        web_download::run,
+    ),
+    Section::new(
+        "no-gil",
+        "the GIL: threads do not speed up CPU-bound work",
+        "in Rust they do: the same sum on 1 thread and on one per core, speedup and efficiency",
+        no_gil::run,
+    ),
+    Section::new(
+        "deadlock",
+        "two locks in opposite order / lock.acquire(timeout=...)",
+        "reproduced with timed locks and reported as 'would deadlock', fixed by a global lock order",
+        deadlock::run,
+    ),
+    Section::new(
+        "thread-local",
+        "threading.local()",
+        "thread_local!: a value per thread, built on first use, dropped when the thread ends",
+        thread_local::run,
+    ),
 ];
+
+/// The parts this binary plays when re-run as a child process (`--role NAME`).
+const ROLES: &[Role] = &[Role::new("daemon-child", daemon_threads::child)];
 
 fn main() -> ExitCode {
     Demo {
         name: "threading-demo",
         about: "Python's threading module, in Rust: threads, locks, semaphores, events, queues, pools, no GIL",
         sections: SECTIONS,
-        roles: &[],
+        roles: ROLES,
     }
     .main()
 }

@@ -13,6 +13,13 @@ const SECTIONS: &[(&str, &str)] = &[
     ("rlock", "threading.RLock()"),
     ("semaphore", "threading.Semaphore(N)"),
     ("event", "threading.Event()"),
+    ("daemon-threads", "daemon=True"),
+    ("queue", "queue.Queue(maxsize)"),
+    ("thread-pool", "ThreadPoolExecutor"),
+    ("web-download", "requests.get"),
+    ("no-gil", "the GIL"),
+    ("deadlock", "opposite order"),
+    ("thread-local", "threading.local()"),
 ];
 
 #[test]

@@ -20,7 +20,10 @@ fn trace_file_is_json_with_the_section_and_thread_spans() {
         })
     };
     assert!(named("section", "name", "thread-basics"), "{text}");
-    assert!(named("timeline", "lane", "worker-3"), "a span from a worker thread: {text}");
+    assert!(
+        named("timeline", "lane", "worker-3"),
+        "a span from a worker thread: {text}"
+    );
 }
 
 #[test]
@@ -34,7 +37,10 @@ fn the_menu_without_a_terminal_says_so_and_exits_2() {
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--interactive needs a terminal"), "{stderr}");
+    assert!(
+        stderr.contains("--interactive needs a terminal"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -45,7 +51,11 @@ fn logging_goes_to_stderr_only_when_rust_log_is_set() {
         .output()
         .unwrap();
     assert!(quiet.status.success());
-    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
 
     let logged = Command::new(EXE)
         .arg("thread-basics")
@@ -54,9 +64,15 @@ fn logging_goes_to_stderr_only_when_rust_log_is_set() {
         .unwrap();
     assert!(logged.status.success());
     let stderr = String::from_utf8_lossy(&logged.stderr);
-    assert!(stderr.contains("DEBUG") && stderr.contains("section starts"), "{stderr}");
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("section starts"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&logged.stdout);
-    assert!(!stdout.contains("DEBUG"), "logs never reach stdout: {stdout}");
+    assert!(
+        !stdout.contains("DEBUG"),
+        "logs never reach stdout: {stdout}"
+    );
     // The same lines in the same order, figures aside.
     let shape = |s: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(s)

@@ -1,0 +1,186 @@
+//! `Thread(daemon=True)` vs the default non-daemon thread -> in Rust a thread that is not
+//! joined is killed when `main` returns; a joined one is waited for.
+//!
+//! Python:
+//!     def heartbeat():                  # background chore: fine to kill at exit
+//!         while True: print("beat"); time.sleep(0.01)
+//!     def worker():                     # real work: must finish
+//!         for i in range(5): time.sleep(0.02); print("step", i)
+//!     threading.Thread(target=heartbeat, daemon=True).start()
+//!     threading.Thread(target=worker).start()
+//!     # end of the script: Python waits for `worker` (non-daemon), kills `heartbeat`
+//!
+//! Rust has no daemon flag, and its default is the *opposite* of Python's: when `main`
+//! returns, the process exits and every other thread dies wherever it is, so every thread
+//! is a daemon unless you `join()` its handle (or start it inside `thread::scope`, which
+//! joins for you). Dropping a `JoinHandle` detaches the thread; it does not wait for it.
+//!
+//! To show it, not just say it, the section re-runs this binary as a child process
+//! (`threading-demo --role daemon-child join|detach`). The child starts a `heartbeat` thread
+//! that it never joins (it would write 100 lines in 1 s) and a `worker` that writes 5 lines
+//! in 100 ms; in `join` mode main joins the worker, in `detach` mode it drops its handle.
+//! The parent counts the lines each thread managed to write before the child exited.
+//!
+//! Watch: with `join`, the worker writes 5 of 5 and the heartbeat is cut off after about
+//! ten lines; with `detach`, main returns at once and the worker writes nothing.
+//!
+//! Run only this: cargo run -p threading-demo -- daemon-threads
+
+use std::io::Read;
+use std::process::Stdio;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use common::cli::{SectionResult, figure, role_command, takeaway, wait_or_kill};
+
+const WORKER_LINES: usize = 5;
+const WORKER_STEP: Duration = Duration::from_millis(20);
+const HEARTBEAT_LINES: usize = 100;
+const HEARTBEAT_STEP: Duration = Duration::from_millis(10);
+/// The child is done in about 1 s whatever happens; past this it is killed.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+
+/// The child's side: `--role daemon-child join|detach`.
+pub fn child(args: &[String]) -> anyhow::Result<()> {
+    let join = match args.first().map(String::as_str) {
+        Some("join") => true,
+        Some("detach") => false,
+        other => anyhow::bail!("daemon-child needs 'join' or 'detach', got {other:?}"),
+    };
+    // Never joined: Python's `daemon=True`.
+    let _detached = thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(|| {
+            for k in 1..=HEARTBEAT_LINES {
+                thread::sleep(HEARTBEAT_STEP);
+                println!("heartbeat {k}");
+            }
+        })
+        .context("spawning the heartbeat")?;
+    let worker = thread::Builder::new()
+        .name("worker".into())
+        .spawn(|| {
+            for k in 1..=WORKER_LINES {
+                thread::sleep(WORKER_STEP);
+                println!("worker {k}");
+            }
+        })
+        .context("spawning the worker")?;
+    if join {
+        worker.join().map_err(|_| anyhow!("the worker panicked"))?;
+    } else {
+        drop(worker); // detached: nobody waits for it
+    }
+    println!("main returns");
+    Ok(()) // the process exits: threads still running die here
+}
+
+/// What one child run printed: lines written by each thread.
+#[derive(Debug, PartialEq, Eq)]
+struct Written {
+    worker: usize,
+    heartbeat: usize,
+    main_returned: bool,
+}
+
+fn count(stdout: &str) -> Written {
+    Written {
+        worker: stdout.lines().filter(|l| l.starts_with("worker ")).count(),
+        heartbeat: stdout
+            .lines()
+            .filter(|l| l.starts_with("heartbeat "))
+            .count(),
+        main_returned: stdout.lines().any(|l| l == "main returns"),
+    }
+}
+
+/// Run the child in `mode` and count what its threads wrote.
+fn run_child(mode: &str) -> anyhow::Result<Written> {
+    let mut child = role_command(env!("CARGO_PKG_NAME"), "daemon-child")?
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the child process")?;
+    let mut stdout = child.stdout.take().context("the child's stdout")?;
+    // Read while it runs (a full pipe would stall it); the read ends when it exits.
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let status = wait_or_kill(&mut child, CHILD_LIMIT)?
+        .with_context(|| format!("the child did not exit within {CHILD_LIMIT:?}: killed"))?;
+    anyhow::ensure!(status.success(), "the child failed: {status}");
+    let text = reader
+        .join()
+        .map_err(|_| anyhow!("the reader thread panicked"))?
+        .context("reading the child's output")?;
+    Ok(count(&text))
+}
+
+pub fn run() -> SectionResult {
+    for (mode, what) in [
+        ("join", "main joins worker"),
+        ("detach", "main joins nothing"),
+    ] {
+        let w = run_child(mode)?;
+        anyhow::ensure!(w.main_returned, "the child's main did not finish");
+        anyhow::ensure!(
+            w.heartbeat < HEARTBEAT_LINES,
+            "the detached heartbeat was waited for"
+        );
+        if mode == "join" {
+            anyhow::ensure!(
+                w.worker == WORKER_LINES,
+                "a joined worker was cut off: {w:?}"
+            );
+        }
+        println!("  {what} (child --role daemon-child {mode}):");
+        figure(
+            "  worker wrote",
+            format!("{} of {WORKER_LINES} lines", w.worker),
+        );
+        figure(
+            "  heartbeat wrote",
+            format!("{} of {HEARTBEAT_LINES} lines", w.heartbeat),
+        );
+    }
+    takeaway(
+        "in Rust every thread is a daemon unless joined: keep the JoinHandle and join() what must finish",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_lines_per_thread() {
+        let out = "heartbeat 1\nworker 1\nheartbeat 2\nmain returns\n";
+        assert_eq!(
+            count(out),
+            Written {
+                worker: 1,
+                heartbeat: 2,
+                main_returned: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_joined_thread_finishes_before_the_process_exits() {
+        let w = run_child("join").unwrap();
+        assert_eq!(w.worker, WORKER_LINES);
+        assert!(w.main_returned);
+        assert!(w.heartbeat <= HEARTBEAT_LINES);
+    }
+
+    #[test]
+    fn a_detached_child_exits_cleanly_and_bad_modes_fail() {
+        let w = run_child("detach").unwrap();
+        assert!(w.main_returned && w.worker <= WORKER_LINES);
+        assert!(child(&["sideways".to_owned()]).is_err());
+    }
+}

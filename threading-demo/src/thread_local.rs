@@ -1,0 +1,152 @@
+//! `threading.local()` -> `thread_local!`.
+//!
+//! Python:
+//!     local = threading.local()
+//!     def handle(request):
+//!         if not hasattr(local, "conn"):         # first use on this thread
+//!             local.conn = connect()
+//!         local.count = getattr(local, "count", 0) + 1
+//!         local.conn.send(request)
+//!
+//! Rust: `thread_local!` declares a static whose value is separate on every thread. Each
+//! thread builds its own copy from the initialiser on first use (no `hasattr` dance),
+//! reaches it through `KEY.with(|v| ...)` (a `Cell` or `RefCell` inside for mutation:
+//! no other thread can see it, so no lock is needed), and drops it when the thread ends,
+//! like Python deleting a thread's `local` attributes. The values need not be `Send`.
+//!
+//! Watch: three threads handle 5, 3 and 7 requests; each counts only its own, main's
+//! count stays 0; three "connections" are opened, one per thread that used one, and all
+//! three are closed when their threads end.
+//!
+//! Run only this: cargo run -p threading-demo -- thread-local
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use anyhow::anyhow;
+use common::cli::{SectionResult, figure, takeaway};
+use common::timeline::thread_lane;
+
+/// How many connections were opened and closed, over all threads.
+static OPENED: AtomicUsize = AtomicUsize::new(0);
+static CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+/// A per-thread resource, like `local.conn`: opened lazily, closed when the thread ends.
+struct Connection {
+    owner: String,
+    sent: Vec<String>,
+}
+
+impl Connection {
+    fn open() -> Self {
+        OPENED.fetch_add(1, Ordering::SeqCst);
+        tracing::debug!(thread = %thread_lane(), "connection opened");
+        Connection {
+            owner: thread_lane(),
+            sent: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        CLOSED.fetch_add(1, Ordering::SeqCst);
+        tracing::debug!(owner = %self.owner, sent = self.sent.len(), "connection closed");
+    }
+}
+
+thread_local! {
+    /// `local.count`: starts at 0 on every thread.
+    static COUNT: Cell<u32> = const { Cell::new(0) };
+    /// `local.conn`: built on first use on each thread.
+    static CONN: RefCell<Connection> = RefCell::new(Connection::open());
+}
+
+fn handle(request: &str) {
+    COUNT.with(|c| c.set(c.get() + 1));
+    CONN.with_borrow_mut(|conn| conn.sent.push(request.to_owned()));
+}
+
+/// This thread's count and the owner of this thread's connection.
+fn mine() -> (u32, String) {
+    (COUNT.get(), CONN.with_borrow(|c| c.owner.clone()))
+}
+
+/// Each thread handles its number of requests and reports what its locals hold.
+fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, String)>> {
+    thread::scope(|s| {
+        let handles = requests_per_thread
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| {
+                thread::Builder::new()
+                    .name(format!("handler-{k}"))
+                    .spawn_scoped(s, move || {
+                        for r in 0..n {
+                            handle(&format!("request {r}"));
+                        }
+                        let (count, owner) = mine();
+                        (thread_lane(), count, owner)
+                    })
+                    .map_err(|e| anyhow!("spawning a handler: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a handler panicked")))
+            .collect()
+    })
+}
+
+pub fn run() -> SectionResult {
+    let requests = [5, 3, 7];
+    let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
+    let seen = serve(&requests)?;
+    for ((name, count, owner), want) in seen.iter().zip(requests) {
+        anyhow::ensure!(*count == want, "{name} counted {count}, handled {want}");
+        anyhow::ensure!(owner == name, "{name} used {owner}'s connection");
+        figure(
+            format!("{name}: local count"),
+            format!("{count}, connection of {owner}"),
+        );
+    }
+    let main_count = COUNT.get();
+    anyhow::ensure!(main_count == 0, "main's count changed to {main_count}");
+    figure("main thread: local count", main_count);
+    let opened = OPENED.load(Ordering::SeqCst) - opened;
+    let closed = CLOSED.load(Ordering::SeqCst) - closed;
+    anyhow::ensure!(
+        opened == requests.len() && closed == opened,
+        "opened {opened}, closed {closed}"
+    );
+    figure(
+        "connections opened / closed",
+        format!("{opened} / {closed}"),
+    );
+    takeaway(
+        "thread_local! gives every thread its own value, built on first use and dropped when the thread ends",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_thread_sees_only_its_own_values() {
+        let seen = serve(&[2, 0, 4]).unwrap();
+        let counts: Vec<u32> = seen.iter().map(|(_, c, _)| *c).collect();
+        assert_eq!(counts, [2, 0, 4]);
+        assert!(seen.iter().all(|(name, _, owner)| name == owner));
+    }
+
+    #[test]
+    fn a_new_thread_starts_from_the_initialiser() {
+        handle("on the test thread");
+        let fresh = thread::spawn(|| COUNT.get()).join().unwrap();
+        assert_eq!(fresh, 0);
+        assert_eq!(COUNT.get(), 1);
+    }
+}
