@@ -292,9 +292,10 @@ pub fn run() -> SectionResult {
             // than the jobs themselves.
             let draw = what == "large chunks";
             let job = move |n| {
-                Ok(match draw {
-                    true => tl.record(thread_lane(), "job", || compute_factorial(n)),
-                    false => compute_factorial(n),
+                Ok(if draw {
+                    tl.record(thread_lane(), "job", || compute_factorial(n))
+                } else {
+                    compute_factorial(n)
                 })
             };
             executor_map(&threads, job, ns.clone())
