@@ -91,9 +91,9 @@ pub fn run() -> SectionResult {
     for (name, t) in [("par_iter", t_par), ("join", t_join)] {
         let s = speedup(t_seq, t);
         figure(
-            format!("{name} (speedup / efficiency)"),
+            name,
             format!(
-                "{} ({s:.2}x / {:.0}%)",
+                "{}   speedup {s:.2}x, efficiency {:.0}%",
                 Secs(t),
                 100.0 * efficiency(s, threads)
             ),
