@@ -14,6 +14,7 @@ mod exceptions;
 mod file_io;
 mod gather;
 mod many_connections;
+mod other_runtimes;
 mod queue;
 mod semaphore;
 mod tasks;
@@ -97,6 +98,12 @@ const SECTIONS: &[Section<download::Options>] = &[
         "real-time server: for w in clients: w.write(line)",
         "a TCP chat room on tokio::sync::broadcast: clients join, talk, leave; every line checked",
         broadcast::run,
+    ),
+    Section::new(
+        "other-runtimes",
+        "trio.run / curio.run",
+        "the same future on tokio, futures' block_on and our own; tokio's timers need tokio's reactor",
+        other_runtimes::run,
     ),
 ];
 

@@ -19,6 +19,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("download", "aiohttp.ClientSession"),
     ("file-io", "aiofiles"),
     ("broadcast", "real-time server"),
+    ("other-runtimes", "trio.run"),
 ];
 
 #[test]
