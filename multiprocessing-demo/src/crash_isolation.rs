@@ -100,7 +100,8 @@ pub fn run() -> SectionResult {
     for how in ["panic", "abort", "exit"] {
         let (status, said) = crash_child(how)?;
         let first = said.lines().find(|l| !l.is_empty()).unwrap_or("");
-        println!("  child that does {how:<5}: {status}   {first}");
+        let line = format!("  child that does {how:<5}: {status}   {first}");
+        println!("{}", line.trim_end());
         match how {
             "panic" => anyhow::ensure!(status.code() == Some(101), "a panic exits 101"),
             "abort" => anyhow::ensure!(status.signal() == Some(6), "abort is SIGABRT"),

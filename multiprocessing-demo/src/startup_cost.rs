@@ -12,7 +12,7 @@
 //! allocation and a queue push) well under one. Processes are still the most expensive of
 //! the three by three orders of magnitude: start them once (a pool), not per item.
 //!
-//! Watch: the three rows and their ratio to the guide's 0.1 s; the child's own peak memory.
+//! Watch: the three rows and their ratio to the guide's 0.1 s.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- startup-cost
 
@@ -21,8 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use common::cli::{SectionResult, figure, role_command, takeaway};
-use common::memory::wait_with_peak_rss;
-use common::timing::{Bytes, Secs, timed};
+use common::timing::{Secs, timed};
 
 /// The guide's figure for creating a Python process.
 const PYTHON_CLAIM: Duration = Duration::from_millis(100);
@@ -90,15 +89,6 @@ pub fn run() -> SectionResult {
             ),
         );
     }
-    let child = role_command(env!("CARGO_PKG_NAME"), "noop")?
-        .stdout(Stdio::null())
-        .spawn()?;
-    let (status, peak) = wait_with_peak_rss(child)?;
-    anyhow::ensure!(status.success(), "the noop child failed: {status}");
-    figure(
-        "a child's peak memory",
-        peak.map_or("n/a".to_owned(), |b| Bytes(b).to_string()),
-    );
     takeaway(
         "a Rust process starts in milliseconds, not 0.1 s, but threads and tasks cost far less: start processes once, in a pool",
     );
