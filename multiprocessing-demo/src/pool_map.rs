@@ -6,7 +6,7 @@
 //!         return sum(i * i for i in range(n))
 //!     if __name__ == "__main__":
 //!         with Pool(os.cpu_count()) as pool:
-//!             results = pool.map(compute, [4_000_000] * 32)   # in input order
+//!             results = pool.map(compute, [4_000_000] * 64)   # in input order
 //!
 //! Rust: the pool below is what `Pool` does inside: N children (this binary, `--role
 //! pool-worker`), a task inbox per worker, one shared result channel back. Chunks go to
@@ -127,8 +127,8 @@ pub fn worker(args: &[String]) -> anyhow::Result<()> {
 
 struct Worker {
     started: child::Connected<Task>,
-    /// The chunk it is working on and that chunk's attempt number.
-    busy: Option<(usize, u32)>,
+    /// The `map` call, chunk and attempt it is working on.
+    busy: Option<(u64, usize, u32)>,
 }
 
 /// A pool of worker processes. Dropping it stops them (Python's `with Pool() as pool:`).
@@ -201,7 +201,7 @@ impl Pool {
                     inputs: chunks[index].to_vec(),
                     attempt,
                 })?;
-                w.busy = Some((index, attempt));
+                w.busy = Some((job, index, attempt));
             }
             match self.results.try_recv_timeout(Duration::from_millis(5)) {
                 Ok(done) => {
@@ -231,7 +231,7 @@ impl Pool {
                 Err(TryRecvError::Empty) => {}
                 Err(e) => return Err(e).context("reading results"),
             }
-            self.replace_dead_workers(&mut todo)?;
+            self.replace_dead_workers(job, &mut todo)?;
             if since_progress.elapsed() > PATIENCE {
                 bail!("no result for {PATIENCE:?}: the pool is stuck");
             }
@@ -240,7 +240,11 @@ impl Pool {
     }
 
     /// A worker whose process has exited is replaced; its chunk goes back in the queue.
-    fn replace_dead_workers(&mut self, todo: &mut VecDeque<(usize, u32)>) -> anyhow::Result<()> {
+    fn replace_dead_workers(
+        &mut self,
+        job: u64,
+        todo: &mut VecDeque<(usize, u32)>,
+    ) -> anyhow::Result<()> {
         for k in 0..self.workers.len() {
             let Some(status) = self.workers[k].started.child.try_wait()? else {
                 continue;
@@ -248,7 +252,9 @@ impl Pool {
             let pid = self.workers[k].started.child.id();
             tracing::debug!(pid, %status, "worker died; starting a replacement");
             self.deaths.push((pid, status));
-            if let Some((index, attempt)) = self.workers[k].busy {
+            if let Some((busy_job, index, attempt)) = self.workers[k].busy
+                && busy_job == job
+            {
                 if attempt >= self.retries {
                     bail!("chunk {index} killed {} workers; giving up", attempt + 1);
                 }
@@ -282,7 +288,7 @@ fn expected(inputs: &[u64]) -> Vec<u64> {
 
 pub fn run() -> SectionResult {
     let workers = num_cpus::get();
-    let inputs = vec![4_000_000u64; 32];
+    let inputs = vec![4_000_000u64; 64];
     let want = expected(&inputs);
     let chunksize = default_chunksize(inputs.len(), workers);
 
@@ -392,6 +398,11 @@ mod tests {
         assert!(err.contains("above"), "{err}");
         assert!(err.contains(&(MAX_N + 1).to_string()), "{err}");
         assert!(pool.deaths.is_empty(), "an error is not a crash");
+        // The pool is still usable; late results of the failed map are dropped.
+        assert_eq!(
+            pool.map(&[5, 6, 7], 1, &timeline).unwrap(),
+            expected(&[5, 6, 7])
+        );
     }
 
     #[test]
