@@ -271,6 +271,11 @@ pub async fn run(options: &Options) -> SectionResult {
         seen.answered
     );
     figure("shutdown triggered by", cause);
+    if !options.ctrl_c {
+        println!(
+            "    (to press Ctrl-C yourself: cargo run -p hybrid-demo -- graceful-shutdown --ctrl-c)"
+        );
+    }
     figure("jobs accepted", server.accepted);
     figure("  in flight at the signal", server.in_flight_at_shutdown);
     figure("  finished, right answer", seen.answered);
