@@ -126,3 +126,30 @@ pub fn server_arg(args: &[String]) -> anyhow::Result<&str> {
         .map(String::as_str)
         .context("this role needs the parent's IPC server name")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_never_connects_is_an_error_not_a_hang() {
+        // `noop` exits at once without touching the server.
+        let err = start::<u32>("noop", &[]).err().expect("must fail");
+        assert!(err.to_string().contains("never connected"), "{err}");
+    }
+
+    #[test]
+    fn a_silent_sender_is_an_error_not_a_hang() {
+        let (_tx, rx) = ipc::channel::<u32>().unwrap();
+        let err = recv_within(&rx, Duration::from_millis(10)).unwrap_err();
+        assert!(err.to_string().contains("no message"), "{err}");
+    }
+
+    #[test]
+    fn the_handshake_gives_the_parent_the_childs_inbox() {
+        let c = start::<crate::pipe::ToChild>("pipe-child", &[]).unwrap();
+        let mut child = c.child;
+        drop(c.inbox); // hanging up before Hello: the child fails cleanly
+        assert_eq!(join(&mut child).unwrap().code(), Some(1));
+    }
+}
