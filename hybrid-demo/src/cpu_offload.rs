@@ -18,7 +18,8 @@
 //!
 //! Watch: a heartbeat task ticks every 5 ms on the event loop. While the job runs inline
 //! its worst lateness is about the whole job's duration (the loop is frozen); while the
-//! same job runs on rayon it stays at a millisecond or two.
+//! same job runs on rayon it stays within a few milliseconds (on a busy machine the OS
+//! may keep the loop's thread waiting for a core a little longer).
 //!
 //! Run only this: cargo run -p hybrid-demo -- cpu-offload
 

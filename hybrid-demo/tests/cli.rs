@@ -39,3 +39,13 @@ fn rejects_an_unknown_section() {
         ],
     );
 }
+
+#[test]
+fn rejects_a_value_for_the_ctrl_c_flag() {
+    let out = common::testing::run(EXE, &["--ctrl-c=yes", "graceful-shutdown"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--ctrl-c"), "{stderr}");
+}
