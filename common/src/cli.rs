@@ -153,6 +153,7 @@ impl<O: clap::Args> Demo<O> {
 
     /// [`Demo::main`] with explicit arguments (the first one is the program name).
     pub fn main_from(&self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+        quiet_broken_pipe();
         match self.parse(args) {
             Ok(Request::List) => {
                 print!("{}", self.section_table());
@@ -344,12 +345,15 @@ impl<O: clap::Args> Demo<O> {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or("invalid arguments");
         let first = first.trim_start_matches("error: ");
-        let options = join(
-            cmd.get_arguments()
-                .filter_map(|a| a.get_long())
-                .map(|l| format!("--{l}"))
-                .chain(["--help".to_owned()]),
-        );
+        let mut options: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .collect();
+        if !options.iter().any(|o| o == "--help") {
+            options.push("--help".to_owned());
+        }
+        let options = join(options);
         self.usage_error(format!("{first}; valid options: {options}"))
     }
 
@@ -397,6 +401,12 @@ impl<O: clap::Args> Demo<O> {
             let outcome =
                 span.in_scope(|| catch_unwind(AssertUnwindSafe(|| section.call(options))));
             let took = Secs(sw.elapsed());
+            if let Err(payload) = &outcome
+                && is_broken_pipe(payload.as_ref())
+            {
+                // `demo | head`: the reader has gone, so stop quietly, like Python's CLI tools.
+                return ExitCode::SUCCESS;
+            }
             match outcome {
                 Ok(Ok(())) => println!("   ({} took {took})", section.name),
                 Ok(Err(e)) => {
@@ -490,6 +500,30 @@ fn parse_choice(answer: &str, count: usize) -> Result<Option<Vec<usize>>, String
         return Err(format!("type section numbers (1 to {count}), a or q"));
     }
     Ok(Some(chosen))
+}
+
+const BROKEN_PIPE: &str = "failed printing to stdout";
+
+fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied());
+    text.is_some_and(|t| t.contains(BROKEN_PIPE))
+}
+
+/// When stdout is a pipe whose reader has gone (`demo | head`), `println!` panics. Keep
+/// that panic's message off the screen; the runner then stops quietly.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info
+            .payload_as_str()
+            .is_some_and(|m| m.contains(BROKEN_PIPE))
+        {
+            default(info);
+        }
+    }));
 }
 
 fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {

@@ -82,3 +82,21 @@ fn logging_goes_to_stderr_only_when_rust_log_is_set() {
     };
     assert_eq!(shape(&quiet.stdout).len(), shape(&logged.stdout).len());
 }
+
+#[test]
+fn a_reader_that_goes_away_stops_the_run_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(EXE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // `| head -1`: read one line, then close the pipe
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
