@@ -18,8 +18,9 @@
 //! rayon also stops at a failure, but which one it reports when several fail is not fixed.
 //!
 //! Watch: the chunk totals come back in input order on both pools; the parallel efficiency
-//! (speedup / cores) is close to 100 %; `map` reports the first bad input, `submit` per item
-//! reports every one.
+//! (speedup / cores) is close to 100 % on an otherwise idle machine (anything else busy on
+//! the cores lowers it); `map` reports the first bad input, `submit` per item reports
+//! every one.
 //!
 //! Run only this: cargo run -p futures-demo -- map
 

@@ -26,7 +26,8 @@
 //!
 //! Watch: the guide's four factorials come back from other pids; for large chunks the
 //! process pool takes about as long as the thread pool; for many tiny jobs the
-//! per-message cost of IPC makes it many times slower.
+//! per-message cost of IPC (a round trip through the kernel per job) makes it several times
+//! slower.
 //!
 //! Run only this: cargo run -p futures-demo -- process-pool
 
