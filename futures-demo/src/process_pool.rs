@@ -87,18 +87,21 @@ pub fn worker(args: &[String]) -> anyhow::Result<()> {
     let (jobs_tx, jobs) = ipc::channel::<ToWorker>()?;
     let pid = std::process::id();
     to_parent.send(FromWorker::Ready { pid, jobs: jobs_tx })?;
+    tracing::debug!(pid, "worker ready");
+    let mut done = 0u64;
     // recv() fails once the parent is gone: a worker never outlives its pool.
     while let Ok(ToWorker::Compute { index, n }) = jobs.recv() {
         let start_us = now_us();
         let value = compute_factorial(n);
-        tracing::debug!(pid, index, n, "computed");
         to_parent.send(FromWorker::Done {
             index,
             value,
             start_us,
             end_us: now_us(),
         })?;
+        done += 1;
     }
+    tracing::debug!(pid, done, "worker stops");
     Ok(())
 }
 
