@@ -73,6 +73,10 @@ pub fn child(args: &[String]) -> anyhow::Result<()> {
         drop(worker); // detached: nobody waits for it
     }
     println!("main returns");
+    tracing::debug!(
+        join,
+        "main returns: threads still running die with the process"
+    );
     Ok(()) // the process exits: threads still running die here
 }
 

@@ -73,6 +73,7 @@ fn transfer_naive(
     both_tried: &Barrier,
 ) -> Outcome {
     let mut src = from.balance.lock();
+    tracing::debug!(holding = from.name, wanted = to.name, "first lock taken");
     both_hold.wait();
     let outcome = match to.balance.try_lock_for(patience) {
         Some(mut dst) => {
@@ -93,8 +94,13 @@ fn transfer_naive(
 fn opposite_order(a: &Account, b: &Account, patience: Duration) -> anyhow::Result<[Outcome; 2]> {
     let (hold, tried) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|s| {
-        let t1 = s.spawn(|| transfer_naive(a, b, 10, patience, &hold, &tried));
-        let t2 = s.spawn(|| transfer_naive(b, a, 10, patience, &hold, &tried));
+        let (hold, tried) = (&hold, &tried);
+        let t1 = thread::Builder::new()
+            .name("transfer-1".into())
+            .spawn_scoped(s, move || transfer_naive(a, b, 10, patience, hold, tried))?;
+        let t2 = thread::Builder::new()
+            .name("transfer-2".into())
+            .spawn_scoped(s, move || transfer_naive(b, a, 10, patience, hold, tried))?;
         let joined = |h: thread::ScopedJoinHandle<'_, Outcome>| {
             h.join().map_err(|_| anyhow!("a transfer thread panicked"))
         };

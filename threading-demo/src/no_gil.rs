@@ -49,6 +49,7 @@ fn parallel(n: u64, threads: usize, timeline: &Timeline) -> anyhow::Result<u64> 
                 thread::Builder::new()
                     .name(format!("core-{k}"))
                     .spawn_scoped(s, move || {
+                        tracing::debug!(?range, "summing a chunk");
                         timeline.record(format!("core-{k}"), "chunk", || sum_of_squares_in(range))
                     })
                     .context("spawning a thread")

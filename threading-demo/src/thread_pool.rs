@@ -64,6 +64,7 @@ where
                 .name(format!("pool-{w}"))
                 .spawn_scoped(s, move || {
                     for (index, input) in jobs_rx {
+                        tracing::debug!(job = index, "pool worker took a job");
                         let _ = results_tx.send((index, f(input)));
                     }
                 })
