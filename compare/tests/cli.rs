@@ -1,0 +1,152 @@
+//! Runs the built binary: `--list`, the whole harness on tiny sizes (every cell runs and
+//! reports, the JSON has the documented fields, the winner is the fastest cell, the chart
+//! is an SVG), bad input.
+
+use common::testing::{assert_lists, assert_rejects_unknown_section, run, run_ok};
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_compare");
+const MODELS: [&str; 7] = [
+    "sequential",
+    "threads",
+    "thread-pool",
+    "processes",
+    "tokio",
+    "rayon",
+    "hybrid",
+];
+
+#[test]
+fn lists_every_section_with_its_python_counterpart() {
+    assert_lists(
+        EXE,
+        &[
+            ("benchmark-table", "the benchmark table"),
+            ("decision-matrix", "the decision matrix"),
+        ],
+    );
+}
+
+#[test]
+fn runs_one_section_in_the_terminal() {
+    let out = run_ok(EXE, &["benchmark-table", "--tiny"]);
+    assert!(out.contains("I/O-bound"), "{out}");
+    assert!(out.contains("CPU-bound"), "{out}");
+    assert!(out.contains('★'), "the fastest cell is marked: {out}");
+    assert!(out.contains("every answer checked"), "{out}");
+    assert!(out.contains("→ "), "a takeaway: {out}");
+}
+
+#[test]
+fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("table.svg");
+    let out = run_ok(
+        EXE,
+        &[
+            "--tiny",
+            "--format",
+            "json",
+            "--chart",
+            chart.to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_str(&out).expect("stdout is JSON and nothing else");
+    for field in ["cpu", "cores", "os", "arch", "profile", "sizes"] {
+        assert!(!report["machine"][field].is_null(), "machine.{field}");
+    }
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 + 8, "benchmark table + decision matrix");
+    for row in rows {
+        for field in [
+            "section",
+            "scenario",
+            "workload",
+            "python_recommends",
+            "python_guide_seconds",
+            "rust_winner",
+            "agrees",
+            "winner_vs_recommended",
+            "cells",
+        ] {
+            assert!(row.get(field).is_some(), "row.{field}: {row}");
+        }
+        let cells = row["cells"].as_array().unwrap();
+        let names: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();
+        assert_eq!(names, MODELS);
+        let mut fastest = None;
+        for c in cells {
+            for field in [
+                "model",
+                "python_family",
+                "workers",
+                "seconds",
+                "peak_rss_bytes",
+                "fastest",
+                "not_applicable",
+            ] {
+                assert!(c.get(field).is_some(), "cell.{field}: {c}");
+            }
+            match c["seconds"].as_f64() {
+                // Every cell that applies ran, checked its answer and reported its memory.
+                Some(s) => {
+                    assert!(s > 0.0);
+                    assert!(c["peak_rss_bytes"].as_u64().unwrap() > 0, "{c}");
+                    if fastest.is_none_or(|(_, best)| s < best) {
+                        fastest = Some((c["model"].as_str().unwrap(), s));
+                    }
+                }
+                None => assert!(c["not_applicable"].is_string(), "{c}"),
+            }
+        }
+        let (winner, _) = fastest.unwrap();
+        assert_eq!(row["rust_winner"], winner, "the winner is the fastest cell");
+        let marked: Vec<_> = cells.iter().filter(|c| c["fastest"] == true).collect();
+        assert_eq!(marked.len(), 1);
+        assert_eq!(marked[0]["model"], winner);
+    }
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.trim_start().starts_with("<svg"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("Real-time server"));
+}
+
+#[test]
+fn markdown_is_a_table_per_section() {
+    let out = run_ok(EXE, &["decision-matrix", "--tiny", "--format", "markdown"]);
+    assert!(out.contains("#### decision-matrix"), "{out}");
+    assert!(out.contains("| Download 5 files |"), "{out}");
+    assert!(out.contains("| scenario | sequential | threads |"), "{out}");
+    assert!(
+        !out.contains("benchmark-table"),
+        "only the section asked for"
+    );
+}
+
+#[test]
+fn rejects_an_unknown_section() {
+    assert_rejects_unknown_section(EXE, &["benchmark-table", "decision-matrix"]);
+}
+
+#[test]
+fn rejects_bad_options_in_one_line_with_code_2() {
+    for args in [
+        &["--format", "xml"][..],
+        &["--chart", "table.png"],
+        &["--quick", "--tiny"],
+        &["--role", "nobody"],
+    ] {
+        let out = run(EXE, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn a_worker_role_fails_cleanly_on_bad_input() {
+    let out = run(EXE, &["--role", "cell", "not json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading the cell"));
+}
