@@ -18,8 +18,8 @@
 //! (`cargo test -p threading-demo --release --features loom`): every waiter wakes in every
 //! interleaving, including when `set()` runs before a waiter starts waiting.
 //!
-//! Watch: four waiters sleep until the setter is done preparing, then all wake within a
-//! fraction of a millisecond; the timeline shows their waits ending in the same column.
+//! Watch: four waiters sleep until the setter is done preparing, then all wake at once (the
+//! slowest wake-up after `set()` is printed); the timeline shows their waits ending in the same column.
 //! A wait with a 50 ms timeout on an event nobody sets returns false.
 //!
 //! Run only this: cargo run -p threading-demo -- event

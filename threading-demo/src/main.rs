@@ -36,7 +36,7 @@ const SECTIONS: &[Section] = &[
     Section::new(
         "race-condition",
         "shared_counter += 1 / with lock:",
-        "the data race does not compile; a lost-update race does, counted; Mutex and fetch_add fix it",
+        "`+= 1` does not compile; load + store loses updates (counted); Mutex, fetch_add do not",
         race_condition::run,
     ),
     Section::new(
@@ -48,7 +48,7 @@ const SECTIONS: &[Section] = &[
     Section::new(
         "rlock",
         "threading.RLock()",
-        "std Mutex is not reentrant (try_lock shows it); parking_lot's ReentrantMutex; lock once",
+        "std Mutex is not reentrant; parking_lot::ReentrantMutex; lock once, pass &mut down",
         rlock::run,
     ),
     Section::new(
@@ -60,49 +60,49 @@ const SECTIONS: &[Section] = &[
     Section::new(
         "event",
         "threading.Event() set() / wait(timeout)",
-        "one thread sets, every waiter wakes; wait_timeout returns false: Condvar, loom-checked",
+        "one set() wakes every waiter; wait_timeout returns false; Condvar, loom-checked",
         event::run,
     ),
     Section::new(
         "daemon-threads",
         "Thread(daemon=True) vs non-daemon",
-        "a thread not joined dies when main returns: a child process shows what each wrote",
+        "a thread not joined dies when main returns, shown in a child process",
         daemon_threads::run,
     ),
     Section::new(
         "queue",
         "queue.Queue(maxsize) / task_done() / join()",
-        "bounded crossbeam channel (backpressure), WaitGroup as join(), drop the senders to stop",
+        "bounded channel (backpressure), WaitGroup as join(), drop the senders to stop",
         queue::run,
     ),
     Section::new(
         "thread-pool",
         "ThreadPoolExecutor(max_workers=3).map",
-        "5 downloads of 0.5 s on 3 workers: two batches, about 1.0 s against 2.5 s",
+        "5 downloads of 0.5 s on 3 workers: two batches, ~1.0 s against 2.5 s",
         thread_pool::run,
     ),
     Section::new(
         "web-download",
         "threading.Thread + requests.get(url)",
-        "one thread per page with reqwest's blocking client against a local server, bytes verified",
+        "a thread per page, reqwest's blocking client, a local server, bytes checked",
         web_download::run,
     ),
     Section::new(
         "no-gil",
-        "the GIL: threads do not speed up CPU-bound work",
-        "in Rust they do: the same sum on 1 thread and on one per core, speedup and efficiency",
+        "the GIL: no speedup for CPU-bound threads",
+        "Rust threads do speed it up: one per core, measured speedup and efficiency",
         no_gil::run,
     ),
     Section::new(
         "deadlock",
-        "two locks in opposite order / lock.acquire(timeout=...)",
-        "reproduced with timed locks and reported as 'would deadlock', fixed by a global lock order",
+        "two locks in opposite order",
+        "try_lock_for (acquire(timeout=)) says 'would deadlock'; a global lock order fixes it",
         deadlock::run,
     ),
     Section::new(
         "thread-local",
         "threading.local()",
-        "thread_local!: a value per thread, built on first use, dropped when the thread ends",
+        "thread_local!: one value per thread, built on first use, dropped at thread exit",
         thread_local::run,
     ),
 ];

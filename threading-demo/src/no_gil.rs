@@ -32,7 +32,7 @@ use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 const N: u64 = 800_000_000;
 /// Each version runs this many times; the best time counts (like `timeit`), which keeps
 /// a moment of noise from other programs out of the figure.
-const ROUNDS: usize = 2;
+const ROUNDS: usize = 3;
 
 /// The whole sum on the calling thread.
 fn sequential(n: u64, timeline: &Timeline) -> u64 {
