@@ -45,18 +45,23 @@ use crate::local_cluster;
 pub struct Job {
     pub n: u64,
     pub tasks: u64,
+    /// The job runs this many times in a row; the figure is the fastest round (the machine
+    /// is shared, one round can be unlucky).
+    pub rounds: u32,
 }
 
-/// The demo's size: about half a second of work per core on a 2-core machine (dev profile).
+/// The demo's size: a quarter of a second per round on one core of a quiet machine (about
+/// 0.3 ns per `i * i`; `common` is optimised in the dev profile too).
 pub const JOB: Job = Job {
-    n: 40_000_000,
+    n: 48_000_000,
     tasks: 16,
+    rounds: 3,
 };
 
 impl Job {
-    /// The sequential answer, one per task (the closed form of the sum).
+    /// The sequential answer, one per task and round (the closed form of the sum).
     pub fn expected(&self) -> Vec<u64> {
-        vec![sum_of_squares_expected(self.n); self.tasks as usize]
+        vec![sum_of_squares_expected(self.n); self.tasks as usize * self.rounds as usize]
     }
 
     /// Does `results` hold the sequential answer?
@@ -66,7 +71,7 @@ impl Job {
             "wrong answer: got {} results {:?}..., expected {} x {}",
             results.len(),
             results.iter().take(3).collect::<Vec<_>>(),
-            self.tasks,
+            self.expected().len(),
             sum_of_squares_expected(self.n)
         );
         Ok(())
@@ -80,17 +85,41 @@ pub struct Task {
     pub value: u64,
 }
 
-/// What a worker reports: worker 0 has the gathered answers (in task order), the others none.
+/// What a worker reports: worker 0 has the gathered answers (in task order, round after
+/// round), the others none.
 #[derive(Debug)]
 pub struct WorkerResult {
     pub answers: Option<Vec<u64>>,
-    /// From building the dataflow to having the answers (worker 0) or being done (others).
+    /// From building the dataflow to having the answers (worker 0) or being done (others):
+    /// the fastest round.
     pub took: Duration,
 }
 
 /// The closure every worker runs, whatever the cluster looks like. `lane` names this worker
 /// on the timeline (`process 1`), `timeline` records one span per task computed.
 pub fn pool_map(worker: &mut Worker, job: Job, timeline: &Timeline, lane: &str) -> WorkerResult {
+    let mut answers: Option<Vec<u64>> = None;
+    let mut fastest = Duration::MAX;
+    for _ in 0..job.rounds {
+        let round = pool_map_once(worker, job, timeline, lane);
+        fastest = fastest.min(round.took);
+        if let Some(a) = round.answers {
+            answers.get_or_insert_with(Vec::new).extend(a);
+        }
+    }
+    WorkerResult {
+        answers,
+        took: fastest,
+    }
+}
+
+/// One round: `pool.map(compute, [job.n] * job.tasks)` as a dataflow.
+pub fn pool_map_once(
+    worker: &mut Worker,
+    job: Job,
+    timeline: &Timeline,
+    lane: &str,
+) -> WorkerResult {
     let sw = Stopwatch::start();
     let index = worker.index();
     let gathered = Rc::new(RefCell::new(Vec::new()));
@@ -156,16 +185,26 @@ pub fn run() -> SectionResult {
         "  pool.map(compute, [{}] * {}), compute(n) = sum(i * i for i in range(n))",
         job.n, job.tasks
     );
+    println!(
+        "  each way {} times; times are the fastest round",
+        job.rounds
+    );
     let timeline = Timeline::new();
 
     // The sequential answer, the baseline.
-    let (sequential, seq_took) = timed(|| {
-        timeline.record("sequential", "all tasks", || {
-            (0..job.tasks)
-                .map(|_| sum_of_squares(job.n))
-                .collect::<Vec<_>>()
-        })
-    });
+    let mut sequential = Vec::new();
+    let mut seq_took = Duration::MAX;
+    for round in 0..job.rounds {
+        let (answers, took) = timed(|| {
+            timeline.record("sequential", format!("round {round}"), || {
+                (0..job.tasks)
+                    .map(|_| sum_of_squares(job.n))
+                    .collect::<Vec<_>>()
+            })
+        });
+        sequential.extend(answers);
+        seq_took = seq_took.min(took);
+    }
     job.check(&sequential)?;
     figure("sequential, 1 thread", Secs(seq_took));
 
@@ -221,6 +260,7 @@ mod tests {
     const SMALL: Job = Job {
         n: 10_000,
         tasks: 7,
+        rounds: 2,
     };
 
     #[test]
@@ -235,8 +275,8 @@ mod tests {
         let r = in_one_process(SMALL, 3, &timeline).unwrap();
         SMALL.check(&r.answers.unwrap()).unwrap();
         let spans = timeline.spans();
-        assert_eq!(spans.len(), SMALL.tasks as usize, "one span per task");
-        for (worker, expected) in [("thread 0", 3), ("thread 1", 2), ("thread 2", 2)] {
+        assert_eq!(spans.len(), 14, "one span per task and round");
+        for (worker, expected) in [("thread 0", 6), ("thread 1", 4), ("thread 2", 4)] {
             let done = spans.iter().filter(|s| s.lane == worker).count();
             assert_eq!(done, expected, "task k goes to worker k % 3: {worker}");
         }

@@ -221,6 +221,8 @@ struct PeerArgs {
     n: u64,
     #[arg(long)]
     tasks: u64,
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
     #[arg(long)]
     deadline_ms: u64,
 }
@@ -243,6 +245,7 @@ pub fn peer_role(args: &[String]) -> anyhow::Result<()> {
         Job {
             n: args.n,
             tasks: args.tasks,
+            rounds: args.rounds,
         },
         Duration::from_millis(args.deadline_ms),
     )?;
@@ -338,6 +341,7 @@ pub fn spawn_peer(
         .args(["--process", &process.to_string()])
         .args(["--threads", &threads.to_string()])
         .args(["--n", &job.n.to_string(), "--tasks", &job.tasks.to_string()])
+        .args(["--rounds", &job.rounds.to_string()])
         .args(["--deadline-ms", &deadline.as_millis().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -496,7 +500,7 @@ pub fn last_line(text: &str) -> &str {
 }
 
 pub fn run() -> SectionResult {
-    let job = JOB;
+    let job = Job { rounds: 1, ..JOB };
     let processes = 2;
     let run = launch(processes, 1, job, DEADLINE)?;
     job.check(&run.answers)?;
@@ -531,6 +535,7 @@ mod tests {
     const SMALL: Job = Job {
         n: 10_000,
         tasks: 5,
+        rounds: 1,
     };
 
     #[test]

@@ -41,6 +41,7 @@ const MARGIN: Duration = Duration::from_secs(5);
 pub const LONG_JOB: Job = Job {
     n: 20_000_000,
     tasks: 200,
+    rounds: 1,
 };
 
 /// How long into the job process 1 is killed.
@@ -50,6 +51,7 @@ pub const KILL_AFTER: Duration = Duration::from_millis(200);
 pub const RERUN_JOB: Job = Job {
     n: 1_000_000,
     tasks: 16,
+    rounds: 1,
 };
 
 /// Start only process 0 of a two-process host file; it gives up after `deadline`.
