@@ -12,7 +12,9 @@
 //! cheap to clone (clones share the pool), so build one and pass it around. The limit is a
 //! stream adaptor: `buffer_unordered(n)` keeps at most `n` of the futures running and yields
 //! results as they finish; no task is spawned and nothing is queued beyond `n`. A semaphore
-//! (see `semaphore`) does the same for spawned tasks.
+//! (see `semaphore`) does the same for spawned tasks. Like aiohttp, the client runs on one
+//! thread (a current-thread runtime): the work is I/O, and one thread avoids handing
+//! wake-ups between threads (the local server has its own two).
 //!
 //! Watch: every body is checked byte for byte; the client never has more than 100
 //! requests in flight (the server, answering at once, sees fewer); the request rate (a release build reaches tens of thousands per second on
@@ -21,6 +23,7 @@
 //! Run only this: cargo run -p asyncio-demo -- download
 //! Against another server: cargo run -p asyncio-demo -- download --url http://127.0.0.1:8000/ --requests 5000 --concurrency 50
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -28,7 +31,7 @@ use anyhow::Context;
 use common::cli::{SectionResult, figure, takeaway};
 use common::fixture::{ServerConfig, TestServer};
 use common::timing::{Bytes, Secs, rate, timed_async};
-use common::workload::verify_file;
+use common::workload::{file_source, file_window};
 use futures::{StreamExt, TryStreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::{Client, Url};
@@ -60,13 +63,27 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
 /// Where request `id` goes, and how to check its answer.
 #[derive(Clone)]
 pub enum Target {
-    /// The local test server: `/files/{id}`, `size` bytes each, checked byte for byte.
-    Files { base: String, size: usize },
+    /// The local test server: `/files/{id}`, `size` bytes each, checked byte for byte
+    /// against `source` (every file is a window of it: a `memcmp`, no per-byte arithmetic).
+    Files {
+        base: String,
+        size: usize,
+        source: Arc<[u8]>,
+    },
     /// Any URL: the same address every time, only the status is checked.
     Url(Url),
 }
 
 impl Target {
+    /// The files of a local test server (or any server of `/files/{id}` with `size` bytes).
+    pub fn files(base: String, size: usize) -> Target {
+        Target::Files {
+            base,
+            size,
+            source: file_source(size).into(),
+        }
+    }
+
     fn url(&self, id: u64) -> String {
         match self {
             Target::Files { base, .. } => format!("{base}/files/{id}"),
@@ -75,8 +92,9 @@ impl Target {
     }
 
     fn check(&self, id: u64, body: &[u8]) -> anyhow::Result<()> {
-        if let Target::Files { size, .. } = self {
-            anyhow::ensure!(verify_file(id, *size, body), "file {id} arrived corrupted");
+        if let Target::Files { size, source, .. } = self {
+            let expected = &source[file_window(id, *size)];
+            anyhow::ensure!(body == expected, "file {id} arrived corrupted");
         }
         Ok(())
     }
@@ -122,7 +140,7 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 pub async fn run(options: &Options) -> SectionResult {
     let concurrency = options.concurrency as usize;
     // The local test server, unless --url points elsewhere.
@@ -132,10 +150,7 @@ pub async fn run(options: &Options) -> SectionResult {
     };
     let target = match (&options.url, &local) {
         (Some(url), _) => Target::Url(url.clone()),
-        (None, Some(server)) => Target::Files {
-            base: server.url(""),
-            size: server.config().body_size,
-        },
+        (None, Some(server)) => Target::files(server.url(""), server.config().body_size),
         (None, None) => anyhow::bail!("no URL and no local server"),
     };
     let client = Client::builder()
@@ -214,10 +229,7 @@ mod tests {
         let server = TestServer::start_async(ServerConfig::default().with_body_size(1000))
             .await
             .unwrap();
-        let target = Target::Files {
-            base: server.url(""),
-            size: 1000,
-        };
+        let target = Target::files(server.url(""), 1000);
         let (bytes, max) = download_all(&Client::new(), &target, 60, 4, &ProgressBar::hidden())
             .await
             .unwrap();
@@ -232,12 +244,18 @@ mod tests {
         let server = TestServer::start_async(ServerConfig::default().with_body_size(1000))
             .await
             .unwrap();
-        let target = Target::Files {
-            base: server.url(""),
-            size: 999, // expects a size the server does not send
-        };
+        let target = Target::files(server.url(""), 999); // a size the server does not send
         let outcome = download_all(&Client::new(), &target, 3, 2, &ProgressBar::hidden()).await;
         assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn check_accepts_exactly_the_right_file() {
+        let target = Target::files(String::new(), 1000);
+        let seven = common::workload::file_bytes(7, 1000);
+        assert!(target.check(7, &seven).is_ok());
+        assert!(target.check(8, &seven).is_err());
+        assert!(target.check(7, &seven[..999]).is_err());
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub async fn run() -> SectionResult {
     anyhow::ensure!(fallback == 0, "match should have caught the error");
     figure("match read(2) (except)", fallback);
 
+    println!("  spawning 3 tasks; task 1 panics (its message goes to stderr):");
     let results = tasks_with_a_panic().await;
     for (i, r) in results.iter().enumerate() {
         match r {
