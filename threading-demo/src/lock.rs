@@ -21,6 +21,7 @@
 //!
 //! Run only this: cargo run -p threading-demo -- lock
 
+use std::io::Write;
 use std::sync::{Barrier, Mutex, Once, PoisonError, RwLock, TryLockError};
 use std::thread;
 
@@ -48,7 +49,11 @@ fn quiet_deliberate_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if thread::current().name() == Some(POISONER) {
-                println!("  (thread '{POISONER}' panicked while holding the lock, on purpose)");
+                // Not `println!`: a panic inside the panic hook would abort the process.
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "  (thread '{POISONER}' panicked while holding the lock, on purpose)"
+                );
             } else {
                 previous(info);
             }
