@@ -54,33 +54,31 @@ pub fn with_join(inputs: &[u64]) -> u64 {
     a.wrapping_add(b)
 }
 
-/// The best of `rounds` runs (the least disturbed by other programs), with its result.
-fn best_of<T>(rounds: usize, mut f: impl FnMut() -> T) -> (T, Duration) {
-    let (mut value, mut best) = timed(&mut f);
-    for _ in 1..rounds {
-        let (v, t) = timed(&mut f);
-        if t < best {
-            (value, best) = (v, t);
-        }
-    }
-    (value, best)
-}
-
 pub fn run() -> SectionResult {
     let threads = ::rayon::current_num_threads();
-    let inputs = vec![4_000_000u64; 32];
+    let inputs = vec![4_000_000u64; 64];
     let want = total(inputs.iter().map(|&n| sum_of_squares_expected(n)));
 
-    let (seq, t_seq) = best_of(3, || sequential(&inputs));
-    anyhow::ensure!(seq == want, "sequential result is wrong");
+    // Three rounds, the three ways taken in turn so that a burst of load from other
+    // programs hits them alike; each keeps its best round.
+    let (mut t_seq, mut t_par, mut t_join) = (Duration::MAX, Duration::MAX, Duration::MAX);
     let mut timeline = Timeline::new();
-    let (par, t_par) = best_of(3, || {
-        timeline = Timeline::new(); // keep the chart of the run that counts
-        with_par_iter(&inputs, &timeline)
-    });
-    anyhow::ensure!(par == want, "par_iter's result is wrong");
-    let (joined, t_join) = best_of(3, || with_join(&inputs));
-    anyhow::ensure!(joined == want, "join's result is wrong");
+    for _ in 0..3 {
+        let (seq, t) = timed(|| sequential(&inputs));
+        anyhow::ensure!(seq == want, "sequential result is wrong");
+        t_seq = t_seq.min(t);
+
+        let this_round = Timeline::new();
+        let (par, t) = timed(|| with_par_iter(&inputs, &this_round));
+        anyhow::ensure!(par == want, "par_iter's result is wrong");
+        if t < t_par {
+            (t_par, timeline) = (t, this_round); // keep the chart of the run that counts
+        }
+
+        let (joined, t) = timed(|| with_join(&inputs));
+        anyhow::ensure!(joined == want, "join's result is wrong");
+        t_join = t_join.min(t);
+    }
 
     println!(
         "  compute(4_000_000) x {}, {threads} rayon threads, best of 3; results checked",
