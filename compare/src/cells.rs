@@ -63,6 +63,9 @@ pub struct Row {
     pub rust_winner: &'static str,
     /// The winner's Python family is the guide's pick.
     pub agrees: bool,
+    /// `agrees`; `close` when the guide's pick was within 10 % of the winner (a tie at
+    /// this precision); else `differs`.
+    pub verdict: &'static str,
     /// How many times faster the winner was than the best cell of the guide's pick.
     pub winner_vs_recommended: Option<f64>,
     pub cells: Vec<Cell>,
@@ -220,6 +223,9 @@ pub fn measure_row(scenario: &Scenario, mut tick: impl FnMut(&str)) -> anyhow::R
     Ok(row_from_cells(scenario, cells))
 }
 
+/// Within this factor of the winner, the guide's pick counts as a tie ("close").
+pub const CLOSE: f64 = 1.10;
+
 /// Mark the fastest cell and compare it with the guide's pick.
 pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
     let fastest = cells
@@ -237,6 +243,16 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         .filter(|c| c.python_family == scenario.python)
         .filter_map(|c| c.seconds)
         .min_by(f64::total_cmp);
+    let agrees = winner.is_some_and(|c| c.python_family == scenario.python);
+    let ratio = winner
+        .and_then(|w| w.seconds)
+        .zip(best_recommended)
+        .map(|(w, r)| r / w.max(f64::MIN_POSITIVE));
+    let verdict = match (agrees, ratio) {
+        (true, _) => "agrees",
+        (false, Some(r)) if r <= CLOSE => "close",
+        _ => "differs",
+    };
     Row {
         section: scenario.section,
         scenario: scenario.name,
@@ -244,11 +260,9 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         python_recommends: scenario.python,
         python_guide_seconds: scenario.python_seconds.iter().copied().collect(),
         rust_winner: winner.map_or("none", |c| c.model),
-        agrees: winner.is_some_and(|c| c.python_family == scenario.python),
-        winner_vs_recommended: winner
-            .and_then(|w| w.seconds)
-            .zip(best_recommended)
-            .map(|(w, r)| r / w.max(f64::MIN_POSITIVE)),
+        agrees,
+        verdict,
+        winner_vs_recommended: ratio,
         cells,
     }
 }
@@ -262,7 +276,7 @@ pub fn why_it_differs(job: &Job, winner: &str) -> String {
         Job::SumSquares { .. } | Job::Primes { .. } | Job::Images { .. } => format!(
             "no GIL: {winner} runs Rust on every core inside one process; processes only add start-up and copying"
         ),
-        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work on cached pages, not a network wait, so it goes as fast as the cores allow".into(),
+        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections on all cores win".into(),
         Job::Fetch { .. } | Job::Serve { .. } => format!(
             "at this size both wait concurrently; {winner} simply starts and switches more cheaply here"
         ),
@@ -313,6 +327,7 @@ mod tests {
         );
         assert!(row.cells[2].fastest);
         assert!(!row.agrees);
+        assert_eq!(row.verdict, "differs");
         assert_eq!(row.winner_vs_recommended, Some(2.0));
     }
 
@@ -325,6 +340,19 @@ mod tests {
         let row = row_from_cells(&scenario("threading"), cells);
         assert_eq!(row.rust_winner, "thread-pool");
         assert!(row.agrees);
+        assert_eq!(row.verdict, "agrees");
         assert_eq!(row.winner_vs_recommended, Some(1.0));
+    }
+
+    #[test]
+    fn within_ten_percent_of_the_winner_the_guide_is_close() {
+        let cells = vec![
+            cell(Model::Threads, Some(1.05)),
+            cell(Model::Tokio, Some(1.0)),
+        ];
+        let row = row_from_cells(&scenario("threading"), cells);
+        assert_eq!(row.rust_winner, "tokio");
+        assert!(!row.agrees);
+        assert_eq!(row.verdict, "close");
     }
 }

@@ -352,7 +352,16 @@ fn print_section(rows: &[Row], scenarios: &[Scenario]) {
     }
     let mut differ = 0;
     for (row, scenario) in rows.iter().zip(scenarios) {
-        if !row.agrees {
+        if row.verdict == "close" {
+            println!(
+                "  ≈ {}: {} was fastest, the guide's {} within {:.0} %: a tie at this size",
+                row.scenario,
+                row.rust_winner,
+                row.python_recommends,
+                (row.winner_vs_recommended.unwrap_or(1.0) - 1.0) * 100.0
+            );
+        }
+        if row.verdict == "differs" {
             differ += 1;
             let by = row.winner_vs_recommended.map_or(String::new(), |x| {
                 format!(", {x:.1}x the best {} cell", row.python_recommends)

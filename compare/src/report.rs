@@ -94,7 +94,11 @@ pub fn terminal(rows: &[Row]) -> String {
             };
             let _ = write!(out, "{text:>W_CELL$}");
         }
-        let mark = if row.agrees { "=" } else { "≠" };
+        let mark = match row.verdict {
+            "agrees" => "=",
+            "close" => "≈",
+            _ => "≠",
+        };
         let _ = writeln!(
             out,
             "   {} {mark} {}",
@@ -146,7 +150,11 @@ pub fn markdown(rows: &[Row]) -> String {
             };
             let _ = write!(out, " {text} |");
         }
-        let verdict = if row.agrees { "" } else { " (differs)" };
+        let verdict = match row.verdict {
+            "agrees" => "",
+            "close" => " (a tie)",
+            _ => " (differs)",
+        };
         let _ = writeln!(
             out,
             " {} | {}{verdict} |",

@@ -66,6 +66,7 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
             "python_guide_seconds",
             "rust_winner",
             "agrees",
+            "verdict",
             "winner_vs_recommended",
             "cells",
         ] {
