@@ -16,10 +16,12 @@
 //! pickling, and an `IpcSender` is itself serialisable: the parent hands a clone to each
 //! child in its first message (a file descriptor travels with it). There is no
 //! "how many to get" guesswork: when the parent drops its own sender and the last child
-//! exits, `recv` returns `Disconnected`, like iterating a closed channel.
+//! exits, `recv` returns `Disconnected`, like iterating a closed channel. One difference:
+//! a Python `Queue` may have many readers; an `IpcReceiver` has one (it cannot be cloned),
+//! so fan out from that reader, or give each consumer its own channel.
 //!
 //! Watch: results arrive in the order the children finish them, interleaved across pids;
-//! the parent sorts nothing out of order, it just checks every answer.
+//! the parent takes them as they come and checks every answer.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- queue
 
