@@ -20,7 +20,8 @@
 //!
 //! Watch: every run gives the sequential answer; two processes on this machine take about
 //! as long as one process with two threads (the gap is the cost of going through TCP and
-//! of the second process).
+//! of the second process). On the timeline, the processes' long first bar is starting and
+//! connecting, paid once per job, not per task.
 //!
 //! Run only this: cargo run -p distributed-demo -- cluster-map
 
