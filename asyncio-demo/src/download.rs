@@ -122,6 +122,7 @@ pub async fn download_all(
                 .bytes()
                 .await?;
             now.fetch_sub(1, Ordering::SeqCst);
+            tracing::debug!(id, bytes = body.len(), "downloaded");
             target.check(id, &body)?;
             progress.inc(1);
             anyhow::Ok(body.len() as u64)

@@ -39,7 +39,7 @@ use common::workload::{sum_of_squares, sum_of_squares_expected};
 use tokio::runtime::{Builder, Runtime};
 
 const TASKS: usize = 4;
-const WORK: u64 = 20_000_000;
+const WORK: u64 = 50_000_000;
 
 /// Four CPU-bound tasks on `runtime`; returns the names of the threads they ran on.
 fn run_tasks(runtime: &Runtime, timeline: &Timeline) -> anyhow::Result<BTreeSet<String>> {

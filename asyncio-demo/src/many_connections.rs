@@ -153,7 +153,9 @@ pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
             let _ = stop.send(true);
         });
         let mut out = std::io::stdout();
-        writeln!(out, "port {}", listener.local_addr()?.port())?;
+        let port = listener.local_addr()?.port();
+        tracing::debug!(pid = std::process::id(), port, fds, "echo server listening");
+        writeln!(out, "port {port}")?;
         writeln!(out, "fds {fds}")?;
         writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
         out.flush()?;
@@ -183,6 +185,12 @@ pub fn clients_role(args: &[String]) -> anyhow::Result<()> {
             .await
             .context("connecting took too long")??;
         let took = sw.elapsed();
+        tracing::debug!(
+            pid = std::process::id(),
+            clients = open.len(),
+            ?took,
+            "all connected"
+        );
         writeln!(out, "connected {} {}", open.len(), took.as_micros())?;
         writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
         out.flush()?;

@@ -54,6 +54,7 @@ async fn fetch(
     let _permit = sem.acquire().await?; // `async with sem:`
     let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
     in_flight.max.fetch_max(now, Ordering::SeqCst);
+    tracing::debug!(call = i, in_flight = now, "got a permit");
     {
         let _span = timeline.span(format!("slot {}", i % LIMIT as u64), format!("call {i}"));
         tokio::time::sleep(WAIT).await;

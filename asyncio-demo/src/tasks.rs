@@ -50,6 +50,7 @@ pub async fn sleeping_tasks(n: u64, wait: Duration) -> anyhow::Result<(u64, Dura
         })
         .collect();
     let spawning = start.elapsed();
+    tracing::debug!(tasks = n, ?spawning, "all spawned");
     let mut sum = 0;
     for handle in handles {
         sum += handle.await?;
