@@ -359,13 +359,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_connection_is_an_error() {
-        // Bind, note the port, close: nothing listens there any more.
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap()
-            .local_addr()
-            .unwrap();
+    async fn a_server_that_hangs_up_is_an_error() {
+        // Accepts and closes at once: no echo ever comes back.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
         assert!(connect_all(addr, 3).await.is_err());
     }
 }

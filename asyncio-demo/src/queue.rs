@@ -128,7 +128,10 @@ pub async fn run() -> SectionResult {
         "largest queue length",
         format!("{} (maxsize {CAPACITY})", report.max_len),
     );
-    figure("producers waited in send", Secs(report.producers_waited));
+    figure(
+        "producers waited in send (sum)",
+        Secs(report.producers_waited),
+    );
     figure("took", Secs(took));
     takeaway(
         "a bounded channel is asyncio.Queue(maxsize): send waits when full, so producers slow to the consumers' pace",
