@@ -17,9 +17,9 @@
 //! prints one JSON line with its answers and its spans, so the parent can draw everyone on
 //! one timeline (timestamps are microseconds since the epoch, comparable between processes).
 //!
-//! Watch: each process's `connect` bar (starting a process and meeting its peers is not
-//! free: timely polls for peers once a second) before its task bars; the job itself is as
-//! fast as with threads.
+//! Watch: each process's `connect` bar before its task bars: starting a process and meeting
+//! its peers is not free (timely retries a refused connection and looks for new peers once
+//! a second, so 1 to 2 s here); the job itself is as fast as with threads.
 //!
 //! Run only this: cargo run -p distributed-demo -- local-cluster
 
@@ -517,7 +517,7 @@ pub fn run() -> SectionResult {
         );
     }
     println!(
-        "  (process I reaches processes 0..I at once, but a listener looks for peers once a second)"
+        "  (timely retries a refused connection and looks for new peers once a second: 1-2 s)"
     );
     figure("job (process 0, worker 0)", Secs(run.job_took));
     figure("launch to last exit", Secs(run.started_took));
