@@ -38,6 +38,14 @@ use common::timing::{Secs, timed};
 use common::workload::{sum_of_squares, sum_of_squares_expected};
 use tokio::runtime::{Builder, Runtime};
 
+/// `asyncio.run(main())`: the attribute wraps the body in a new current-thread `Runtime`
+/// and `block_on`, so this is a plain (blocking) function for its caller.
+#[tokio::main(flavor = "current_thread")]
+pub async fn asyncio_run_main() -> u64 {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    42
+}
+
 const TASKS: usize = 4;
 const WORK: u64 = 50_000_000;
 
@@ -143,6 +151,13 @@ async fn two_timers() -> u64 {
 }
 
 pub fn run() -> SectionResult {
+    let (answer, took) = timed(asyncio_run_main);
+    anyhow::ensure!(answer == 42, "asyncio_run_main returned {answer}");
+    figure(
+        "#[tokio::main] fn (asyncio.run)",
+        format!("{answer} in {}", Secs(took)),
+    );
+
     // asyncio's twin: one thread runs the loop and every task.
     let single = Builder::new_current_thread()
         .enable_all()
@@ -201,6 +216,11 @@ mod tests {
             cx.waker().wake_by_ref();
             Poll::Pending
         }
+    }
+
+    #[test]
+    fn a_tokio_main_function_is_a_blocking_call() {
+        assert_eq!(asyncio_run_main(), 42);
     }
 
     #[test]
