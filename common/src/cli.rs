@@ -210,7 +210,12 @@ impl<O: clap::Args> Demo<O> {
                 return ExitCode::from(2);
             }
         };
-        let code = body();
+        // The runner's own lines can meet a closed pipe too (`demo | head`): stop quietly.
+        let code = match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(code) => code,
+            Err(payload) if is_broken_pipe(payload.as_ref()) => return ExitCode::SUCCESS,
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
         drop(guard);
         if let Some(path) = trace {
             println!(

@@ -28,6 +28,11 @@ pub fn reset_peak() -> bool {
 
 /// Wait for `child` to exit and return its exit status with its peak resident memory in
 /// bytes (`None` where the system does not report it).
+///
+/// Caveat, measured here: Linux keeps the high-water mark across `exec`, and the spawned
+/// child starts life sharing the parent's memory (vfork), so a child of a big parent reports
+/// at least the parent's size. For an exact figure, have the child send its own
+/// [`peak_rss`] before it exits.
 pub fn wait_with_peak_rss(child: Child) -> io::Result<(ExitStatus, Option<u64>)> {
     let usage = child.wait4()?;
     let peak = Some(usage.rusage.maxrss).filter(|&b| b > 0);
