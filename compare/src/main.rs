@@ -1,8 +1,9 @@
 //! The guides' benchmark table and decision matrix, re-measured for Rust on this machine.
 //!
 //! ```text
-//! cargo run --release -p compare                          # both tables (about a minute)
-//! cargo run --release -p compare -- --quick               # smaller jobs (about 15 s)
+//! cargo run --release -p compare                          # both tables (under a minute)
+//! cargo run --release -p compare -- --quick               # smaller jobs (under 15 s)
+//! cargo run -p compare                                    # dev build: quick sizes
 //! cargo run --release -p compare -- decision-matrix       # one section
 //! cargo run --release -p compare -- --format json         # or markdown
 //! cargo run --release -p compare -- --chart compare.svg   # and a bar chart
@@ -79,9 +80,13 @@ struct Cli {
     /// List the sections with the Python they mirror
     #[arg(long, short = 'l')]
     list: bool,
-    /// Smaller jobs: about 15 s with --release instead of about a minute
-    #[arg(long, conflicts_with = "tiny")]
+    /// Smaller jobs: about 15 s with --release instead of about a minute (the default in a
+    /// dev build, where the full sizes would take minutes)
+    #[arg(long, conflicts_with_all = ["tiny", "full"])]
     quick: bool,
+    /// The full sizes even in a dev build (the default with --release)
+    #[arg(long, conflicts_with = "tiny")]
+    full: bool,
     /// Tiny jobs that only check every cell works (the tests use it; figures mean nothing)
     #[arg(long)]
     tiny: bool,
@@ -238,7 +243,7 @@ fn section_table() -> String {
 fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
     let sizes = if cli.tiny {
         "tiny"
-    } else if cli.quick {
+    } else if cli.quick || (cfg!(debug_assertions) && !cli.full) {
         "quick"
     } else {
         "full"
@@ -279,6 +284,9 @@ fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
                     section.python
                 );
                 println!("  {}", machine.line());
+                if machine.profile == "dev" && sizes == "quick" && !cli.quick {
+                    println!("  (dev build: quick sizes; cargo run --release -p compare for the full table)");
+                }
             });
         }
         let mut rows = Vec::new();
