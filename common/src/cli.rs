@@ -37,6 +37,20 @@ use crate::trace;
 /// What a section returns: `Ok` when it ran and its results checked out.
 pub type SectionResult = anyhow::Result<()>;
 
+/// A mistake in what the user asked for, found by a section itself (an option that only
+/// makes sense with another, a file that does not parse). The runner prints it as one line
+/// and exits with code 2, like any other bad input.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Demo-wide options for demos that have none.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct NoOptions {}
@@ -263,7 +277,8 @@ impl<O: clap::Args> Demo<O> {
                 name = self.name,
                 first = self.sections.first().map_or("SECTION", |s| s.name),
             ));
-        O::augment_args(cmd)
+        // A doc comment on the options struct would replace `about`: keep the demo's own.
+        O::augment_args(cmd).about(self.about)
     }
 
     fn parse(
@@ -414,6 +429,10 @@ impl<O: clap::Args> Demo<O> {
             }
             match outcome {
                 Ok(Ok(())) => println!("   ({} took {took})", section.name),
+                Ok(Err(e)) if e.is::<UsageError>() => {
+                    eprintln!("{}: {e}", self.name);
+                    return ExitCode::from(2);
+                }
                 Ok(Err(e)) => {
                     eprintln!("✗ {} failed after {took}: {e:#}", section.name);
                     failed.push(section.name);
@@ -772,6 +791,22 @@ mod tests {
         let err = parse(&["--interactive", "second"]).unwrap_err();
         assert_eq!(err.code, 2);
         assert!(!err.message.contains('\n'), "{}", err.message);
+    }
+
+    fn bad_usage() -> SectionResult {
+        Err(UsageError("--hosts needs --process".into()).into())
+    }
+
+    #[test]
+    fn a_usage_error_from_a_section_exits_2() {
+        const S: &[Section] = &[Section::new("picky", "", "", bad_usage)];
+        let demo: Demo = Demo {
+            name: "picky-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        assert_eq!(demo.run_sections(&[0], &NoOptions {}), ExitCode::from(2));
     }
 
     #[test]
