@@ -117,6 +117,7 @@ mod tests {
             workload: String::new(),
             python: "asyncio",
             python_seconds: vec![],
+            runs: 1,
             job: Job::SumSquares { n: 1, chunks: 1 },
         };
         let cells = crate::models::Model::ALL
@@ -128,6 +129,7 @@ mod tests {
                 workers: 1,
                 seconds: (i != 3).then_some(0.1 * (i + 1) as f64),
                 peak_rss_bytes: None,
+                runs: 1,
                 fastest: false,
                 not_applicable: None,
             })

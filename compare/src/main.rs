@@ -267,7 +267,13 @@ fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
 
     let plans: Vec<(&Section, Vec<Scenario>)> =
         selected.iter().map(|s| (*s, (s.scenarios)(&env))).collect();
-    let cells: usize = plans.iter().map(|(_, rows)| rows.len()).sum::<usize>() * 7;
+    let cells: usize = plans
+        .iter()
+        .flat_map(|(_, rows)| {
+            rows.iter()
+                .map(|r| r.runs as usize * models::Model::ALL.len())
+        })
+        .sum();
     let bar = ProgressBar::new(cells as u64).with_style(
         ProgressStyle::with_template("  {bar:30} {pos}/{len} cells  {elapsed}  {msg}")
             .context("progress bar template")?,

@@ -181,6 +181,7 @@ mod tests {
             workload: "sum of squares".into(),
             python: "multiprocessing",
             python_seconds: vec![("multiprocessing", 1.3)],
+            runs: 1,
             job: Job::SumSquares { n: 1, chunks: 1 },
         };
         let cell = |model: &'static str, family, seconds| Cell {
@@ -189,6 +190,7 @@ mod tests {
             workers: 2,
             seconds,
             peak_rss_bytes: Some(3 << 20),
+            runs: 1,
             fastest: false,
             not_applicable: None,
         };

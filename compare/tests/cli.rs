@@ -83,6 +83,7 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
                 "workers",
                 "seconds",
                 "peak_rss_bytes",
+                "runs",
                 "fastest",
                 "not_applicable",
             ] {
@@ -92,6 +93,7 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
                 // Every cell that applies ran, checked its answer and reported its memory.
                 Some(s) => {
                     assert!(s > 0.0);
+                    assert_eq!(c["runs"], 1, "tiny sizes run each cell once");
                     assert!(c["peak_rss_bytes"].as_u64().unwrap() > 0, "{c}");
                     if fastest.is_none_or(|(_, best)| s < best) {
                         fastest = Some((c["model"].as_str().unwrap(), s));
