@@ -261,7 +261,7 @@ fn accept_within(
 }
 
 /// Large chunks: a few jobs of millions of multiplications each.
-const BIG_N: u64 = 8_000_000;
+const BIG_N: u64 = 20_000_000;
 /// Tiny jobs: many round trips, each worth little work.
 const TINY_JOBS: usize = 4_000;
 const TINY_N: u64 = 10;
