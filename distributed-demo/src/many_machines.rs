@@ -33,7 +33,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use common::cli::{SectionResult, demo_exe, figure, takeaway, wait_or_kill};
+use common::cli::{SectionResult, UsageError, demo_exe, figure, takeaway, wait_or_kill};
 use common::timing::Secs;
 
 use crate::cluster_map::{JOB, Job};
@@ -146,11 +146,10 @@ pub fn run(options: &Options) -> SectionResult {
     }
 }
 
-/// A user's bad input: one line, exit code 2. (The runner reports a section's error with
-/// exit code 1, and clap cannot check one option against the content of another's file.)
-fn usage_error(message: &str) -> ! {
-    eprintln!("{}: {message}", env!("CARGO_PKG_NAME"));
-    std::process::exit(2);
+/// A user's bad input: the runner prints it as one line and exits with code 2 (clap cannot
+/// check one option against the content of another's file).
+fn usage_error(message: &str) -> SectionResult {
+    Err(UsageError(message.to_owned()).into())
 }
 
 /// This process is line `process` of the host file: join the cluster, run the job.
