@@ -136,10 +136,26 @@ pub fn file_window(id: u64, size: usize) -> Range<usize> {
     start..start + size
 }
 
-/// Does `body` hold exactly file `id` with `size` bytes?
+/// Does `body` hold exactly file `id` with `size` bytes? Every byte is compared, a pattern
+/// period at a time (a `memcmp`), fast enough for tens of thousands of files a second.
 pub fn verify_file(id: u64, size: usize, body: &[u8]) -> bool {
-    body.len() == size && body.iter().enumerate().all(|(i, &b)| b == file_byte(id, i))
+    let start = file_offset(id);
+    body.len() == size
+        && body
+            .chunks(PATTERN_LEN)
+            .all(|chunk| chunk == &PATTERN_TWICE[start..start + chunk.len()])
 }
+
+/// The pattern twice over: every window of one period is a plain slice of it.
+const PATTERN_TWICE: [u8; 2 * PATTERN_LEN] = {
+    let mut table = [0u8; 2 * PATTERN_LEN];
+    let mut i = 0;
+    while i < 2 * PATTERN_LEN {
+        table[i] = PATTERN[i % PATTERN_LEN];
+        i += 1;
+    }
+    table
+};
 
 /// A simulated blocking download: waits `latency` like a network call (the thread sleeps,
 /// as `time.sleep` or `requests.get` would), then returns file `id`.
@@ -203,6 +219,9 @@ mod tests {
         assert!(verify_file(7, 1000, &a));
         assert!(!verify_file(8, 1000, &a));
         assert!(!verify_file(7, 1000, &a[..999]), "a short body fails");
+        let mut flipped = a.clone();
+        flipped[700] ^= 1;
+        assert!(!verify_file(7, 1000, &flipped), "one wrong byte fails");
         let source = file_source(1000);
         assert_eq!(&source[file_window(7, 1000)], &a[..]);
     }
