@@ -27,7 +27,7 @@ pub const NAME: &str = "benchmark-table";
 
 pub fn scenarios(env: &Env) -> Vec<Scenario> {
     let (files, latency) = env.pick((40, 25), (16, 15), (3, 1));
-    let n = env.pick(2_000_000_000, 500_000_000, 100_000);
+    let n = env.pick(1_000_000_000, 250_000_000, 100_000);
     vec![
         Scenario {
             section: NAME,

@@ -52,7 +52,7 @@ pub fn scenarios(env: &Env) -> Vec<Scenario> {
     };
     let few = env.pick(100, 40, 1);
     let many = env.pick(1000, 250, 10);
-    let (images, pixels) = env.pick((100, 20_000_000), (100, 5_000_000), (4, 1_000));
+    let (images, pixels) = env.pick((100, 10_000_000), (100, 2_500_000), (4, 1_000));
     let (pages, page_ms) = env.pick((100, 10), (40, 5), (4, 1));
     let primes = env.pick(5_000_000, 1_000_000, 10_000);
     let (few_q, many_q) = env.pick((8, 1000), (8, 300), (2, 10));
