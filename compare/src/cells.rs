@@ -146,40 +146,14 @@ fn measure(model: Model, job: &Job) -> anyhow::Result<(f64, Option<u64>)> {
         .spawn()
         .context("starting a cell process")?;
     let mut out = BufReader::new(child.stdout.take().context("no stdout")?);
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    let mut client_seconds = None;
-    if let Job::Serve {
-        clients,
-        messages,
-        think_ms,
-    } = *job
-    {
-        let port: u16 = line
-            .trim()
-            .strip_prefix("listening ")
-            .with_context(|| format!("the server cell said {line:?}"))?
-            .parse()?;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let sw = Stopwatch::start();
-        let echoed = rt.block_on(async {
-            tokio::time::timeout(
-                CELL_LIMIT,
-                models::drive_clients(addr, clients, messages, think_ms),
-            )
-            .await
-            .context("the clients gave up")?
-        })?;
-        client_seconds = Some(sw.elapsed().as_secs_f64());
-        ensure!(echoed == clients * messages, "clients got {echoed} echoes");
-        line.clear();
-        out.read_line(&mut line)?;
-    }
+    let talked = talk_to_cell(job, &mut out);
     drop(out);
+    if talked.is_err() {
+        // Do not leave a server cell waiting for clients that will never come.
+        let _ = child.kill();
+    }
     let (status, peak) = common::memory::wait_with_peak_rss(child)?;
+    let (line, client_seconds) = talked?;
     ensure!(status.success(), "{} cell failed: {status}", model.name());
     let report: CellReport = serde_json::from_str(line.trim())
         .with_context(|| format!("the {} cell said {line:?}", model.name()))?;
@@ -200,8 +174,50 @@ fn measure(model: Model, job: &Job) -> anyhow::Result<(f64, Option<u64>)> {
     Ok((client_seconds.unwrap_or(report.seconds), peak))
 }
 
-/// Measure every model on `scenario`; `tick` is called after each cell.
-pub fn measure_row(scenario: &Scenario, mut tick: impl FnMut(&str)) -> anyhow::Result<Row> {
+/// Read the cell's report line; for a server cell, first run the clients against it.
+/// Returns the report line and, for a server, the clients' seconds.
+fn talk_to_cell(job: &Job, out: &mut impl BufRead) -> anyhow::Result<(String, Option<f64>)> {
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    let Job::Serve {
+        clients,
+        messages,
+        think_ms,
+    } = *job
+    else {
+        return Ok((line, None));
+    };
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening ")
+        .with_context(|| format!("the server cell said {line:?}"))?
+        .parse()?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sw = Stopwatch::start();
+    let echoed = rt.block_on(async {
+        tokio::time::timeout(
+            CELL_LIMIT,
+            models::drive_clients(addr, clients, messages, think_ms),
+        )
+        .await
+        .context("the clients gave up")?
+    })?;
+    let seconds = sw.elapsed().as_secs_f64();
+    ensure!(echoed == clients * messages, "clients got {echoed} echoes");
+    line.clear();
+    out.read_line(&mut line)?;
+    Ok((line, Some(seconds)))
+}
+
+/// Measure every model on `scenario`. `progress` hears `Some(what)` before each cell and
+/// `None` after it.
+pub fn measure_row(
+    scenario: &Scenario,
+    mut progress: impl FnMut(Option<&str>),
+) -> anyhow::Result<Row> {
     let cores = models::cores();
     let mut cells: Vec<Cell> = Model::ALL
         .iter()
@@ -220,8 +236,9 @@ pub fn measure_row(scenario: &Scenario, mut tick: impl FnMut(&str)) -> anyhow::R
     // elsewhere hits one round of everyone rather than every round of one model.
     for _round in 0..scenario.runs {
         for (cell, model) in cells.iter_mut().zip(Model::ALL) {
-            tick(&format!("{} / {}", scenario.name, model.name()));
+            progress(Some(&format!("{} / {}", scenario.name, model.name())));
             if cell.not_applicable.is_some() {
+                progress(None);
                 continue;
             }
             let (s, p) = measure(model, &scenario.job)
@@ -235,6 +252,7 @@ pub fn measure_row(scenario: &Scenario, mut tick: impl FnMut(&str)) -> anyhow::R
             cell.seconds = Some(cell.seconds.map_or(s, |best| best.min(s)));
             cell.peak_rss_bytes = cell.peak_rss_bytes.max(p);
             cell.runs += 1;
+            progress(None);
         }
     }
     Ok(row_from_cells(scenario, cells))

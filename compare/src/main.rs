@@ -297,9 +297,9 @@ fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
         }
         let mut rows = Vec::new();
         for scenario in scenarios {
-            let row = cells::measure_row(scenario, |msg| {
-                bar.set_message(msg.to_owned());
-                bar.inc(1);
+            let row = cells::measure_row(scenario, |step| match step {
+                Some(cell) => bar.set_message(cell.to_owned()),
+                None => bar.inc(1),
             })?;
             rows.push(row);
         }
