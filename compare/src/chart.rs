@@ -24,7 +24,7 @@ pub fn write_svg(rows: &[Row], machine: &Machine, path: &Path) -> anyhow::Result
         root.fill(&WHITE)?;
         let root = root.titled(
             &format!("Seconds per model (red: fastest). {}", machine.line()),
-            ("sans-serif", 18),
+            ("sans-serif", 22),
         )?;
         let panels = root.split_evenly((grid_rows, cols));
         for (row, area) in rows.iter().zip(panels.iter()) {
@@ -59,7 +59,7 @@ where
                 "{} (guide: {}, Rust: {})",
                 row.scenario, row.python_recommends, row.rust_winner
             ),
-            ("sans-serif", 15),
+            ("sans-serif", 18),
         )
         .margin(8)
         .x_label_area_size(22)
@@ -77,7 +77,7 @@ where
             SegmentValue::Last => String::new(),
         })
         .y_desc("s")
-        .label_style(("sans-serif", 11))
+        .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let fastest = row.cells.iter().position(|c| c.fastest);
@@ -111,7 +111,7 @@ where
                 Text::new(
                     Secs(Duration::from_secs_f64(s)).to_string(),
                     (SegmentValue::CenterOf(i), s),
-                    TextStyle::from(("sans-serif", 10).into_font())
+                    TextStyle::from(("sans-serif", 13).into_font())
                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                 )
             })
