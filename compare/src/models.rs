@@ -237,7 +237,9 @@ impl<'a> Worker<'a> {
 
 /// asyncio's way: one task per item on tokio's runtime. `hybrid` hands the blocking part
 /// to other threads (CPU to rayon, SQLite to `spawn_blocking`) so the runtime's workers
-/// only ever wait on I/O; plain tokio runs everything on its workers.
+/// only ever wait on I/O; plain tokio runs everything on its workers. Tasks share nothing:
+/// each database task opens its own connection (`&mut None`), as independent coroutines
+/// would, which is what makes the database rows expensive here.
 async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
     let mut tasks = tokio::task::JoinSet::new();
     let client = reqwest::Client::new();
