@@ -82,50 +82,51 @@ fn parse(s: &str) -> anyhow::Result<u64> {
 /// Sum of squares up to 4 * 10^8 in 16 chunks: about 0.15 s of one idle core (dev profile).
 const N: u64 = 400_000_000;
 const CHUNKS: usize = 16;
-/// Each variant runs this many times and its fastest run counts: the run least disturbed
-/// by other programs on the machine.
+/// Each variant runs this many times, every result is checked, and the fastest run
+/// counts: the one least disturbed by other programs on the machine.
 const RUNS: usize = 3;
-
-fn best_of<T>(mut f: impl FnMut() -> T) -> (T, Duration) {
-    (0..RUNS)
-        .map(|_| timed(&mut f))
-        .min_by_key(|(_, t)| *t)
-        .expect("RUNS > 0")
-}
 
 pub fn run() -> SectionResult {
     let cores = num_cpus::get();
     let chunks = split_range(N, CHUNKS);
     let expected = sum_of_squares_expected(N);
     let total = |parts: &[u64]| parts.iter().fold(0u64, |a, &b| a.wrapping_add(b));
-
-    // Baseline: the same map on this one thread.
-    let (sequential, t_seq) = best_of(|| {
-        chunks
-            .iter()
-            .map(|r| sum_of_squares_in(r.clone()))
-            .collect::<Vec<u64>>()
-    });
-    anyhow::ensure!(total(&sequential) == expected, "sequential sum is wrong");
-
-    // executor.map on the hand-written pool, one worker per core.
     let executor = ThreadPoolExecutor::new(cores);
-    let ((pooled, timeline), t_pool) = best_of(|| {
-        let timeline = Timeline::new();
-        let tl = timeline.clone();
+
+    // The three variants take turns, so a busy spell on the machine hits them alike.
+    let (mut t_seq, mut t_pool, mut t_rayon) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let mut timeline = Timeline::new();
+    for _ in 0..RUNS {
+        // Baseline: the same map on this one thread.
+        let (sequential, t) = timed(|| {
+            chunks
+                .iter()
+                .map(|r| sum_of_squares_in(r.clone()))
+                .collect::<Vec<u64>>()
+        });
+        anyhow::ensure!(total(&sequential) == expected, "sequential sum is wrong");
+        t_seq = t_seq.min(t);
+
+        // executor.map on the hand-written pool, one worker per core.
+        let tl = Timeline::new();
+        let recorder = tl.clone();
         let sum_chunk = move |(k, range): (usize, Range<u64>)| {
-            Ok(tl.record(thread_lane(), format!("chunk {k}"), || {
+            Ok(recorder.record(thread_lane(), format!("chunk {k}"), || {
                 sum_of_squares_in(range)
             }))
         };
-        let pooled = executor_map(&executor, sum_chunk, chunks.clone().into_iter().enumerate());
-        (pooled, timeline)
-    });
-    anyhow::ensure!(pooled? == sequential, "executor_map: wrong totals or order");
+        let (pooled, t) =
+            timed(|| executor_map(&executor, sum_chunk, chunks.clone().into_iter().enumerate()));
+        anyhow::ensure!(pooled? == sequential, "executor_map: wrong totals or order");
+        if t < t_pool {
+            (t_pool, timeline) = (t, tl);
+        }
 
-    // rayon: its global pool also has one thread per core.
-    let (rayoned, t_rayon) = best_of(|| rayon_map(&chunks, |r| Ok(sum_of_squares_in(r.clone()))));
-    anyhow::ensure!(rayoned? == sequential, "rayon: wrong totals or order");
+        // rayon: its global pool also has one thread per core.
+        let (rayoned, t) = timed(|| rayon_map(&chunks, |r| Ok(sum_of_squares_in(r.clone()))));
+        anyhow::ensure!(rayoned? == sequential, "rayon: wrong totals or order");
+        t_rayon = t_rayon.min(t);
+    }
 
     println!("  {CHUNKS} chunks of sum(i*i for i in range({N})), checked, in input order");
     println!("  (each timing is the fastest of {RUNS} runs)");
