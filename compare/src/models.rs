@@ -237,9 +237,8 @@ impl<'a> Worker<'a> {
 
 /// asyncio's way: one task per item on tokio's runtime. `hybrid` hands the blocking part
 /// to other threads (CPU to rayon, SQLite to `spawn_blocking`) so the runtime's workers
-/// only ever wait on I/O; plain tokio runs everything on its workers. Tasks share nothing:
-/// each database task opens its own connection (`&mut None`), as independent coroutines
-/// would, which is what makes the database rows expensive here.
+/// only ever wait on I/O; plain tokio runs everything on its workers. Database tasks use
+/// the connection of the thread they run on (see [`on_this_thread`]).
 async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
     let mut tasks = tokio::task::JoinSet::new();
     let client = reqwest::Client::new();
@@ -264,11 +263,11 @@ async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
                 }
                 Job::Db { .. } if hybrid => {
                     // aiosqlite's way: the blocking call runs on tokio's blocking pool.
-                    tokio::task::spawn_blocking(move || job.cpu_or_db_item(i, &mut None)).await?
+                    tokio::task::spawn_blocking(move || on_this_thread(&job, i)).await?
                 }
-                _ if hybrid => on_rayon(move || job.cpu_or_db_item(i, &mut None)).await,
+                _ if hybrid => on_rayon(move || on_this_thread(&job, i)).await,
                 // Blocks this worker thread until done: the event loop stalls meanwhile.
-                _ => job.cpu_or_db_item(i, &mut None),
+                _ => on_this_thread(&job, i),
             }
         });
     }
@@ -277,6 +276,18 @@ async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
         acc = acc.wrapping_add(r??);
     }
     Ok(acc)
+}
+
+thread_local! {
+    /// One SQLite connection per thread, opened on first use: a connection pool with no
+    /// pool (a `Connection` is `Send` but not `Sync`, so each thread keeps its own).
+    static DB: std::cell::RefCell<Option<rusqlite::Connection>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Item `i` of a CPU or database job on the calling thread, reusing its connection.
+fn on_this_thread(job: &Job, i: u64) -> anyhow::Result<u64> {
+    DB.with_borrow_mut(|db| job.cpu_or_db_item(i, db))
 }
 
 /// Run `f` on rayon's pool and await its answer without blocking the runtime.
