@@ -80,7 +80,7 @@ struct Cli {
     /// List the sections with the Python they mirror
     #[arg(long, short = 'l')]
     list: bool,
-    /// Smaller jobs: about 15 s with --release instead of about a minute (the default in a
+    /// Smaller jobs: under 15 s with --release instead of under a minute (the default in a
     /// dev build, where the full sizes would take minutes)
     #[arg(long, conflicts_with_all = ["tiny", "full"])]
     quick: bool,
@@ -199,6 +199,15 @@ fn main() -> ExitCode {
         return usage_error(format!(
             "--chart needs a file name ending in .svg, got '{}'",
             chart.display()
+        ));
+    }
+    if let Some(dir) = cli.chart.as_deref().and_then(|c| c.parent())
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        return usage_error(format!(
+            "--chart: folder '{}' does not exist; give a path in an existing folder",
+            dir.display()
         ));
     }
     match run(&cli, &selected) {
@@ -331,7 +340,8 @@ fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
         ),
     }
     if let Some(path) = &cli.chart {
-        chart::write_svg(&all_rows, &machine, path)?;
+        chart::write_svg(&all_rows, &machine, path)
+            .with_context(|| format!("drawing the chart into {}", path.display()))?;
         if cli.format == Format::Terminal {
             figure("chart written to", path.display());
         }

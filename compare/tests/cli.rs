@@ -136,6 +136,7 @@ fn rejects_bad_options_in_one_line_with_code_2() {
     for args in [
         &["--format", "xml"][..],
         &["--chart", "table.png"],
+        &["--chart", "/no/such/folder/table.svg"],
         &["--quick", "--tiny"],
         &["--role", "nobody"],
     ] {
