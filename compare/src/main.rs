@@ -96,6 +96,9 @@ struct Cli {
     /// Also draw the table as a bar chart into this SVG file
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
+    /// Write a Chrome / Perfetto trace of the run to FILE (child processes: FILE.ROLE-N.json)
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 /// Sizes and shared fixtures for one run.
@@ -210,13 +213,47 @@ fn main() -> ExitCode {
             dir.display()
         ));
     }
-    match run(&cli, &selected) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // Logging with RUST_LOG, and the trace file if asked: the runner's setup, done here.
+    let guard = match common::trace::init(cli.trace.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => return usage_error(e),
+    };
+    quiet_broken_pipe();
+    let outcome = std::panic::catch_unwind(|| run(&cli, &selected));
+    drop(guard);
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("compare: {e:#}");
             ExitCode::FAILURE
         }
+        // `compare | head`: the reader went away; stop quietly.
+        Err(payload) if is_broken_pipe(payload.as_ref()) => ExitCode::SUCCESS,
+        Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+const BROKEN_PIPE: &str = "Broken pipe";
+
+fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .is_some_and(|t| t.contains(BROKEN_PIPE))
+}
+
+/// `println!` panics when stdout's reader has gone; keep that panic's message quiet.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info
+            .payload_as_str()
+            .is_some_and(|m| m.contains(BROKEN_PIPE))
+        {
+            default(info);
+        }
+    }));
 }
 
 fn run_role(args: &[String]) -> ExitCode {
@@ -233,6 +270,19 @@ fn run_role(args: &[String]) -> ExitCode {
             valid.join(", ")
         ));
     };
+    let trace = std::env::var_os(common::trace::CHILD_TRACE_ENV).map(PathBuf::from);
+    let _guard = match common::trace::init(trace.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("compare --role {name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::debug!(
+        role = role.name,
+        pid = std::process::id(),
+        "child process starts"
+    );
     match (role.run)(&args[1..]) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -345,6 +395,11 @@ fn run(cli: &Cli, selected: &[&Section]) -> anyhow::Result<()> {
         if cli.format == Format::Terminal {
             figure("chart written to", path.display());
         }
+    }
+    if let Some(path) = &cli.trace
+        && cli.format == Format::Terminal
+    {
+        figure("trace written to", path.display());
     }
     if cli.format == Format::Terminal {
         println!(
