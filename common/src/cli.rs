@@ -167,7 +167,6 @@ impl<O: clap::Args> Demo<O> {
 
     /// [`Demo::main`] with explicit arguments (the first one is the program name).
     pub fn main_from(&self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
-        quiet_broken_pipe();
         match self.parse(args) {
             Ok(Request::List) => {
                 print!("{}", self.section_table());
@@ -224,15 +223,11 @@ impl<O: clap::Args> Demo<O> {
                 return ExitCode::from(2);
             }
         };
-        // The runner's own lines can meet a closed pipe too (`demo | head`): stop quietly.
-        let code = match catch_unwind(AssertUnwindSafe(body)) {
-            Ok(code) => code,
-            Err(payload) if is_broken_pipe(payload.as_ref()) => return ExitCode::SUCCESS,
-            Err(payload) => std::panic::resume_unwind(payload),
-        };
+        let code = quiet_on_broken_pipe(body);
         drop(guard);
         if let Some(path) = trace {
-            println!(
+            let _ = writeln!(
+                io::stdout(),
                 "trace written to {} (open it at https://ui.perfetto.dev)",
                 path.display()
             );
@@ -536,18 +531,26 @@ fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
     text.is_some_and(|t| t.contains(BROKEN_PIPE))
 }
 
-/// When stdout is a pipe whose reader has gone (`demo | head`), `println!` panics. Keep
-/// that panic's message off the screen; the runner then stops quietly.
-fn quiet_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !info
-            .payload_as_str()
-            .is_some_and(|m| m.contains(BROKEN_PIPE))
-        {
-            default(info);
-        }
-    }));
+/// Run `body`, but when stdout is a pipe whose reader has gone (`demo | head`) and a
+/// `println!` panics, stop quietly with success: no panic message, no backtrace.
+pub fn quiet_on_broken_pipe(body: impl FnOnce() -> ExitCode) -> ExitCode {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info
+                .payload_as_str()
+                .is_some_and(|m| m.contains(BROKEN_PIPE))
+            {
+                default(info);
+            }
+        }));
+    });
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(code) => code,
+        Err(payload) if is_broken_pipe(payload.as_ref()) => ExitCode::SUCCESS,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {

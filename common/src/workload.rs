@@ -89,6 +89,7 @@ pub fn primes_below_expected(n: u64) -> Option<u64> {
         10_000 => Some(1_229),
         100_000 => Some(9_592),
         1_000_000 => Some(78_498),
+        5_000_000 => Some(348_513),
         10_000_000 => Some(664_579),
         _ => None,
     }

@@ -68,11 +68,6 @@ impl Job {
             Job::Fetch { count, size, .. } => count * size as u64,
             Job::SumSquares { n, .. } => sum_of_squares_expected(n),
             Job::Primes { n, .. } => primes_below_expected(n)
-                .or(match n {
-                    // pi(5 * 10^6), not in common's table (sized for this run's time budget).
-                    5_000_000 => Some(348_513),
-                    _ => None,
-                })
                 .with_context(|| format!("no known prime count below {n}"))?,
             Job::Images { count, pixels } => sum_of_squares_expected(count * pixels),
             Job::Db {

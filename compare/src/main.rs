@@ -218,42 +218,16 @@ fn main() -> ExitCode {
         Ok(guard) => guard,
         Err(e) => return usage_error(e),
     };
-    quiet_broken_pipe();
-    let outcome = std::panic::catch_unwind(|| run(&cli, &selected));
-    drop(guard);
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
+    // `compare | head`: the reader went away; stop quietly.
+    let code = common::cli::quiet_on_broken_pipe(|| match run(&cli, &selected) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("compare: {e:#}");
             ExitCode::FAILURE
         }
-        // `compare | head`: the reader went away; stop quietly.
-        Err(payload) if is_broken_pipe(payload.as_ref()) => ExitCode::SUCCESS,
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
-}
-
-const BROKEN_PIPE: &str = "Broken pipe";
-
-fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
-    payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .is_some_and(|t| t.contains(BROKEN_PIPE))
-}
-
-/// `println!` panics when stdout's reader has gone; keep that panic's message quiet.
-fn quiet_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !info
-            .payload_as_str()
-            .is_some_and(|m| m.contains(BROKEN_PIPE))
-        {
-            default(info);
-        }
-    }));
+    });
+    drop(guard);
+    code
 }
 
 fn run_role(args: &[String]) -> ExitCode {
