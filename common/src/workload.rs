@@ -22,6 +22,10 @@ pub fn sum_of_squares(n: u64) -> u64 {
 }
 
 /// The sum of `i * i` over a range: a chunk of [`sum_of_squares`] for parallel splits.
+///
+/// `inline(never)` keeps the loop compiled here, at this crate's optimisation level, even
+/// when it is called from a demo crate built at opt-level 0.
+#[inline(never)]
 pub fn sum_of_squares_in(range: Range<u64>) -> u64 {
     let mut acc = 0u64;
     for i in range {
@@ -58,6 +62,7 @@ pub fn split_range(n: u64, parts: usize) -> Vec<Range<u64>> {
 }
 
 /// Is `n` prime? Trial division by odd numbers: deliberately plain, the cost grows with `n`.
+#[inline(never)]
 pub fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
@@ -76,6 +81,7 @@ pub fn is_prime(n: u64) -> bool {
 }
 
 /// How many primes lie in `range`.
+#[inline(never)]
 pub fn count_primes(range: Range<u64>) -> u64 {
     range.filter(|&n| is_prime(n)).count() as u64
 }

@@ -54,9 +54,13 @@ pub fn with_join(inputs: &[u64]) -> u64 {
     a.wrapping_add(b)
 }
 
+/// One item's work: long enough that each timed run lasts a few hundred milliseconds, so
+/// the figures are not at the mercy of a scheduler hiccup.
+const ITEM: u64 = 16_000_000;
+
 pub fn run() -> SectionResult {
     let threads = ::rayon::current_num_threads();
-    let inputs = vec![4_000_000u64; 64];
+    let inputs = vec![ITEM; 64];
     let want = total(inputs.iter().map(|&n| sum_of_squares_expected(n)));
 
     // Three rounds, the three ways taken in turn so that a burst of load from other
@@ -81,7 +85,7 @@ pub fn run() -> SectionResult {
     }
 
     println!(
-        "  compute(4_000_000) x {}, {threads} rayon threads, best of 3; results checked",
+        "  compute({ITEM}) x {}, {threads} rayon threads, best of 3; results checked",
         inputs.len()
     );
     timeline.print();

@@ -29,7 +29,7 @@ use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 
 /// Sized for about 0.5 s on one core of the development machine.
-const N: u64 = 800_000_000;
+const N: u64 = 1_000_000_000;
 /// Each version runs this many times; the best time counts (like `timeit`), which keeps
 /// a moment of noise from other programs out of the figure.
 const ROUNDS: usize = 3;
