@@ -51,12 +51,14 @@ pub struct Job {
     pub rounds: u32,
 }
 
-/// The demo's size: 0.2 s per round on one core of a quiet machine (about 0.3 ns per
-/// `i * i`; `common` is optimised in the dev profile too), four rounds each way.
+/// The demo's size: about 0.5 s per round on one core (about 0.3 ns per `i * i`; `common`
+/// is optimised in the dev profile too), three rounds each way. Rounds much shorter than
+/// this let timely's fixed costs (progress messages over TCP, a late first round) show
+/// up as a TCP penalty of 40-80% that has nothing to do with the steady state.
 pub const JOB: Job = Job {
-    n: 40_000_000,
+    n: 100_000_000,
     tasks: 16,
-    rounds: 4,
+    rounds: 3,
 };
 
 impl Job {
