@@ -314,9 +314,14 @@ fn with_rayon(inputs: &[u64], chunksize: usize, timeline: &Timeline) -> anyhow::
     Ok(chunks.concat())
 }
 
+/// One input's work. Large enough that each timed run lasts a few hundred milliseconds:
+/// starting the worker processes (a couple of milliseconds each) is then small beside the
+/// work, as in the "large chunks" comparison.
+const ITEM: u64 = 16_000_000;
+
 pub fn run() -> SectionResult {
     let workers = num_cpus::get();
-    let inputs = vec![4_000_000u64; 64];
+    let inputs = vec![ITEM; 64];
     let want = expected(&inputs);
     let chunksize = default_chunksize(inputs.len(), workers);
 
@@ -345,7 +350,7 @@ pub fn run() -> SectionResult {
     }
 
     println!(
-        "  compute(4_000_000) x {}, {workers} workers, chunksize {chunksize}, best of 3; all results checked",
+        "  compute({ITEM}) x {}, {workers} workers, chunksize {chunksize}, best of 3; all results checked",
         inputs.len()
     );
     println!("  process pool (lanes are worker processes):");
