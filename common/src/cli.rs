@@ -22,17 +22,20 @@
 //! [`role_command`] builds the command that starts one.
 
 use std::ffi::OsString;
-use std::fmt::Display;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
+use crate::claim::Machine;
 use crate::timing::{Secs, Stopwatch};
 use crate::trace;
+
+// Moved to their own modules; re-exported while the sections move over.
+pub use crate::child::{demo_exe, role_command, wait_or_kill};
+pub use crate::print::{figure, takeaway};
 
 /// What a section returns: `Ok` when it ran and its results checked out.
 pub type SectionResult = anyhow::Result<()>;
@@ -63,6 +66,8 @@ pub struct Section<O: 'static = NoOptions> {
     pub python: &'static str,
     /// One line: what the section shows.
     pub summary: &'static str,
+    /// Its figures need every usable core: the runner warns first when the machine is busy.
+    pub cpu_bound: bool,
     run: Run<O>,
 }
 
@@ -83,6 +88,7 @@ impl<O> Section<O> {
             name,
             python,
             summary,
+            cpu_bound: false,
             run: Run::Plain(run),
         }
     }
@@ -98,7 +104,33 @@ impl<O> Section<O> {
             name,
             python,
             summary,
+            cpu_bound: false,
             run: Run::WithOptions(run),
+        }
+    }
+
+    /// Mark a section whose figures need every usable core (speedups, efficiencies): the
+    /// runner reads the load first and says when the figures will be noisy.
+    pub const fn cpu_bound(mut self) -> Self {
+        self.cpu_bound = true;
+        self
+    }
+
+    /// This section in a demo whose options are `P`. A section declares itself in its own
+    /// file (`pub const SECTION: Section = ...`) and `main.rs` lists
+    /// `gather::SECTION.in_demo()`. Only for sections that read no options: one that does
+    /// is declared with the demo's options type and listed as it is.
+    pub const fn in_demo<P>(self) -> Section<P> {
+        let run = match self.run {
+            Run::Plain(f) => f,
+            Run::WithOptions(_) => panic!("a section that reads options is listed as it is"),
+        };
+        Section {
+            name: self.name,
+            python: self.python,
+            summary: self.summary,
+            cpu_bound: self.cpu_bound,
+            run: Run::Plain(run),
         }
     }
 
@@ -339,8 +371,11 @@ impl<O: clap::Args> Demo<O> {
                     .iter()
                     .position(|s| s.name == name)
                     .ok_or_else(|| {
+                        let hint = closest(name, self.sections.iter().map(|s| s.name))
+                            .map(|n| format!("did you mean '{n}'? "))
+                            .unwrap_or_default();
                         self.usage_error(format!(
-                            "unknown section '{name}'; valid sections: {}",
+                            "unknown section '{name}'; {hint}valid sections: {}",
                             join(self.sections.iter().map(|s| s.name))
                         ))
                     })
@@ -410,6 +445,12 @@ impl<O: clap::Args> Demo<O> {
                 selected.len(),
                 section.python
             );
+            if section.cpu_bound {
+                let machine = Machine::sample();
+                if let Some(note) = machine.noisy_note(machine.usable_cores.max(2)) {
+                    println!("{note}");
+                }
+            }
             let sw = Stopwatch::start();
             tracing::debug!(section = section.name, "section starts");
             let span = tracing::info_span!("section", name = section.name);
@@ -483,7 +524,15 @@ impl<O: clap::Args> Demo<O> {
             }
             match parse_choice(line.trim(), self.sections.len()) {
                 Ok(None) => return code,
-                Ok(Some(chosen)) => code = self.run_sections(&chosen, options),
+                Ok(Some(chosen)) => {
+                    code = self.run_sections(&chosen, options);
+                    print!("\npress Enter for the menu > ");
+                    let _ = io::stdout().flush();
+                    let mut enter = String::new();
+                    if stdin.lock().read_line(&mut enter).unwrap_or(0) == 0 {
+                        return code;
+                    }
+                }
                 Err(message) => println!("{message}"),
             }
         }
@@ -553,84 +602,38 @@ pub fn quiet_on_broken_pipe(body: impl FnOnce() -> ExitCode) -> ExitCode {
     }
 }
 
+/// The valid name closest to a mistyped one (`thread_basics` -> `thread-basics`), if any is
+/// close enough: at most 2 edits, or the same once `_` and case are set aside.
+fn closest<'a>(name: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let norm = name.to_lowercase().replace('_', "-");
+    valid
+        .map(|v| (edit_distance(&norm, v), v))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     items
         .into_iter()
         .map(|s| s.as_ref().to_owned())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Print a section's one-line takeaway, the last thing it says.
-pub fn takeaway(text: impl Display) {
-    println!("→ {text}");
-}
-
-/// A printed figure with its name: `  sequential ........ 2.503 s`.
-pub fn figure(name: impl Display, value: impl Display) {
-    println!("  {:.<28} {value}", format!("{name} "));
-}
-
-/// The path of demo binary `bin`, to re-run it as a child process.
-///
-/// In the demo itself that is `std::env::current_exe()`. Under `cargo test` the current
-/// executable is the test harness in `target/<profile>/deps/`; the demo binary that cargo
-/// built beside it is one folder up.
-pub fn demo_exe(bin: &str) -> io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    if exe.file_stem().is_some_and(|stem| stem == bin) {
-        return Ok(exe);
-    }
-    let dir = exe
-        .parent()
-        .ok_or_else(|| io::Error::other("the current executable has no folder"))?;
-    let dir = if dir.ends_with("deps") {
-        dir.parent().unwrap_or(dir)
-    } else {
-        dir
-    };
-    let candidate = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
-    if candidate.is_file() {
-        Ok(candidate)
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} not found: build it first (cargo build -p {bin})",
-                candidate.display()
-            ),
-        ))
-    }
-}
-
-/// `demo_exe(bin) --role ROLE`: add the role's arguments and spawn it.
-pub fn role_command(bin: &str, role: &str) -> io::Result<Command> {
-    let mut cmd = Command::new(demo_exe(bin)?);
-    cmd.arg("--role").arg(role);
-    if let Some(file) = trace::child_trace_file(role) {
-        cmd.env(trace::CHILD_TRACE_ENV, file);
-    }
-    Ok(cmd)
-}
-
-/// Wait at most `limit` for `child`; kill it if it is still running then. Returns its
-/// status, or `None` when it had to be killed. Child processes in the demos never hang a run.
-pub fn wait_or_kill(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> io::Result<Option<std::process::ExitStatus>> {
-    let sw = Stopwatch::start();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if sw.elapsed() >= limit {
-            child.kill()?;
-            child.wait()?;
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 #[cfg(test)]
@@ -813,19 +816,22 @@ mod tests {
     }
 
     #[test]
-    fn wait_or_kill_returns_status_or_kills() {
-        let mut quick = Command::new("true").spawn().unwrap();
-        assert!(
-            wait_or_kill(&mut quick, Duration::from_secs(60))
-                .unwrap()
-                .unwrap()
-                .success()
-        );
-        let mut slow = Command::new("sleep").arg("60").spawn().unwrap();
-        assert!(
-            wait_or_kill(&mut slow, Duration::from_millis(20))
-                .unwrap()
-                .is_none()
-        );
+    fn a_near_miss_gets_a_did_you_mean() {
+        let names = ["thread-basics", "lock", "rlock"];
+        assert_eq!(closest("thread_basics", names.into_iter()), Some("thread-basics"));
+        assert_eq!(closest("Lock", names.into_iter()), Some("lock"));
+        assert_eq!(closest("rlok", names.into_iter()), Some("rlock"));
+        assert_eq!(closest("no-such-section", names.into_iter()), None);
+    }
+
+    #[test]
+    fn a_plain_section_joins_a_demo_with_options() {
+        #[derive(clap::Args, Debug)]
+        struct Opts {}
+        const PLAIN: Section = Section::new("plain", "p", "s", ok).cpu_bound();
+        const LISTED: &[Section<Opts>] = &[PLAIN.in_demo()];
+        assert_eq!(LISTED[0].name, "plain");
+        assert!(LISTED[0].cpu_bound);
+        assert!(LISTED[0].call(&Opts {}).is_ok());
     }
 }

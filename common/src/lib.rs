@@ -6,12 +6,20 @@
 //! - [`memory`]: peak resident memory of this process and of a finished child.
 //! - [`fixture`]: a real local HTTP server (axum on 127.0.0.1, port 0).
 //! - [`cli`]: the section runner every demo binary uses.
+//! - [`print`]: figures and takeaways; [`claim`]: a takeaway printed as fact only when this
+//!   run's figures support it.
+//! - [`child`]: this binary re-run as a child process, with bounded waits.
+//! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
 
+pub mod child;
+pub mod claim;
 pub mod cli;
 pub mod fixture;
+pub mod gauge;
 pub mod memory;
+pub mod print;
 pub mod testing;
 pub mod timeline;
 pub mod timing;

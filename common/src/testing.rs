@@ -54,3 +54,59 @@ pub fn assert_rejects_unknown_section(exe: &str, valid: &[&str]) {
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The section names `--list` prints, in order.
+pub fn section_names(exe: &str) -> Vec<String> {
+    run_ok(exe, &["--list"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// One place per section: `--list`, the README's Python -> Rust table and each file's
+/// header agree. The README rows that link `CRATE/src/FILE.rs` (first link of the last
+/// column) name the sections in `--list` order, `FILE` being the section name with `_` for
+/// `-`; each of those files exists and its header says how to run only it
+/// (`Run only this: cargo run ... -p CRATE -- NAME`).
+pub fn assert_sections_documented(exe: &str, crate_dir: &str) {
+    let crate_dir = std::path::Path::new(crate_dir);
+    let krate = crate_dir
+        .file_name()
+        .expect("the crate folder has a name")
+        .to_string_lossy()
+        .into_owned();
+    let readme_path = crate_dir.join("../README.md");
+    let readme = std::fs::read_to_string(&readme_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", readme_path.display()));
+    let link = format!("]({krate}/src/");
+    let rows: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let last = l.trim_end().trim_end_matches('|').rsplit('|').next()?;
+            let at = last.find(&link)? + link.len();
+            let file = &last[at..];
+            Some(file[..file.find(".rs)")?].to_owned())
+        })
+        .collect();
+    let names = section_names(exe);
+    let expected: Vec<String> = names.iter().map(|n| n.replace('-', "_")).collect();
+    assert_eq!(
+        rows, expected,
+        "README.md's table rows for {krate} (files) and `--list` (sections) must match, in order"
+    );
+    for (name, file) in names.iter().zip(&expected) {
+        let path = crate_dir.join("src").join(format!("{file}.rs"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("section '{name}': cannot read {}: {e}", path.display()));
+        let run_line = text
+            .lines()
+            .find(|l| l.contains("Run only this:"))
+            .unwrap_or_else(|| panic!("{}: no 'Run only this:' line", path.display()));
+        assert!(
+            run_line.contains(&format!("-p {krate}")) && run_line.ends_with(&format!("-- {name}")),
+            "{}: '{run_line}' should end with '-p {krate} -- {name}'",
+            path.display()
+        );
+    }
+}

@@ -4,12 +4,12 @@
 //! - Logging is the twin of Python's `logging` with `%(threadName)s`: quiet by default;
 //!   `RUST_LOG=debug cargo run -p X` prints each `tracing::debug!` line with its thread's
 //!   name on stderr, so standard output stays the same.
-//! - `--trace FILE` is viztracer's twin: every section, every [`crate::timeline::Timeline`]
-//!   span, and every `tracing` span the demo creates (e.g. with `.instrument(span)` on a
-//!   task) land in FILE
-//!   (open it at <https://ui.perfetto.dev> or `chrome://tracing`). A child process started
-//!   with [`crate::cli::role_command`] writes its own file next to it:
-//!   `FILE.ROLE-N.json`.
+//! - `--trace FILE` is viztracer's twin: every section and every `tracing` span the lessons
+//!   create (`info_span!`, `.instrument(span)`) land in FILE (open it at
+//!   <https://ui.perfetto.dev> or `chrome://tracing`). A child process started with
+//!   [`crate::child::role_command`] writes its own file next to it: `FILE.ROLE-N.json`.
+//! - The same spans feed the terminal timelines: [`init`] installs
+//!   [`crate::timeline::TimelineLayer`] beside the other two.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -20,6 +20,8 @@ use std::io::IsTerminal;
 use tracing_chrome::{ChromeLayerBuilder, FlushGuard, TraceStyle};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
+
+use crate::timeline::TimelineLayer;
 
 /// Where a child process writes its trace, passed through the environment.
 pub const CHILD_TRACE_ENV: &str = "DEMO_TRACE_FILE";
@@ -68,10 +70,22 @@ pub fn init(trace_file: Option<&Path>) -> Result<TraceGuard, String> {
     };
     // A second init in one process (only in tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
+        .with(TimelineLayer::global())
         .with(log_layer)
         .with(chrome_layer)
         .try_init();
     Ok(TraceGuard(guard))
+}
+
+/// Make sure a process-wide subscriber with the timeline layer is installed (for a
+/// [`crate::timeline::Recording`] started outside the runner, e.g. in a test).
+pub fn ensure_global() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::registry()
+            .with(TimelineLayer::global())
+            .try_init();
+    });
 }
 
 /// The trace file a child playing `role` should write, if this process is tracing.
