@@ -13,6 +13,7 @@ fn main() {
     let mut modules = String::new();
     let mut problems = Vec::new();
     for krate in crates(root) {
+        writeln!(modules, "pub mod {} {{", krate.replace('-', "_")).unwrap();
         let src = root.join(&krate).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
@@ -23,12 +24,17 @@ fn main() {
         for file in files {
             println!("cargo:rerun-if-changed={}", file.display());
             let text = std::fs::read_to_string(&file).expect("a readable source file");
-            let shown = format!("{krate}/src/{}", file.file_name().unwrap().to_string_lossy());
+            let shown = format!(
+                "{krate}/src/{}",
+                file.file_name().unwrap().to_string_lossy()
+            );
             let markers = text.lines().filter(|l| *l == MARKER).count();
             let is_section = text.lines().any(|l| l.starts_with("pub const SECTION"));
             if markers == 0 {
                 if is_section {
-                    problems.push(format!("{shown}: a section file without the line `{MARKER}`"));
+                    problems.push(format!(
+                        "{shown}: a section file without the line `{MARKER}`"
+                    ));
                 }
                 continue;
             }
@@ -54,16 +60,23 @@ fn main() {
             std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
             let copy = dir.join(format!("{stem}.rs"));
             std::fs::write(&copy, lesson).expect("OUT_DIR is writable");
-            let module = format!("{}__{stem}", krate.replace('-', "_"));
-            writeln!(modules, "#[path = {:?}]\npub mod {module};", copy.display().to_string())
-                .unwrap();
+            writeln!(
+                modules,
+                "    #[path = {:?}]\n    pub mod {stem};",
+                copy.display().to_string()
+            )
+            .unwrap();
         }
+        modules.push_str("}\n");
     }
     if !problems.is_empty() {
         for p in &problems {
             println!("cargo:warning={p}");
         }
-        panic!("lesson parts that cannot be copied alone:\n  {}", problems.join("\n  "));
+        panic!(
+            "lesson parts that cannot be copied alone:\n  {}",
+            problems.join("\n  ")
+        );
     }
     std::fs::write(out.join("lessons.rs"), modules).expect("OUT_DIR is writable");
 }

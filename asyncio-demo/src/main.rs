@@ -45,12 +45,7 @@ const SECTIONS: &[Section<download::Options>] = &[
         "Results collected, try_join! failing fast, a panicking task as JoinError",
         exceptions::run,
     ),
-    Section::new(
-        "semaphore",
-        "asyncio.Semaphore(10)",
-        "tokio::sync::Semaphore: the largest number in flight is measured",
-        semaphore::run,
-    ),
+    semaphore::SECTION.in_demo(),
     Section::new(
         "timeout",
         "asyncio.wait_for(coro, timeout=)",

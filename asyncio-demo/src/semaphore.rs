@@ -9,90 +9,125 @@
 //!     await asyncio.gather(*(fetch(i) for i in range(50)))
 //!
 //! Rust: `sem.acquire().await` returns a permit; the permit is given back when it is
-//! dropped (the end of `async with` is the end of the permit's scope). Share the semaphore
-//! between spawned tasks with an `Arc`; `acquire_owned` gives a permit that can move into a
-//! task. Tokio's semaphore is fair: waiters get permits in the order they asked.
+//! dropped (the end of `async with` is the end of the permit's scope). Futures polled in
+//! place by `join_all` just borrow the semaphore. Spawned tasks must own what they use
+//! (`'static`), so they share it through an `Arc` and take an owned permit with
+//! `acquire_owned`. Tokio's semaphore is fair: waiters get permits in the order they asked.
+//! A semaphore caps how many run *at once*; a rate limit (so many per second) is a
+//! different tool: `tokio::time::interval`, or a token bucket.
 //!
-//! Watch: the largest number in flight, counted inside the guarded block, is 10; fifty
-//! 0.1 s calls take five waves, about 0.5 s.
+//! Watch: the largest number in flight, read from the `call` spans, is 10; fifty 0.1 s
+//! calls take five waves, about 0.5 s, both with `join_all` and with spawned tasks.
 //!
 //! Run only this: cargo run -p asyncio-demo -- semaphore
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::Timeline;
-use common::timing::{Secs, timed_async};
 use futures::future::join_all;
-use tokio::sync::Semaphore;
+use tokio::sync::{AcquireError, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
 
-pub const LIMIT: usize = 10;
-const CALLS: u64 = 50;
-const WAIT: Duration = Duration::from_millis(100);
-
-/// Counts how many are inside the guarded block now and at most.
-#[derive(Default)]
-pub struct InFlight {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl InFlight {
-    pub fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-async fn fetch(
-    i: u64,
-    sem: &Semaphore,
-    in_flight: &InFlight,
-    timeline: &Timeline,
-) -> anyhow::Result<u64> {
+/// One call inside `async with sem:`.
+async fn fetch(i: u64, sem: &Semaphore, wait: Duration) -> Result<u64, AcquireError> {
     let _permit = sem.acquire().await?; // `async with sem:`
-    let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
-    in_flight.max.fetch_max(now, Ordering::SeqCst);
-    tracing::debug!(call = i, in_flight = now, "got a permit");
-    {
-        let _span = timeline.span(format!("slot {}", i % LIMIT as u64), format!("call {i}"));
-        tokio::time::sleep(WAIT).await;
-    }
-    in_flight.now.fetch_sub(1, Ordering::SeqCst);
+    tokio::time::sleep(wait)
+        .instrument(tracing::info_span!("call", i))
+        .await;
     Ok(i)
 } // the permit is dropped here: the next waiter goes in
 
-/// `calls` fetches gathered under a semaphore of `limit`.
-pub async fn limited(
-    calls: u64,
-    limit: usize,
-    timeline: &Timeline,
-) -> anyhow::Result<(Vec<u64>, usize)> {
-    let sem = Arc::new(Semaphore::new(limit));
-    let in_flight = InFlight::default();
-    let results = join_all((0..calls).map(|i| fetch(i, &sem, &in_flight, timeline)))
+/// `calls` fetches gathered under a semaphore of `limit`, results in input order.
+pub async fn limited(calls: u64, limit: usize, wait: Duration) -> Result<Vec<u64>, AcquireError> {
+    let sem = Semaphore::new(limit);
+    join_all((0..calls).map(|i| fetch(i, &sem, wait)))
         .await
         .into_iter()
-        .collect::<anyhow::Result<Vec<u64>>>()?;
-    Ok((results, in_flight.max()))
+        .collect()
 }
 
+/// The same with spawned tasks: each task owns an `Arc` of the semaphore and an owned permit.
+pub async fn limited_spawned(calls: u64, limit: usize, wait: Duration) -> anyhow::Result<Vec<u64>> {
+    let sem = Arc::new(Semaphore::new(limit));
+    let mut tasks = JoinSet::new();
+    for i in 0..calls {
+        let sem = Arc::clone(&sem);
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await?;
+            tokio::time::sleep(wait)
+                .instrument(tracing::info_span!("call", i))
+                .await;
+            Ok::<u64, AcquireError>(i)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        done.push(result??);
+    }
+    done.sort_unstable();
+    Ok(done)
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "semaphore",
+    "asyncio.Semaphore(10)",
+    "tokio::sync::Semaphore: the largest number in flight is measured",
+    run,
+);
+
+const LIMIT: usize = 10;
+const CALLS: u64 = 50;
+const WAIT: Duration = Duration::from_millis(100);
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
-    let timeline = Timeline::new();
-    let (outcome, took) = timed_async(limited(CALLS, LIMIT, &timeline)).await;
-    let (results, max) = outcome?;
-    anyhow::ensure!(
-        results == (0..CALLS).collect::<Vec<_>>(),
-        "a call went missing"
-    );
+async fn run() -> SectionResult {
+    let expected: Vec<u64> = (0..CALLS).collect();
+    let recording = Recording::start();
+    let (results, took) = timed_async(limited(CALLS, LIMIT, WAIT)).await;
+    let calls = recording.finish().named(&["call"]);
+    anyhow::ensure!(results? == expected, "a call went missing");
+    let max = calls.most_at_once();
     anyhow::ensure!(max <= LIMIT, "{max} in flight with a limit of {LIMIT}");
+
+    let recording = Recording::start();
+    let (spawned, took_spawned) = timed_async(limited_spawned(CALLS, LIMIT, WAIT)).await;
+    let max_spawned = recording.finish().named(&["call"]).most_at_once();
+    anyhow::ensure!(spawned? == expected, "a spawned call went missing");
+    anyhow::ensure!(
+        max_spawned <= LIMIT,
+        "{max_spawned} spawned tasks in flight, limit {LIMIT}"
+    );
+
+    let waves = CALLS.div_ceil(LIMIT as u64) as u32;
     figure("calls", format!("{CALLS} x {}", Secs(WAIT)));
     figure("largest number in flight", format!("{max} (limit {LIMIT})"));
-    figure("took", Secs(took));
-    timeline.print();
-    takeaway("a Semaphore caps how many are inside at once; the permit is released when dropped");
+    figure(
+        "took (join_all)",
+        format!("{} ({waves} waves of {})", Secs(took), Secs(WAIT)),
+    );
+    figure("took (spawned, Arc + owned permits)", Secs(took_spawned));
+    calls.print(Lanes::Packed);
+    let ideal = WAIT * waves;
+    let near = |t: Duration| t >= ideal && t < ideal + WAIT;
+    takeaway_if(
+        &Evidence::new(
+            max == LIMIT && near(took) && near(took_spawned),
+            format!(
+                "{LIMIT} in flight at most and {waves} waves (about {})",
+                Secs(ideal)
+            ),
+            format!("{max} at most, {} and {}", Secs(took), Secs(took_spawned)),
+        ),
+        "a Semaphore caps how many are inside at once; the permit is released when dropped",
+    );
     Ok(())
 }
 
@@ -102,11 +137,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_more_than_the_limit_and_waves_of_it() {
+        let recording = Recording::local();
         let start = tokio::time::Instant::now();
-        let (results, max) = limited(25, 5, &Timeline::new()).await.unwrap();
-        assert_eq!(results, (0..25).collect::<Vec<_>>());
-        assert_eq!(max, 5);
+        let results = limited(25, 5, WAIT).await.unwrap();
         assert_eq!(start.elapsed(), WAIT * 5, "25 calls, 5 at a time: 5 waves");
+        assert_eq!(results, (0..25).collect::<Vec<_>>());
+        assert_eq!(recording.finish().named(&["call"]).most_at_once(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spawned_tasks_share_the_semaphore_through_an_arc() {
+        let start = tokio::time::Instant::now();
+        let results = limited_spawned(12, 4, WAIT).await.unwrap();
+        assert_eq!(results, (0..12).collect::<Vec<_>>());
+        assert_eq!(start.elapsed(), WAIT * 3, "12 tasks, 4 at a time: 3 waves");
     }
 
     #[tokio::test(start_paused = true)]

@@ -207,6 +207,9 @@ pub enum Lanes {
     ThreadId,
     /// The span's name and field values: `info_span!("fetch", id = 3)` draws in lane `fetch 3`.
     Span,
+    /// As few lanes as the overlaps allow (`slot 1`, `slot 2`, ...): each span takes the
+    /// first lane free when it starts. Fifty calls under a semaphore of 10 draw 10 lanes.
+    Packed,
 }
 
 /// One span, from its creation to its close.
@@ -242,7 +245,7 @@ impl SpanRecord {
             return lane.to_owned();
         }
         match lanes {
-            Lanes::Thread => self.thread.clone(),
+            Lanes::Thread | Lanes::Packed => self.thread.clone(),
             Lanes::ThreadId => self.thread_id.clone(),
             Lanes::Span => std::iter::once(self.name.to_owned())
                 .chain(
@@ -333,11 +336,27 @@ impl Recorded {
             origin_us: self.origin_us,
             spans: Arc::default(),
         };
-        timeline.extend(self.spans.iter().map(|s| Span {
-            lane: s.lane(lanes),
-            label: s.label(),
-            start_us: s.start_us,
-            end_us: s.end_us,
+        let mut free_at: Vec<u64> = Vec::new(); // Packed: when each slot is free again
+        timeline.extend(self.spans.iter().map(|s| {
+            let lane = if lanes == Lanes::Packed && s.field("lane").is_none() {
+                let slot = match free_at.iter().position(|&t| t <= s.start_us) {
+                    Some(k) => k,
+                    None => {
+                        free_at.push(0);
+                        free_at.len() - 1
+                    }
+                };
+                free_at[slot] = s.end_us.max(s.start_us + 1);
+                format!("slot {}", slot + 1)
+            } else {
+                s.lane(lanes)
+            };
+            Span {
+                lane,
+                label: s.label(),
+                start_us: s.start_us,
+                end_us: s.end_us,
+            }
         }));
         timeline
     }
@@ -763,6 +782,8 @@ c │     █████│
         assert_eq!(recorded.len(), 4);
         assert_eq!(recorded.most_at_once(), 3);
         assert_eq!(recorded.lane_count(Lanes::Span), 4);
+        let chart = recorded.timeline(Lanes::Packed).render(20);
+        assert_eq!(chart.matches("slot ").count(), 3, "{chart}");
     }
 
     async fn futures_join3(
