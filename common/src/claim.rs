@@ -343,10 +343,16 @@ mod tests {
         assert!(!e.holds());
         let line = e.verdict(TEXT, Some(&machine(3.4, 2, 2, 1.9)));
         assert!(line.starts_with("not shown in this run: "), "{line}");
-        assert!(!line.contains(TEXT), "the claim is not printed as fact: {line}");
+        assert!(
+            !line.contains(TEXT),
+            "the claim is not printed as fact: {line}"
+        );
         assert!(line.contains("expected a speedup near 2x"), "{line}");
         assert!(line.contains("measured 0.99x"), "{line}");
-        assert!(line.contains("efficiency 49%") || line.contains("efficiency 50%"), "{line}");
+        assert!(
+            line.contains("efficiency 49%") || line.contains("efficiency 50%"),
+            "{line}"
+        );
         assert!(line.contains("load average 3.40 on 2 cores"), "{line}");
         assert!(line.contains("other processes using 1.9 cores"), "{line}");
     }
@@ -357,7 +363,10 @@ mod tests {
         assert!(!e.holds(), "one worker shows no scaling");
         let line = e.verdict(TEXT, Some(&machine(0.1, 1, 2, 0.0)));
         assert!(line.starts_with("not shown in this run: "), "{line}");
-        assert!(line.contains("may use 1 of the machine's 2 cores"), "{line}");
+        assert!(
+            line.contains("may use 1 of the machine's 2 cores"),
+            "{line}"
+        );
         assert!(!line.contains("busy machine"), "{line}");
     }
 
@@ -395,7 +404,11 @@ mod tests {
         assert!(!both.holds());
         let line = both.verdict("t", None);
         assert!(line.contains("expected y, measured z"), "{line}");
-        assert!(Evidence::new(true, "", "").and(Evidence::new(true, "", "")).holds());
+        assert!(
+            Evidence::new(true, "", "")
+                .and(Evidence::new(true, "", ""))
+                .holds()
+        );
     }
 
     #[test]

@@ -818,7 +818,10 @@ mod tests {
     #[test]
     fn a_near_miss_gets_a_did_you_mean() {
         let names = ["thread-basics", "lock", "rlock"];
-        assert_eq!(closest("thread_basics", names.into_iter()), Some("thread-basics"));
+        assert_eq!(
+            closest("thread_basics", names.into_iter()),
+            Some("thread-basics")
+        );
         assert_eq!(closest("Lock", names.into_iter()), Some("lock"));
         assert_eq!(closest("rlok", names.into_iter()), Some("rlock"));
         assert_eq!(closest("no-such-section", names.into_iter()), None);

@@ -190,7 +190,6 @@ impl Drop for SpanGuard {
     }
 }
 
-
 // ---------------------------------------------------------------------------------------
 // The timeline as a `tracing` layer. Lesson code only creates ordinary spans
 // (`info_span!("fetch", id)`, `.instrument(span)`, `.entered()`); a [`Recording`] collects
@@ -369,6 +368,20 @@ impl Recorded {
 
 type Sink = Arc<Mutex<Vec<SpanRecord>>>;
 
+/// Make sure a process-wide subscriber with the timeline layer is installed, for a
+/// [`Recording`] started outside the runner (a test). The runner's
+/// [`crate::trace::init`] installs one with logging and `--trace` too.
+pub fn ensure_global() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::registry()
+            .with(TimelineLayer::global())
+            .try_init();
+    });
+}
+
 /// How many global recordings are running: the layer does nothing while this is 0.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static SINKS: Mutex<Vec<(u64, Sink)>> = Mutex::new(Vec::new());
@@ -406,9 +419,9 @@ pub struct Recording {
 
 impl Recording {
     /// Start collecting spans from the whole process. Installs the process-wide subscriber
-    /// with the timeline layer if nothing did yet (the runner's [`crate::trace::init`] does).
+    /// with the timeline layer if nothing did yet ([`ensure_global`]).
     pub fn start() -> Recording {
-        crate::trace::ensure_global();
+        ensure_global();
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let sink = Sink::default();
@@ -743,7 +756,10 @@ c │     █████│
         assert_eq!(fetches.len(), 2);
         assert_eq!(fetches.most_at_once(), 1, "one after the other");
         let chart = recorded.timeline(Lanes::Span).render(20);
-        assert!(chart.contains("fetch 1 │") && chart.contains("fetch 2 │"), "{chart}");
+        assert!(
+            chart.contains("fetch 1 │") && chart.contains("fetch 2 │"),
+            "{chart}"
+        );
     }
 
     #[test]
@@ -757,7 +773,11 @@ c │     █████│
             .unwrap();
         drop(tracing::info_span!("call", lane = "slot 3", id = 7));
         let recorded = recording.finish();
-        assert_eq!(recorded.len(), 1, "a local recording sees only its own thread");
+        assert_eq!(
+            recorded.len(),
+            1,
+            "a local recording sees only its own thread"
+        );
         let only = &recorded.spans()[0];
         assert_eq!(only.lane(Lanes::Span), "slot 3");
         assert_eq!(only.lane(Lanes::Thread), "slot 3");

@@ -77,17 +77,6 @@ pub fn init(trace_file: Option<&Path>) -> Result<TraceGuard, String> {
     Ok(TraceGuard(guard))
 }
 
-/// Make sure a process-wide subscriber with the timeline layer is installed (for a
-/// [`crate::timeline::Recording`] started outside the runner, e.g. in a test).
-pub fn ensure_global() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing_subscriber::registry()
-            .with(TimelineLayer::global())
-            .try_init();
-    });
-}
-
 /// The trace file a child playing `role` should write, if this process is tracing.
 pub(crate) fn child_trace_file(role: &str) -> Option<PathBuf> {
     static CHILDREN: AtomicUsize = AtomicUsize::new(0);
