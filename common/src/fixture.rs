@@ -23,6 +23,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::gauge::Gauge;
 use crate::workload::{file_bytes, file_source, file_window};
 
 /// How the server answers `/files/{id}`.
@@ -60,8 +61,7 @@ impl ServerConfig {
 #[derive(Debug, Default)]
 struct Stats {
     served: AtomicU64,
-    in_flight: AtomicU64,
-    max_in_flight: AtomicU64,
+    in_flight: Gauge,
 }
 
 struct AppState {
@@ -77,29 +77,13 @@ struct FileQuery {
     size: Option<usize>,
 }
 
-/// Counts a request as in flight for as long as it lives (also if the client goes away).
-struct InFlight<'a>(&'a Stats);
-
-impl<'a> InFlight<'a> {
-    fn enter(stats: &'a Stats) -> Self {
-        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(stats)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 async fn file(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u64>,
     Query(query): Query<FileQuery>,
 ) -> Bytes {
-    let _in_flight = InFlight::enter(&state.stats);
+    // Counted while it lives, also if the client goes away mid-request.
+    let _in_flight = state.stats.in_flight.enter();
     let latency = query
         .latency_ms
         .map_or(state.config.latency, Duration::from_millis);
@@ -242,7 +226,7 @@ impl TestServer {
     /// The largest number of requests the server ever held at once: what a client's
     /// concurrency limit looked like from the other side.
     pub fn max_in_flight(&self) -> u64 {
-        self.stats.max_in_flight.load(Ordering::SeqCst)
+        self.stats.in_flight.max() as u64
     }
 }
 
