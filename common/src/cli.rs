@@ -19,8 +19,16 @@
 //!
 //! Demos that re-run their own binary as a child process (the `multiprocessing` way)
 //! declare [`Role`]s: `DEMO --role NAME ARGS...` runs that role instead of the sections.
-//! [`role_command`] builds the command that starts one.
+//! [`crate::child::role_command`] builds the command that starts one.
+//!
+//! Two halves: the front end ([`Demo::front_end`]: parse, `--list`, `--help`, `--role`
+//! dispatch, one-line usage errors with exit code 2, `--trace` and `RUST_LOG`, a quiet stop
+//! on a broken pipe) and the banner loop ([`Chosen::run`]: each section under its banner,
+//! its time, a summary). [`Demo::main`] is both. A demo that prints data (`compare
+//! --format json`) calls the front end with its own body and runs the loop with
+//! [`Output::Quiet`], so standard output holds only the data.
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -165,6 +173,42 @@ pub struct Demo<O: 'static = NoOptions> {
     pub roles: &'static [Role],
 }
 
+/// How the banner loop prints around the sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A banner before each section, its time after it, a summary line at the end.
+    Banners,
+    /// Data output: the runner writes nothing to standard output (its notes and failures
+    /// go to stderr), so standard output holds only what the sections print.
+    Quiet,
+}
+
+/// What the front end chose: the sections, in the order asked, and the demo's options.
+pub struct Chosen<'d, O: 'static> {
+    demo: &'d Demo<O>,
+    indexes: Vec<usize>,
+    /// The demo's own options, parsed.
+    pub options: O,
+    quiet: Cell<bool>,
+}
+
+impl<O: clap::Args> Chosen<'_, O> {
+    /// The chosen sections, in the order asked.
+    pub fn sections(&self) -> impl Iterator<Item = &'static Section<O>> + '_ {
+        let all: &'static [Section<O>] = self.demo.sections;
+        self.indexes.iter().map(move |&i| &all[i])
+    }
+
+    /// The banner loop: run each chosen section (a failure is reported and the others still
+    /// run; a [`UsageError`] stops with exit code 2). Exit code 1 if any failed.
+    pub fn run(&self, output: Output) -> ExitCode {
+        if output == Output::Quiet {
+            self.quiet.set(true);
+        }
+        self.demo.run_sections(&self.indexes, &self.options, output)
+    }
+}
+
 /// What the command line asked for.
 #[derive(Debug)]
 enum Request<O> {
@@ -199,6 +243,23 @@ impl<O: clap::Args> Demo<O> {
 
     /// [`Demo::main`] with explicit arguments (the first one is the program name).
     pub fn main_from(&self, args: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+        self.front_end(args, |chosen| chosen.run(Output::Banners))
+    }
+
+    /// The front end with `body` in place of the banner loop: parse `std::env::args`,
+    /// answer `--list`, `--help`, `--role` and bad input (one line, exit code 2) itself, set
+    /// up `RUST_LOG` and `--trace`, then hand the chosen sections and options to `body`
+    /// (which usually calls [`Chosen::run`]). `--interactive` runs the menu with banners.
+    pub fn main_with(&self, body: impl FnOnce(&Chosen<'_, O>) -> ExitCode) -> ExitCode {
+        self.front_end(std::env::args_os(), body)
+    }
+
+    /// [`Demo::main_with`] with explicit arguments (the first one is the program name).
+    pub fn front_end(
+        &self,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+        body: impl FnOnce(&Chosen<'_, O>) -> ExitCode,
+    ) -> ExitCode {
         match self.parse(args) {
             Ok(Request::List) => {
                 print!("{}", self.section_table());
@@ -208,33 +269,19 @@ impl<O: clap::Args> Demo<O> {
                 sections,
                 options,
                 trace,
-            }) => self.traced(trace.as_deref(), || self.run_sections(&sections, &options)),
-            Ok(Request::Menu { options, trace }) => {
-                self.traced(trace.as_deref(), || self.menu(&options))
-            }
-            Ok(Request::Role { index, args }) => {
-                let role = &self.roles[index];
-                let trace = std::env::var_os(trace::CHILD_TRACE_ENV).map(PathBuf::from);
-                let _guard = match trace::init(trace.as_deref()) {
-                    Ok(guard) => guard,
-                    Err(e) => {
-                        eprintln!("{} --role {}: {e}", self.name, role.name);
-                        return ExitCode::FAILURE;
-                    }
+            }) => {
+                let chosen = Chosen {
+                    demo: self,
+                    indexes: sections,
+                    options,
+                    quiet: Cell::new(false),
                 };
-                tracing::debug!(
-                    role = role.name,
-                    pid = std::process::id(),
-                    "child process starts"
-                );
-                match (role.run)(&args) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("{} --role {}: {e:#}", self.name, role.name);
-                        ExitCode::FAILURE
-                    }
-                }
+                self.traced(trace.as_deref(), &chosen.quiet, || body(&chosen))
             }
+            Ok(Request::Menu { options, trace }) => {
+                self.traced(trace.as_deref(), &Cell::new(false), || self.menu(&options))
+            }
+            Ok(Request::Role { index, args }) => self.run_role(&self.roles[index], &args),
             Err(Rejection { message, code: 0 }) => {
                 print!("{message}");
                 ExitCode::SUCCESS
@@ -246,8 +293,38 @@ impl<O: clap::Args> Demo<O> {
         }
     }
 
+    /// `DEMO --role NAME ARGS...`: logging and the child's trace file, then the role.
+    fn run_role(&self, role: &Role, args: &[String]) -> ExitCode {
+        let trace = std::env::var_os(trace::CHILD_TRACE_ENV).map(PathBuf::from);
+        let _guard = match trace::init(trace.as_deref()) {
+            Ok(guard) => guard,
+            Err(e) => {
+                eprintln!("{} --role {}: {e}", self.name, role.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::debug!(
+            role = role.name,
+            pid = std::process::id(),
+            "child process starts"
+        );
+        match (role.run)(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{} --role {}: {e:#}", self.name, role.name);
+                ExitCode::FAILURE
+            }
+        }
+    }
+
     /// Run `body` with logging (`RUST_LOG`) and, if asked, a trace file.
-    fn traced(&self, trace: Option<&Path>, body: impl FnOnce() -> ExitCode) -> ExitCode {
+    /// A quiet run (`quiet` set by then) says where the trace went on stderr, not stdout.
+    fn traced(
+        &self,
+        trace: Option<&Path>,
+        quiet: &Cell<bool>,
+        body: impl FnOnce() -> ExitCode,
+    ) -> ExitCode {
         let guard = match trace::init(trace) {
             Ok(guard) => guard,
             Err(e) => {
@@ -258,11 +335,15 @@ impl<O: clap::Args> Demo<O> {
         let code = quiet_on_broken_pipe(body);
         drop(guard);
         if let Some(path) = trace {
-            let _ = writeln!(
-                io::stdout(),
+            let line = format!(
                 "trace written to {} (open it at https://ui.perfetto.dev)",
                 path.display()
             );
+            if quiet.get() {
+                eprintln!("{line}");
+            } else {
+                let _ = writeln!(io::stdout(), "{line}");
+            }
         }
         code
     }
@@ -433,22 +514,29 @@ impl<O: clap::Args> Demo<O> {
             .collect()
     }
 
-    fn run_sections(&self, selected: &[usize], options: &O) -> ExitCode {
+    fn run_sections(&self, selected: &[usize], options: &O, output: Output) -> ExitCode {
+        let quiet = output == Output::Quiet;
         let total = Stopwatch::start();
         let mut failed = Vec::new();
         for (k, &index) in selected.iter().enumerate() {
             let section = &self.sections[index];
-            println!(
-                "\n━━ {} ({}/{}) ━━ Python: {}",
-                section.name,
-                k + 1,
-                selected.len(),
-                section.python
-            );
+            if !quiet {
+                println!(
+                    "\n━━ {} ({}/{}) ━━ Python: {}",
+                    section.name,
+                    k + 1,
+                    selected.len(),
+                    section.python
+                );
+            }
             if section.cpu_bound {
                 let machine = Machine::sample();
                 if let Some(note) = machine.noisy_note(machine.usable_cores.max(2)) {
-                    println!("{note}");
+                    if quiet {
+                        eprintln!("{}: {}", section.name, note.trim_start());
+                    } else {
+                        println!("{note}");
+                    }
                 }
             }
             let sw = Stopwatch::start();
@@ -464,6 +552,7 @@ impl<O: clap::Args> Demo<O> {
                 return ExitCode::SUCCESS;
             }
             match outcome {
+                Ok(Ok(())) if quiet => {}
                 Ok(Ok(())) => println!("   ({} took {took})", section.name),
                 Ok(Err(e)) if e.is::<UsageError>() => {
                     eprintln!("{}: {e}", self.name);
@@ -481,11 +570,13 @@ impl<O: clap::Args> Demo<O> {
         }
         let took = Secs(total.elapsed());
         if failed.is_empty() {
-            println!(
-                "\n{}: {} section(s) in {took}, all passed.",
-                self.name,
-                selected.len()
-            );
+            if !quiet {
+                println!(
+                    "\n{}: {} section(s) in {took}, all passed.",
+                    self.name,
+                    selected.len()
+                );
+            }
             ExitCode::SUCCESS
         } else {
             eprintln!(
@@ -525,7 +616,7 @@ impl<O: clap::Args> Demo<O> {
             match parse_choice(line.trim(), self.sections.len()) {
                 Ok(None) => return code,
                 Ok(Some(chosen)) => {
-                    code = self.run_sections(&chosen, options);
+                    code = self.run_sections(&chosen, options, Output::Banners);
                     print!("\npress Enter for the menu > ");
                     let _ = io::stdout().flush();
                     let mut enter = String::new();
@@ -812,7 +903,28 @@ mod tests {
             sections: S,
             roles: &[],
         };
-        assert_eq!(demo.run_sections(&[0], &NoOptions {}), ExitCode::from(2));
+        assert_eq!(
+            demo.run_sections(&[0], &NoOptions {}, Output::Banners),
+            ExitCode::from(2)
+        );
+    }
+
+    #[test]
+    fn the_front_end_hands_the_chosen_sections_to_a_body() {
+        let mut seen = Vec::new();
+        let code = DEMO.front_end(["test-demo", "second", "first-one"], |chosen| {
+            seen = chosen.sections().map(|s| s.name).collect();
+            chosen.run(Output::Quiet)
+        });
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert_eq!(seen, ["second", "first-one"]);
+        let mut ran = false;
+        let code = DEMO.front_end(["test-demo", "nope"], |_| {
+            ran = true;
+            ExitCode::SUCCESS
+        });
+        assert_eq!(code, ExitCode::from(2), "bad input never reaches the body");
+        assert!(!ran);
     }
 
     #[test]
