@@ -10,8 +10,11 @@
 //!
 //! Rust: tokio's own documentation recommends rayon for CPU-bound work: `rayon::spawn` the
 //! job and send the result back on a `oneshot` channel, whose receiver is a future the
-//! async code awaits. `spawn_blocking` would also work, but its pool is sized for threads
-//! that *wait* (up to 512); rayon keeps one thread per core, the right size for computing.
+//! async code awaits. Which pool for what: `spawn_blocking` is for calls that *wait* (a
+//! file, a legacy client, see `run-in-executor`); its pool grows to 512 threads, because
+//! waiting threads cost no CPU. Computing threads do: more of them than cores only take
+//! turns, so rayon keeps one thread per usable core. CPU work on `spawn_blocking` still
+//! frees the loop, but a burst of jobs starts hundreds of threads that fight over the cores.
 //! There is no GIL: the rayon job itself can split across every core (`par_iter`).
 //! One trap: a panic inside `rayon::spawn` aborts the whole process, so catch it in the
 //! job and send it back as an error.
@@ -19,25 +22,17 @@
 //! Watch: a heartbeat task ticks every 5 ms on the event loop. While the job runs inline
 //! its worst lateness is about the whole job's duration (the loop is frozen); while the
 //! same job runs on rayon it stays within a few milliseconds (on a busy machine the OS
-//! may keep the loop's thread waiting for a core a little longer).
+//! may keep the loop's thread waiting for a core a little longer). On rayon the job's
+//! chunks spread over one thread per core: with 2 free cores it takes about half the time.
 //!
 //! Run only this: cargo run -p hybrid-demo -- cpu-offload
 
 use std::any::Any;
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_id_lane};
-use common::timing::{Heartbeat, Secs, timed_async};
-use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 use rayon::prelude::*;
-
-/// `sum(i * i for i in range(N))`: a few hundred milliseconds on one core.
-const N: u64 = 200_000_000;
-const CHUNKS: usize = 16;
-const TICK: Duration = Duration::from_millis(5);
 
 /// Run `job` on rayon's thread pool and await its result from async code.
 ///
@@ -50,20 +45,23 @@ where
 {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        tracing::debug!(thread = %thread_id_lane(), "rayon job starts");
+        tracing::debug!("rayon job starts");
         let outcome = catch_unwind(AssertUnwindSafe(job));
         // The receiver is gone if the caller stopped waiting (its future was dropped).
         let _ = tx.send(outcome);
     });
     match rx.await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(panic)) => Err(anyhow!("the rayon job panicked: {}", panic_text(&*panic))),
+        Ok(Err(panic)) => Err(anyhow!(
+            "the rayon job panicked: {}",
+            panic_message(&*panic)
+        )),
         Err(_) => Err(anyhow!("the rayon job ended without sending its result")),
     }
 }
 
 /// The message a panic carried (`panic!("...")` payloads are `&str` or `String`).
-pub fn panic_text(payload: &(dyn Any + Send)) -> String {
+fn panic_message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -71,21 +69,57 @@ pub fn panic_text(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
-/// The CPU job: the sum of squares in chunks, each chunk one bar on the timeline.
-/// `par_iter` spreads the chunks over rayon's threads; on the loop it runs them in turn.
-fn crunch(n: u64, parallel: bool, timeline: &Timeline) -> u64 {
-    let chunk = |range: std::ops::Range<u64>| {
-        timeline.record(thread_id_lane(), "chunk", || sum_of_squares_in(range))
+/// The CPU job: `work` on every chunk, the answers added up. With `parallel`, `par_iter`
+/// spreads the chunks over rayon's threads; without, they run in turn on this thread.
+pub fn crunch<W>(chunks: Vec<Range<u64>>, work: W, parallel: bool) -> u64
+where
+    W: Fn(Range<u64>) -> u64 + Sync,
+{
+    let chunk = |range: Range<u64>| {
+        let _span = tracing::info_span!("chunk", start = range.start).entered();
+        work(range)
     };
-    let ranges = split_range(n, CHUNKS);
     if parallel {
-        ranges
+        chunks
             .into_par_iter()
             .map(chunk)
             .reduce(|| 0, u64::wrapping_add)
     } else {
-        ranges.into_iter().map(chunk).fold(0, u64::wrapping_add)
+        chunks.into_iter().map(chunk).fold(0, u64::wrapping_add)
     }
+}
+
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Heartbeat, Secs, speedup, timed_async};
+use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
+
+pub const SECTION: Section = Section::new(
+    "cpu-offload",
+    "await loop.run_in_executor(pool, crunch, n)",
+    "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
+    run,
+)
+.cpu_bound();
+
+/// `sum(i * i for i in range(N))`: a few hundred milliseconds on one core.
+const N: u64 = 400_000_000;
+const CHUNKS: usize = 16;
+const TICK: Duration = Duration::from_millis(5);
+/// The most threads `spawn_blocking`'s pool starts by default.
+const BLOCKING_POOL: usize = 512;
+
+/// Name rayon's threads `rayon-0`, `rayon-1`...: the timeline's lanes. Only possible before
+/// the global pool first runs (an earlier section may have started it: then they stay unnamed).
+fn name_rayon_threads() {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("rayon-{i}"))
+        .build_global();
 }
 
 /// What one way of running the job looked like from the event loop.
@@ -115,14 +149,23 @@ async fn observe(job: impl Future<Output = anyhow::Result<u64>>) -> anyhow::Resu
 
 // One event-loop thread, as in asyncio; rayon brings its own threads, one per core.
 #[tokio::main(flavor = "current_thread")]
-pub async fn run() -> SectionResult {
-    let inline = observe(async { Ok(crunch(N, false, &Timeline::new())) }).await?;
+async fn run() -> SectionResult {
+    name_rayon_threads();
+    let inline =
+        observe(async { Ok(crunch(split_range(N, CHUNKS), sum_of_squares_in, false)) }).await?;
 
-    let timeline = Timeline::new();
-    let on_rayon = {
-        let timeline = timeline.clone();
-        observe(spawn_rayon(move || crunch(N, true, &timeline))).await?
-    };
+    let recording = Recording::start();
+    let on_rayon = observe(spawn_rayon(|| {
+        crunch(split_range(N, CHUNKS), sum_of_squares_in, true)
+    }))
+    .await?;
+    let chunks = recording.finish().named(&["chunk"]);
+    anyhow::ensure!(chunks.len() == CHUNKS, "{} chunks ran", chunks.len());
+    // rayon sizes its pool from `std::thread::available_parallelism()` (an affinity mask
+    // or a CPU quota counts): the threads that could work at once.
+    let workers = rayon::current_num_threads();
+    let threads_used = chunks.lane_count(Lanes::ThreadId);
+    let speedup = speedup(inline.took, on_rayon.took);
 
     figure("job inline on the loop", Secs(inline.took));
     figure("  heartbeat worst lateness", Secs(inline.worst_lateness));
@@ -130,13 +173,47 @@ pub async fn run() -> SectionResult {
     figure("job on rayon (oneshot back)", Secs(on_rayon.took));
     figure("  heartbeat worst lateness", Secs(on_rayon.worst_lateness));
     figure("  heartbeat ticks meanwhile", on_rayon.ticks);
+    figure(
+        "  speedup over inline",
+        format!(
+            "{speedup:.2}x, {threads_used} of rayon's {workers} threads ran chunks (efficiency {:.0}%)",
+            100.0 * speedup / workers as f64
+        ),
+    );
+    figure(
+        "pool sizes",
+        format!(
+            "rayon {workers} (one per usable core), spawn_blocking up to {BLOCKING_POOL} (for waiting)"
+        ),
+    );
     println!("  the job's chunks on rayon (one lane per thread):");
-    timeline.print();
-    takeaway(format!(
-        "inline, the loop froze for {}; on rayon it never ran more than {} late",
-        Secs(inline.worst_lateness),
-        Secs(on_rayon.worst_lateness)
-    ));
+    chunks.print(Lanes::Thread);
+    let loop_free = Evidence::new(
+        inline.worst_lateness >= inline.took * 8 / 10
+            && on_rayon.worst_lateness * 4 <= inline.worst_lateness,
+        "the loop frozen for about the whole job inline, on rayon late by a quarter of that at most",
+        format!(
+            "{} late inline for a {} job, {} on rayon",
+            Secs(inline.worst_lateness),
+            Secs(inline.took),
+            Secs(on_rayon.worst_lateness)
+        ),
+    )
+    .cpu(2);
+    takeaway_if(
+        &loop_free,
+        format!(
+            "inline, the loop froze for {}; on rayon it never ran more than {} late",
+            Secs(inline.worst_lateness),
+            Secs(on_rayon.worst_lateness)
+        ),
+    );
+    takeaway_if(
+        &Evidence::scaling(speedup, workers),
+        format!(
+            "no GIL: par_iter spread the job over all {workers} cores, {speedup:.2}x faster than on the loop's thread"
+        ),
+    );
     Ok(())
 }
 
@@ -156,14 +233,20 @@ mod tests {
         .unwrap();
         assert_eq!(sum, sum_of_squares_expected(1_000));
         assert!(on_pool, "the job ran on a rayon worker");
-        assert_eq!(
-            crunch(10_000, true, &Timeline::new()),
-            sum_of_squares_expected(10_000)
-        );
-        assert_eq!(
-            crunch(10_000, false, &Timeline::new()),
-            sum_of_squares_expected(10_000)
-        );
+    }
+
+    #[test]
+    fn crunch_adds_up_every_chunk_in_parallel_or_in_turn() {
+        for parallel in [true, false] {
+            assert_eq!(
+                crunch(split_range(10_000, 7), sum_of_squares_in, parallel),
+                sum_of_squares_expected(10_000)
+            );
+        }
+        // In turn: every chunk is a span on this thread.
+        let recording = Recording::local();
+        crunch(split_range(10_000, 7), sum_of_squares_in, false);
+        assert_eq!(recording.finish().named(&["chunk"]).len(), 7);
     }
 
     /// The job waits for a message that only a task on the (single-threaded) loop can send:

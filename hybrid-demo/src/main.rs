@@ -23,18 +23,8 @@ mod run_in_executor;
 mod thread_to_loop;
 
 const SECTIONS: &[Section<Options>] = &[
-    Section::new(
-        "run-in-executor",
-        "await loop.run_in_executor(None, blocking_io)",
-        "blocking calls on tokio's blocking pool while the loop keeps ticking",
-        run_in_executor::run,
-    ),
-    Section::new(
-        "cpu-offload",
-        "await loop.run_in_executor(pool, crunch, n)",
-        "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
-        cpu_offload::run,
-    ),
+    run_in_executor::SECTION.in_demo(),
+    cpu_offload::SECTION.in_demo(),
     Section::new(
         "database",
         "aiosqlite.connect(...) / many database queries",
@@ -47,12 +37,7 @@ const SECTIONS: &[Section<Options>] = &[
         "fetch (reqwest) -> CPU (rayon) -> write (tokio::fs) over bounded channels",
         pipeline::run,
     ),
-    Section::new(
-        "thread-to-loop",
-        "loop.call_soon_threadsafe / asyncio.run_coroutine_threadsafe",
-        "plain threads feeding and awaiting the runtime; block_on inside it caught",
-        thread_to_loop::run,
-    ),
+    thread_to_loop::SECTION.in_demo(),
     Section::with_options(
         "graceful-shutdown",
         "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",

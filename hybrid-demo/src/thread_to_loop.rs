@@ -27,23 +27,11 @@
 //!
 //! Run only this: cargo run -p hybrid-demo -- thread-to-loop
 
-use std::cell::Cell;
-use std::collections::BTreeSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Once;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::mpsc;
-
-use crate::cpu_offload::panic_text;
-
-const THREADS: u64 = 4;
-const ITEMS_PER_THREAD: u64 = 5;
-const ROUND_TRIPS: u32 = 1_000;
 
 /// Async work that lives on the loop.
 async fn square(i: u64) -> u64 {
@@ -62,9 +50,14 @@ pub struct Answers {
 }
 
 /// A plain (sync) worker thread's body: talks to the loop three ways.
-pub fn worker(i: u64, handle: &Handle, items: &mpsc::Sender<Item>) -> anyhow::Result<Answers> {
+pub fn worker(
+    i: u64,
+    handle: &Handle,
+    items: &mpsc::Sender<Item>,
+    items_per_thread: u64,
+) -> anyhow::Result<Answers> {
     // 1. call_soon_threadsafe: hand items to the loop; waits only if the channel is full.
-    for k in 0..ITEMS_PER_THREAD {
+    for k in 0..items_per_thread {
         items
             .blocking_send((i, k))
             .map_err(|_| anyhow!("the loop stopped listening"))?;
@@ -83,9 +76,14 @@ pub fn worker(i: u64, handle: &Handle, items: &mpsc::Sender<Item>) -> anyhow::Re
     })
 }
 
-/// Start `THREADS` plain threads that talk to the loop of `runtime`; the loop collects
-/// the items they send. Returns the items (as received) and each thread's answers.
-pub fn threads_and_loop(runtime: &Runtime) -> anyhow::Result<(Vec<Item>, Vec<Answers>)> {
+/// Start `threads` plain threads that talk to the loop of `runtime`, each sending
+/// `items_per_thread` items; the loop collects them. Returns the items (as received) and
+/// each thread's answers.
+pub fn threads_and_loop(
+    runtime: &Runtime,
+    threads: u64,
+    items_per_thread: u64,
+) -> anyhow::Result<(Vec<Item>, Vec<Answers>)> {
     let (items, mut inbox) = mpsc::channel::<Item>(4);
     let collector = runtime.spawn(async move {
         let mut received = Vec::new();
@@ -95,12 +93,12 @@ pub fn threads_and_loop(runtime: &Runtime) -> anyhow::Result<(Vec<Item>, Vec<Ans
         received // every sender is gone: all threads finished
     });
     let answers = std::thread::scope(|s| {
-        let threads: Vec<_> = (0..THREADS)
+        let threads: Vec<_> = (0..threads)
             .map(|i| {
                 let (handle, items) = (runtime.handle().clone(), items.clone());
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn_scoped(s, move || worker(i, &handle, &items))
+                    .spawn_scoped(s, move || worker(i, &handle, &items, items_per_thread))
             })
             .collect::<Result<_, _>>()?;
         drop(items); // the threads hold the only senders now
@@ -112,6 +110,47 @@ pub fn threads_and_loop(runtime: &Runtime) -> anyhow::Result<(Vec<Item>, Vec<Ans
     let received = runtime.block_on(collector)?;
     Ok((received, answers))
 }
+
+/// The mistake: a sync helper that drives a future with `block_on`. Fine from a plain
+/// thread; called from async code on the runtime (a task, or sync code a task calls) it
+/// panics: "Cannot start a runtime from within a runtime".
+pub fn sync_helper(handle: &Handle) -> u64 {
+    handle.block_on(square(3))
+}
+
+/// Fix 1: in async code, `.await` instead.
+pub async fn async_helper() -> u64 {
+    square(3).await
+}
+
+/// Fix 2: the same sync code moved to `spawn_blocking`, where `block_on` is allowed.
+pub fn block_on_in_spawn_blocking(handle: &Handle) -> anyhow::Result<u64> {
+    let inner = handle.clone();
+    let task = handle.spawn_blocking(move || sync_helper(&inner));
+    Ok(handle.block_on(task)?)
+}
+
+// --- run and measure ---
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "thread-to-loop",
+    "loop.call_soon_threadsafe / asyncio.run_coroutine_threadsafe",
+    "plain threads feeding and awaiting the runtime; block_on inside it caught",
+    run,
+);
+
+const THREADS: u64 = 4;
+const ITEMS_PER_THREAD: u64 = 5;
+const ROUND_TRIPS: u32 = 1_000;
 
 thread_local! {
     static QUIET: Cell<bool> = const { Cell::new(false) };
@@ -131,16 +170,21 @@ fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     QUIET.with(|q| q.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(false));
-    outcome.map_err(|payload| panic_text(&*payload))
+    outcome.map_err(|payload| {
+        // `panic!("...")` carries a `&str` or a `String`.
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned())
+    })
 }
 
-/// The mistake: `block_on` from code that runs on the runtime. Returns tokio's panic message.
-pub fn block_on_inside_the_runtime(handle: &Handle) -> anyhow::Result<String> {
+/// The mistake made on purpose: `sync_helper` called from a task on the runtime. Returns
+/// tokio's panic message.
+fn block_on_inside_the_runtime(handle: &Handle) -> anyhow::Result<String> {
     let inner = handle.clone();
-    let task = handle.spawn(async move {
-        // Looks harmless, e.g. a sync helper called from async code.
-        catch_quietly(|| inner.block_on(square(3)))
-    });
+    let task = handle.spawn(async move { catch_quietly(|| sync_helper(&inner)) });
     match handle.block_on(task)? {
         Ok(_) => Err(anyhow!(
             "block_on inside the runtime should have been refused"
@@ -149,14 +193,7 @@ pub fn block_on_inside_the_runtime(handle: &Handle) -> anyhow::Result<String> {
     }
 }
 
-/// Fix 2: the same sync code moved to `spawn_blocking`, where `block_on` is allowed.
-pub fn block_on_in_spawn_blocking(handle: &Handle) -> anyhow::Result<u64> {
-    let inner = handle.clone();
-    let task = handle.spawn_blocking(move || inner.block_on(square(3)));
-    Ok(handle.block_on(task)?)
-}
-
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     // The "event loop": one worker thread, as in asyncio.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -165,7 +202,7 @@ pub fn run() -> SectionResult {
         .build()?;
     let handle = runtime.handle().clone();
 
-    let (received, answers) = threads_and_loop(&runtime)?;
+    let (received, answers) = threads_and_loop(&runtime, THREADS, ITEMS_PER_THREAD)?;
     let distinct: BTreeSet<_> = received.iter().collect();
     anyhow::ensure!(
         received.len() as u64 == THREADS * ITEMS_PER_THREAD && distinct.len() == received.len(),
@@ -192,6 +229,8 @@ pub fn run() -> SectionResult {
     });
     trips?;
     let mistake = block_on_inside_the_runtime(&handle)?;
+    let awaited = handle.block_on(handle.spawn(async_helper()))?;
+    anyhow::ensure!(awaited == 9, "the awaited helper gave {awaited}");
     let fixed = block_on_in_spawn_blocking(&handle)?;
     anyhow::ensure!(fixed == 9, "spawn_blocking + block_on gave {fixed}");
 
@@ -221,7 +260,11 @@ pub fn run() -> SectionResult {
     );
     println!("      \"{first_sentence}\"");
     figure(
-        "same call in spawn_blocking",
+        "fix 1: .await it instead",
+        format!("fine, returned {awaited}"),
+    );
+    figure(
+        "fix 2: block_on in spawn_blocking",
         format!("fine, returned {fixed}"),
     );
     takeaway(
@@ -245,7 +288,7 @@ mod tests {
     #[test]
     fn every_item_reaches_the_loop_and_every_answer_its_thread() {
         let runtime = one_thread_runtime();
-        let (received, answers) = threads_and_loop(&runtime).unwrap();
+        let (received, answers) = threads_and_loop(&runtime, THREADS, ITEMS_PER_THREAD).unwrap();
         let mut sorted = received.clone();
         sorted.sort();
         let expected: Vec<_> = (0..THREADS)
@@ -276,6 +319,7 @@ mod tests {
             message.contains("runtime from within a runtime"),
             "{message}"
         );
+        assert_eq!(runtime.block_on(async_helper()), 9);
         assert_eq!(block_on_in_spawn_blocking(runtime.handle()).unwrap(), 9);
         // The runtime is still healthy after the caught panic.
         assert_eq!(runtime.block_on(square(4)), 16);
