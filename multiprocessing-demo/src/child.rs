@@ -15,29 +15,27 @@
 //! After that the parent can send anything serialisable, including more `IpcSender`s (the
 //! child's way back) and `IpcSharedMemory`. Every wait is bounded: a child that dies before
 //! it connects, or never answers, is killed and reported, it never hangs the run.
+//!
+//! The lessons do not import this file: a lesson takes a closure that starts a child and
+//! returns `(Child, IpcSender<T>)` (the parent side, built here by [`starter`]), or the
+//! child's inbox `IpcReceiver<T>` (the child side, handed over by [`serve`]).
 
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use common::cli::{role_command, wait_or_kill};
+use anyhow::{Context, bail};
+use common::child::role_command;
 use common::timing::Stopwatch;
-use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
 /// How long any single wait on a child may take before the child is declared stuck.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A started child process and the sending end of its inbox.
-pub struct Connected<T> {
-    pub child: Child,
-    pub inbox: IpcSender<T>,
-}
-
 /// Start `--role role SERVER args...` and wait (bounded) until it has sent its inbox.
-pub fn start<T>(role: &str, args: &[String]) -> anyhow::Result<Connected<T>>
+/// Returns the child and the sending end of its inbox.
+pub fn start<T>(role: &str, args: &[String]) -> anyhow::Result<(Child, IpcSender<T>)>
 where
     T: Serialize + for<'de> Deserialize<'de> + Send + 'static,
 {
@@ -61,7 +59,7 @@ where
         match done_rx.recv_timeout(Duration::from_millis(2)) {
             Ok(accepted) => {
                 let (_, inbox) = accepted.context("the child's first message")?;
-                return Ok(Connected { child, inbox });
+                return Ok((child, inbox));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => bail!("accept thread vanished"),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -71,7 +69,7 @@ where
             // Give a message already on its way a moment, then unblock `accept` by
             // connecting and hanging up ourselves.
             if let Ok(Ok((_, inbox))) = done_rx.recv_timeout(Duration::from_millis(50)) {
-                return Ok(Connected { child, inbox });
+                return Ok((child, inbox));
             }
             drop(IpcSender::<IpcSender<T>>::connect(name));
             let status = match exited {
@@ -89,6 +87,30 @@ where
     }
 }
 
+/// A closure that starts one more `--role role` child each time it is called: what a
+/// lesson takes to start its children.
+pub fn starter<T>(
+    role: &'static str,
+    args: Vec<String>,
+) -> impl FnMut() -> anyhow::Result<(Child, IpcSender<T>)> + Send + 'static
+where
+    T: Serialize + for<'de> Deserialize<'de> + Send + 'static,
+{
+    move || start(role, &args)
+}
+
+/// A role's body: connect to the parent named in `args` and hand the inbox to `body`
+/// (the lesson's child side).
+pub fn serve<T>(
+    args: &[String],
+    body: impl FnOnce(IpcReceiver<T>) -> anyhow::Result<()>,
+) -> anyhow::Result<()>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    body(connect(server_arg(args)?)?)
+}
+
 /// The child's side of the handshake: make an inbox, send its sending end to the parent.
 pub fn connect<T>(server: &str) -> anyhow::Result<IpcReceiver<T>>
 where
@@ -102,21 +124,12 @@ where
     Ok(inbox)
 }
 
-/// `rx.recv()`, but give up after `limit`: the sender is stuck or gone.
-pub fn recv_within<T>(rx: &IpcReceiver<T>, limit: Duration) -> anyhow::Result<T>
-where
-    T: Serialize + for<'de> Deserialize<'de>,
-{
-    match rx.try_recv_timeout(limit) {
-        Ok(v) => Ok(v),
-        Err(TryRecvError::Empty) => Err(anyhow!("no message within {limit:?}")),
-        Err(TryRecvError::IpcError(e)) => Err(anyhow!(e).context("receiving")),
-    }
-}
-
-/// `join()`: wait (bounded) for the child to exit and return its status.
-pub fn join(child: &mut Child) -> anyhow::Result<ExitStatus> {
-    wait_or_kill(child, PATIENCE)?
+/// `join()`: wait (bounded) for the child to exit and return its status. The lessons wait
+/// with `Child::wait` once their child has said goodbye; tests use this, so a broken child
+/// fails a test instead of hanging it.
+#[cfg(test)]
+pub fn join(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
+    common::child::wait_or_kill(child, PATIENCE)?
         .with_context(|| format!("child {} did not exit in time: killed", child.id()))
 }
 
@@ -134,22 +147,9 @@ mod tests {
     #[test]
     fn a_child_that_never_connects_is_an_error_not_a_hang() {
         // `noop` exits at once without touching the server.
-        let err = start::<u32>("noop", &[]).err().expect("must fail");
+        let Err(err) = start::<u32>("noop", &[]) else {
+            panic!("must fail")
+        };
         assert!(err.to_string().contains("never connected"), "{err}");
-    }
-
-    #[test]
-    fn a_silent_sender_is_an_error_not_a_hang() {
-        let (_tx, rx) = ipc::channel::<u32>().unwrap();
-        let err = recv_within(&rx, Duration::from_millis(10)).unwrap_err();
-        assert!(err.to_string().contains("no message"), "{err}");
-    }
-
-    #[test]
-    fn the_handshake_gives_the_parent_the_childs_inbox() {
-        let c = start::<crate::pipe::ToChild>("pipe-child", &[]).unwrap();
-        let mut child = c.child;
-        drop(c.inbox); // hanging up before Hello: the child fails cleanly
-        assert_eq!(join(&mut child).unwrap().code(), Some(1));
     }
 }

@@ -11,94 +11,101 @@
 //! is caught at `join()` (an `Err`), but an `abort()`, a stack overflow, a segfault in C
 //! code or an out-of-memory kill takes down every thread at once. In a child process, the
 //! same fault is an exit status for the parent to read: a panic exits with code 101, an
-//! abort is killed by signal 6 (SIGABRT). The pool here goes further than Python's: it
-//! notices the dead worker, starts a replacement and gives it the lost chunk again.
+//! abort is killed by signal 6 (SIGABRT). The `pool-map` section's pool goes further than
+//! Python's: it notices the dead worker, starts a replacement and gives it the lost chunk
+//! again.
 //!
-//! Watch: the two statuses; in the pool's timeline, lanes of replacement pids appear after
-//! the two deaths, and the results are still complete and in order.
+//! Watch: the three statuses; in the pool's timeline, lanes of replacement pids appear
+//! after the two deaths, and the results are still complete and in order.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- crash-isolation
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, role_command, takeaway};
-use common::timeline::Timeline;
-use common::workload::sum_of_squares_expected;
 
-use crate::child;
-use crate::pool_map::Pool;
-
-/// An input that makes a pool worker panic the first time it sees it.
-pub const PANICS_FIRST_TIME: u64 = 666_001;
-/// An input that makes a pool worker abort (like a segfault) the first time it sees it.
-pub const ABORTS_FIRST_TIME: u64 = 666_002;
-
-/// Called by the pool worker before each `compute(n)`: the faults this section injects.
-/// The first attempt on these inputs dies; a retry runs clean, as when the fault was in the
-/// process (a corrupted state, a flaky library), not in the input.
-pub fn maybe_crash(n: u64, attempt: u32) {
-    if attempt > 0 {
-        return;
-    }
-    match n {
-        PANICS_FIRST_TIME => {
-            panic_on_purpose(format!("worker {} panics on {n}", std::process::id()))
-        }
-        ABORTS_FIRST_TIME => abort_quietly(),
-        _ => {}
-    }
-}
-
-/// `panic!`, reported in one line on stderr (no backtrace: the panic is the demo).
-fn panic_on_purpose(message: String) -> ! {
-    std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<String>()
-            .map_or("?", String::as_str);
-        eprintln!("(child {}) panicked: {what}", std::process::id());
-    }));
-    panic!("{message}")
-}
-
-/// `abort()`, without leaving a core file behind on machines that keep them.
-fn abort_quietly() -> ! {
-    let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
-    std::process::abort()
-}
-
-/// `--role crasher panic|abort|exit`: fail in the way asked.
-pub fn crasher(args: &[String]) -> anyhow::Result<()> {
-    match args.first().map(String::as_str) {
-        Some("panic") => panic_on_purpose("on purpose".to_owned()),
-        Some("abort") => abort_quietly(),
-        Some("exit") => std::process::exit(3),
+/// The child's side: fail in the way asked.
+pub fn crasher(how: &str) -> anyhow::Result<()> {
+    match how {
+        "panic" => panic!("on purpose"),
+        "abort" => std::process::abort(), // like a segfault: no unwinding, no cleanup
+        "exit" => std::process::exit(3),
         other => anyhow::bail!("crasher: expected panic, abort or exit, got {other:?}"),
     }
 }
 
-/// Start a crasher child, wait for it (bounded) and return its exit status and its stderr.
-pub fn crash_child(how: &str) -> anyhow::Result<(ExitStatus, String)> {
-    let mut child = role_command(env!("CARGO_PKG_NAME"), "crasher")?
-        .arg(how)
+/// The parent's side: start the child `command`, wait for it and return its exit status and
+/// what it wrote on stderr. However the child died, this process carries on.
+pub fn crash_child(mut command: Command) -> anyhow::Result<(ExitStatus, String)> {
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("starting a crasher")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let status = child::join(&mut child)?;
-    let said = reader.join().unwrap_or_default();
-    Ok((status, said))
+    let out = child.wait_with_output()?; // p.join()
+    Ok((
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use std::os::unix::process::ExitStatusExt;
+
+use common::child::role_command;
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::workload::sum_of_squares_expected;
+
+use crate::faults::{self, ABORTS_FIRST_TIME, Markers, PANICS_FIRST_TIME};
+use crate::pool_map::{self, Pool, pool_timeline};
+use crate::{child, pool_map::compute};
+
+pub const SECTION: Section = Section::new(
+    "crash-isolation",
+    "p.exitcode < 0 after a crash; BrokenProcessPool",
+    "children that panic and abort; the pool replaces dead workers and finishes",
+    run,
+);
+
+/// `--role crasher panic|abort|exit`: one line for the panic, no core file for the abort.
+pub fn crasher_role(args: &[String]) -> anyhow::Result<()> {
+    faults::quiet_panics();
+    faults::no_core_files();
+    crasher(args.first().map_or("", String::as_str))
+}
+
+/// `--role faulty-pool-worker SERVER MARKERS`: a pool worker that dies the first time it
+/// meets one of the fatal inputs.
+pub fn faulty_pool_worker_role(args: &[String]) -> anyhow::Result<()> {
+    let markers = std::path::PathBuf::from(args.get(1).context("the markers' folder")?);
+    child::serve(args, |inbox| {
+        pool_map::worker(inbox, |n| {
+            faults::maybe_crash(n, &markers);
+            compute(n)
+        })
+    })
+}
+
+/// A pool of `size` faulty workers (replacements are faulty too; the markers make each
+/// fatal input kill only once).
+fn faulty_pool(size: usize, markers: &Markers) -> anyhow::Result<Pool> {
+    let args = vec![markers.path().display().to_string()];
+    Pool::new(size, Box::new(child::starter("faulty-pool-worker", args)))
+}
+
+fn crash(how: &str) -> anyhow::Result<(ExitStatus, String)> {
+    let mut command = role_command(env!("CARGO_PKG_NAME"), "crasher")?;
+    command.arg(how);
+    crash_child(command)
+}
+
+fn run() -> SectionResult {
     println!("  parent pid {}", std::process::id());
     for how in ["panic", "abort", "exit"] {
-        let (status, said) = crash_child(how)?;
+        let (status, said) = crash(how)?;
         let first = said.lines().find(|l| !l.is_empty()).unwrap_or("");
         let line = format!("  child that does {how:<5}: {status}   {first}");
         println!("{}", line.trim_end());
@@ -114,16 +121,18 @@ pub fn run() -> SectionResult {
     let mut inputs = vec![3_000_000u64; 10];
     inputs[2] = PANICS_FIRST_TIME;
     inputs[6] = ABORTS_FIRST_TIME;
-    let mut pool = Pool::new(2)?;
-    let timeline = Timeline::new();
-    let results = pool.map(&inputs, 1, &timeline)?;
+    let markers = Markers::new()?;
+    let mut pool = faulty_pool(2, &markers)?;
+    let recording = common::timeline::Recording::start();
+    let results = pool.map(&inputs, 1)?;
+    let chunks = recording.finish().named(&["chunk"]);
     let want: Vec<u64> = inputs.iter().map(|&n| sum_of_squares_expected(n)).collect();
     anyhow::ensure!(results == want, "the pool's results are wrong");
     println!(
         "  pool.map over {} inputs, 2 workers (lanes are pids):",
         inputs.len()
     );
-    timeline.print();
+    pool_timeline(&chunks).print();
     for (pid, status) in &pool.deaths {
         println!("  worker pid {pid} died: {status}; replaced, its chunk retried");
     }
@@ -141,21 +150,23 @@ mod tests {
 
     #[test]
     fn the_parent_reads_each_kind_of_death() {
-        let (panicked, said) = crash_child("panic").unwrap();
+        let (panicked, said) = crash("panic").unwrap();
         assert_eq!(panicked.code(), Some(101));
         assert!(said.contains("panicked: on purpose"), "{said}");
-        let (aborted, _) = crash_child("abort").unwrap();
+        assert_eq!(said.lines().count(), 1, "one line, no backtrace: {said}");
+        let (aborted, _) = crash("abort").unwrap();
         assert_eq!(aborted.code(), None);
         assert_eq!(aborted.signal(), Some(6));
-        let (exited, _) = crash_child("exit").unwrap();
+        let (exited, _) = crash("exit").unwrap();
         assert_eq!(exited.code(), Some(3));
     }
 
     #[test]
     fn the_pool_replaces_dead_workers_and_finishes() {
         let inputs = [1, PANICS_FIRST_TIME, 2, ABORTS_FIRST_TIME, 3];
-        let mut pool = Pool::new(2).unwrap();
-        let results = pool.map(&inputs, 1, &Timeline::new()).unwrap();
+        let markers = Markers::new().unwrap();
+        let mut pool = faulty_pool(2, &markers).unwrap();
+        let results = pool.map(&inputs, 1).unwrap();
         let want: Vec<u64> = inputs.iter().map(|&n| sum_of_squares_expected(n)).collect();
         assert_eq!(results, want);
         assert_eq!(pool.deaths.len(), 2);
@@ -165,11 +176,10 @@ mod tests {
 
     #[test]
     fn a_chunk_that_always_kills_gives_up_with_an_error() {
-        let mut pool = Pool::new(1).unwrap();
+        let markers = Markers::new().unwrap();
+        let mut pool = faulty_pool(1, &markers).unwrap();
         pool.retries = 0; // no second chance: the first death is final
-        let err = pool
-            .map(&[PANICS_FIRST_TIME], 1, &Timeline::new())
-            .unwrap_err();
+        let err = pool.map(&[PANICS_FIRST_TIME], 1).unwrap_err();
         assert!(err.to_string().contains("giving up"), "{err}");
     }
 }

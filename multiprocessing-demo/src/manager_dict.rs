@@ -26,14 +26,26 @@
 //! Run only this: cargo run -p multiprocessing-demo -- manager-dict
 
 use std::collections::BTreeMap;
+use std::process::Child;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, PATIENCE, recv_within};
+/// The longest anyone waits for an answer before calling the other side stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// `rx.recv()`, but give up after [`PATIENCE`].
+fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    match rx.try_recv_timeout(PATIENCE) {
+        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
+        received => Ok(received?),
+    }
+}
 
 /// What a proxy can ask the manager.
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,10 +81,9 @@ pub enum Reply {
     All(BTreeMap<String, i64>),
 }
 
-/// The manager process (`--role manager SERVER`): owns the map, serves until `Shutdown`
-/// or until every proxy is gone.
-pub fn manager(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<Request>(child::server_arg(args)?)?;
+/// The manager process, given its inbox: owns the map, serves until `Shutdown` or until
+/// every proxy is gone.
+pub fn manager(inbox: IpcReceiver<Request>) -> anyhow::Result<()> {
     let mut map: BTreeMap<String, i64> = BTreeMap::new();
     while let Ok(request) = inbox.recv() {
         tracing::debug!(pid = std::process::id(), ?request, "manager handles");
@@ -117,7 +128,7 @@ impl DictProxy {
         self.manager
             .send(request(self.reply_tx.clone()))
             .context("the manager is gone")?;
-        recv_within(&self.replies, PATIENCE)
+        recv_within(&self.replies)
     }
 
     pub fn set(&self, key: &str, value: i64) -> anyhow::Result<()> {
@@ -162,11 +173,10 @@ pub struct WorkerArgs {
     visits: u32,
 }
 
-/// A worker (`--role dict-worker SERVER`): `d[key] = value`, reads it back, then makes
+/// A worker process, given its inbox: `d[key] = value`, reads it back, then makes
 /// `visits` atomic adds.
-pub fn worker(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<WorkerArgs>(child::server_arg(args)?)?;
-    let job = recv_within(&inbox, PATIENCE)?;
+pub fn worker(inbox: IpcReceiver<WorkerArgs>) -> anyhow::Result<()> {
+    let job = recv_within(&inbox)?;
     let d = DictProxy::new(job.manager)?;
     d.set(&job.key, job.value)?;
     anyhow::ensure!(
@@ -180,38 +190,78 @@ pub fn worker(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// `with Manager() as manager:` ... start one worker per `(key, value)`, join them, and
-/// return `dict(d)`. The manager is shut down and joined before returning.
-pub fn run_manager(entries: &[(&str, i64)], visits: u32) -> anyhow::Result<BTreeMap<String, i64>> {
-    let mut manager = child::start::<Request>("manager", &[])?;
+/// return `dict(d)`. The manager is shut down and joined before returning. Each `start_*`
+/// starts one child and returns it with the sending end of its inbox.
+pub fn run_manager(
+    start_manager: impl FnOnce() -> anyhow::Result<(Child, IpcSender<Request>)>,
+    mut start_worker: impl FnMut() -> anyhow::Result<(Child, IpcSender<WorkerArgs>)>,
+    entries: &[(&str, i64)],
+    visits: u32,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let (mut manager, manager_inbox) = start_manager()?;
     let workers = entries
         .iter()
         .map(|&(key, value)| {
-            let w = child::start::<WorkerArgs>("dict-worker", &[])?;
-            w.inbox.send(WorkerArgs {
-                manager: manager.inbox.clone(),
+            let (child, inbox) = start_worker()?;
+            inbox.send(WorkerArgs {
+                manager: manager_inbox.clone(),
                 key: key.to_owned(),
                 value,
                 visits,
             })?;
-            Ok(w.child)
+            Ok(child)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for mut w in workers {
-        let status = child::join(&mut w)?;
+        let status = w.wait()?; // p.join()
         anyhow::ensure!(status.success(), "a dict worker failed: {status}");
     }
-    let d = DictProxy::new(manager.inbox.clone())?;
+    let d = DictProxy::new(manager_inbox.clone())?;
     let all = d.snapshot()?;
-    manager.inbox.send(Request::Shutdown)?;
-    let status = child::join(&mut manager.child)?;
+    manager_inbox.send(Request::Shutdown)?;
+    let status = manager.wait()?;
     anyhow::ensure!(status.success(), "the manager failed: {status}");
     Ok(all)
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "manager-dict",
+    "Manager().dict(), d[key] = value in children",
+    "a manager process owns the map; children send it requests, one at a time",
+    run,
+);
+
+/// `--role manager SERVER`.
+pub fn manager_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, manager)
+}
+
+/// `--role dict-worker SERVER`.
+pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, worker)
+}
+
+fn manage(entries: &[(&str, i64)], visits: u32) -> anyhow::Result<BTreeMap<String, i64>> {
+    run_manager(
+        child::starter("manager", Vec::new()),
+        child::starter("dict-worker", Vec::new()),
+        entries,
+        visits,
+    )
+}
+
+fn run() -> SectionResult {
     let entries = [("a", 1), ("b", 2), ("c", 3), ("d", 4)];
     let visits = 100;
-    let (all, took) = timed(|| run_manager(&entries, visits));
+    let (all, took) = timed(|| manage(&entries, visits));
     let all = all?;
     println!("  dict(d) = {all:?}");
     for (key, value) in entries {
@@ -234,7 +284,7 @@ mod tests {
 
     #[test]
     fn the_final_dict_has_every_write_and_no_lost_add() {
-        let all = run_manager(&[("x", 10), ("y", -5), ("z", 0)], 25).unwrap();
+        let all = manage(&[("x", 10), ("y", -5), ("z", 0)], 25).unwrap();
         let want: BTreeMap<String, i64> = [("visits", 75), ("x", 10), ("y", -5), ("z", 0)]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -244,15 +294,15 @@ mod tests {
 
     #[test]
     fn a_proxy_gets_sets_and_adds() {
-        let mut manager = child::start::<Request>("manager", &[]).unwrap();
-        let d = DictProxy::new(manager.inbox.clone()).unwrap();
+        let (mut manager, inbox) = child::start::<Request>("manager", &[]).unwrap();
+        let d = DictProxy::new(inbox.clone()).unwrap();
         assert_eq!(d.get("k").unwrap(), None);
         d.set("k", 5).unwrap();
         d.add("k", 2).unwrap();
         assert_eq!(d.get("k").unwrap(), Some(7));
         // Every proxy gone: the manager's inbox disconnects and it exits by itself.
         drop(d);
-        drop(manager.inbox);
-        assert!(child::join(&mut manager.child).unwrap().success());
+        drop(inbox);
+        assert!(child::join(&mut manager).unwrap().success());
     }
 }

@@ -26,14 +26,25 @@
 //! Run only this: cargo run -p multiprocessing-demo -- pipe
 
 use std::process::Child;
+use std::time::Duration;
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, PATIENCE, recv_within};
+/// The longest either end waits for the other before it calls it stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// `conn.recv()`, but give up after [`PATIENCE`]: the other end is stuck or gone.
+fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    match rx.try_recv_timeout(PATIENCE) {
+        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
+        received => Ok(received?),
+    }
+}
 
 /// Parent -> child.
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,10 +64,9 @@ pub enum ToParent {
     Bye { handled: u64 },
 }
 
-/// The child's end (`--role pipe-child SERVER`): answer every `Square` until `Close`.
-pub fn child_end(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<ToChild>(child::server_arg(args)?)?;
-    let ToChild::Hello(to_parent) = recv_within(&inbox, PATIENCE)? else {
+/// The child's end, given its inbox: answer every `Square` until `Close`.
+pub fn child_end(inbox: IpcReceiver<ToChild>) -> anyhow::Result<()> {
+    let ToChild::Hello(to_parent) = recv_within(&inbox)? else {
         anyhow::bail!("the parent must say Hello first");
     };
     let pid = std::process::id();
@@ -88,18 +98,21 @@ pub struct Conn {
     pub child_pid: u32,
 }
 
-/// `Pipe()` + `Process(target=child, args=(child_conn,)).start()`.
-pub fn open() -> anyhow::Result<Conn> {
-    let started = child::start::<ToChild>("pipe-child", &[])?;
+/// `Pipe()` + `Process(target=child, args=(child_conn,)).start()`: `start` starts the
+/// child and returns it with the sending end of its inbox.
+pub fn open(
+    start: impl FnOnce() -> anyhow::Result<(Child, IpcSender<ToChild>)>,
+) -> anyhow::Result<Conn> {
+    let (child, send) = start()?;
     let (to_parent, recv) = ipc::channel()?;
-    started.inbox.send(ToChild::Hello(to_parent))?;
-    let ToParent::Ready { pid } = recv_within(&recv, PATIENCE)? else {
+    send.send(ToChild::Hello(to_parent))?;
+    let ToParent::Ready { pid } = recv_within(&recv)? else {
         anyhow::bail!("the child must say Ready first");
     };
     Ok(Conn {
-        send: started.inbox,
+        send,
         recv,
-        child: started.child,
+        child,
         child_pid: pid,
     })
 }
@@ -108,7 +121,7 @@ impl Conn {
     /// `conn.send(n); conn.recv()`.
     pub fn square(&self, n: u64) -> anyhow::Result<u64> {
         self.send.send(ToChild::Square(n))?;
-        match recv_within(&self.recv, PATIENCE)? {
+        match recv_within(&self.recv)? {
             ToParent::Squared { n: m, square, .. } if m == n => Ok(square),
             other => anyhow::bail!("expected the square of {n}, got {other:?}"),
         }
@@ -117,17 +130,41 @@ impl Conn {
     /// `conn.send(None); p.join()`: returns how many requests the child handled.
     pub fn close(mut self) -> anyhow::Result<u64> {
         self.send.send(ToChild::Close)?;
-        let ToParent::Bye { handled } = recv_within(&self.recv, PATIENCE)? else {
+        let ToParent::Bye { handled } = recv_within(&self.recv)? else {
             anyhow::bail!("expected Bye");
         };
-        let status = child::join(&mut self.child)?;
+        let status = self.child.wait()?; // it said Bye: it is exiting
         anyhow::ensure!(status.success(), "the pipe child failed: {status}");
         Ok(handled)
     }
 }
 
-pub fn run() -> SectionResult {
-    let conn = open()?;
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "pipe",
+    "parent_conn, child_conn = multiprocessing.Pipe()",
+    "two typed channels, one each way: the child mails its sender to the parent",
+    run,
+);
+
+/// `--role pipe-child SERVER`.
+pub fn child_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, child_end)
+}
+
+fn open_pipe() -> anyhow::Result<Conn> {
+    open(child::starter("pipe-child", Vec::new()))
+}
+
+fn run() -> SectionResult {
+    let conn = open_pipe()?;
     println!(
         "  parent pid {} <-> child pid {}",
         std::process::id(),
@@ -169,7 +206,7 @@ mod tests {
 
     #[test]
     fn both_ends_talk_and_close_cleanly() {
-        let conn = open().unwrap();
+        let conn = open_pipe().unwrap();
         assert_ne!(conn.child_pid, std::process::id());
         assert_eq!(conn.square(9).unwrap(), 81);
         assert_eq!(conn.square(0).unwrap(), 0);
@@ -178,10 +215,17 @@ mod tests {
 
     #[test]
     fn the_parent_hanging_up_ends_the_child_with_an_error() {
-        let mut conn = open().unwrap();
+        let mut conn = open_pipe().unwrap();
         // Swap our sender for one to nowhere: the child's inbox loses its last sender.
         drop(std::mem::replace(&mut conn.send, ipc::channel().unwrap().0));
         let status = child::join(&mut conn.child).unwrap();
         assert_eq!(status.code(), Some(1), "recv saw Disconnected");
+    }
+
+    #[test]
+    fn a_child_whose_parent_hangs_up_before_hello_fails_cleanly() {
+        let (mut c, inbox) = child::start::<ToChild>("pipe-child", &[]).unwrap();
+        drop(inbox);
+        assert_eq!(child::join(&mut c).unwrap().code(), Some(1));
     }
 }

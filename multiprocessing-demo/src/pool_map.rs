@@ -6,7 +6,7 @@
 //!         return sum(i * i for i in range(n))
 //!     if __name__ == "__main__":
 //!         with Pool(os.cpu_count()) as pool:
-//!             results = pool.map(compute, [4_000_000] * 64)   # in input order
+//!             results = pool.map(compute, [3_000_000] * 256)   # in input order
 //!
 //! Rust: the pool below is what `Pool` does inside: N children (this binary, `--role
 //! pool-worker`), a task inbox per worker, one shared result channel back. Chunks go to
@@ -14,44 +14,34 @@
 //! and the parent puts it in its slot, which is why `map` returns in input order. A worker
 //! that returns an error makes `map` return that error (Python re-raises it); a worker
 //! that dies is replaced and its chunk retried (see `crash-isolation`); every wait is
-//! bounded, so nothing hangs. Each worker records a timeline span per chunk and sends it
-//! back with the result.
+//! bounded, so nothing hangs. The pool takes a closure that starts one worker, so it does
+//! not care how the child is made. `os.cpu_count()` is `std::thread::available_parallelism()`
+//! (it respects an affinity mask and a container's CPU quota).
+//!
+//! Python's integers never overflow; `u64` does, past n = 3.8 million for this sum, so the
+//! inputs stay below that and every result is exact.
 //!
 //! Rust has no GIL: rayon's threads run the same `compute` in parallel inside one process,
 //! with nothing to pickle. With large chunks the process pool's overhead (starting the
 //! children, a message per chunk) is small, and its time comes close to rayon's.
 //!
-//! Watch: both timelines show one busy lane per core; the pool's lanes are pids.
+//! Watch: both timelines show one busy lane per core; the pool's lanes are pids (a `chunk`
+//! span from sending a chunk to receiving its results), rayon's are threads.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- pool-map
 
 use std::collections::VecDeque;
-use std::process::ExitStatus;
-use std::time::Duration;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use common::cli::{SectionResult, figure, takeaway, wait_or_kill};
-use common::timeline::{Span, Timeline, now_us, thread_id_lane};
-use common::timing::{Secs, Stopwatch, efficiency, speedup, timed};
-use common::workload::{sum_of_squares, sum_of_squares_expected};
 use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, PATIENCE, recv_within};
-use crate::crash_isolation;
-
-/// `compute(n)` refuses inputs above this (Python would raise `ValueError`).
-pub const MAX_N: u64 = 1_000_000_000;
-
-/// The guides' `compute(n)`: `sum(i * i for i in range(n))` (wrapping past n = 3.8 million).
-pub fn compute(n: u64) -> Result<u64, String> {
-    if n > MAX_N {
-        return Err(format!("compute({n}): n above {MAX_N} is refused"));
-    }
-    Ok(sum_of_squares(n))
-}
+/// The longest the pool waits for any result before it calls itself stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Parent -> worker.
 #[derive(Serialize, Deserialize)]
@@ -59,30 +49,33 @@ pub enum Task {
     Hello {
         results: IpcSender<Done>,
     },
-    /// `job` numbers the `map` call; `attempt` counts retries after a worker died on it.
+    /// `job` numbers the `map` call, so a late result of a failed one is recognised.
     Chunk {
         job: u64,
         index: usize,
         inputs: Vec<u64>,
-        attempt: u32,
     },
     Stop,
 }
 
-/// Worker -> parent: one chunk's results, or the first error, and when it ran.
+/// Worker -> parent: one chunk's results, or the first error.
 #[derive(Serialize, Deserialize)]
 pub struct Done {
     pid: u32,
     job: u64,
     index: usize,
     results: Result<Vec<u64>, String>,
-    span: Span,
 }
 
-/// The worker's side (`--role pool-worker SERVER`).
-pub fn worker(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<Task>(child::server_arg(args)?)?;
-    let Task::Hello { results } = recv_within(&inbox, PATIENCE)? else {
+/// The worker's side, in the child process: `compute` every input of every chunk it gets.
+pub fn worker(
+    inbox: IpcReceiver<Task>,
+    compute: impl Fn(u64) -> Result<u64, String>,
+) -> anyhow::Result<()> {
+    let Task::Hello { results } = inbox
+        .try_recv_timeout(PATIENCE)
+        .context("waiting for Hello")?
+    else {
         bail!("expected Hello first");
     };
     let pid = std::process::id();
@@ -90,49 +83,34 @@ pub fn worker(args: &[String]) -> anyhow::Result<()> {
         let Ok(task) = inbox.recv() else {
             return Ok(()); // the pool is gone: nothing left to do
         };
-        let (job, index, inputs, attempt) = match task {
-            Task::Chunk {
-                job,
-                index,
-                inputs,
-                attempt,
-            } => (job, index, inputs, attempt),
+        let (job, index, inputs) = match task {
+            Task::Chunk { job, index, inputs } => (job, index, inputs),
             Task::Stop => return Ok(()),
             Task::Hello { .. } => bail!("Hello twice"),
         };
-        tracing::debug!(pid, index, attempt, "worker takes a chunk");
-        let start_us = now_us();
-        let out = inputs
-            .iter()
-            .map(|&n| {
-                crash_isolation::maybe_crash(n, attempt); // the crash-isolation section's faults
-                compute(n)
-            })
-            .collect();
-        let span = Span {
-            lane: format!("pid {pid}"),
-            label: format!("chunk {index}"),
-            start_us,
-            end_us: now_us(),
-        };
+        let out = inputs.iter().map(|&n| compute(n)).collect();
         results.send(Done {
             pid,
             job,
             index,
             results: out,
-            span,
         })?;
     }
 }
 
+/// Starts one worker process and returns it with the sending end of its inbox.
+pub type StartWorker = Box<dyn FnMut() -> anyhow::Result<(Child, IpcSender<Task>)> + Send>;
+
 struct Worker {
-    started: child::Connected<Task>,
-    /// The `map` call, chunk and attempt it is working on.
-    busy: Option<(u64, usize, u32)>,
+    child: Child,
+    inbox: IpcSender<Task>,
+    /// The `map` call, chunk and attempt it is working on, and the span that shows it.
+    busy: Option<(u64, usize, u32, tracing::Span)>,
 }
 
 /// A pool of worker processes. Dropping it stops them (Python's `with Pool() as pool:`).
 pub struct Pool {
+    start: StartWorker,
     workers: Vec<Worker>,
     results_tx: IpcSender<Done>,
     results: IpcReceiver<Done>,
@@ -140,15 +118,15 @@ pub struct Pool {
     pub deaths: Vec<(u32, ExitStatus)>,
     /// How many times a dead worker's chunk may be retried.
     pub retries: u32,
-    /// Numbers the `map` calls, so a late result of a failed one is recognised and dropped.
     job: u64,
 }
 
 impl Pool {
-    /// `Pool(processes=size)`.
-    pub fn new(size: usize) -> anyhow::Result<Pool> {
+    /// `Pool(processes=size)`: `start` starts one worker.
+    pub fn new(size: usize, start: StartWorker) -> anyhow::Result<Pool> {
         let (results_tx, results) = ipc::channel()?;
         let mut pool = Pool {
+            start,
             workers: Vec::new(),
             results_tx,
             results,
@@ -163,57 +141,48 @@ impl Pool {
         Ok(pool)
     }
 
-    fn start_worker(&self) -> anyhow::Result<Worker> {
-        let started = child::start::<Task>("pool-worker", &[])?;
-        started.inbox.send(Task::Hello {
+    fn start_worker(&mut self) -> anyhow::Result<Worker> {
+        let (child, inbox) = (self.start)()?;
+        inbox.send(Task::Hello {
             results: self.results_tx.clone(),
         })?;
         Ok(Worker {
-            started,
+            child,
+            inbox,
             busy: None,
         })
     }
 
     /// `pool.map(compute, inputs, chunksize)`: results in input order, or the first error.
-    /// Spans the workers recorded go into `timeline`.
-    pub fn map(
-        &mut self,
-        inputs: &[u64],
-        chunksize: usize,
-        timeline: &Timeline,
-    ) -> anyhow::Result<Vec<u64>> {
+    pub fn map(&mut self, inputs: &[u64], chunksize: usize) -> anyhow::Result<Vec<u64>> {
         self.job += 1;
         let job = self.job;
         let chunks: Vec<&[u64]> = inputs.chunks(chunksize.max(1)).collect();
         let mut slots: Vec<Option<Vec<u64>>> = vec![None; chunks.len()];
         let mut todo: VecDeque<(usize, u32)> = (0..chunks.len()).map(|i| (i, 0)).collect();
         let mut left = chunks.len();
-        let mut since_progress = Stopwatch::start();
+        let mut last_progress = Instant::now();
         while left > 0 {
             // Hand a chunk to every idle worker.
             for w in self.workers.iter_mut().filter(|w| w.busy.is_none()) {
                 let Some((index, attempt)) = todo.pop_front() else {
                     break;
                 };
-                w.started.inbox.send(Task::Chunk {
+                // Open from the send to the result: the chunk's bar in a timeline.
+                let span = tracing::info_span!("chunk", worker = w.child.id(), index);
+                w.inbox.send(Task::Chunk {
                     job,
                     index,
                     inputs: chunks[index].to_vec(),
-                    attempt,
                 })?;
-                w.busy = Some((job, index, attempt));
+                w.busy = Some((job, index, attempt, span));
             }
             match self.results.try_recv_timeout(Duration::from_millis(5)) {
                 Ok(done) => {
-                    since_progress = Stopwatch::start();
-                    timeline.push(done.span);
+                    last_progress = Instant::now();
                     // (A worker replaced after sending this is no longer in the list.)
-                    if let Some(w) = self
-                        .workers
-                        .iter_mut()
-                        .find(|w| w.started.child.id() == done.pid)
-                    {
-                        w.busy = None;
+                    if let Some(w) = self.workers.iter_mut().find(|w| w.child.id() == done.pid) {
+                        w.busy = None; // closes its span
                     }
                     if done.job != job {
                         continue; // finished after an earlier map had already failed
@@ -232,7 +201,7 @@ impl Pool {
                 Err(e) => return Err(e).context("reading results"),
             }
             self.replace_dead_workers(job, &mut todo)?;
-            if since_progress.elapsed() > PATIENCE {
+            if last_progress.elapsed() > PATIENCE {
                 bail!("no result for {PATIENCE:?}: the pool is stuck");
             }
         }
@@ -246,13 +215,13 @@ impl Pool {
         todo: &mut VecDeque<(usize, u32)>,
     ) -> anyhow::Result<()> {
         for k in 0..self.workers.len() {
-            let Some(status) = self.workers[k].started.child.try_wait()? else {
+            let Some(status) = self.workers[k].child.try_wait()? else {
                 continue;
             };
-            let pid = self.workers[k].started.child.id();
+            let pid = self.workers[k].child.id();
             tracing::debug!(pid, %status, "worker died; starting a replacement");
             self.deaths.push((pid, status));
-            if let Some((busy_job, index, attempt)) = self.workers[k].busy
+            if let Some((busy_job, index, attempt, _)) = self.workers[k].busy.take()
                 && busy_job == job
             {
                 if attempt >= self.retries {
@@ -267,12 +236,18 @@ impl Pool {
 }
 
 impl Drop for Pool {
+    /// Ask every worker to stop; one still busy after 2 s is killed (Python's `terminate()`).
     fn drop(&mut self) {
         for w in &self.workers {
-            let _ = w.started.inbox.send(Task::Stop);
+            let _ = w.inbox.send(Task::Stop);
         }
+        let deadline = Instant::now() + Duration::from_secs(2);
         for w in &mut self.workers {
-            let _ = wait_or_kill(&mut w.started.child, Duration::from_secs(2));
+            while matches!(w.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = w.child.kill();
+            let _ = w.child.wait();
         }
     }
 }
@@ -280,6 +255,61 @@ impl Drop for Pool {
 /// Python's default `chunksize`: about four chunks per worker.
 pub fn default_chunksize(inputs: usize, workers: usize) -> usize {
     inputs.div_ceil(4 * workers.max(1)).max(1)
+}
+
+/// The same chunks on rayon's threads, in this process: no children, nothing to send.
+pub fn with_rayon(
+    inputs: &[u64],
+    chunksize: usize,
+    compute: impl Fn(u64) -> Result<u64, String> + Sync,
+) -> Result<Vec<u64>, String> {
+    let chunks = inputs
+        .par_chunks(chunksize.max(1))
+        .map(|chunk| {
+            let _span = tracing::info_span!("chunk").entered();
+            chunk.iter().map(|&n| compute(n)).collect()
+        })
+        .collect::<Result<Vec<Vec<u64>>, String>>()?;
+    Ok(chunks.concat())
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recorded, Recording, Span, Timeline};
+use common::timing::{Secs, efficiency, speedup, timed};
+use common::workload::{sum_of_squares, sum_of_squares_expected};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "pool-map",
+    "Pool(n).map(compute, inputs, chunksize)",
+    "worker processes fed chunks, results in input order; against sequential and rayon",
+    run,
+)
+.cpu_bound();
+
+/// `compute(n)` refuses inputs above this (Python would raise `ValueError`).
+pub const MAX_N: u64 = 1_000_000_000;
+
+/// The guides' `compute(n)`: `sum(i * i for i in range(n))`, exact up to n = 3.8 million.
+pub fn compute(n: u64) -> Result<u64, String> {
+    if n > MAX_N {
+        return Err(format!("compute({n}): n above {MAX_N} is refused"));
+    }
+    Ok(sum_of_squares(n))
+}
+
+/// `--role pool-worker SERVER`.
+pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, |inbox| worker(inbox, compute))
+}
+
+/// A pool of `size` `--role pool-worker` children.
+pub fn pool(size: usize) -> anyhow::Result<Pool> {
+    Pool::new(size, Box::new(child::starter("pool-worker", Vec::new())))
 }
 
 fn expected(inputs: &[u64]) -> Vec<u64> {
@@ -294,72 +324,77 @@ fn sequential(inputs: &[u64]) -> anyhow::Result<Vec<u64>> {
         .collect()
 }
 
-/// `with Pool(workers) as pool: pool.map(...)`; starting the pool is part of the cost.
-fn with_pool(
-    inputs: &[u64],
-    workers: usize,
-    chunksize: usize,
-    timeline: &Timeline,
-) -> anyhow::Result<Vec<u64>> {
-    let mut pool = Pool::new(workers)?;
-    pool.map(inputs, chunksize, timeline)
+/// The pool's `chunk` spans, one lane per worker process.
+pub fn pool_timeline(chunks: &Recorded) -> Timeline {
+    let timeline = Timeline::new();
+    timeline.extend(chunks.spans().iter().map(|s| Span {
+        lane: format!("pid {}", s.field("worker").unwrap_or("?")),
+        label: "chunk".to_owned(),
+        start_us: s.start_us,
+        end_us: s.end_us,
+    }));
+    timeline
 }
 
-/// The same chunks on rayon's threads.
-fn with_rayon(inputs: &[u64], chunksize: usize, timeline: &Timeline) -> anyhow::Result<Vec<u64>> {
-    let chunks = inputs
-        .par_chunks(chunksize)
-        .map(|chunk| timeline.record(thread_id_lane(), "chunk", || sequential(chunk)))
-        .collect::<anyhow::Result<Vec<Vec<u64>>>>()?;
-    Ok(chunks.concat())
-}
+/// One input: below the point where the sum of squares overflows `u64` (3.8 million), so
+/// every result is exact, as Python's would be.
+const ITEM: u64 = 3_000_000;
+/// Enough inputs that each timed run lasts a few hundred milliseconds: starting the
+/// worker processes (a few milliseconds each) is then small beside the work.
+const INPUTS: usize = 256;
 
-/// One input's work. Large enough that each timed run lasts a few hundred milliseconds:
-/// starting the worker processes (a couple of milliseconds each) is then small beside the
-/// work, as in the "large chunks" comparison.
-const ITEM: u64 = 16_000_000;
-
-pub fn run() -> SectionResult {
-    let workers = num_cpus::get();
-    let inputs = vec![ITEM; 64];
+fn run() -> SectionResult {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let inputs = vec![ITEM; INPUTS];
     let want = expected(&inputs);
     let chunksize = default_chunksize(inputs.len(), workers);
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()?;
 
     // Three rounds, the three ways taken in turn so that a burst of load from other
-    // programs hits them alike; each keeps its best round (and that round's timeline).
+    // programs hits them alike; each keeps its best round (and that round's spans).
     let (mut t_seq, mut t_pool, mut t_rayon) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    let (mut pool_timeline, mut rayon_timeline) = (Timeline::new(), Timeline::new());
+    let (mut pool_spans, mut rayon_spans) = (Recorded::default(), Recorded::default());
     for _ in 0..3 {
         let (seq, t) = timed(|| sequential(&inputs));
         anyhow::ensure!(seq? == want, "sequential result is wrong");
         t_seq = t_seq.min(t);
 
-        let timeline = Timeline::new();
-        let (by_pool, t) = timed(|| with_pool(&inputs, workers, chunksize, &timeline));
+        // `with Pool(workers) as pool: pool.map(...)`: starting the pool is part of the cost.
+        let recording = Recording::start();
+        let (by_pool, t) = timed(|| pool(workers)?.map(&inputs, chunksize));
+        let spans = recording.finish().named(&["chunk"]);
         anyhow::ensure!(by_pool? == want, "the pool's result is wrong");
         if t < t_pool {
-            (t_pool, pool_timeline) = (t, timeline);
+            (t_pool, pool_spans) = (t, spans);
         }
 
-        let timeline = Timeline::new();
-        let (by_rayon, t) = timed(|| with_rayon(&inputs, chunksize, &timeline));
-        anyhow::ensure!(by_rayon? == want, "rayon's result is wrong");
+        let recording = Recording::start();
+        let (by_rayon, t) =
+            timed(|| rayon_pool.install(|| with_rayon(&inputs, chunksize, compute)));
+        let spans = recording.finish().named(&["chunk"]);
+        anyhow::ensure!(
+            by_rayon.map_err(|e| anyhow!(e))? == want,
+            "rayon's result is wrong"
+        );
         if t < t_rayon {
-            (t_rayon, rayon_timeline) = (t, timeline);
+            (t_rayon, rayon_spans) = (t, spans);
         }
     }
 
     println!(
-        "  compute({ITEM}) x {}, {workers} workers, chunksize {chunksize}, best of 3; all results checked",
+        "  compute({ITEM}) x {}, {workers} workers, chunksize {chunksize}, best of 3",
         inputs.len()
     );
+    println!("  every result checked and exact (below 3.8 million, u64 does not overflow)");
     println!("  process pool (lanes are worker processes):");
-    pool_timeline.print();
+    pool_timeline(&pool_spans).print();
     println!("  rayon (lanes are threads in this process):");
-    rayon_timeline.print();
+    rayon_spans.print(Lanes::ThreadId);
     figure("sequential", Secs(t_seq));
     figure("process pool (with startup)", Secs(t_pool));
-    figure("rayon par_iter", Secs(t_rayon));
+    figure("rayon par_chunks", Secs(t_rayon));
     let (s_pool, s_rayon) = (speedup(t_seq, t_pool), speedup(t_seq, t_rayon));
     figure(
         "pool speedup / efficiency",
@@ -372,14 +407,21 @@ pub fn run() -> SectionResult {
             100.0 * efficiency(s_rayon, workers)
         ),
     );
+    let rayon_over_pool = t_rayon.as_secs_f64() / t_pool.as_secs_f64();
     figure(
-        "pool time vs rayon",
-        format!(
-            "{:+.0}%",
-            100.0 * (t_pool.as_secs_f64() / t_rayon.as_secs_f64() - 1.0)
-        ),
+        "rayon time vs pool",
+        format!("{:+.0}%", 100.0 * (rayon_over_pool - 1.0)),
     );
-    takeaway(
+    // "The same speedup without processes": rayon no more than 15% slower than the pool.
+    let same = Evidence::new(
+        rayon_over_pool <= 1.15,
+        "rayon's time within 15% of the pool's, or better",
+        format!("rayon {:+.0}%", 100.0 * (rayon_over_pool - 1.0)),
+    );
+    takeaway_if(
+        &Evidence::scaling(s_pool, workers)
+            .and(Evidence::scaling(s_rayon, workers))
+            .and(same),
         "a process pool is chunks out, results back, slots by index; for CPU work in Rust, rayon gets the same speedup without processes",
     );
     Ok(())
@@ -393,38 +435,55 @@ mod tests {
     fn results_come_back_in_input_order() {
         // Uneven work, one input per chunk: the big ones finish last, the order holds.
         let inputs = [300_000, 10, 200_000, 20, 100_000, 30, 5, 0];
-        let mut pool = Pool::new(3).unwrap();
-        let timeline = Timeline::new();
-        assert_eq!(pool.map(&inputs, 1, &timeline).unwrap(), expected(&inputs));
-        assert_eq!(timeline.spans().len(), inputs.len(), "one span per chunk");
+        let mut pool = pool(3).unwrap();
+        let recording = Recording::start();
+        assert_eq!(pool.map(&inputs, 1).unwrap(), expected(&inputs));
         // The same pool serves a second map, with other chunks.
-        assert_eq!(pool.map(&inputs, 3, &timeline).unwrap(), expected(&inputs));
+        assert_eq!(pool.map(&inputs, 3).unwrap(), expected(&inputs));
+        let pids: Vec<String> = pool
+            .workers
+            .iter()
+            .map(|w| w.child.id().to_string())
+            .collect();
+        let chunks = recording.finish().named(&["chunk"]).filter(|s| {
+            s.field("worker")
+                .is_some_and(|w| pids.iter().any(|p| p == w))
+        });
+        assert_eq!(chunks.len(), inputs.len() + 3, "one span per chunk");
         assert!(pool.deaths.is_empty());
-        let lanes: std::collections::HashSet<String> =
-            timeline.spans().into_iter().map(|s| s.lane).collect();
+        let lanes = pool_timeline(&chunks).spans();
         assert!(
-            lanes.len() <= 3,
-            "three worker processes at most: {lanes:?}"
+            lanes
+                .iter()
+                .all(|s| s.lane != format!("pid {}", std::process::id()))
         );
-        assert!(!lanes.contains(&format!("pid {}", std::process::id())));
     }
 
     #[test]
     fn a_worker_error_surfaces_as_an_error() {
-        let mut pool = Pool::new(2).unwrap();
-        let timeline = Timeline::new();
-        let err = pool
-            .map(&[1, 2, MAX_N + 1, 3], 1, &timeline)
-            .unwrap_err()
-            .to_string();
+        let mut pool = pool(2).unwrap();
+        let err = pool.map(&[1, 2, MAX_N + 1, 3], 1).unwrap_err().to_string();
         assert!(err.contains("above"), "{err}");
         assert!(err.contains(&(MAX_N + 1).to_string()), "{err}");
         assert!(pool.deaths.is_empty(), "an error is not a crash");
         // The pool is still usable; late results of the failed map are dropped.
-        assert_eq!(
-            pool.map(&[5, 6, 7], 1, &timeline).unwrap(),
-            expected(&[5, 6, 7])
-        );
+        assert_eq!(pool.map(&[5, 6, 7], 1).unwrap(), expected(&[5, 6, 7]));
+    }
+
+    #[test]
+    fn rayon_gives_the_same_results_and_errors() {
+        let inputs = [300_000, 10, 200_000, 20, 5];
+        assert_eq!(with_rayon(&inputs, 2, compute).unwrap(), expected(&inputs));
+        assert!(with_rayon(&[1, MAX_N + 1], 1, compute).is_err());
+    }
+
+    #[test]
+    fn inputs_stay_below_the_overflow() {
+        // The exact sum in u128 equals the u64 answer: nothing wrapped.
+        let n = u128::from(ITEM);
+        let exact = (n - 1) * n * (2 * n - 1) / 6;
+        assert!(exact < u128::from(u64::MAX));
+        assert_eq!(exact, u128::from(sum_of_squares_expected(ITEM)));
     }
 
     #[test]

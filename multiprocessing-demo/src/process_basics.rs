@@ -18,15 +18,14 @@
 //! its standard output here; the next sections use real IPC channels.
 //!
 //! Watch: each child has its own pid; the one given bad input exits with code 1 and the
-//! parent carries on; spawning + joining a process costs about a millisecond.
+//! parent carries on; spawning + joining a process costs a few milliseconds (measured:
+//! the last line).
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- process-basics
 
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, role_command, takeaway};
-use common::timing::{Secs, timed};
 
 /// The child's side: `--role square N` prints N * N.
 pub fn square(args: &[String]) -> anyhow::Result<()> {
@@ -39,8 +38,10 @@ pub fn square(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// The parent's side: `Process(target=square, args=(arg,))`, `start()` then `join()`.
-fn run_square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
-    let child = role_command(env!("CARGO_PKG_NAME"), "square")?
+/// `child` is this program re-run in the child's role:
+/// `Command::new(std::env::current_exe()?).args(["--role", "square"])`.
+pub fn run_in_child(mut child: Command, arg: &str) -> anyhow::Result<(u32, Output)> {
+    let child = child
         .arg(arg)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,10 +52,29 @@ fn run_square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
     Ok((pid, output))
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use common::child::role_command;
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "process-basics",
+    "Process(target=f, args).start() / join() / exitcode",
+    "re-run this binary as a child with a role; read its exit code",
+    run,
+);
+
+/// `run_in_child` with this binary's `--role square` (found under `cargo test` too).
+fn square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
+    run_in_child(role_command(env!("CARGO_PKG_NAME"), "square")?, arg)
+}
+
+fn run() -> SectionResult {
     println!("  parent pid {}", std::process::id());
     for arg in ["5", "12", "five"] {
-        let (pid, out) = run_square_in_child(arg)?;
+        let (pid, out) = square_in_child(arg)?;
         let exitcode = out.status.code();
         let said = String::from_utf8_lossy(if out.status.success() {
             &out.stdout
@@ -76,8 +96,12 @@ pub fn run() -> SectionResult {
         }
     }
     let rounds = 20;
-    let (_, took) = timed(|| (0..rounds).try_for_each(|_| run_square_in_child("3").map(drop)));
-    figure("spawn + join, per process", Secs(took / rounds));
+    let (all, took) = timed(|| (0..rounds).try_for_each(|_| square_in_child("3").map(drop)));
+    all?;
+    figure(
+        format!("spawn + join, per process (x{rounds})"),
+        Secs(took / rounds),
+    );
     takeaway(
         "a child process is this binary re-run with a role; its exit code tells the parent how it went",
     );
@@ -90,12 +114,12 @@ mod tests {
 
     #[test]
     fn a_child_squares_and_a_bad_input_exits_1() {
-        let (pid, out) = run_square_in_child("7").unwrap();
+        let (pid, out) = square_in_child("7").unwrap();
         assert_ne!(pid, std::process::id(), "a different process");
         assert!(out.status.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "49");
 
-        let (_, bad) = run_square_in_child("seven").unwrap();
+        let (_, bad) = square_in_child("seven").unwrap();
         assert_eq!(bad.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("'seven' is not a number"));
     }

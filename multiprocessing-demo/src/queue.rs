@@ -25,15 +25,16 @@
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- queue
 
+use std::process::Child;
+use std::time::Duration;
+
 use anyhow::{Context, bail};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::Secs;
-use common::workload::{sum_of_squares, sum_of_squares_expected};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use ipc_channel::{IpcError, TryRecvError};
 use serde::{Deserialize, Serialize};
 
-use crate::child;
+/// The longest the parent waits for the next message before it calls the children stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// What the parent gives each child: the queue's sending end and its share of the inputs.
 #[derive(Serialize, Deserialize)]
@@ -46,72 +47,103 @@ pub struct Job {
 /// One item on the queue: `q.put((wid, pid, n, result))`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Msg {
-    worker: u32,
-    pid: u32,
-    n: u64,
-    result: u64,
+    pub worker: u32,
+    pub pid: u32,
+    pub n: u64,
+    pub result: u64,
 }
 
-/// The child's side (`--role queue-worker SERVER`): put one message per input on the queue.
-pub fn worker(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<Job>(child::server_arg(args)?)?;
-    let job = child::recv_within(&inbox, child::PATIENCE)?;
+/// The child's side: take the job from `inbox`, put one message per input on the queue.
+pub fn worker(inbox: IpcReceiver<Job>, compute: impl Fn(u64) -> u64) -> anyhow::Result<()> {
+    let job = inbox
+        .try_recv_timeout(PATIENCE)
+        .context("waiting for the job")?;
     for n in job.inputs {
         tracing::debug!(pid = std::process::id(), n, "putting a result");
         job.queue.send(Msg {
             worker: job.worker,
             pid: std::process::id(),
             n,
-            result: sum_of_squares(n),
+            result: compute(n),
         })?;
     }
     Ok(()) // the queue's sender is dropped here: one producer fewer
 }
 
-/// Start `workers` children, deal the inputs round-robin, and drain the queue until every
+/// Start `workers` children with `start` (each call starts one and returns it with the
+/// sending end of its inbox), deal the inputs round-robin, and drain the queue until every
 /// producer has hung up. Returns the messages in arrival order.
-pub fn run_queue(workers: u32, inputs: &[u64]) -> anyhow::Result<Vec<Msg>> {
+pub fn run_queue(
+    mut start: impl FnMut() -> anyhow::Result<(Child, IpcSender<Job>)>,
+    workers: u32,
+    inputs: &[u64],
+) -> anyhow::Result<Vec<Msg>> {
     let (queue, results): (IpcSender<Msg>, IpcReceiver<Msg>) = ipc::channel()?;
     // start() them all first, then hand out the work, so they run side by side.
     let started = (0..workers)
-        .map(|_| child::start::<Job>("queue-worker", &[]))
+        .map(|_| start())
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut children = Vec::new();
-    for (w, c) in (0..workers).zip(started) {
+    for (w, (child, inbox)) in (0..workers).zip(started) {
         let share = inputs
             .iter()
             .copied()
             .skip(w as usize)
             .step_by(workers as usize)
             .collect();
-        c.inbox.send(Job {
+        inbox.send(Job {
             worker: w,
             inputs: share,
             queue: queue.clone(),
         })?;
-        children.push(c.child);
+        children.push(child);
     }
     drop(queue); // only the children hold senders now
 
     let mut got = Vec::new();
     loop {
-        match results.try_recv_timeout(child::PATIENCE) {
+        match results.try_recv_timeout(PATIENCE) {
             Ok(msg) => got.push(msg),
             Err(TryRecvError::IpcError(IpcError::Disconnected)) => break, // all producers gone
-            Err(TryRecvError::Empty) => bail!("the queue stayed empty for {:?}", child::PATIENCE),
+            Err(TryRecvError::Empty) => bail!("the queue stayed empty for {PATIENCE:?}"),
             Err(TryRecvError::IpcError(e)) => return Err(e).context("reading the queue"),
         }
     }
     for mut c in children {
-        let status = child::join(&mut c)?;
+        let status = c.wait()?; // p.join(): each has hung up, so it is exiting
         anyhow::ensure!(status.success(), "a queue worker failed: {status}");
     }
     Ok(got)
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+use common::workload::{sum_of_squares, sum_of_squares_expected};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "queue",
+    "multiprocessing.Queue: q.put() in children, q.get() in the parent",
+    "a typed IPC channel whose sender is cloned into three children",
+    run,
+);
+
+/// `--role queue-worker SERVER`.
+pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, |inbox| worker(inbox, sum_of_squares))
+}
+
+fn queue_workers() -> impl FnMut() -> anyhow::Result<(Child, IpcSender<Job>)> {
+    child::starter("queue-worker", Vec::new())
+}
+
+fn run() -> SectionResult {
     let inputs: Vec<u64> = (0..9).map(|k| 3_000_000 + k * 10_000).collect();
-    let (got, took) = common::timing::timed(|| run_queue(3, &inputs));
+    let (got, took) = timed(|| run_queue(queue_workers(), 3, &inputs));
     let got = got?;
     for m in &got {
         println!(
@@ -143,7 +175,7 @@ mod tests {
     #[test]
     fn every_child_result_arrives_once_and_the_queue_closes() {
         let inputs = [10, 20, 30, 40, 50];
-        let mut got = run_queue(2, &inputs).unwrap();
+        let mut got = run_queue(queue_workers(), 2, &inputs).unwrap();
         got.sort_by_key(|m| m.n);
         let ns: Vec<u64> = got.iter().map(|m| m.n).collect();
         assert_eq!(ns, inputs);

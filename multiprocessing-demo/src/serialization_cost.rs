@@ -25,17 +25,17 @@
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- serialization-cost
 
+use std::process::Child;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Bytes, Secs, Stopwatch, speedup, timed};
 use ipc_channel::ipc::{
     self, IpcBytesReceiver, IpcBytesSender, IpcReceiver, IpcSender, IpcSharedMemory,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, PATIENCE, recv_within};
+/// The longest the parent waits for the child's checksum.
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// One record of the large structure.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,17 +46,7 @@ pub struct Reading {
 }
 
 /// Size of a record in the flat layout.
-const RECORD: usize = 4 + 8 + 8;
-
-pub fn readings(n: usize) -> Vec<Reading> {
-    (0..n)
-        .map(|i| Reading {
-            sensor: (i % 64) as u32,
-            time_us: i as u64,
-            value: i as f64 * 0.5,
-        })
-        .collect()
-}
+pub const RECORD: usize = 4 + 8 + 8;
 
 /// `struct.pack("<IQd", ...)` for every record.
 pub fn to_flat(readings: &[Reading]) -> Vec<u8> {
@@ -70,7 +60,7 @@ pub fn to_flat(readings: &[Reading]) -> Vec<u8> {
 }
 
 /// Read record `bytes` (20 bytes) in place.
-fn read_flat(bytes: &[u8]) -> Reading {
+pub fn read_flat(bytes: &[u8]) -> Reading {
     let (sensor, rest) = bytes.split_at(4);
     let (time_us, value) = rest.split_at(8);
     Reading {
@@ -119,14 +109,15 @@ pub enum ToDecoder {
     Done,
 }
 
-/// The child (`--role decoder SERVER`): decode what it is told to expect, reply a checksum.
-pub fn decoder(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<ToDecoder>(child::server_arg(args)?)?;
+/// The child's side, given its inbox: decode what it is told to expect, reply a checksum.
+pub fn decoder(inbox: IpcReceiver<ToDecoder>) -> anyhow::Result<()> {
     let ToDecoder::Hello {
         reply,
         bytes,
         typed,
-    } = recv_within(&inbox, PATIENCE)?
+    } = inbox
+        .try_recv_timeout(PATIENCE)
+        .context("waiting for Hello")?
     else {
         bail!("expected Hello first");
     };
@@ -146,6 +137,115 @@ pub fn decoder(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// The structure, ready to go one of four ways.
+pub enum Payload {
+    /// `serde_json::to_vec(&readings)`: text.
+    Json(Vec<u8>),
+    /// The structure itself: ipc-channel encodes it (serde + postcard) inside `send`.
+    Typed(Vec<Reading>),
+    /// [`to_flat`]: 20 bytes a record.
+    Flat(Vec<u8>),
+    /// The flat bytes in a shared segment: only a handle is sent.
+    Shared(IpcSharedMemory),
+}
+
+/// A started decoder child.
+pub struct Decoder {
+    child: Child,
+    inbox: IpcSender<ToDecoder>,
+    replies: IpcReceiver<Checksum>,
+    bytes: IpcBytesSender,
+    typed: IpcSender<Vec<Reading>>,
+}
+
+impl Decoder {
+    /// `start` starts the child and returns it with the sending end of its inbox.
+    pub fn start(
+        start: impl FnOnce() -> anyhow::Result<(Child, IpcSender<ToDecoder>)>,
+    ) -> anyhow::Result<Decoder> {
+        let (child, inbox) = start()?;
+        let (reply, replies) = ipc::channel()?;
+        let (bytes, bytes_rx) = ipc::bytes_channel()?;
+        let (typed, typed_rx) = ipc::channel()?;
+        inbox.send(ToDecoder::Hello {
+            reply,
+            bytes: bytes_rx,
+            typed: typed_rx,
+        })?;
+        Ok(Decoder {
+            child,
+            inbox,
+            replies,
+            bytes,
+            typed,
+        })
+    }
+
+    /// `q.put(payload)`, then wait for the child's checksum of what it decoded.
+    pub fn send(&self, payload: Payload) -> anyhow::Result<Checksum> {
+        match payload {
+            Payload::Json(text) => {
+                self.inbox.send(ToDecoder::Json)?;
+                self.bytes.send(&text)?;
+            }
+            Payload::Typed(records) => {
+                self.inbox.send(ToDecoder::Typed)?;
+                self.typed.send(records)?; // encoding happens in here
+            }
+            Payload::Flat(flat) => {
+                self.inbox.send(ToDecoder::Flat)?;
+                self.bytes.send(&flat)?;
+            }
+            Payload::Shared(shm) => self.inbox.send(ToDecoder::Shared(shm))?,
+        }
+        self.replies
+            .try_recv_timeout(PATIENCE)
+            .context("waiting for the checksum")
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.inbox.send(ToDecoder::Done)?;
+        let status = self.child.wait()?;
+        anyhow::ensure!(status.success(), "the decoder failed: {status}");
+        Ok(())
+    }
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Bytes, Secs, speedup, timed};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "serialization-cost",
+    "pickle: q.put(big_structure) vs shared memory",
+    "bytes and time to send 50,000 records as JSON, serde, flat bytes, shared memory",
+    run,
+);
+
+/// `--role decoder SERVER`.
+pub fn decoder_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, decoder)
+}
+
+fn start_decoder() -> anyhow::Result<Decoder> {
+    Decoder::start(child::starter("decoder", Vec::new()))
+}
+
+/// The large structure: `n` readings.
+pub fn readings(n: usize) -> Vec<Reading> {
+    (0..n)
+        .map(|i| Reading {
+            sensor: (i % 64) as u32,
+            time_us: i as u64,
+            value: i as f64 * 0.5,
+        })
+        .collect()
+}
+
 /// The ways to get the structure to the child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Way {
@@ -155,8 +255,8 @@ pub enum Way {
     Shared,
 }
 
-/// One row of the table: encode time in the parent, bytes, and send-until-the-child-has-
-/// checked time, with the child's checksum.
+/// One row of the table: encode time in the parent, bytes on the wire, and
+/// send-until-the-child-has-checked time, with the child's checksum.
 pub struct Row {
     pub encode: Duration,
     pub bytes: Option<usize>,
@@ -164,86 +264,43 @@ pub struct Row {
     pub sum: Checksum,
 }
 
-pub struct Decoder {
-    started: child::Connected<ToDecoder>,
-    replies: IpcReceiver<Checksum>,
-    bytes: IpcBytesSender,
-    typed: IpcSender<Vec<Reading>>,
+/// Encode `data` `way` (timed), then send it and wait for the checksum (timed).
+fn measure(decoder: &Decoder, way: Way, data: &[Reading]) -> anyhow::Result<Row> {
+    let (payload, encode) = match way {
+        // The typed sender takes the value; it encodes inside `send`, timed as delivery.
+        Way::Typed => (Payload::Typed(data.to_vec()), Duration::ZERO),
+        Way::Json => {
+            let (text, took) = timed(|| serde_json::to_vec(data));
+            (Payload::Json(text?), took)
+        }
+        Way::Flat => {
+            let (flat, took) = timed(|| to_flat(data));
+            (Payload::Flat(flat), took)
+        }
+        Way::Shared => {
+            let (shm, took) = timed(|| IpcSharedMemory::from_bytes(&to_flat(data)));
+            (Payload::Shared(shm), took)
+        }
+    };
+    let bytes = match &payload {
+        Payload::Json(b) | Payload::Flat(b) => Some(b.len()),
+        Payload::Shared(_) => Some(0),
+        Payload::Typed(_) => None,
+    };
+    let (sum, deliver) = timed(|| decoder.send(payload));
+    Ok(Row {
+        encode,
+        bytes,
+        deliver,
+        sum: sum?,
+    })
 }
 
-impl Decoder {
-    pub fn start() -> anyhow::Result<Decoder> {
-        let started = child::start::<ToDecoder>("decoder", &[])?;
-        let (reply, replies) = ipc::channel()?;
-        let (bytes, bytes_rx) = ipc::bytes_channel()?;
-        let (typed, typed_rx) = ipc::channel()?;
-        started.inbox.send(ToDecoder::Hello {
-            reply,
-            bytes: bytes_rx,
-            typed: typed_rx,
-        })?;
-        Ok(Decoder {
-            started,
-            replies,
-            bytes,
-            typed,
-        })
-    }
-
-    pub fn send(&self, way: Way, data: &[Reading]) -> anyhow::Result<Row> {
-        let inbox = &self.started.inbox;
-        let (encode, bytes, deliver) = match way {
-            Way::Json => {
-                let (encoded, encode) = timed(|| serde_json::to_vec(data));
-                let encoded = encoded?;
-                let sw = Stopwatch::start();
-                inbox.send(ToDecoder::Json)?;
-                self.bytes.send(&encoded)?;
-                (encode, Some(encoded.len()), sw)
-            }
-            Way::Typed => {
-                let owned = data.to_vec(); // `send` takes the value: not part of the cost
-                let sw = Stopwatch::start();
-                inbox.send(ToDecoder::Typed)?;
-                self.typed.send(owned)?; // encoding happens in here
-                (Duration::ZERO, None, sw)
-            }
-            Way::Flat => {
-                let (flat, encode) = timed(|| to_flat(data));
-                let sw = Stopwatch::start();
-                inbox.send(ToDecoder::Flat)?;
-                self.bytes.send(&flat)?;
-                (encode, Some(flat.len()), sw)
-            }
-            Way::Shared => {
-                let (shm, encode) = timed(|| IpcSharedMemory::from_bytes(&to_flat(data)));
-                let sw = Stopwatch::start();
-                inbox.send(ToDecoder::Shared(shm))?;
-                (encode, Some(0), sw)
-            }
-        };
-        let sum = recv_within(&self.replies, PATIENCE)?;
-        Ok(Row {
-            encode,
-            bytes,
-            deliver: deliver.elapsed(),
-            sum,
-        })
-    }
-
-    pub fn finish(mut self) -> anyhow::Result<()> {
-        self.started.inbox.send(ToDecoder::Done)?;
-        let status = child::join(&mut self.started.child)?;
-        anyhow::ensure!(status.success(), "the decoder failed: {status}");
-        Ok(())
-    }
-}
-
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     let n = 50_000;
     let data = readings(n);
     let want = Checksum::of(data.iter().copied());
-    let decoder = Decoder::start()?;
+    let decoder = start_decoder()?;
     println!(
         "  {n} records ({} as flat bytes) to a child that decodes and checksums them",
         Bytes((n * RECORD) as u64)
@@ -259,7 +316,7 @@ pub fn run() -> SectionResult {
         (Way::Flat, "flat bytes (struct.pack)"),
         (Way::Shared, "shared memory, read in place"),
     ] {
-        let row = decoder.send(way, &data)?;
+        let row = measure(&decoder, way, &data)?;
         anyhow::ensure!(row.sum == want, "{name}: the child got different data");
         let wire = match (way, row.bytes) {
             (Way::Shared, _) => "a handle".to_owned(),
@@ -282,7 +339,8 @@ pub fn run() -> SectionResult {
         "json vs shared memory, total",
         format!("{:.0}x", speedup(times[0], times[3])),
     );
-    takeaway(
+    takeaway_if(
+        &Evidence::faster("shared memory", times[3], "serde_json", times[0], 2.0),
         "every message is encoded and decoded, like pickle; a flat layout in shared memory skips both and the copy",
     );
     Ok(())
@@ -306,9 +364,9 @@ mod tests {
         let data = readings(1_000);
         let want = Checksum::of(data.iter().copied());
         assert_eq!(want.count, 1_000);
-        let decoder = Decoder::start().unwrap();
+        let decoder = start_decoder().unwrap();
         for way in [Way::Json, Way::Typed, Way::Flat, Way::Shared] {
-            assert_eq!(decoder.send(way, &data).unwrap().sum, want, "{way:?}");
+            assert_eq!(measure(&decoder, way, &data).unwrap().sum, want, "{way:?}");
         }
         decoder.finish().unwrap();
     }

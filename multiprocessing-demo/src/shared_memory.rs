@@ -32,17 +32,203 @@
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- shared-memory
 
+use std::process::Child;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Bytes, Secs, Stopwatch, speedup, timed};
-use common::workload::file_bytes;
 use ipc_channel::ipc::{self, IpcBytesReceiver, IpcReceiver, IpcSender, IpcSharedMemory};
 use ipc_channel::{IpcError, TryRecvError};
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, PATIENCE, recv_within};
+/// The longest either side waits for the other before it calls it stuck.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// `rx.recv()`, but give up after [`PATIENCE`].
+fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    match rx.try_recv_timeout(PATIENCE) {
+        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
+        received => Ok(received?),
+    }
+}
+
+/// Parent -> reader child.
+#[derive(Serialize, Deserialize)]
+pub enum ToReader {
+    Hello {
+        reply: IpcSender<FromReader>,
+        bytes: IpcBytesReceiver,
+    },
+    /// Here is a shared segment: map it.
+    Shared(IpcSharedMemory),
+    /// The next message on the byte channel is the data.
+    ViaMessage,
+    Done,
+}
+
+/// Reader child -> parent.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub enum FromReader {
+    /// The data is in this process's memory, readable: `len` bytes.
+    Holding { len: usize },
+    /// Every byte checked with the reader's `check`.
+    Checked { ok: bool },
+}
+
+/// The reader's side, in the child: take data either way, say when it holds it, then say
+/// whether `check` finds every byte right.
+pub fn reader(inbox: IpcReceiver<ToReader>, check: impl Fn(&[u8]) -> bool) -> anyhow::Result<()> {
+    let ToReader::Hello { reply, bytes } = recv_within(&inbox)? else {
+        anyhow::bail!("expected Hello first");
+    };
+    loop {
+        let (len, ok) = match inbox.recv().context("the parent hung up")? {
+            ToReader::Shared(shm) => {
+                reply.send(FromReader::Holding { len: shm.len() })?;
+                (shm.len(), check(&shm)) // `shm` derefs to `&[u8]`: the shared pages
+            }
+            ToReader::ViaMessage => {
+                let data = bytes.recv()?;
+                reply.send(FromReader::Holding { len: data.len() })?;
+                (data.len(), check(&data))
+            }
+            ToReader::Done => return Ok(()),
+            ToReader::Hello { .. } => anyhow::bail!("Hello twice"),
+        };
+        tracing::debug!(pid = std::process::id(), len, ok, "reader checked the data");
+        reply.send(FromReader::Checked { ok })?;
+    }
+}
+
+/// A started reader child with both ways to send it data.
+pub struct Reader {
+    child: Child,
+    inbox: IpcSender<ToReader>,
+    replies: IpcReceiver<FromReader>,
+    bytes: ipc::IpcBytesSender,
+}
+
+/// The same bytes, two ways.
+#[derive(Clone, Copy)]
+pub enum Handover<'a> {
+    Shared(&'a IpcSharedMemory),
+    Message(&'a [u8]),
+}
+
+impl Reader {
+    /// `start` starts the child and returns it with the sending end of its inbox.
+    pub fn start(
+        start: impl FnOnce() -> anyhow::Result<(Child, IpcSender<ToReader>)>,
+    ) -> anyhow::Result<Reader> {
+        let (child, inbox) = start()?;
+        let (reply, replies) = ipc::channel()?;
+        let (bytes, bytes_rx) = ipc::bytes_channel()?;
+        inbox.send(ToReader::Hello {
+            reply,
+            bytes: bytes_rx,
+        })?;
+        Ok(Reader {
+            child,
+            inbox,
+            replies,
+            bytes,
+        })
+    }
+
+    /// Hand the data over; returns once the child holds it (readable in its memory).
+    pub fn hand_over(&self, data: Handover<'_>) -> anyhow::Result<()> {
+        let len = match data {
+            Handover::Shared(shm) => {
+                self.inbox.send(ToReader::Shared(shm.clone()))?; // a handle, not the bytes
+                shm.len()
+            }
+            Handover::Message(bytes) => {
+                self.inbox.send(ToReader::ViaMessage)?;
+                self.bytes.send(bytes)?; // every byte through the kernel
+                bytes.len()
+            }
+        };
+        let held = recv_within(&self.replies)?;
+        anyhow::ensure!(held == FromReader::Holding { len }, "{held:?}");
+        Ok(())
+    }
+
+    /// Whether the child found every byte of the last hand-over right.
+    pub fn checked(&self) -> anyhow::Result<bool> {
+        let FromReader::Checked { ok } = recv_within(&self.replies)? else {
+            anyhow::bail!("expected Checked");
+        };
+        Ok(ok)
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.inbox.send(ToReader::Done)?;
+        let status = self.child.wait()?;
+        anyhow::ensure!(status.success(), "the reader failed: {status}");
+        Ok(())
+    }
+}
+
+/// What a counter client gets: the owner's increment channel and how many to send.
+pub type CounterJob = (IpcSender<u32>, u32);
+
+/// `Value("i", 0)` done by ownership: the parent owns the count, each of `children` clients
+/// (started by `start`) sends `times` increments; the total is counted when the last client
+/// hangs up.
+pub fn count_with_messages(
+    mut start: impl FnMut() -> anyhow::Result<(Child, IpcSender<CounterJob>)>,
+    children: u32,
+    times: u32,
+) -> anyhow::Result<u64> {
+    let (inc, incs) = ipc::channel::<u32>()?;
+    let mut started = Vec::new();
+    for _ in 0..children {
+        let (child, inbox) = start()?;
+        inbox.send((inc.clone(), times))?;
+        started.push(child);
+    }
+    drop(inc);
+    let mut value = 0u64; // only this process ever writes it
+    loop {
+        match incs.try_recv_timeout(PATIENCE) {
+            Ok(by) => value += u64::from(by),
+            Err(TryRecvError::IpcError(IpcError::Disconnected)) => break,
+            Err(e) => return Err(e).context("counting"),
+        }
+    }
+    for mut c in started {
+        let status = c.wait()?; // it hung up: it is exiting
+        anyhow::ensure!(status.success(), "a counter client failed: {status}");
+    }
+    Ok(value)
+}
+
+/// A counter client, in the child: send `times` increments of 1.
+pub fn counter_client(inbox: IpcReceiver<CounterJob>) -> anyhow::Result<()> {
+    let (counter, times) = recv_within(&inbox)?;
+    for _ in 0..times {
+        counter.send(1)?; // `with counter.get_lock(): counter.value += 1`
+    }
+    Ok(())
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Bytes, Secs, speedup, timed};
+use common::workload::file_bytes;
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "shared-memory",
+    "Value / Array / shared_memory.SharedMemory",
+    "64 MiB shared with a child without copying, against the same bytes as a message",
+    run,
+);
 
 /// The file id of the 64 MiB of test data (deterministic bytes, so every reader can check).
 const DATA_ID: u64 = 64;
@@ -65,153 +251,36 @@ pub fn is_test_data(data: &[u8]) -> bool {
     data.chunks(block.len()).all(|c| c == &block[..c.len()])
 }
 
-/// Parent -> reader child.
-#[derive(Serialize, Deserialize)]
-pub enum ToReader {
-    Hello {
-        reply: IpcSender<FromReader>,
-        bytes: IpcBytesReceiver,
-    },
-    /// Here is a shared segment: map it.
-    Shared(IpcSharedMemory),
-    /// The next message on the byte channel is the data.
-    ViaMessage,
-    Done,
+/// `--role shm-reader SERVER`.
+pub fn reader_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, |inbox| reader(inbox, is_test_data))
 }
 
-/// Reader child -> parent.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-pub enum FromReader {
-    /// The data is in this process's memory, readable: `len` bytes.
-    Holding { len: usize },
-    /// Every byte checked against the known content.
-    Checked { ok: bool },
+/// `--role counter-client SERVER`.
+pub fn counter_client_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, counter_client)
 }
 
-/// The reader's side (`--role shm-reader SERVER`).
-pub fn reader(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<ToReader>(child::server_arg(args)?)?;
-    let ToReader::Hello { reply, bytes } = recv_within(&inbox, PATIENCE)? else {
-        anyhow::bail!("expected Hello first");
-    };
-    loop {
-        let (len, ok) = match inbox.recv().context("the parent hung up")? {
-            ToReader::Shared(shm) => {
-                reply.send(FromReader::Holding { len: shm.len() })?;
-                (shm.len(), is_test_data(&shm))
-            }
-            ToReader::ViaMessage => {
-                let data = bytes.recv()?;
-                reply.send(FromReader::Holding { len: data.len() })?;
-                (data.len(), is_test_data(&data))
-            }
-            ToReader::Done => return Ok(()),
-            ToReader::Hello { .. } => anyhow::bail!("Hello twice"),
-        };
-        tracing::debug!(pid = std::process::id(), len, ok, "reader checked the data");
-        reply.send(FromReader::Checked { ok })?;
-    }
+fn start_reader() -> anyhow::Result<Reader> {
+    Reader::start(child::starter("shm-reader", Vec::new()))
 }
 
-/// A started reader child with both ways to send it data.
-pub struct Reader {
-    started: child::Connected<ToReader>,
-    replies: IpcReceiver<FromReader>,
-    bytes: ipc::IpcBytesSender,
+fn count(children: u32, times: u32) -> anyhow::Result<u64> {
+    count_with_messages(
+        child::starter("counter-client", Vec::new()),
+        children,
+        times,
+    )
 }
 
-impl Reader {
-    pub fn start() -> anyhow::Result<Reader> {
-        let started = child::start::<ToReader>("shm-reader", &[])?;
-        let (reply, replies) = ipc::channel()?;
-        let (bytes, bytes_rx) = ipc::bytes_channel()?;
-        started.inbox.send(ToReader::Hello {
-            reply,
-            bytes: bytes_rx,
-        })?;
-        Ok(Reader {
-            started,
-            replies,
-            bytes,
-        })
-    }
-
-    /// Hand the data over; return how long until the child held it, and whether the child
-    /// then found every byte right.
-    pub fn hand_over(&self, data: Handover<'_>) -> anyhow::Result<(Duration, bool)> {
-        let sw = Stopwatch::start();
-        match data {
-            Handover::Shared(shm) => self.started.inbox.send(ToReader::Shared(shm.clone()))?,
-            Handover::Message(bytes) => {
-                self.started.inbox.send(ToReader::ViaMessage)?;
-                self.bytes.send(bytes)?;
-            }
-        }
-        let held = recv_within(&self.replies, PATIENCE)?;
-        let took = sw.elapsed();
-        let expected = match data {
-            Handover::Shared(shm) => shm.len(),
-            Handover::Message(bytes) => bytes.len(),
-        };
-        anyhow::ensure!(held == FromReader::Holding { len: expected }, "{held:?}");
-        let FromReader::Checked { ok } = recv_within(&self.replies, PATIENCE)? else {
-            anyhow::bail!("expected Checked");
-        };
-        Ok((took, ok))
-    }
-
-    pub fn finish(mut self) -> anyhow::Result<()> {
-        self.started.inbox.send(ToReader::Done)?;
-        let status = child::join(&mut self.started.child)?;
-        anyhow::ensure!(status.success(), "the reader failed: {status}");
-        Ok(())
-    }
+/// Hand `data` over, time it until the child holds it, and have the child check it.
+fn timed_hand_over(reader: &Reader, data: Handover<'_>) -> anyhow::Result<(Duration, bool)> {
+    let (held, took) = timed(|| reader.hand_over(data));
+    held?;
+    Ok((took, reader.checked()?))
 }
 
-/// The same bytes, two ways.
-#[derive(Clone, Copy)]
-pub enum Handover<'a> {
-    Shared(&'a IpcSharedMemory),
-    Message(&'a [u8]),
-}
-
-/// `Value("i", 0)` done by ownership: the parent owns the count, each child sends `times`
-/// increments; the total is counted when the last child hangs up.
-pub fn count_with_messages(children: u32, times: u32) -> anyhow::Result<u64> {
-    let (inc, incs) = ipc::channel::<u32>()?;
-    let mut started = Vec::new();
-    for _ in 0..children {
-        let c = child::start::<(IpcSender<u32>, u32)>("counter-client", &[])?;
-        c.inbox.send((inc.clone(), times))?;
-        started.push(c.child);
-    }
-    drop(inc);
-    let mut value = 0u64; // only this process ever writes it
-    loop {
-        match incs.try_recv_timeout(PATIENCE) {
-            Ok(by) => value += u64::from(by),
-            Err(TryRecvError::IpcError(IpcError::Disconnected)) => break,
-            Err(e) => return Err(e).context("counting"),
-        }
-    }
-    for mut c in started {
-        let status = child::join(&mut c)?;
-        anyhow::ensure!(status.success(), "a counter client failed: {status}");
-    }
-    Ok(value)
-}
-
-/// `--role counter-client SERVER`: send `times` increments of 1.
-pub fn counter_client(args: &[String]) -> anyhow::Result<()> {
-    let inbox = child::connect::<(IpcSender<u32>, u32)>(child::server_arg(args)?)?;
-    let (counter, times) = recv_within(&inbox, PATIENCE)?;
-    for _ in 0..times {
-        counter.send(1)?; // `with counter.get_lock(): counter.value += 1`
-    }
-    Ok(())
-}
-
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     const SIZE: usize = 64 << 20;
     let data = test_data(SIZE);
     // Best of 3 builds too, so both sides are measured the same way.
@@ -222,13 +291,13 @@ pub fn run() -> SectionResult {
         (shm, build) = (again, build.min(took));
     }
 
-    let reader = Reader::start()?;
+    let reader = start_reader()?;
     let (mut by_message, mut by_shm) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
-        let (took, ok) = reader.hand_over(Handover::Message(&data))?;
+        let (took, ok) = timed_hand_over(&reader, Handover::Message(&data))?;
         anyhow::ensure!(ok, "the child read wrong bytes from the message");
         by_message = by_message.min(took);
-        let (took, ok) = reader.hand_over(Handover::Shared(&shm))?;
+        let (took, ok) = timed_hand_over(&reader, Handover::Shared(&shm))?;
         anyhow::ensure!(ok, "the child read wrong bytes from shared memory");
         by_shm = by_shm.min(took);
     }
@@ -251,14 +320,15 @@ pub fn run() -> SectionResult {
     );
 
     let (children, times) = (4, 1_000);
-    let value = count_with_messages(children, times)?;
+    let value = count(children, times)?;
     anyhow::ensure!(
         value == u64::from(children * times),
         "lost updates: {value}"
     );
     println!("  Value: {children} children x {times} increments, sent to the owner");
     figure("final count", value);
-    takeaway(
+    takeaway_if(
+        &Evidence::faster("shared memory", by_shm, "a message", by_message, 10.0),
         "big read-only data: share it (IpcSharedMemory), do not copy it; a shared counter: give it one owner and send it messages",
     );
     Ok(())
@@ -283,9 +353,13 @@ mod tests {
     fn a_child_reads_the_same_bytes_both_ways() {
         let data = test_data(100_000);
         let shm = IpcSharedMemory::from_bytes(&data);
-        let reader = Reader::start().unwrap();
-        assert!(reader.hand_over(Handover::Shared(&shm)).unwrap().1);
-        assert!(reader.hand_over(Handover::Message(&data)).unwrap().1);
+        let reader = start_reader().unwrap();
+        assert!(timed_hand_over(&reader, Handover::Shared(&shm)).unwrap().1);
+        assert!(
+            timed_hand_over(&reader, Handover::Message(&data))
+                .unwrap()
+                .1
+        );
         reader.finish().unwrap();
     }
 
@@ -293,14 +367,15 @@ mod tests {
     fn wrong_bytes_are_caught_by_the_child() {
         let mut data = test_data(1_000);
         data[500] ^= 1;
-        let reader = Reader::start().unwrap();
+        let reader = start_reader().unwrap();
         let shm = IpcSharedMemory::from_bytes(&data);
-        assert!(!reader.hand_over(Handover::Shared(&shm)).unwrap().1);
+        reader.hand_over(Handover::Shared(&shm)).unwrap();
+        assert!(!reader.checked().unwrap());
         reader.finish().unwrap();
     }
 
     #[test]
     fn no_increment_is_lost() {
-        assert_eq!(count_with_messages(3, 50).unwrap(), 150);
+        assert_eq!(count(3, 50).unwrap(), 150);
     }
 }

@@ -1,26 +1,15 @@
-//! Runs the built binary: `--list`, one quick section, an unknown name, and a child role.
+//! Runs the built binary: `--list` against the README and the files, one quick section, an
+//! unknown name, and a child role.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run, run_ok, section_names,
+};
 
 const EXE: &str = env!("CARGO_BIN_EXE_multiprocessing-demo");
 
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(
-        EXE,
-        &[
-            ("process-basics", "Process(target=f, args)"),
-            ("queue", "multiprocessing.Queue"),
-            ("pipe", "multiprocessing.Pipe()"),
-            ("shared-memory", "Value / Array / shared_memory"),
-            ("pool-map", "Pool(n).map(compute"),
-            ("manager-dict", "Manager().dict()"),
-            ("startup-cost", "Process creation overhead"),
-            ("serialization-cost", "pickle"),
-            ("crash-isolation", "p.exitcode < 0"),
-            ("rayon", "Pool(cpu_count())"),
-        ],
-    );
+fn every_section_is_in_the_readme_and_its_file() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -46,14 +35,7 @@ fn a_child_role_answers_and_fails_cleanly() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(
-        EXE,
-        &[
-            "process-basics",
-            "queue",
-            "pipe",
-            "shared-memory",
-            "pool-map",
-        ],
-    );
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }
