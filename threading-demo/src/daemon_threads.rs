@@ -26,28 +26,19 @@
 //!
 //! Run only this: cargo run -p threading-demo -- daemon-threads
 
-use std::io::Read;
-use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, role_command, takeaway, wait_or_kill};
 
 const WORKER_LINES: usize = 5;
 const WORKER_STEP: Duration = Duration::from_millis(20);
 const HEARTBEAT_LINES: usize = 100;
 const HEARTBEAT_STEP: Duration = Duration::from_millis(10);
-/// The child is done in about 1 s whatever happens; past this it is killed.
-const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
-/// The child's side: `--role daemon-child join|detach`.
-pub fn child(args: &[String]) -> anyhow::Result<()> {
-    let join = match args.first().map(String::as_str) {
-        Some("join") => true,
-        Some("detach") => false,
-        other => anyhow::bail!("daemon-child needs 'join' or 'detach', got {other:?}"),
-    };
+/// A program's `main`: a `heartbeat` thread that is never joined (Python's `daemon=True`)
+/// and a `worker` that main joins (`join_worker`) or lets go (drops its handle).
+pub fn heartbeat_and_worker(join_worker: bool) -> anyhow::Result<()> {
     // Never joined: Python's `daemon=True`.
     let _detached = thread::Builder::new()
         .name("heartbeat".into())
@@ -67,17 +58,46 @@ pub fn child(args: &[String]) -> anyhow::Result<()> {
             }
         })
         .context("spawning the worker")?;
-    if join {
+    if join_worker {
         worker.join().map_err(|_| anyhow!("the worker panicked"))?;
     } else {
         drop(worker); // detached: nobody waits for it
     }
     println!("main returns");
     tracing::debug!(
-        join,
+        join_worker,
         "main returns: threads still running die with the process"
     );
-    Ok(()) // the process exits: threads still running die here
+    Ok(()) // returned from `main`, the process exits: threads still running die here
+}
+
+// --- run and measure ---
+
+use std::io::Read;
+use std::process::Stdio;
+
+use common::child::{role_command, wait_or_kill};
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+
+pub const SECTION: Section = Section::new(
+    "daemon-threads",
+    "Thread(daemon=True) vs non-daemon",
+    "a thread not joined dies when main returns, shown in a child process",
+    run,
+);
+
+/// The child is done in about 1 s whatever happens; past this it is killed.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+
+/// The child's side: `--role daemon-child join|detach`. The process exits when it returns.
+pub fn child(args: &[String]) -> anyhow::Result<()> {
+    let join = match args.first().map(String::as_str) {
+        Some("join") => true,
+        Some("detach") => false,
+        other => anyhow::bail!("daemon-child needs 'join' or 'detach', got {other:?}"),
+    };
+    heartbeat_and_worker(join)
 }
 
 /// What one child run printed: lines written by each thread.
@@ -123,7 +143,8 @@ fn run_child(mode: &str) -> anyhow::Result<Written> {
     Ok(count(&text))
 }
 
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
+    let mut detached_worker = 0;
     for (mode, what) in [
         ("join", "main joins worker"),
         ("detach", "main joins nothing"),
@@ -139,6 +160,8 @@ pub fn run() -> SectionResult {
                 w.worker == WORKER_LINES,
                 "a joined worker was cut off: {w:?}"
             );
+        } else {
+            detached_worker = w.worker;
         }
         println!("  {what} (child --role daemon-child {mode}):");
         figure(
@@ -150,7 +173,12 @@ pub fn run() -> SectionResult {
             format!("{} of {HEARTBEAT_LINES} lines", w.heartbeat),
         );
     }
-    takeaway(
+    takeaway_if(
+        &Evidence::new(
+            detached_worker < WORKER_LINES,
+            format!("the detached worker cut off before its {WORKER_LINES} lines"),
+            format!("it wrote {detached_worker} of {WORKER_LINES}"),
+        ),
         "in Rust every thread is a daemon unless joined: keep the JoinHandle and join() what must finish",
     );
     Ok(())

@@ -29,20 +29,18 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
 use parking_lot::Mutex;
 
 /// A bank account with its own lock.
 #[derive(Debug)]
-struct Account {
+pub struct Account {
     id: u32,
     name: &'static str,
     balance: Mutex<i64>,
 }
 
 impl Account {
-    fn new(id: u32, name: &'static str, balance: i64) -> Self {
+    pub fn new(id: u32, name: &'static str, balance: i64) -> Self {
         Account {
             id,
             name,
@@ -53,7 +51,7 @@ impl Account {
 
 /// How one thread's attempt ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Transferred,
     WouldDeadlock {
         holding: &'static str,
@@ -64,7 +62,7 @@ enum Outcome {
 /// Lock `from` then `to`, in that order, waiting at most `patience` for the second.
 /// `both_hold` is reached by both threads while holding their first lock, and `both_tried`
 /// after their second attempt, so the opposite-order run always meets the deadlock.
-fn transfer_naive(
+pub fn transfer_naive(
     from: &Account,
     to: &Account,
     amount: i64,
@@ -91,7 +89,11 @@ fn transfer_naive(
 }
 
 /// Thread 1 moves a -> b while thread 2 moves b -> a, each locking its source first.
-fn opposite_order(a: &Account, b: &Account, patience: Duration) -> anyhow::Result<[Outcome; 2]> {
+pub fn opposite_order(
+    a: &Account,
+    b: &Account,
+    patience: Duration,
+) -> anyhow::Result<[Outcome; 2]> {
     let (hold, tried) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|s| {
         let (hold, tried) = (&hold, &tried);
@@ -111,7 +113,7 @@ fn opposite_order(a: &Account, b: &Account, patience: Duration) -> anyhow::Resul
 /// The fix: always lock the account with the smaller id first, whatever the direction.
 /// Returns false if a lock was not granted within `patience` (it never is refused with
 /// the fix; the timeout only guarantees the demo cannot hang if the rule were broken).
-fn transfer_ordered(from: &Account, to: &Account, amount: i64, patience: Duration) -> bool {
+pub fn transfer_ordered(from: &Account, to: &Account, amount: i64, patience: Duration) -> bool {
     let (first, second) = if from.id < to.id {
         (from, to)
     } else {
@@ -134,7 +136,7 @@ fn transfer_ordered(from: &Account, to: &Account, amount: i64, patience: Duratio
 }
 
 /// `rounds` transfers a -> b on one thread and b -> a on another. Returns the timeouts.
-fn both_directions(
+pub fn both_directions(
     a: &Account,
     b: &Account,
     rounds: u32,
@@ -161,10 +163,23 @@ fn both_directions(
     })
 }
 
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "deadlock",
+    "two locks in opposite order",
+    "try_lock_for (acquire(timeout=)) says 'would deadlock'; a global lock order fixes it",
+    run,
+);
+
 const PATIENCE: Duration = Duration::from_millis(100);
 const ROUNDS: u32 = 20_000;
 
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     let a = Account::new(1, "account A", 1_000);
     let b = Account::new(2, "account B", 1_000);
 

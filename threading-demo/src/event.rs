@@ -19,7 +19,8 @@
 //! interleaving, including when `set()` runs before a waiter starts waiting.
 //!
 //! Watch: four waiters sleep until the setter is done preparing, then all wake at once (the
-//! slowest wake-up after `set()` is printed); the timeline shows their waits ending in the same column.
+//! slowest wake-up after `set()` is printed); in the timeline every waiter's `wait` span
+//! ends in the column where `main`'s `prepare` ends, and its `work` begins.
 //! A wait with a 50 ms timeout on an event nobody sets returns false.
 //!
 //! Run only this: cargo run -p threading-demo -- event
@@ -28,8 +29,10 @@
 #![cfg_attr(feature = "loom", allow(dead_code))]
 
 use std::sync::PoisonError;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, anyhow};
 #[cfg(feature = "loom")]
 use loom::sync::{Condvar, Mutex};
 #[cfg(not(feature = "loom"))]
@@ -92,115 +95,137 @@ impl Event {
     }
 }
 
-#[cfg(not(feature = "loom"))]
-mod demo {
-    use std::thread;
-    use std::time::Duration;
-
-    use anyhow::anyhow;
-    use common::cli::{SectionResult, figure, takeaway};
-    use common::timeline::{Timeline, now_us};
-    use common::timing::Secs;
-
-    use super::Event;
-
-    const WAITERS: usize = 4;
-    const PREPARE: Duration = Duration::from_millis(80);
-    const WORK: Duration = Duration::from_millis(20);
-
-    /// `waiters` threads wait for `ready`; the calling thread prepares for `prepare`, then
-    /// sets it. Returns how long after `set()` each waiter woke, in waiter order.
-    pub fn wake_all(
-        ready: &Event,
-        waiters: usize,
-        prepare: Duration,
-        work: Duration,
-        timeline: &Timeline,
-    ) -> anyhow::Result<Vec<Duration>> {
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..waiters)
-                .map(|i| {
-                    s.spawn(move || {
-                        let lane = format!("waiter-{i}");
-                        timeline.record(&lane, "wait", || ready.wait());
-                        let woke = now_us();
-                        timeline.record(&lane, "work", || thread::sleep(work));
-                        woke
+/// `waiters` threads (`waiter-0`, ...) wait for `ready`, then each runs `work(i)`; the
+/// calling thread runs `prepare`, then sets the event. Results in waiter order.
+pub fn wake_all<R: Send>(
+    ready: &Event,
+    waiters: usize,
+    prepare: impl FnOnce(),
+    work: impl Fn(usize) -> R + Sync,
+) -> anyhow::Result<Vec<R>> {
+    thread::scope(|s| {
+        let handles = (0..waiters)
+            .map(|i| {
+                let work = &work;
+                thread::Builder::new()
+                    .name(format!("waiter-{i}"))
+                    .spawn_scoped(s, move || {
+                        tracing::info_span!("wait").in_scope(|| ready.wait());
+                        tracing::info_span!("work").in_scope(|| work(i))
                     })
-                })
-                .collect();
-            timeline.record("setter", "prepare", || thread::sleep(prepare));
-            let set_at = now_us();
-            ready.set();
-            tracing::debug!("event set");
-            handles
-                .into_iter()
-                .map(|h| {
-                    let woke = h.join().map_err(|_| anyhow!("a waiter panicked"))?;
-                    Ok(Duration::from_micros(woke.saturating_sub(set_at)))
-                })
-                .collect()
-        })
-    }
-
-    pub fn run() -> SectionResult {
-        let ready = Event::new();
-        figure("is_set() before", ready.is_set());
-        let timeline = Timeline::new();
-        let delays = wake_all(&ready, WAITERS, PREPARE, WORK, &timeline)?;
-        anyhow::ensure!(delays.len() == WAITERS, "not every waiter woke");
-        let slowest = delays.iter().max().copied().unwrap_or_default();
-        figure("woken by one set()", format!("all {WAITERS} waiters"));
-        figure("slowest wake-up", Secs(slowest));
-        timeline.print();
-
-        let never = Event::new();
-        let timeout = Duration::from_millis(50);
-        let got = never.wait_timeout(timeout);
-        anyhow::ensure!(!got, "an event nobody set reported set");
-        figure(format!("unset: wait({})", Secs(timeout)), got);
-        let got = ready.wait_timeout(timeout);
-        anyhow::ensure!(got, "a set event reported a timeout");
-        figure(format!("set: wait({})", Secs(timeout)), got);
-        ready.clear();
-        figure("is_set() after clear()", ready.is_set());
-        takeaway(
-            "an Event is a Mutex<bool> + Condvar: set() is notify_all(), wait() loops on the flag",
-        );
-        Ok(())
-    }
+                    .context("spawning a waiter")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        tracing::info_span!("prepare").in_scope(prepare);
+        ready.set();
+        tracing::debug!("event set");
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a waiter panicked")))
+            .collect()
+    })
 }
 
-#[cfg(not(feature = "loom"))]
-pub use demo::run;
+// --- run and measure ---
 
-/// Built with `--features loom`, the primitives only work inside `loom::model`.
-#[cfg(feature = "loom")]
-pub fn run() -> common::cli::SectionResult {
-    anyhow::bail!(
-        "this build model-checks the primitives with loom; run the demo without --features loom"
-    )
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::Secs;
+
+pub const SECTION: Section = Section::new(
+    "event",
+    "threading.Event() set() / wait(timeout)",
+    "one set() wakes every waiter; wait_timeout returns false; Condvar, loom-checked",
+    run,
+);
+
+const WAITERS: usize = 4;
+const PREPARE: Duration = Duration::from_millis(80);
+const WORK: Duration = Duration::from_millis(20);
+
+/// Built with `--features loom`, `main.rs` lists a stand-in instead of this `run`: the
+/// primitives then work only inside `loom::model`.
+fn run() -> SectionResult {
+    let ready = Event::new();
+    figure("is_set() before", ready.is_set());
+    let mut set_at = None;
+    let recording = Recording::start();
+    let woke = wake_all(
+        &ready,
+        WAITERS,
+        || {
+            std::thread::sleep(PREPARE);
+            set_at = Some(Instant::now()); // `set()` comes right after
+        },
+        |_| {
+            let woke = Instant::now();
+            std::thread::sleep(WORK);
+            woke
+        },
+    )?;
+    let spans = recording.finish().named(&["wait", "work", "prepare"]);
+    let set_at = set_at.context("the setter did not prepare")?;
+    anyhow::ensure!(woke.len() == WAITERS, "not every waiter woke");
+    let slowest = woke
+        .iter()
+        .map(|w| w.saturating_duration_since(set_at))
+        .max()
+        .unwrap_or_default();
+    figure("woken by one set()", format!("all {WAITERS} waiters"));
+    figure("slowest wake-up after set()", Secs(slowest));
+    spans.print(Lanes::Thread);
+    println!("  (each waiter's lane: █ wait, then ▓ work)");
+
+    let never = Event::new();
+    let timeout = Duration::from_millis(50);
+    let got = never.wait_timeout(timeout);
+    anyhow::ensure!(!got, "an event nobody set reported set");
+    figure(format!("unset: wait({})", Secs(timeout)), got);
+    let got = ready.wait_timeout(timeout);
+    anyhow::ensure!(got, "a set event reported a timeout");
+    figure(format!("set: wait({})", Secs(timeout)), got);
+    ready.clear();
+    figure("is_set() after clear()", ready.is_set());
+    let at_once = Duration::from_millis(10);
+    takeaway_if(
+        &Evidence::new(
+            slowest < at_once,
+            format!("every waiter awake within {} of set()", Secs(at_once)),
+            format!("the slowest after {}", Secs(slowest)),
+        ),
+        "an Event is a Mutex<bool> + Condvar: set() is notify_all(), wait() loops on the flag",
+    );
+    Ok(())
 }
 
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
-    use super::demo::wake_all;
     use super::*;
-    use common::timeline::Timeline;
 
     #[test]
-    fn set_wakes_every_waiter() {
+    fn set_wakes_every_waiter_and_none_works_before_it() {
         let ready = Event::new();
-        let timeline = Timeline::new();
-        let delays = wake_all(&ready, 5, Duration::ZERO, Duration::ZERO, &timeline).unwrap();
-        assert_eq!(delays.len(), 5);
+        let saw_set = wake_all(&ready, 5, || (), |_| ready.is_set()).unwrap();
+        assert_eq!(
+            saw_set, [true; 5],
+            "every waiter got past wait() after set()"
+        );
         assert!(ready.is_set());
-        let waits = timeline
-            .spans()
-            .iter()
-            .filter(|s| s.label == "wait")
-            .count();
-        assert_eq!(waits, 5, "every waiter got past wait()");
+    }
+
+    #[test]
+    fn the_setter_prepares_before_anyone_works() {
+        let ready = Event::new();
+        let prepared = std::sync::atomic::AtomicBool::new(false);
+        let seen = wake_all(
+            &ready,
+            3,
+            || prepared.store(true, std::sync::atomic::Ordering::SeqCst),
+            |i| (i, prepared.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+        .unwrap();
+        assert_eq!(seen, [(0, true), (1, true), (2, true)]);
     }
 
     #[test]

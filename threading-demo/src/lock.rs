@@ -21,57 +21,36 @@
 //!
 //! Run only this: cargo run -p threading-demo -- lock
 
-use std::io::Write;
-use std::sync::{Barrier, Mutex, Once, PoisonError, RwLock, TryLockError};
+use std::sync::{Barrier, Mutex, RwLock, TryLockError};
 use std::thread;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
 
 /// The `with lock:` block: the guard lives until the closing brace.
-fn deposit(balance: &Mutex<i64>, amount: i64) {
-    let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
+pub fn deposit(balance: &Mutex<i64>, amount: i64) {
+    // `unwrap`, as std's docs do: `Err` means a thread panicked mid-update; stop too.
+    let mut guard = balance.lock().unwrap();
     *guard += amount;
 } // guard dropped here: the lock is released
 
 /// Is the lock free right now? (`lock.locked()` in Python, seen from this thread.)
-fn is_free<T>(m: &Mutex<T>) -> bool {
+pub fn is_free<T>(m: &Mutex<T>) -> bool {
     !matches!(m.try_lock(), Err(TryLockError::WouldBlock))
 }
 
-const POISONER: &str = "poisoner";
-
-/// Print one short line for the deliberate panic of the `poisoner` thread instead of the
-/// default message (and backtrace); every other panic goes to the previous hook as before.
-fn quiet_deliberate_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if thread::current().name() == Some(POISONER) {
-                // Not `println!`: a panic inside the panic hook would abort the process.
-                let _ = writeln!(
-                    std::io::stdout(),
-                    "  (thread '{POISONER}' panicked while holding the lock, on purpose)"
-                );
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
+/// The name of the thread that panics on purpose.
+pub const POISONER: &str = "poisoner";
 
 /// A thread panics halfway through an update while holding the guard. Returns whether
 /// the next `lock()` reported the poison, and the balance it left behind.
-fn poison(balance: &Mutex<i64>) -> (bool, i64) {
-    quiet_deliberate_panics();
+pub fn poison(balance: &Mutex<i64>) -> (bool, i64) {
     let _ = thread::scope(|s| {
         thread::Builder::new()
             .name(POISONER.into())
             .spawn_scoped(s, || {
-                let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut guard = balance.lock().unwrap();
                 *guard -= 30; // the first half of a transfer...
-                panic!("deliberate panic while holding the lock (the demo expects this)");
+                panic!("halfway through a transfer, holding the lock");
             })
             .map(|h| h.join())
     });
@@ -88,13 +67,13 @@ fn poison(balance: &Mutex<i64>) -> (bool, i64) {
 
 /// `readers` threads hold read guards at the same time: they all reach a barrier while
 /// reading, which could never happen if only one were let in. Returns what each read.
-fn readers_together(config: &RwLock<String>, readers: usize) -> anyhow::Result<Vec<String>> {
+pub fn readers_together(config: &RwLock<String>, readers: usize) -> anyhow::Result<Vec<String>> {
     let all_inside = Barrier::new(readers);
     thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
             .map(|_| {
                 s.spawn(|| {
-                    let guard = config.read().unwrap_or_else(PoisonError::into_inner);
+                    let guard = config.read().unwrap();
                     all_inside.wait(); // every reader holds its guard here
                     guard.clone()
                 })
@@ -107,7 +86,48 @@ fn readers_together(config: &RwLock<String>, readers: usize) -> anyhow::Result<V
     })
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use std::io::Write;
+use std::sync::{Once, PoisonError};
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+
+pub const SECTION: Section = Section::new(
+    "lock",
+    "threading.Lock() / with lock:",
+    "Mutex owns its data, the guard is the with block; poisoning; RwLock readers",
+    run,
+);
+
+/// The deliberate panic of the `poisoner` thread prints one line, where and why, instead
+/// of the default message (and, with `RUST_BACKTRACE=1`, a backtrace); every other panic
+/// goes to the previous hook as before.
+fn quiet_deliberate_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if thread::current().name() == Some(POISONER) {
+                let at = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                let why = info.payload_as_str().unwrap_or("(no message)");
+                // Not `println!`: a panic inside the panic hook would abort the process.
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "  thread '{POISONER}' panicked{at}: {why} (on purpose)"
+                );
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn run() -> SectionResult {
     // 1. The guard's scope is the `with` block.
     let balance = Mutex::new(0i64);
     {
@@ -127,6 +147,7 @@ pub fn run() -> SectionResult {
     figure("balance after 4 deposits", after);
 
     // 2. Poisoning.
+    quiet_deliberate_panics();
     let (poisoned, left) = poison(&balance);
     anyhow::ensure!(poisoned, "the panic should have poisoned the lock");
     figure("lock() after the panic", "Err(PoisonError)");

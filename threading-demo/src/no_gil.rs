@@ -19,30 +19,29 @@
 //!
 //! Run only this: cargo run -p threading-demo -- no-gil
 
+use std::ops::Range;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::Timeline;
-use common::timing::{Secs, efficiency, speedup, timed};
-use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 
-/// Sized for about 0.5 s on one core of the development machine.
-const N: u64 = 1_000_000_000;
-/// Each version runs this many times; the best time counts (like `timeit`), which keeps
-/// a moment of noise from other programs out of the figure.
-const ROUNDS: usize = 3;
-
-/// The whole sum on the calling thread.
-fn sequential(n: u64, timeline: &Timeline) -> u64 {
-    timeline.record("one thread", "sum", || sum_of_squares_in(0..n))
+/// `0..n` in `parts` contiguous chunks of nearly equal length.
+pub fn split(n: u64, parts: usize) -> Vec<Range<u64>> {
+    let parts = parts.max(1) as u64;
+    (0..parts)
+        .map(|k| n * k / parts..n * (k + 1) / parts)
+        .collect()
 }
 
-/// One chunk per thread, `threads` threads, partial sums added up.
-fn parallel(n: u64, threads: usize, timeline: &Timeline) -> anyhow::Result<u64> {
+/// `work` over `0..n`, one chunk per thread on `threads` threads, partial results added
+/// up (wrapping, like the work itself). `work` is any CPU-bound function of a range.
+pub fn parallel(
+    n: u64,
+    threads: usize,
+    work: impl Fn(Range<u64>) -> u64 + Sync,
+) -> anyhow::Result<u64> {
+    let work = &work;
     thread::scope(|s| {
-        let handles = split_range(n, threads)
+        let handles = split(n, threads)
             .into_iter()
             .enumerate()
             .map(|(k, range)| {
@@ -50,7 +49,7 @@ fn parallel(n: u64, threads: usize, timeline: &Timeline) -> anyhow::Result<u64> 
                     .name(format!("core-{k}"))
                     .spawn_scoped(s, move || {
                         tracing::debug!(?range, "summing a chunk");
-                        timeline.record(format!("core-{k}"), "chunk", || sum_of_squares_in(range))
+                        tracing::info_span!("chunk", k).in_scope(|| work(range))
                     })
                     .context("spawning a thread")
             })
@@ -62,22 +61,50 @@ fn parallel(n: u64, threads: usize, timeline: &Timeline) -> anyhow::Result<u64> 
     })
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recorded, Recording};
+use common::timing::{Secs, efficiency, speedup, timed};
+use common::workload::{sum_of_squares_expected, sum_of_squares_in};
+
+pub const SECTION: Section = Section::new(
+    "no-gil",
+    "the GIL: no speedup for CPU-bound threads",
+    "Rust threads do speed it up: one per core, measured speedup and efficiency",
+    run,
+)
+.cpu_bound();
+
+/// Sized for about 0.5 s on one core of the development machine.
+const N: u64 = 1_000_000_000;
+/// Each version runs this many times; the best time counts (like `timeit`), which keeps
+/// a moment of noise from other programs out of the figure.
+const ROUNDS: usize = 3;
+
+fn run() -> SectionResult {
+    // How many cores this process may use (an affinity mask or a CPU quota counts).
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let expected = sum_of_squares_expected(N);
     let (mut best_seq, mut best_par) = (Duration::MAX, Duration::MAX);
-    let mut shown = Timeline::new();
+    let mut shown = Recorded::default();
     for _ in 0..ROUNDS {
-        let timeline = Timeline::new();
-        let (sum, took) = timed(|| sequential(N, &timeline));
+        let recording = Recording::start();
+        let (sum, took) = timed(|| {
+            tracing::info_span!("sum", lane = "one thread").in_scope(|| sum_of_squares_in(0..N))
+        });
         anyhow::ensure!(sum == expected, "sequential sum {sum}, expected {expected}");
         best_seq = best_seq.min(took);
-        let (sum, took) = timed(|| parallel(N, cores, &timeline));
+        let (sum, took) = timed(|| parallel(N, cores, sum_of_squares_in));
+        let spans = recording.finish().named(&["sum", "chunk"]);
         let sum = sum?;
         anyhow::ensure!(sum == expected, "parallel sum {sum}, expected {expected}");
         if took < best_par {
             best_par = took;
-            shown = timeline;
+            shown = spans;
         }
     }
     let s = speedup(best_seq, best_par);
@@ -86,7 +113,14 @@ pub fn run() -> SectionResult {
         format!("n = {N}, result checked (best of {ROUNDS})"),
     );
     figure("one thread", Secs(best_seq));
-    figure(format!("{cores} threads ({cores} cores)"), Secs(best_par));
+    figure(
+        format!(
+            "{cores} thread{} ({cores} usable core{})",
+            if cores == 1 { "" } else { "s" },
+            if cores == 1 { "" } else { "s" }
+        ),
+        Secs(best_par),
+    );
     figure("speedup", format!("{s:.2}x"));
     figure(
         "parallel efficiency",
@@ -96,9 +130,12 @@ pub fn run() -> SectionResult {
         "Python threads (the guides)",
         "about 1.0x: the GIL runs one thread at a time",
     );
-    shown.print();
-    takeaway(
-        "no GIL: CPU-bound Rust threads use every core; the core count is the limit, not the language",
+    shown.print(Lanes::Thread);
+    takeaway_if(
+        &Evidence::scaling(s, cores),
+        format!(
+            "no GIL: CPU-bound Rust threads used all {cores} cores ({s:.2}x); the core count is the limit, not the language"
+        ),
     );
     Ok(())
 }
@@ -106,23 +143,31 @@ pub fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn every_split_gives_the_known_answer() {
         let n = 100_003;
-        let timeline = Timeline::new();
-        assert_eq!(sequential(n, &timeline), sum_of_squares_expected(n));
         for threads in [1, 2, 3, 8] {
-            assert_eq!(
-                parallel(n, threads, &timeline).unwrap(),
-                sum_of_squares_expected(n)
-            );
+            let calls = AtomicUsize::new(0);
+            let sum = parallel(n, threads, |range| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                sum_of_squares_in(range)
+            })
+            .unwrap();
+            assert_eq!(sum, sum_of_squares_expected(n));
+            assert_eq!(calls.into_inner(), threads, "one chunk per thread");
         }
-        let lanes = timeline
-            .spans()
-            .iter()
-            .filter(|s| s.label == "chunk")
-            .count();
-        assert_eq!(lanes, 1 + 2 + 3 + 8, "one span per thread");
+    }
+
+    #[test]
+    fn chunks_cover_the_range_once() {
+        for (n, parts) in [(10, 3), (3, 8), (0, 2), (100, 1)] {
+            let chunks = split(n, parts);
+            assert_eq!(chunks.len(), parts);
+            assert_eq!(chunks.first().map(|r| r.start), Some(0));
+            assert_eq!(chunks.last().map(|r| r.end), Some(n));
+            assert!(chunks.windows(2).all(|w| w[0].end == w[1].start));
+        }
     }
 }

@@ -26,19 +26,10 @@
 //! Run only this: cargo run -p threading-demo -- queue
 
 use std::thread;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_lane};
-use common::timing::{Secs, timed};
 use crossbeam::sync::WaitGroup;
-use crossbeam_channel::{TrySendError, bounded, unbounded};
-
-const ITEMS: u64 = 24;
-const CAPACITY: usize = 4;
-const WORKERS: usize = 3;
-const WORK: Duration = Duration::from_millis(10);
+use crossbeam_channel::{bounded, unbounded};
 
 /// One queued item; dropping it is `task_done()`.
 struct Job {
@@ -46,40 +37,27 @@ struct Job {
     _task: WaitGroup,
 }
 
-/// What a run of the queue saw.
-#[derive(Debug)]
-struct Report {
-    /// `(item, result, worker)` for every item processed.
-    done: Vec<(u64, u64, usize)>,
-    /// The longest the queue ever was, seen by the producer just before a put.
-    max_len: usize,
-    /// How many puts found the queue full, and how long they waited in total.
-    blocked_puts: usize,
-    blocked_for: Duration,
-    /// How many workers ended after the senders were dropped.
-    workers_exited: usize,
-}
-
-fn run_queue(
-    items: u64,
+/// `items` through a queue of `capacity` to `workers` threads that each run `process`.
+/// Returns `(item, result)` for every item, in the order they were finished.
+pub fn run_queue<R: Send + 'static>(
+    items: impl IntoIterator<Item = u64>,
     capacity: usize,
     workers: usize,
-    work: Duration,
-    timeline: &Timeline,
-) -> anyhow::Result<Report> {
+    process: impl Fn(u64) -> R + Send + Clone + 'static,
+) -> anyhow::Result<Vec<(u64, R)>> {
     let (tx, rx) = bounded::<Job>(capacity);
     let (results_tx, results_rx) = unbounded();
     let handles = (0..workers)
         .map(|w| {
-            let (rx, results_tx, timeline) = (rx.clone(), results_tx.clone(), timeline.clone());
+            let (rx, results_tx, process) = (rx.clone(), results_tx.clone(), process.clone());
             thread::Builder::new()
                 .name(format!("queue-worker-{w}"))
                 .spawn(move || {
                     // Ends when every Sender is gone and the queue is empty.
                     for job in rx {
-                        timeline.record(thread_lane(), "item", || thread::sleep(work));
-                        let _ = results_tx.send((job.item, job.item * job.item, w));
-                        tracing::debug!(worker = w, item = job.item, "task done");
+                        let result = tracing::info_span!("item", item = job.item)
+                            .in_scope(|| process(job.item));
+                        let _ = results_tx.send((job.item, result));
                         drop(job); // task_done()
                     }
                 })
@@ -89,75 +67,92 @@ fn run_queue(
     drop(results_tx);
 
     let all_done = WaitGroup::new();
-    let (mut max_len, mut blocked_puts, mut blocked_for) = (0, 0, Duration::ZERO);
-    for item in 0..items {
-        max_len = max_len.max(tx.len());
+    for item in items {
         let job = Job {
             item,
             _task: all_done.clone(),
         };
-        match tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => {
-                // `q.put(item)` on a full queue: wait for a worker to make room.
-                blocked_puts += 1;
-                let (sent, took) =
-                    timed(|| timeline.record("producer", "put (full)", || tx.send(job)));
-                sent.map_err(|_| anyhow!("every worker is gone"))?;
-                blocked_for += took;
-            }
-            Err(TrySendError::Disconnected(_)) => anyhow::bail!("every worker is gone"),
-        }
+        // `q.put(item)`: blocks while the queue is full (backpressure).
+        let _put = tracing::info_span!("put", lane = "producer", item, queued = tx.len()).entered();
+        tx.send(job).map_err(|_| anyhow!("every worker is gone"))?;
     }
     all_done.wait(); // q.join(): every job has been dropped by a worker
     drop(tx); // no sentinel: the workers' loops end
-    let mut workers_exited = 0;
     for h in handles {
         h.join().map_err(|_| anyhow!("a worker panicked"))?;
-        workers_exited += 1;
     }
-    Ok(Report {
-        done: results_rx.iter().collect(),
-        max_len,
-        blocked_puts,
-        blocked_for,
-        workers_exited,
-    })
+    Ok(results_rx.iter().collect())
 }
+
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "queue",
+    "queue.Queue(maxsize) / task_done() / join()",
+    "bounded channel (backpressure), WaitGroup as join(), drop the senders to stop",
+    run,
+);
+
+const ITEMS: u64 = 24;
+const CAPACITY: usize = 4;
+const WORKERS: usize = 3;
+const WORK: Duration = Duration::from_millis(10);
 
 /// Was every item of `0..items` processed exactly once, with the right result?
-fn exactly_once(done: &[(u64, u64, usize)], items: u64) -> bool {
-    let mut seen: Vec<u64> = done.iter().map(|&(item, _, _)| item).collect();
+fn exactly_once(done: &[(u64, u64)], items: u64) -> bool {
+    let mut seen: Vec<u64> = done.iter().map(|&(item, _)| item).collect();
     seen.sort_unstable();
-    seen == (0..items).collect::<Vec<_>>() && done.iter().all(|&(i, r, _)| r == i * i)
+    seen == (0..items).collect::<Vec<_>>() && done.iter().all(|&(i, r)| r == i * i)
 }
 
-pub fn run() -> SectionResult {
-    let timeline = Timeline::new();
-    let (report, took) = timed(|| run_queue(ITEMS, CAPACITY, WORKERS, WORK, &timeline));
-    let report = report?;
-    anyhow::ensure!(exactly_once(&report.done, ITEMS), "items lost or repeated");
-    anyhow::ensure!(report.max_len <= CAPACITY, "the queue outgrew its bound");
-    anyhow::ensure!(report.workers_exited == WORKERS, "a worker did not exit");
+fn square_slowly(item: u64) -> u64 {
+    thread::sleep(WORK);
+    item * item
+}
+
+fn run() -> SectionResult {
+    let recording = Recording::start();
+    let (done, took) = timed(|| run_queue(0..ITEMS, CAPACITY, WORKERS, square_slowly));
+    let spans = recording.finish().named(&["put", "item"]);
+    let done = done?;
+    anyhow::ensure!(exactly_once(&done, ITEMS), "items lost or repeated");
+    let puts = spans.named(&["put"]);
+    let queued = |s: &common::timeline::SpanRecord| -> usize {
+        s.field("queued").and_then(|q| q.parse().ok()).unwrap_or(0)
+    };
+    let longest = puts.spans().iter().map(queued).max().unwrap_or(0);
+    anyhow::ensure!(longest <= CAPACITY, "the queue outgrew its bound");
+    let full = puts.filter(|s| queued(s) >= CAPACITY);
     figure(
         format!("{ITEMS} items, {WORKERS} workers"),
         format!("each done once, in {}", Secs(took)),
     );
     figure(
         "longest queue seen",
-        format!("{} (maxsize {CAPACITY})", report.max_len),
+        format!("{longest} (maxsize {CAPACITY})"),
     );
     figure(
         "puts that found it full",
-        format!(
-            "{} of {ITEMS}, {} in all",
-            report.blocked_puts,
-            Secs(report.blocked_for)
-        ),
+        format!("{} of {ITEMS}, {} in all", full.len(), Secs(full.busy())),
     );
-    figure("workers ended by drop(tx)", report.workers_exited);
-    timeline.print();
-    takeaway(
+    figure("workers ended by drop(tx)", WORKERS);
+    spans
+        .filter(|s| s.name == "item" || queued(s) >= CAPACITY)
+        .print(Lanes::Thread);
+    println!("  (producer: the puts that waited for room; workers: one bar per item)");
+    takeaway_if(
+        &Evidence::new(
+            full.len() * 2 >= ITEMS as usize,
+            "the producer blocked on a full queue for most puts",
+            format!("{} of {ITEMS} puts found it full", full.len()),
+        ),
         "a bounded channel is queue.Queue(maxsize): send blocks when full; drop the senders instead of a sentinel",
     );
     Ok(())
@@ -166,29 +161,33 @@ pub fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_channel::TrySendError;
 
     #[test]
     fn every_item_once_then_the_workers_shut_down() {
-        let timeline = Timeline::new();
-        let report = run_queue(50, 2, 4, Duration::ZERO, &timeline).unwrap();
-        assert!(exactly_once(&report.done, 50));
-        assert_eq!(report.workers_exited, 4);
-        assert!(report.max_len <= 2);
-        assert_eq!(
-            timeline
-                .spans()
-                .iter()
-                .filter(|s| s.label == "item")
-                .count(),
-            50
-        );
+        let done = run_queue(0..50, 2, 4, |i| i * i).unwrap();
+        assert_eq!(done.len(), 50);
+        assert!(exactly_once(&done, 50));
+    }
+
+    #[test]
+    fn never_more_items_in_progress_than_workers() {
+        static GAUGE: common::gauge::Gauge = common::gauge::Gauge::new();
+        let done = run_queue(0..30, 3, 2, |i| {
+            let _inside = GAUGE.enter();
+            thread::yield_now();
+            i * i
+        })
+        .unwrap();
+        assert!(exactly_once(&done, 30));
+        assert!(GAUGE.max() <= 2, "{}", GAUGE.max());
     }
 
     #[test]
     fn exactly_once_spots_losses_and_repeats() {
-        assert!(exactly_once(&[(1, 1, 0), (0, 0, 1)], 2));
-        assert!(!exactly_once(&[(0, 0, 0), (0, 0, 1)], 2));
-        assert!(!exactly_once(&[(0, 0, 0)], 2));
+        assert!(exactly_once(&[(1, 1), (0, 0)], 2));
+        assert!(!exactly_once(&[(0, 0), (0, 0)], 2));
+        assert!(!exactly_once(&[(0, 0)], 2));
     }
 
     #[test]

@@ -45,23 +45,14 @@
 //! Run only this: cargo run -p threading-demo -- race-condition
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Barrier, Mutex, PoisonError};
+use std::sync::{Barrier, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
-
-const THREADS: u64 = 4;
-const INCREMENTS: u64 = 1_000_000;
-/// On a busy machine the threads may happen to run one after another and lose nothing;
-/// the racy version is then run again, at most this many times in all.
-const ATTEMPTS: usize = 3;
 
 /// Run `increment` `per_thread` times on each of `threads` threads, all released at once by
 /// a barrier so they really overlap.
-fn hammer(threads: u64, per_thread: u64, increment: impl Fn() + Sync) -> anyhow::Result<()> {
+pub fn hammer(threads: u64, per_thread: u64, increment: impl Fn() + Sync) -> anyhow::Result<()> {
     let start = Barrier::new(threads as usize);
     thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -81,7 +72,7 @@ fn hammer(threads: u64, per_thread: u64, increment: impl Fn() + Sync) -> anyhow:
 }
 
 /// (b) The race the compiler cannot see: read, then write back. Returns the final count.
-fn racy_load_store(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+pub fn racy_load_store(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
     let counter = AtomicU64::new(0);
     hammer(threads, per_thread, || {
         let seen = counter.load(Ordering::Relaxed);
@@ -92,16 +83,17 @@ fn racy_load_store(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
 }
 
 /// (c) The `with lock:` twin: the guard is a temporary, released at the end of the statement.
-fn with_mutex(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+pub fn with_mutex(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
     let counter = Mutex::new(0u64);
     hammer(threads, per_thread, || {
-        *counter.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        // `unwrap`: the lock is poisoned only if a thread panicked while holding it.
+        *counter.lock().unwrap() += 1;
     })?;
-    Ok(counter.into_inner().unwrap_or_else(PoisonError::into_inner))
+    Ok(counter.into_inner().unwrap())
 }
 
 /// (c) One indivisible read-modify-write instruction.
-fn with_fetch_add(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
+pub fn with_fetch_add(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
     let counter = AtomicU64::new(0);
     hammer(threads, per_thread, || {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -109,11 +101,32 @@ fn with_fetch_add(threads: u64, per_thread: u64) -> anyhow::Result<u64> {
     Ok(counter.into_inner())
 }
 
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "race-condition",
+    "shared_counter += 1 / with lock:",
+    "`+= 1` does not compile; load + store loses updates (counted); Mutex, fetch_add do not",
+    run,
+);
+
+const THREADS: u64 = 4;
+const INCREMENTS: u64 = 1_000_000;
+/// On a busy machine the threads may happen to run one after another and lose nothing;
+/// the racy version is then run again, at most this many times in all.
+const ATTEMPTS: usize = 3;
+
 fn per_increment(took: Duration, total: u64) -> Secs {
     Secs(took.div_f64(total as f64))
 }
 
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     let expected = THREADS * INCREMENTS;
     println!(
         "  {THREADS} threads x {INCREMENTS} increments = {expected} expected ({} cores here)",
@@ -151,10 +164,13 @@ pub fn run() -> SectionResult {
     figure("  load + store (wrong)", per_increment(racy_took, expected));
     figure("  Mutex", per_increment(lock_took, expected));
     figure("  fetch_add", per_increment(atomic_took, expected));
-    if lost == 0 {
-        println!("  (no update lost in {ATTEMPTS} runs: the threads never overlapped; try again)");
-    }
-    takeaway(
+    takeaway_if(
+        &Evidence::new(
+            lost > 0,
+            "the racy counter to lose updates (threads overlapping on several cores)",
+            format!("no update lost in {attempts} runs: the threads did not overlap"),
+        )
+        .cpu(2),
         "the compiler stops the data race; a read-then-write race still needs a Mutex or fetch_add",
     );
     Ok(())

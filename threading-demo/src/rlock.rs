@@ -17,54 +17,45 @@
 //! so mutation needs a `Cell`/`RefCell` inside. The usual Rust answer is simpler: lock once
 //! in the public method and let the helpers take `&mut Account`; they cannot lock at all.
 //!
-//! Watch: the second `try_lock` on the same thread says it would block; the reentrant lock
-//! is taken three times deep by one thread while another thread is kept out; the
-//! lock-once version gives the same balance.
+//! Watch: the second `try_lock` on the same thread says it would block; `transfer` re-enters
+//! the reentrant lock, which one thread then holds three levels deep while another thread
+//! is kept out; the lock-once version moves the money with no re-locking at all.
 //!
 //! Run only this: cargo run -p threading-demo -- rlock
 
 use std::cell::Cell;
 use std::sync::{Mutex, PoisonError, TryLockError};
-use std::thread;
 
-use common::cli::{SectionResult, figure, takeaway};
 use parking_lot::ReentrantMutex;
 
 /// What re-locking a std `Mutex` on the same thread would do, asked without hanging.
-fn relock_would_block(m: &Mutex<i64>) -> bool {
-    let _outer = m.lock().unwrap_or_else(PoisonError::into_inner);
-    // `m.lock()` here would never return.
+pub fn relock_would_block(m: &Mutex<i64>) -> bool {
+    let _outer = m.lock().unwrap_or_else(PoisonError::into_inner); // poisoned or not: just asking
+    // `m.lock()` here would deadlock or panic (std does not promise which).
     matches!(m.try_lock(), Err(TryLockError::WouldBlock))
 }
 
 /// The RLock version: `transfer` holds the lock and calls `withdraw`, which takes it again.
-struct ReentrantAccount {
-    balance: ReentrantMutex<Cell<i64>>,
+pub struct ReentrantAccount {
+    pub balance: ReentrantMutex<Cell<i64>>,
 }
 
 impl ReentrantAccount {
-    fn withdraw(&self, n: i64) {
+    pub fn withdraw(&self, n: i64) {
         let guard = self.balance.lock(); // re-entered when called from `transfer`
         guard.set(guard.get() - n);
     }
 
-    /// Returns whether another thread was kept out while this one held the lock twice.
-    fn transfer(&self, n: i64) -> bool {
+    pub fn transfer(&self, n: i64) {
         let _outer = self.balance.lock();
-        let _inner = self.balance.lock(); // a third level, just to show it counts
-        self.withdraw(n);
-        thread::scope(|s| {
-            s.spawn(|| self.balance.try_lock().is_none())
-                .join()
-                .unwrap_or(false)
-        })
+        self.withdraw(n); // the same thread locks again: a second level, not a deadlock
     }
 }
 
 /// The Rust habit: the lock is taken once, in the public method; helpers get `&mut`.
 #[derive(Debug, Default)]
-struct Account {
-    balance: i64,
+pub struct Account {
+    pub balance: i64,
 }
 
 impl Account {
@@ -77,30 +68,58 @@ impl Account {
     }
 }
 
-fn transfer(from: &Mutex<Account>, n: i64) {
-    let mut account = from.lock().unwrap_or_else(PoisonError::into_inner);
+pub fn transfer(from: &Mutex<Account>, n: i64) {
+    let mut account = from.lock().unwrap(); // `Err` only if a holder panicked
     account.withdraw(n); // plain calls on `&mut Account`: nothing to re-lock
     account.deposit(n / 2);
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use std::thread;
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+
+pub const SECTION: Section = Section::new(
+    "rlock",
+    "threading.RLock()",
+    "std Mutex is not reentrant; parking_lot::ReentrantMutex; lock once, pass &mut down",
+    run,
+);
+
+/// Hold `account`'s reentrant lock three levels deep on this thread, and ask from another
+/// thread meanwhile: is it kept out?
+fn kept_out_while_nested(account: &ReentrantAccount) -> bool {
+    let _one = account.balance.lock();
+    let _two = account.balance.lock();
+    let _three = account.balance.lock();
+    thread::scope(|s| {
+        s.spawn(|| account.balance.try_lock().is_none())
+            .join()
+            .unwrap_or(false)
+    })
+}
+
+fn run() -> SectionResult {
     let plain = Mutex::new(100);
     let would_block = relock_would_block(&plain);
     anyhow::ensure!(would_block, "a std Mutex should not be reentrant");
     figure(
         "std Mutex, locked again",
-        "WouldBlock (lock() would hang forever)",
+        "WouldBlock (lock() would deadlock or panic)",
     );
 
     let reentrant = ReentrantAccount {
         balance: ReentrantMutex::new(Cell::new(100)),
     };
-    let kept_out = reentrant.transfer(30);
+    reentrant.transfer(30);
     let left = reentrant.balance.lock().get();
-    anyhow::ensure!(kept_out, "another thread got into a held ReentrantMutex");
     anyhow::ensure!(left == 70, "reentrant balance {left}, expected 70");
-    figure("ReentrantMutex, 3 deep", format!("balance {left}"));
-    figure("another thread meanwhile", "kept out (try_lock: None)");
+    figure("ReentrantMutex, transfer", format!("balance {left}"));
+    let kept_out = kept_out_while_nested(&reentrant);
+    anyhow::ensure!(kept_out, "another thread got into a held ReentrantMutex");
+    figure("held 3 deep; another thread", "kept out (try_lock: None)");
 
     let account = Mutex::new(Account { balance: 100 });
     transfer(&account, 30);
@@ -130,8 +149,9 @@ mod tests {
         let account = ReentrantAccount {
             balance: ReentrantMutex::new(Cell::new(10)),
         };
-        assert!(account.transfer(4));
+        account.transfer(4);
         assert_eq!(account.balance.lock().get(), 6);
+        assert!(kept_out_while_nested(&account));
         assert!(!account.balance.is_locked(), "every level was released");
     }
 

@@ -25,15 +25,9 @@
 use std::thread;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
-use common::workload::sum_of_squares_expected;
-
-const LEN: u64 = 1_000_000;
-const THREADS: usize = 4;
 
 /// Sum of squares of `data`, one scoped thread per chunk, each borrowing its chunk.
-fn parallel_sum_of_squares(data: &[u64], threads: usize) -> anyhow::Result<u64> {
+pub fn parallel_sum_of_squares(data: &[u64], threads: usize) -> anyhow::Result<u64> {
     let chunk = data.len().div_ceil(threads.max(1)).max(1);
     thread::scope(|s| {
         let handles: Vec<_> = data
@@ -49,7 +43,7 @@ fn parallel_sum_of_squares(data: &[u64], threads: usize) -> anyhow::Result<u64> 
 }
 
 /// Square every element in place: each thread gets `&mut` to its own chunk.
-fn square_in_place(data: &mut [u64], threads: usize) {
+pub fn square_in_place(data: &mut [u64], threads: usize) {
     let chunk = data.len().div_ceil(threads.max(1)).max(1);
     thread::scope(|s| {
         for part in data.chunks_mut(chunk) {
@@ -63,7 +57,24 @@ fn square_in_place(data: &mut [u64], threads: usize) {
     }); // every thread has been joined here: `data` is ours again
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+use common::workload::sum_of_squares_expected;
+
+pub const SECTION: Section = Section::new(
+    "scoped-threads",
+    "(no Python twin)",
+    "thread::scope: threads borrow local data, no Arc, joined at the }",
+    run,
+);
+
+const LEN: u64 = 1_000_000;
+const THREADS: usize = 4;
+
+fn run() -> SectionResult {
     let data: Vec<u64> = (0..LEN).collect();
     let (sum, took) = timed(|| parallel_sum_of_squares(&data, THREADS));
     let sum = sum?;

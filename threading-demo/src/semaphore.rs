@@ -17,8 +17,8 @@
 //! for loom's, which runs the tests under every possible interleaving of the threads.
 //!
 //! Watch: ten queries of 60 ms with three permits take four rounds (about 240 ms); the
-//! largest number ever inside is printed and is never above three; the timeline shows at
-//! most three bars in any column.
+//! largest number ever inside, read from the `query` spans, is printed and is never above
+//! three; the timeline packs the queries into three lanes.
 //!
 //! Run only this: cargo run -p threading-demo -- semaphore
 
@@ -26,7 +26,9 @@
 #![cfg_attr(feature = "loom", allow(dead_code))]
 
 use std::sync::PoisonError;
+use std::thread;
 
+use anyhow::anyhow;
 #[cfg(feature = "loom")]
 use loom::sync::{Condvar, Mutex};
 #[cfg(not(feature = "loom"))]
@@ -97,116 +99,140 @@ impl Drop for Permit<'_> {
     }
 }
 
-#[cfg(not(feature = "loom"))]
-mod demo {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::thread;
-    use std::time::Duration;
-
-    use anyhow::anyhow;
-    use common::cli::{SectionResult, figure, takeaway};
-    use common::timeline::Timeline;
-    use common::timing::{Secs, timed};
-
-    use super::Semaphore;
-
-    pub const QUERIES: usize = 10;
-    pub const CONNECTIONS: usize = 3;
-    const QUERY_TIME: Duration = Duration::from_millis(60);
-
-    /// `queries` threads, each holding a permit for `hold`. Returns the largest number
-    /// that were ever inside at once.
-    pub fn limited_queries(
-        semaphore: &Semaphore,
-        queries: usize,
-        hold: Duration,
-        timeline: &Timeline,
-    ) -> anyhow::Result<usize> {
-        let inside = AtomicUsize::new(0);
-        let most = AtomicUsize::new(0);
-        thread::scope(|s| {
-            let handles: Vec<_> = (0..queries)
-                .map(|i| {
-                    let (inside, most) = (&inside, &most);
-                    s.spawn(move || {
-                        let _permit = semaphore.acquire(); // `with db_slots:`
-                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                        tracing::debug!(query = i, inside = now, "got a connection");
-                        timeline.record(format!("query-{i}"), "query", || thread::sleep(hold));
-                        inside.fetch_sub(1, Ordering::SeqCst);
-                    }) // the permit is dropped here, after `inside` went down
-                })
-                .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().map_err(|_| anyhow!("a query thread panicked")))
-        })?;
-        Ok(most.into_inner())
-    }
-
-    pub fn run() -> SectionResult {
-        let semaphore = Semaphore::new(CONNECTIONS);
-        let timeline = Timeline::new();
-        let (most, took) = timed(|| limited_queries(&semaphore, QUERIES, QUERY_TIME, &timeline));
-        let most = most?;
-        anyhow::ensure!(
-            most <= CONNECTIONS,
-            "{most} threads were inside a {CONNECTIONS}-permit semaphore"
-        );
-        anyhow::ensure!(
-            semaphore.available() == CONNECTIONS,
-            "permits were not all given back"
-        );
-        figure(
-            format!("{QUERIES} queries of {}", Secs(QUERY_TIME)),
-            format!("{CONNECTIONS} permits"),
-        );
-        figure(
-            "most inside at once",
-            format!("{most} (limit {CONNECTIONS})"),
-        );
-        let held: Vec<_> = (0..CONNECTIONS).map(|_| semaphore.acquire()).collect();
-        let refused = semaphore.try_acquire().is_none();
-        drop(held);
-        anyhow::ensure!(refused, "try_acquire got a permit that was not free");
-        figure("try_acquire(), all taken", "None (would block)");
-        figure(
-            "took",
-            format!("{} ({} rounds)", Secs(took), QUERIES.div_ceil(CONNECTIONS)),
-        );
-        timeline.print();
-        takeaway("a Mutex<usize> + Condvar is a semaphore; the permit's Drop is the end of `with`");
-        Ok(())
-    }
+/// `queries` threads, each running `query(i)` while it holds a permit (`with db_slots:`).
+/// Results in query order.
+pub fn limited_queries<R: Send>(
+    semaphore: &Semaphore,
+    queries: usize,
+    query: impl Fn(usize) -> R + Sync,
+) -> anyhow::Result<Vec<R>> {
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..queries)
+            .map(|i| {
+                let query = &query;
+                s.spawn(move || {
+                    let _permit = semaphore.acquire(); // `with db_slots:`
+                    let _span = tracing::info_span!("query", i).entered();
+                    query(i)
+                }) // the span closes, then the permit is given back
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a query thread panicked")))
+            .collect()
+    })
 }
 
-#[cfg(not(feature = "loom"))]
-pub use demo::run;
+// --- run and measure ---
 
-/// Built with `--features loom`, the primitives only work inside `loom::model`.
-#[cfg(feature = "loom")]
-pub fn run() -> common::cli::SectionResult {
-    anyhow::bail!(
-        "this build model-checks the primitives with loom; run the demo without --features loom"
-    )
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "semaphore",
+    "threading.Semaphore(N) / with sem:",
+    "at most N of M threads inside: Mutex + Condvar semaphore, loom-checked",
+    run,
+);
+
+const QUERIES: usize = 10;
+const CONNECTIONS: usize = 3;
+const QUERY_TIME: Duration = Duration::from_millis(60);
+
+/// Built with `--features loom`, `main.rs` lists a stand-in instead of this `run`: the
+/// primitives then work only inside `loom::model`.
+fn run() -> SectionResult {
+    let semaphore = Semaphore::new(CONNECTIONS);
+    let recording = Recording::start();
+    let (done, took) = timed(|| {
+        limited_queries(&semaphore, QUERIES, |i| {
+            tracing::debug!(query = i, "got a connection");
+            thread::sleep(QUERY_TIME);
+            i
+        })
+    });
+    let queries = recording.finish().named(&["query"]);
+    anyhow::ensure!(
+        done? == (0..QUERIES).collect::<Vec<_>>(),
+        "a query went missing"
+    );
+    let most = queries.most_at_once();
+    anyhow::ensure!(
+        most <= CONNECTIONS,
+        "{most} threads were inside a {CONNECTIONS}-permit semaphore"
+    );
+    anyhow::ensure!(
+        semaphore.available() == CONNECTIONS,
+        "permits were not all given back"
+    );
+    figure(
+        format!("{QUERIES} queries of {}", Secs(QUERY_TIME)),
+        format!("{CONNECTIONS} permits"),
+    );
+    figure(
+        "most inside at once",
+        format!("{most} (limit {CONNECTIONS})"),
+    );
+    let held: Vec<_> = (0..CONNECTIONS).map(|_| semaphore.acquire()).collect();
+    let refused = semaphore.try_acquire().is_none();
+    drop(held);
+    anyhow::ensure!(refused, "try_acquire got a permit that was not free");
+    figure("try_acquire(), all taken", "None (would block)");
+    let rounds = QUERIES.div_ceil(CONNECTIONS) as u32;
+    figure("took", format!("{} ({rounds} rounds)", Secs(took)));
+    queries.print(Lanes::Packed);
+    let ideal = QUERY_TIME * rounds;
+    takeaway_if(
+        &Evidence::new(
+            most == CONNECTIONS && took >= ideal && took < ideal + QUERY_TIME,
+            format!(
+                "{CONNECTIONS} inside at most, {rounds} rounds (about {})",
+                Secs(ideal)
+            ),
+            format!("{most} at most, {}", Secs(took)),
+        ),
+        "a Mutex<usize> + Condvar is a semaphore; the permit's Drop is the end of `with`",
+    );
+    Ok(())
 }
 
 #[cfg(all(test, not(feature = "loom")))]
 mod tests {
-    use super::demo::limited_queries;
     use super::*;
-    use common::timeline::Timeline;
-    use std::time::Duration;
+    use common::gauge::Gauge;
 
     #[test]
     fn never_more_than_n_inside_and_every_permit_comes_back() {
         let semaphore = Semaphore::new(2);
-        let timeline = Timeline::new();
-        let most = limited_queries(&semaphore, 8, Duration::from_millis(1), &timeline).unwrap();
-        assert!((1..=2).contains(&most), "{most}");
+        let gauge = Gauge::new();
+        let done = limited_queries(&semaphore, 8, |i| {
+            let _inside = gauge.enter();
+            thread::sleep(Duration::from_millis(1));
+            i
+        })
+        .unwrap();
+        assert_eq!(done, (0..8).collect::<Vec<_>>(), "every query ran");
+        assert!((1..=2).contains(&gauge.max()), "{}", gauge.max());
         assert_eq!(semaphore.available(), 2);
-        assert_eq!(timeline.spans().len(), 8, "every query ran");
+    }
+
+    #[test]
+    fn the_limit_is_reached_when_enough_threads_wait() {
+        // Two holders meet at a barrier: both must be inside at once, so 2 permits let 2 in.
+        let semaphore = Semaphore::new(2);
+        let gauge = Gauge::new();
+        let both = std::sync::Barrier::new(2);
+        limited_queries(&semaphore, 2, |_| {
+            let _inside = gauge.enter();
+            both.wait();
+        })
+        .unwrap();
+        assert_eq!(gauge.max(), 2);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `threading.Thread(target=f, args=(i,))`, `start()`, `join()` -> `std::thread::spawn`,
-//! `thread::Builder` and `JoinHandle::join`.
+//! `JoinHandle::join`, and `thread::Builder` for a name.
 //!
 //! Python:
 //!     results = [None] * 4                      # a thread cannot return a value...
@@ -10,13 +10,14 @@
 //!     for t in threads: t.start()
 //!     for t in threads: t.join()
 //!
-//! Rust: `spawn` starts the thread at once (there is no separate `start()`); the `move`
-//! closure owns its arguments; `join()` hands back what the closure returned, so no shared
-//! list is needed, and a thread that panicked comes back as an `Err`, not a silent `None`.
-//! `thread::Builder` sets the name (Python's `name=`) and the stack size.
+//! Rust: `thread::spawn(move || ...)` starts the thread at once (there is no separate
+//! `start()`); the `move` closure owns its arguments; `join()` hands back what the closure
+//! returned, so no shared list is needed, and a thread that panicked comes back as an
+//! `Err`, not a silent `None`. `thread::Builder` adds what `Thread(name=...)` sets (and a
+//! stack size); its `spawn` returns an `io::Result`, because the OS may refuse a thread.
 //!
 //! Watch: four 100 ms sleeps on four threads take about 100 ms, against about 400 ms one
-//! after another; in the timeline the four bars overlap.
+//! after another; in the timeline the four bars overlap, one lane per worker in spawn order.
 //!
 //! Run only this: cargo run -p threading-demo -- thread-basics
 
@@ -24,60 +25,93 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_lane};
-use common::timing::{Secs, speedup, timed};
 
-const WORKERS: u64 = 4;
-const NAP: Duration = Duration::from_millis(100);
-
-/// Start one named thread per input; each sleeps `nap` (blocking I/O) and returns
-/// `(its name, i * i)` through its `JoinHandle`.
-fn spawn_and_join(
-    inputs: &[u64],
-    nap: Duration,
-    timeline: &Timeline,
-) -> anyhow::Result<Vec<(String, u64)>> {
-    let handles = inputs
+/// `Thread(target=worker, args=(i,))` for each input: each sleeps `nap` (blocking I/O)
+/// and returns `i * i` through its `JoinHandle`. Results come back in spawn order.
+pub fn spawn_and_join(inputs: &[u64], nap: Duration) -> anyhow::Result<Vec<u64>> {
+    let handles: Vec<thread::JoinHandle<u64>> = inputs
         .iter()
         .map(|&i| {
-            let timeline = timeline.clone();
-            thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .stack_size(256 * 1024) // 256 KiB is plenty for this closure
-                .spawn(move || {
-                    let _busy = timeline.span(thread_lane(), "sleep");
-                    thread::sleep(nap);
-                    (thread_lane(), i * i)
-                })
-                .context("spawning a thread")
+            // Made here, entered in the thread: the span follows the work it names.
+            let span = tracing::info_span!("worker", i);
+            thread::spawn(move || {
+                let _in = span.entered();
+                thread::sleep(nap);
+                i * i
+            })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // `join` blocks until that thread ends; handles come back in spawn order.
+        .collect();
+    // `join` blocks until that thread ends; a panic in it comes back as `Err`.
     handles
         .into_iter()
         .map(|h| h.join().map_err(|_| anyhow!("a worker thread panicked")))
         .collect()
 }
 
-pub fn run() -> SectionResult {
+/// The same with `thread::Builder`: a name (Python's `name=`) and a smaller stack. Each
+/// thread returns `(its name, i * i)`.
+pub fn spawn_named(inputs: &[u64], nap: Duration) -> anyhow::Result<Vec<(String, u64)>> {
+    let handles = inputs
+        .iter()
+        .map(|&i| {
+            let span = tracing::info_span!("worker", i);
+            thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .stack_size(256 * 1024) // 256 KiB is plenty for this closure
+                .spawn(move || {
+                    let _in = span.entered();
+                    thread::sleep(nap);
+                    let name = thread::current().name().unwrap_or("?").to_owned();
+                    (name, i * i)
+                })
+                .context("spawning a thread")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| anyhow!("a worker thread panicked")))
+        .collect()
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, speedup, timed};
+
+pub const SECTION: Section = Section::new(
+    "thread-basics",
+    "threading.Thread(target, args).start() / join()",
+    "thread::spawn and join() returning each thread's value; thread::Builder for names",
+    run,
+);
+
+const WORKERS: u64 = 4;
+const NAP: Duration = Duration::from_millis(100);
+
+fn run() -> SectionResult {
     let inputs: Vec<u64> = (0..WORKERS).collect();
+    let squares: Vec<u64> = inputs.iter().map(|i| i * i).collect();
 
     let (_, one_by_one) = timed(|| {
         for _ in &inputs {
             thread::sleep(NAP);
         }
     });
-    let timeline = Timeline::new();
-    let (results, threaded) = timed(|| spawn_and_join(&inputs, NAP, &timeline));
-    let results = results?;
+    let recording = Recording::start();
+    let (values, threaded) = timed(|| spawn_and_join(&inputs, NAP));
+    let workers = recording.finish().named(&["worker"]);
+    let values = values?;
+    anyhow::ensure!(values == squares, "the threads returned {values:?}");
 
-    for (name, value) in &results {
+    let named = spawn_named(&inputs, NAP)?;
+    for (name, value) in &named {
         println!("  {name} returned {value}");
     }
     anyhow::ensure!(
-        results.iter().zip(&inputs).all(|((_, v), i)| *v == i * i),
-        "a thread returned the wrong value"
+        named.iter().map(|(_, v)| *v).eq(squares.iter().copied()),
+        "a named thread returned the wrong value"
     );
     figure(
         format!("{WORKERS} sleeps one after another"),
@@ -87,9 +121,16 @@ pub fn run() -> SectionResult {
         format!("{WORKERS} sleeps on {WORKERS} threads"),
         Secs(threaded),
     );
-    figure("speedup", format!("{:.1}x", speedup(one_by_one, threaded)));
-    timeline.print();
-    takeaway(
+    let s = speedup(one_by_one, threaded);
+    figure("speedup", format!("{s:.1}x"));
+    figure("most threads asleep at once", workers.most_at_once());
+    workers.print(Lanes::Span);
+    takeaway_if(
+        &Evidence::new(
+            workers.most_at_once() == WORKERS as usize && s >= WORKERS as f64 * 0.6,
+            format!("{WORKERS} sleeps overlapping, about {WORKERS}x faster than one after another"),
+            format!("{} at once, {s:.1}x", workers.most_at_once()),
+        ),
         "threads overlap their waits, and join() returns each thread's value: no shared list needed",
     );
     Ok(())
@@ -101,8 +142,25 @@ mod tests {
 
     #[test]
     fn values_come_back_through_the_handles_in_spawn_order() {
-        let timeline = Timeline::new();
-        let results = spawn_and_join(&[3, 1, 2], Duration::ZERO, &timeline).unwrap();
+        // Spans made on this thread (and entered in the workers) reach a local recording.
+        let recording = Recording::local();
+        assert_eq!(
+            spawn_and_join(&[3, 1, 2], Duration::ZERO).unwrap(),
+            [9, 1, 4]
+        );
+        let workers = recording.finish().named(&["worker"]);
+        let mut seen: Vec<_> = workers
+            .spans()
+            .iter()
+            .filter_map(|s| s.field("i"))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, ["1", "2", "3"], "one span per thread");
+    }
+
+    #[test]
+    fn builder_threads_carry_their_names() {
+        let results = spawn_named(&[3, 1, 2], Duration::ZERO).unwrap();
         assert_eq!(
             results,
             [
@@ -111,7 +169,6 @@ mod tests {
                 ("worker-2".to_owned(), 4)
             ]
         );
-        assert_eq!(timeline.spans().len(), 3, "each thread recorded its span");
     }
 
     #[test]

@@ -25,12 +25,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::thread_lane;
+
+/// This thread's name (`handler-0`), or `unnamed`.
+fn thread_name() -> String {
+    thread::current().name().unwrap_or("unnamed").to_owned()
+}
 
 /// How many connections were opened and closed, over all threads.
-static OPENED: AtomicUsize = AtomicUsize::new(0);
-static CLOSED: AtomicUsize = AtomicUsize::new(0);
+pub static OPENED: AtomicUsize = AtomicUsize::new(0);
+pub static CLOSED: AtomicUsize = AtomicUsize::new(0);
 
 /// A per-thread resource, like `local.conn`: opened lazily, closed when the thread ends.
 struct Connection {
@@ -41,9 +44,9 @@ struct Connection {
 impl Connection {
     fn open() -> Self {
         OPENED.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(thread = %thread_lane(), "connection opened");
+        tracing::debug!(thread = %thread_name(), "connection opened");
         Connection {
-            owner: thread_lane(),
+            owner: thread_name(),
             sent: Vec::new(),
         }
     }
@@ -58,23 +61,23 @@ impl Drop for Connection {
 
 thread_local! {
     /// `local.count`: starts at 0 on every thread.
-    static COUNT: Cell<u32> = const { Cell::new(0) };
+    pub static COUNT: Cell<u32> = const { Cell::new(0) };
     /// `local.conn`: built on first use on each thread.
     static CONN: RefCell<Connection> = RefCell::new(Connection::open());
 }
 
-fn handle(request: &str) {
+pub fn handle(request: &str) {
     COUNT.with(|c| c.set(c.get() + 1));
     CONN.with_borrow_mut(|conn| conn.sent.push(request.to_owned()));
 }
 
 /// This thread's count and the owner of this thread's connection.
-fn mine() -> (u32, String) {
+pub fn mine() -> (u32, String) {
     (COUNT.get(), CONN.with_borrow(|c| c.owner.clone()))
 }
 
 /// Each thread handles its number of requests and reports what its locals hold.
-fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, String)>> {
+pub fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, String)>> {
     thread::scope(|s| {
         let handles = requests_per_thread
             .iter()
@@ -87,7 +90,7 @@ fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, String
                             handle(&format!("request {r}"));
                         }
                         let (count, owner) = mine();
-                        (thread_lane(), count, owner)
+                        (thread_name(), count, owner)
                     })
                     .map_err(|e| anyhow!("spawning a handler: {e}"))
             })
@@ -99,7 +102,19 @@ fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, String
     })
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+
+pub const SECTION: Section = Section::new(
+    "thread-local",
+    "threading.local()",
+    "thread_local!: one value per thread, built on first use, dropped at thread exit",
+    run,
+);
+
+fn run() -> SectionResult {
     let requests = [5, 3, 7];
     let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
     let seen = serve(&requests)?;

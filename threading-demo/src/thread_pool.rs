@@ -13,7 +13,9 @@
 //! `(index, input)` from one crossbeam channel and send `(index, result)` back; the results
 //! are put back in input order, as `executor.map` promises. `thread::scope` plays the
 //! `with` block: it joins every worker before it returns, and lets the workers borrow the
-//! function instead of needing it `'static`. (For CPU-bound work use rayon's pool; for
+//! function instead of needing it `'static`. A job that panics is not caught: the scope
+//! re-raises the panic in the caller once the workers are joined, as `executor.map`
+//! re-raises a job's exception. (For CPU-bound work use rayon's pool; for
 //! many waits, async tasks: see the asyncio and futures demos.) Threads waiting on I/O
 //! take no CPU, so the GIL or its absence changes nothing here.
 //!
@@ -23,21 +25,16 @@
 //! Run only this: cargo run -p threading-demo -- thread-pool
 
 use std::thread;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_lane};
-use common::timing::{Secs, speedup, timed};
-use common::workload::{download_blocking, verify_file};
 use crossbeam_channel::unbounded;
 
-const FILES: u64 = 5;
-const WORKERS: usize = 3;
-const LATENCY: Duration = Duration::from_millis(500);
-const SIZE: usize = 4 * 1024;
-
 /// `executor.map(f, inputs)` on `workers` threads: results in input order.
+///
+/// A panic in `f` is not caught: it ends that worker, `thread::scope` joins the others and
+/// then panics in the caller, as `executor.map` re-raises a job's exception when its
+/// result is read. (To keep going past a failed job instead, return a `Result` from `f`,
+/// or wrap it in `std::panic::catch_unwind`.)
 pub fn pool_map<T, R>(
     workers: usize,
     inputs: impl IntoIterator<Item = T>,
@@ -48,12 +45,10 @@ where
     R: Send,
 {
     let (jobs_tx, jobs_rx) = unbounded();
-    let mut count = 0;
     for job in inputs.into_iter().enumerate() {
         jobs_tx
             .send(job)
             .map_err(|_| anyhow!("the job queue is closed"))?;
-        count += 1;
     }
     drop(jobs_tx); // workers stop when the queue is empty
     let (results_tx, results_rx) = unbounded();
@@ -71,44 +66,74 @@ where
                 .context("spawning a pool worker")?;
         }
         anyhow::Ok(())
-    })
-    .map_err(|e| anyhow!("a pool worker failed: {e:#}"))?;
+    })?; // every worker has been joined here (and a panic in one re-raised)
     drop(results_tx);
-    // Put each result at its input's place.
-    let mut slots: Vec<Option<R>> = (0..count).map(|_| None).collect();
-    for (index, result) in results_rx {
-        slots[index] = Some(result);
-    }
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.ok_or_else(|| anyhow!("job {i} produced no result (its worker panicked?)")))
-        .collect()
+    // Every job sent its result: put each at its input's place.
+    let mut done: Vec<(usize, R)> = results_rx.iter().collect();
+    done.sort_by_key(|(index, _)| *index);
+    Ok(done.into_iter().map(|(_, result)| result).collect())
 }
 
-/// The guide's `download_file`: wait like the network, check the bytes, return a name.
-fn download_file(id: u64, timeline: &Timeline) -> anyhow::Result<String> {
-    let body = timeline.record(thread_lane(), format!("file {id}"), || {
-        download_blocking(id, LATENCY, SIZE)
-    });
-    anyhow::ensure!(verify_file(id, SIZE, &body), "file {id} is corrupt");
+/// The guide's `download_file`: wait like the network (`fetch` is the network), return
+/// the file's name.
+pub fn download_file(
+    id: u64,
+    fetch: impl Fn(u64) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<String> {
+    let _span = tracing::info_span!("download", id).entered();
+    let body = fetch(id)?;
+    tracing::debug!(id, bytes = body.len(), "downloaded");
     Ok(format!("file_{id}.dat"))
 }
 
-pub fn run() -> SectionResult {
-    let quiet = Timeline::new();
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, speedup, timed};
+use common::workload::{download_blocking, verify_file};
+
+pub const SECTION: Section = Section::new(
+    "thread-pool",
+    "ThreadPoolExecutor(max_workers=3).map",
+    "5 downloads of 0.5 s on 3 workers: two batches, ~1.0 s against 2.5 s",
+    run,
+);
+
+const FILES: u64 = 5;
+const WORKERS: usize = 3;
+const LATENCY: Duration = Duration::from_millis(500);
+const SIZE: usize = 4 * 1024;
+
+/// The simulated network: `LATENCY` of waiting, then bytes that are checked.
+fn network(id: u64) -> anyhow::Result<Vec<u8>> {
+    let body = download_blocking(id, LATENCY, SIZE);
+    anyhow::ensure!(verify_file(id, SIZE, &body), "file {id} is corrupt");
+    Ok(body)
+}
+
+fn run() -> SectionResult {
     let (sequential, one_by_one) = timed(|| {
         (0..FILES)
-            .map(|id| download_file(id, &quiet))
+            .map(|id| download_file(id, network))
             .collect::<anyhow::Result<Vec<_>>>()
     });
     let sequential = sequential?;
 
-    let timeline = Timeline::new();
+    let recording = Recording::start();
     let (pooled, pool_took) =
-        timed(|| pool_map(WORKERS, 0..FILES, |id| download_file(id, &timeline)));
+        timed(|| pool_map(WORKERS, 0..FILES, |id| download_file(id, network)));
+    let downloads = recording.finish().named(&["download"]);
     let pooled = pooled?.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(pooled == sequential, "the pool returned {pooled:?}");
+    let most = downloads.most_at_once();
+    anyhow::ensure!(
+        most <= WORKERS,
+        "{most} downloads at once on {WORKERS} workers"
+    );
     println!("  results: {pooled:?}");
 
     let batches = FILES.div_ceil(WORKERS as u64) as u32;
@@ -120,8 +145,20 @@ pub fn run() -> SectionResult {
         format!("{} (ideal {}, {off:+.1}%)", Secs(pool_took), Secs(ideal)),
     );
     figure("speedup", format!("{:.1}x", speedup(one_by_one, pool_took)));
-    timeline.print();
-    takeaway(
+    figure(
+        "most downloads at once",
+        format!("{most} (max_workers {WORKERS})"),
+    );
+    downloads.print(Lanes::Thread);
+    takeaway_if(
+        &Evidence::new(
+            most == WORKERS && pool_took < ideal + LATENCY / 2,
+            format!(
+                "{WORKERS} waits at once, {batches} batches in about {}",
+                Secs(ideal)
+            ),
+            format!("{most} at once, {}", Secs(pool_took)),
+        ),
         "a few threads sharing a job channel are a ThreadPoolExecutor: waits overlap, results keep input order",
     );
     Ok(())
@@ -130,7 +167,7 @@ pub fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use common::gauge::Gauge;
 
     #[test]
     fn results_come_back_in_input_order_even_when_finished_out_of_order() {
@@ -150,17 +187,15 @@ mod tests {
 
     #[test]
     fn never_more_than_max_workers_at_once() {
-        let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let gauge = Gauge::new();
         let results = pool_map(3, 0..40, |i| {
-            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
+            let _inside = gauge.enter();
             thread::yield_now();
-            inside.fetch_sub(1, Ordering::SeqCst);
             i
         })
         .unwrap();
         assert_eq!(results, (0..40).collect::<Vec<_>>());
-        assert!(most.into_inner() <= 3);
+        assert!((1..=3).contains(&gauge.max()), "{}", gauge.max());
     }
 
     #[test]
@@ -169,16 +204,32 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_job_panics_in_the_caller_after_the_others_finish() {
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool_map(2, 0..6, |i| {
+                if i == 3 {
+                    panic!("job 3 fails (the test expects this)");
+                }
+                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        }));
+        assert!(outcome.is_err(), "the panic reached the caller");
+        // Job 3's worker stopped; the other worker drained the rest of the queue.
+        assert_eq!(finished.into_inner(), 5);
+    }
+
+    #[test]
     fn downloads_are_checked_and_named() {
-        let timeline = Timeline::new();
-        let names = pool_map(2, 0..3, |id| {
+        let fetch = |id| {
             let body = download_blocking(id, Duration::ZERO, 64);
             anyhow::ensure!(verify_file(id, 64, &body));
-            timeline.record(thread_lane(), "x", || ());
-            Ok(format!("file_{id}.dat"))
-        })
-        .unwrap();
+            Ok(body)
+        };
+        let names = pool_map(2, 0..3, |id| download_file(id, fetch)).unwrap();
         let names: Vec<String> = names.into_iter().collect::<anyhow::Result<_>>().unwrap();
         assert_eq!(names, ["file_0.dat", "file_1.dat", "file_2.dat"]);
+        let broken = download_file(7, |_| anyhow::bail!("connection reset"));
+        assert!(broken.is_err());
     }
 }

@@ -1,30 +1,15 @@
-//! Runs the built binary: `--list`, one quick section, and an unknown name.
+//! Runs the built binary: `--list` against the README and the files, one quick section,
+//! and an unknown name.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run_ok, section_names,
+};
 
 const EXE: &str = env!("CARGO_BIN_EXE_threading-demo");
 
-/// Every section, in learning order, with (part of) its Python counterpart.
-const SECTIONS: &[(&str, &str)] = &[
-    ("thread-basics", "threading.Thread"),
-    ("scoped-threads", "no Python twin"),
-    ("race-condition", "shared_counter += 1"),
-    ("lock", "threading.Lock()"),
-    ("rlock", "threading.RLock()"),
-    ("semaphore", "threading.Semaphore(N)"),
-    ("event", "threading.Event()"),
-    ("daemon-threads", "daemon=True"),
-    ("queue", "queue.Queue(maxsize)"),
-    ("thread-pool", "ThreadPoolExecutor"),
-    ("web-download", "requests.get"),
-    ("no-gil", "the GIL"),
-    ("deadlock", "opposite order"),
-    ("thread-local", "threading.local()"),
-];
-
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, SECTIONS);
+fn every_section_is_listed_documented_and_in_its_own_file() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -36,6 +21,7 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_rejects_unknown_section(EXE, &names);
 }
