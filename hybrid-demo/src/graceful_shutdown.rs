@@ -32,28 +32,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, Stopwatch};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use crate::Options;
-
-const CLIENTS: u64 = 4;
-const SUBMIT_EVERY: Duration = Duration::from_millis(10);
-const RUN_FOR: Duration = Duration::from_millis(400);
-/// How long the server gives jobs in flight to finish.
-const GRACE: Duration = Duration::from_secs(5);
-/// With `--ctrl-c`: how long to wait for one before shutting down anyway.
-const CTRL_C_WAIT: Duration = Duration::from_secs(60);
-
-/// Job `id`'s work: a wait of 50 to 150 ms (a call to some service), then its answer.
-async fn job(id: u64) -> u64 {
-    tokio::time::sleep(Duration::from_millis(50 + id * 37 % 101)).await;
-    id * 2
-}
 
 /// What a client sends: the job, where to say whether it was taken, where its answer goes.
 struct Submission {
@@ -100,20 +82,27 @@ pub struct ServerReport {
     pub drain: Duration,
 }
 
-/// A job server: takes jobs until `shutdown` fires, then drains.
-pub fn start_server(
+/// A job server with an inbox of `queue` submissions: takes jobs until `shutdown` fires,
+/// then drains, giving the jobs in flight `grace` to finish. `work(id)` is what job `id` does.
+pub fn start_server<F, Fut>(
     queue: usize,
+    grace: Duration,
     shutdown: CancellationToken,
+    work: F,
 ) -> (
     Client,
     tokio::task::JoinHandle<anyhow::Result<ServerReport>>,
-) {
+)
+where
+    F: Fn(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = u64> + Send + 'static,
+{
     let (inbox_tx, inbox) = mpsc::channel(queue);
-    let server = tokio::spawn(serve(inbox, shutdown, GRACE, job));
+    let server = tokio::spawn(serve(inbox, shutdown, grace, work));
     (Client { inbox: inbox_tx }, server)
 }
 
-/// The server loop; `work` is what a job does (the demo's `job`; tests pass others).
+/// The server loop.
 async fn serve<F, Fut>(
     mut inbox: mpsc::Receiver<Submission>,
     shutdown: CancellationToken,
@@ -155,14 +144,63 @@ where
         report.refused_in_queue += 1;
     }
     // 2. Let the jobs in flight finish, within the grace period.
-    let sw = Stopwatch::start();
+    let draining = Instant::now();
     tracker.close();
     tokio::time::timeout(grace, tracker.wait())
         .await
-        .map_err(|_| anyhow!("{} jobs still running after {}", tracker.len(), Secs(grace)))?;
-    report.drain = sw.elapsed();
+        .map_err(|_| anyhow!("{} jobs still running after {grace:?}", tracker.len()))?;
+    report.drain = draining.elapsed();
     report.finished = finished.load(Ordering::SeqCst);
     Ok(report)
+}
+
+/// Wait for Ctrl-C, at most `limit`; says which came first. Once `ctrl_c()` is installed,
+/// Ctrl-C no longer kills the process, for the rest of its life.
+pub async fn ctrl_c_or(limit: Duration) -> std::io::Result<&'static str> {
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => {
+            signal?;
+            Ok("Ctrl-C")
+        }
+        () = tokio::time::sleep(limit) => Ok("no Ctrl-C came: the time limit"),
+    }
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Secs, Stopwatch};
+use tokio::task::JoinSet;
+
+/// The demo-wide options: only this section reads them.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Options {
+    /// graceful-shutdown: wait for a real Ctrl-C (up to 60 s) instead of shutting down by
+    /// itself after a moment
+    #[arg(long = "ctrl-c")]
+    pub ctrl_c: bool,
+}
+
+pub const SECTION: Section<Options> = Section::with_options(
+    "graceful-shutdown",
+    "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",
+    "a job server that stops taking work on Ctrl-C and finishes what it accepted",
+    run,
+);
+
+const CLIENTS: u64 = 4;
+const SUBMIT_EVERY: Duration = Duration::from_millis(10);
+const RUN_FOR: Duration = Duration::from_millis(400);
+/// How long the server gives jobs in flight to finish.
+const GRACE: Duration = Duration::from_secs(5);
+/// With `--ctrl-c`: how long to wait for one before shutting down anyway.
+const CTRL_C_WAIT: Duration = Duration::from_secs(60);
+
+/// Job `id`'s work: a wait of 50 to 150 ms (a call to some service), then its answer.
+async fn job(id: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(50 + id * 37 % 101)).await;
+    id * 2
 }
 
 /// What the clients saw.
@@ -231,19 +269,13 @@ async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> 
         "  serving; press Ctrl-C to shut down (or wait {})",
         Secs(CTRL_C_WAIT)
     );
-    tokio::select! {
-        signal = tokio::signal::ctrl_c() => {
-            signal?;
-            Ok("Ctrl-C")
-        }
-        () = tokio::time::sleep(CTRL_C_WAIT) => Ok("no Ctrl-C came: the time limit"),
-    }
+    Ok(ctrl_c_or(CTRL_C_WAIT).await?)
 }
 
 #[tokio::main]
-pub async fn run(options: &Options) -> SectionResult {
+async fn run(options: &Options) -> SectionResult {
     let shutdown = CancellationToken::new();
-    let (client, server) = start_server(8, shutdown.clone());
+    let (client, server) = start_server(8, GRACE, shutdown.clone(), job);
     let load = tokio::spawn({
         let client = client.clone();
         async move { clients(&client, CLIENTS, SUBMIT_EVERY).await }
@@ -289,8 +321,19 @@ pub async fn run(options: &Options) -> SectionResult {
     );
     figure("in-flight jobs drained in", Secs(server.drain));
     figure("signal to server stopped", Secs(stopped_in));
-    takeaway(
-        "cancel a token to stop taking work, TaskTracker::wait for the rest: every accepted job finished",
+    takeaway_if(
+        &Evidence::new(
+            server.accepted > 0 && seen.answered == server.accepted && seen.lost == 0,
+            "every accepted job answered, none lost",
+            format!(
+                "{} accepted, {} answered, {} lost",
+                server.accepted, seen.answered, seen.lost
+            ),
+        ),
+        format!(
+            "cancel a token to stop taking work, TaskTracker::wait for the rest: all {} accepted jobs finished",
+            server.accepted
+        ),
     );
     Ok(())
 }
@@ -304,7 +347,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_finishes_every_accepted_job_and_refuses_new_ones() {
         let shutdown = CancellationToken::new();
-        let (client, server) = start_server(2, shutdown.clone());
+        let (client, server) = start_server(2, GRACE, shutdown.clone(), job);
         let load = tokio::spawn({
             let client = client.clone();
             async move { clients(&client, 3, Duration::from_millis(10)).await }

@@ -16,8 +16,9 @@
 //!
 //! Rust: reqwest (async) fetches 8 pages at a time; each page goes through a bounded
 //! `tokio::sync::mpsc` channel to the CPU stage, which runs at most one page per rayon
-//! thread (the `spawn_rayon` bridge of `cpu-offload`); results go through another bounded
-//! channel to a task that aggregates them and writes a file with `tokio::fs`. When a
+//! thread (the `spawn_rayon` bridge of `cpu-offload`, again here so this file stands alone);
+//! results go through another bounded channel to a task that writes a line per page with
+//! `tokio::fs`. What a page's CPU work is comes in as a closure. When a
 //! channel is full, `send(...).await` waits, so a slow stage slows the one before it
 //! instead of piling pages up in memory. The whole pipeline is three futures joined on
 //! one event-loop thread, plus rayon's threads.
@@ -25,50 +26,33 @@
 //! Watch: the same job three ways. All-async (the CPU work inline on the loop) cannot
 //! overlap computing with fetching nor use the second core; all-threads (8 threads doing
 //! blocking fetch + compute) comes closer but costs a thread per concurrent request; the
-//! pipeline is usually the fastest. Fetching outruns computing here, yet the pipeline
-//! never holds more pages than its channels and workers allow (printed with that bound).
-//! In the timeline, fetching, computing and writing overlap.
+//! pipeline is usually the fastest (the takeaway says whether it beat all-async in this run).
+//! Fetching outruns computing here, yet the pipeline never holds more pages than its
+//! channels and workers allow (read from the `fetch` and `write` spans, printed with that
+//! bound). In the timeline, fetching, computing and writing overlap.
 //!
 //! Run only this: cargo run -p hybrid-demo -- pipeline
 
-use std::collections::BTreeSet;
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use common::cli::{SectionResult, figure, takeaway};
-use common::fixture::{ServerConfig, TestServer};
-use common::timeline::{Timeline, thread_id_lane};
-use common::timing::{Secs, speedup, timed, timed_async};
-use common::workload::{sum_of_squares_expected, sum_of_squares_in, verify_file};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
-use crate::cpu_offload::spawn_rayon;
-
-/// The job: fetch `pages` pages, and for page `i` check its bytes and sum the squares of
-/// `i * span .. (i + 1) * span` (a stand-in for parsing). The total is known in advance.
+/// How the pipeline is sized: `pages` pages, `fetchers` requests in flight at once (and
+/// threads, in the all-threads version), `channel` the capacity of each channel between stages.
 #[derive(Clone, Copy, Debug)]
 pub struct Job {
     pub pages: u64,
-    pub span: u64,
-    /// Fetches in flight at once (and threads, in the all-threads version).
     pub fetchers: usize,
-    /// Capacity of each channel between stages.
     pub channel: usize,
 }
-
-const JOB: Job = Job {
-    pages: 40,
-    span: 8_000_000,
-    fetchers: 8,
-    channel: 4,
-};
-const LATENCY: Duration = Duration::from_millis(40);
-const PAGE_SIZE: usize = 16 * 1024;
 
 impl Job {
     /// The most pages the hybrid pipeline can hold at once, whatever the speeds: the
@@ -79,54 +63,10 @@ impl Job {
     }
 }
 
-/// Counts pages that are fetched but not yet written, and the most there ever were.
-#[derive(Debug, Default)]
-pub struct Held {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Held {
-    fn enter(&self) {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-    }
-
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    pub fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
 /// A fetched page.
 pub struct Page {
-    id: u64,
-    body: Vec<u8>,
-}
-
-/// What the CPU stage makes of a page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Processed {
     pub id: u64,
-    pub squares: u64,
-    pub body_ok: bool,
-}
-
-/// The CPU stage's work on one page.
-fn process(page: &Page, span: u64) -> Processed {
-    let from = page.id * span;
-    Processed {
-        id: page.id,
-        squares: sum_of_squares_in(from..from + span),
-        body_ok: verify_file(page.id, PAGE_SIZE, &page.body),
-    }
-}
-
-fn line(p: &Processed) -> String {
-    format!("page {} sum of squares {}\n", p.id, p.squares)
+    pub body: Vec<u8>,
 }
 
 async fn fetch(client: &reqwest::Client, base: &str, id: u64) -> anyhow::Result<Page> {
@@ -145,32 +85,35 @@ async fn fetch(client: &reqwest::Client, base: &str, id: u64) -> anyhow::Result<
     })
 }
 
-/// The hybrid pipeline. `base` is the server's address (`http://127.0.0.1:PORT`).
-/// Returns what the write stage saw, in the order it saw it; `held` counts the pages
-/// between fetched and written.
-pub async fn pipeline(
-    job: Job,
-    base: &str,
-    out: &Path,
-    timeline: &Timeline,
-    held: &Held,
-) -> anyhow::Result<Vec<Processed>> {
+/// `cpu-offload`'s bridge: run `job` on rayon, await its answer; a panic comes back as an
+/// error (inside `rayon::spawn` it would abort the process).
+async fn on_rayon<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let (tx, rx) = oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(job)));
+    });
+    rx.await?.map_err(|_| anyhow!("the CPU work panicked"))
+}
+
+/// The hybrid pipeline. `base` is the server's address (`http://127.0.0.1:PORT`), `work`
+/// what the CPU stage makes of a page; each result is written to `out` as a line. Returns
+/// the results in the order the write stage saw them.
+pub async fn pipeline<T, W>(job: Job, base: &str, out: &Path, work: W) -> anyhow::Result<Vec<T>>
+where
+    W: Fn(Page) -> T + Send + Sync + 'static,
+    T: Display + Send + 'static,
+{
     let client = reqwest::Client::new();
+    let work = Arc::new(work); // shared by the rayon jobs
     let (page_tx, mut page_rx) = mpsc::channel::<Page>(job.channel);
-    let (done_tx, mut done_rx) = mpsc::channel::<Processed>(job.channel);
+    let (done_tx, mut done_rx) = mpsc::channel::<(u64, T)>(job.channel);
 
     // Stage 1, async I/O: `job.fetchers` requests in flight; a full channel pauses it.
     let fetch_stage = async move {
         stream::iter(0..job.pages)
-            .map(|id| {
-                let client = &client;
-                async move {
-                    let _span = timeline.span("fetch (async)", format!("page {id}"));
-                    let page = fetch(client, base, id).await?;
-                    held.enter();
-                    anyhow::Ok(page)
-                }
-            })
+            .map(|id| fetch(&client, base, id).instrument(tracing::info_span!("fetch", page = id)))
             .buffer_unordered(job.fetchers)
             .try_for_each(|page| {
                 let page_tx = page_tx.clone();
@@ -190,19 +133,19 @@ pub async fn pipeline(
         let pages = stream::poll_fn(|cx| page_rx.poll_recv(cx));
         pages
             .map(|page| {
-                let timeline = timeline.clone();
-                spawn_rayon(move || {
-                    let _span = timeline.span(thread_id_lane(), format!("page {}", page.id));
-                    tracing::debug!(page = page.id, thread = %thread_id_lane(), "processing");
-                    process(&page, job.span)
+                let work = Arc::clone(&work);
+                on_rayon(move || {
+                    let id = page.id;
+                    let _span = tracing::info_span!("process", page = id).entered();
+                    (id, work(page))
                 })
             })
             .buffer_unordered(rayon::current_num_threads())
-            .try_for_each(|processed| {
+            .try_for_each(|done| {
                 let done_tx = done_tx.clone();
                 async move {
                     done_tx
-                        .send(processed)
+                        .send(done)
                         .await
                         .map_err(|_| anyhow!("the write stage stopped"))
                 }
@@ -210,18 +153,18 @@ pub async fn pipeline(
             .await
     };
 
-    // Stage 3, async I/O: aggregate and write one line per page.
+    // Stage 3, async I/O: one line per page.
     let write_stage = async move {
         let file = tokio::fs::File::create(out)
             .await
             .with_context(|| format!("creating {}", out.display()))?;
         let mut file = tokio::io::BufWriter::new(file);
         let mut seen = Vec::new();
-        while let Some(processed) = done_rx.recv().await {
-            let _span = timeline.span("write (async)", format!("page {}", processed.id));
-            file.write_all(line(&processed).as_bytes()).await?;
-            seen.push(processed);
-            held.leave();
+        while let Some((id, result)) = done_rx.recv().await {
+            file.write_all(format!("{result}\n").as_bytes())
+                .instrument(tracing::info_span!("write", page = id))
+                .await?;
+            seen.push(result);
         }
         file.flush().await?;
         anyhow::Ok(seen)
@@ -231,22 +174,30 @@ pub async fn pipeline(
     Ok(seen)
 }
 
-/// The same job all-async: fetch 8 at a time and compute inline, on the event loop.
-pub async fn all_async(job: Job, base: &str, out: &Path) -> anyhow::Result<Vec<Processed>> {
+/// The same job all-async: fetch `job.fetchers` at a time and compute inline, on the event loop.
+pub async fn all_async<T, W>(job: Job, base: &str, out: &Path, work: W) -> anyhow::Result<Vec<T>>
+where
+    W: Fn(Page) -> T,
+    T: Display,
+{
     let client = reqwest::Client::new();
-    let seen: Vec<Processed> = stream::iter(0..job.pages)
+    let seen: Vec<T> = stream::iter(0..job.pages)
         .map(|id| fetch(&client, base, id))
         .buffer_unordered(job.fetchers)
-        .map_ok(|page| process(&page, job.span)) // blocks the loop while it computes
+        .map_ok(&work) // blocks the loop while it computes
         .try_collect()
         .await?;
-    let text: String = seen.iter().map(line).collect();
+    let text: String = seen.iter().map(|r| format!("{r}\n")).collect();
     tokio::fs::write(out, text).await?;
     Ok(seen)
 }
 
-/// The same job all-threads: `job.fetchers` threads, each blocking fetch + compute.
-pub fn all_threads(job: Job, base: &str, out: &Path) -> anyhow::Result<Vec<Processed>> {
+/// The same job all-threads: `job.fetchers` threads, each a blocking fetch, then the work.
+pub fn all_threads<T, W>(job: Job, base: &str, out: &Path, work: W) -> anyhow::Result<Vec<T>>
+where
+    W: Fn(Page) -> T + Sync,
+    T: Display + Send,
+{
     let client = reqwest::blocking::Client::new();
     let next = AtomicU64::new(0);
     let seen = Mutex::new(Vec::new());
@@ -266,14 +217,11 @@ pub fn all_threads(job: Job, base: &str, out: &Path) -> anyhow::Result<Vec<Proce
                             .and_then(|r| r.error_for_status())
                             .and_then(|r| r.bytes())
                             .with_context(|| format!("GET {url}"))?;
-                        let page = Page {
+                        let result = work(Page {
                             id,
                             body: body.to_vec(),
-                        };
-                        let processed = process(&page, job.span);
-                        seen.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(processed);
+                        });
+                        seen.lock().unwrap().push(result);
                     }
                 })
             })
@@ -282,14 +230,73 @@ pub fn all_threads(job: Job, base: &str, out: &Path) -> anyhow::Result<Vec<Proce
             .into_iter()
             .try_for_each(|w| w.join().map_err(|_| anyhow!("a worker panicked"))?)
     })?;
-    let seen = seen.into_inner().unwrap_or_else(|e| e.into_inner());
-    std::fs::write(out, seen.iter().map(line).collect::<String>())?;
+    let seen = seen.into_inner().unwrap(); // poisoned only if a worker panicked: reported above
+    std::fs::write(
+        out,
+        seen.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )?;
     Ok(seen)
+}
+
+// --- run and measure ---
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::fixture::{ServerConfig, TestServer};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recorded, Recording, Span};
+use common::timing::{Secs, speedup, timed, timed_async};
+use common::workload::{sum_of_squares_expected, sum_of_squares_in, verify_file};
+
+pub const SECTION: Section = Section::new(
+    "pipeline",
+    "asyncio.Queue(maxsize) stages + run_in_executor",
+    "fetch (reqwest) -> CPU (rayon) -> write (tokio::fs) over bounded channels",
+    run,
+);
+
+const JOB: Job = Job {
+    pages: 40,
+    fetchers: 8,
+    channel: 4,
+};
+/// Page `i`'s CPU work: the sum of squares of `i * SPAN .. (i + 1) * SPAN` (a stand-in
+/// for parsing). The total is known in advance.
+const SPAN: u64 = 8_000_000;
+const LATENCY: Duration = Duration::from_millis(40);
+const PAGE_SIZE: usize = 16 * 1024;
+
+/// What the CPU stage makes of a page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processed {
+    pub id: u64,
+    pub squares: u64,
+    pub body_ok: bool,
+}
+
+impl Display for Processed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "page {} sum of squares {}", self.id, self.squares)
+    }
+}
+
+/// The CPU work on one page: check its bytes, sum its squares.
+fn processor(span: u64) -> impl Fn(Page) -> Processed + Send + Sync + Clone + 'static {
+    move |page| {
+        let from = page.id * span;
+        Processed {
+            id: page.id,
+            squares: sum_of_squares_in(from..from + span),
+            body_ok: verify_file(page.id, PAGE_SIZE, &page.body),
+        }
+    }
 }
 
 /// Every page exactly once, every body intact, the known total, one line per page
 /// in the written file.
-pub fn check(job: Job, seen: &[Processed], out: &Path) -> anyhow::Result<()> {
+pub fn check(job: Job, span: u64, seen: &[Processed], out: &Path) -> anyhow::Result<()> {
     let ids: BTreeSet<u64> = seen.iter().map(|p| p.id).collect();
     anyhow::ensure!(
         seen.len() as u64 == job.pages && ids == (0..job.pages).collect(),
@@ -300,7 +307,7 @@ pub fn check(job: Job, seen: &[Processed], out: &Path) -> anyhow::Result<()> {
     );
     anyhow::ensure!(seen.iter().all(|p| p.body_ok), "a page arrived damaged");
     let total = seen.iter().map(|p| p.squares).fold(0, u64::wrapping_add);
-    let expected = sum_of_squares_expected(job.pages * job.span);
+    let expected = sum_of_squares_expected(job.pages * span);
     anyhow::ensure!(
         total == expected,
         "sum of squares {total}, expected {expected}"
@@ -314,7 +321,69 @@ pub fn check(job: Job, seen: &[Processed], out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run() -> SectionResult {
+/// Pages held at once, at most: a page is held from the start of its fetch to the end of
+/// its write (read from the `fetch` and `write` spans).
+fn most_held(spans: &Recorded) -> usize {
+    let mut life: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for s in spans.spans() {
+        let Some(page) = s.field("page") else {
+            continue;
+        };
+        let entry = life.entry(page.to_owned()).or_insert((u64::MAX, 0));
+        match s.name {
+            "fetch" => entry.0 = entry.0.min(s.start_us),
+            "write" => entry.1 = entry.1.max(s.end_us),
+            _ => {}
+        }
+    }
+    let mut edges: Vec<(u64, i64)> = life
+        .values()
+        .flat_map(|&(start, end)| [(start, 1), (end.max(start), -1)])
+        .collect();
+    edges.sort(); // at equal times the end (-1) comes first
+    let (mut now, mut most) = (0i64, 0i64);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// Whether some page was being computed while another was being fetched.
+fn stages_overlap(spans: &Recorded) -> bool {
+    let fetches = spans.named(&["fetch"]);
+    spans.named(&["process"]).spans().iter().any(|p| {
+        fetches
+            .spans()
+            .iter()
+            .any(|f| f.start_us < p.end_us && p.start_us < f.end_us)
+    })
+}
+
+/// The pipeline's timeline: fetching, each rayon thread, writing.
+fn print_stages(spans: &Recorded) {
+    let chart = spans.named(&["process"]).timeline(Lanes::Thread);
+    chart.extend(
+        spans
+            .named(&["fetch", "write"])
+            .spans()
+            .iter()
+            .map(|s| Span {
+                lane: format!("{} (async)", s.name),
+                label: s.name.to_owned(),
+                start_us: s.start_us,
+                end_us: s.end_us,
+            }),
+    );
+    chart.print();
+}
+
+fn run() -> SectionResult {
+    // rayon's threads named `rayon-0`, `rayon-1`...: the timeline's lanes (only possible
+    // before the global pool first runs: an earlier section may have started it).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("rayon-{i}"))
+        .build_global();
     let server = TestServer::start(
         ServerConfig::default()
             .with_latency(LATENCY)
@@ -332,24 +401,37 @@ pub fn run() -> SectionResult {
         Secs(LATENCY),
         JOB.fetchers,
         JOB.channel,
-        JOB.span
+        SPAN
     );
 
     let out = dir.path().join("async.txt");
-    let (seen, t_async) = runtime.block_on(timed_async(all_async(JOB, &base, &out)));
-    check(JOB, &seen?, &out).context("all-async")?;
+    let (seen, t_async) =
+        runtime.block_on(timed_async(all_async(JOB, &base, &out, processor(SPAN))));
+    check(JOB, SPAN, &seen?, &out).context("all-async")?;
 
     let out = dir.path().join("threads.txt");
-    let (seen, t_threads) = timed(|| all_threads(JOB, &base, &out));
-    check(JOB, &seen?, &out).context("all-threads")?;
+    let (seen, t_threads) = timed(|| all_threads(JOB, &base, &out, processor(SPAN)));
+    check(JOB, SPAN, &seen?, &out).context("all-threads")?;
 
     rayon::broadcast(|_| ()); // start rayon's threads now, not inside the measurement
     let out = dir.path().join("hybrid.txt");
-    let timeline = Timeline::new();
-    let held = Held::default();
+    let recording = Recording::start();
     let (seen, t_hybrid) =
-        runtime.block_on(timed_async(pipeline(JOB, &base, &out, &timeline, &held)));
-    check(JOB, &seen?, &out).context("hybrid pipeline")?;
+        runtime.block_on(timed_async(pipeline(JOB, &base, &out, processor(SPAN))));
+    let spans = recording.finish().named(&["fetch", "process", "write"]);
+    check(JOB, SPAN, &seen?, &out).context("hybrid pipeline")?;
+    let served = server.requests_served();
+    anyhow::ensure!(
+        served == 3 * JOB.pages,
+        "the server answered {served} requests"
+    );
+    let held = most_held(&spans);
+    let bound = JOB.max_held(rayon::current_num_threads());
+    anyhow::ensure!(
+        (1..=bound).contains(&held),
+        "{held} pages held at once, bound {bound}"
+    );
+    let speedup = speedup(t_async, t_hybrid);
 
     figure("all-async (CPU on the loop)", Secs(t_async));
     figure(
@@ -357,32 +439,29 @@ pub fn run() -> SectionResult {
         Secs(t_threads),
     );
     figure("pipeline: async+rayon+async", Secs(t_hybrid));
-    figure(
-        "  speedup over all-async",
-        format!("{:.2}x", speedup(t_async, t_hybrid)),
-    );
-    let served = server.requests_served();
-    anyhow::ensure!(
-        served == 3 * JOB.pages,
-        "the server answered {served} requests"
-    );
+    figure("  speedup over all-async", format!("{speedup:.2}x"));
     figure(
         "  most pages held at once",
-        format!(
-            "{} of {} (bound: {})",
-            held.max(),
-            JOB.pages,
-            JOB.max_held(rayon::current_num_threads())
-        ),
+        format!("{held} of {}, fetch to write (bound: {bound})", JOB.pages),
     );
     figure(
         "requests the server answered",
         format!("{served} (3 runs x {})", JOB.pages),
     );
     println!("  the pipeline's stages (lanes: fetching, rayon threads, writing):");
-    timeline.print();
-    takeaway(
-        "async for waiting, rayon for computing, bounded channels between: the stages overlap and memory stays bounded",
+    print_stages(&spans);
+    let overlap = stages_overlap(&spans);
+    takeaway_if(
+        &Evidence::faster("the pipeline", t_hybrid, "all-async", t_async, 1.2)
+            .and(Evidence::new(
+                overlap,
+                "computing while fetching",
+                "no process span overlapped a fetch span",
+            ))
+            .cpu(2),
+        format!(
+            "async for waiting, rayon for computing, bounded channels between: the stages overlap, {speedup:.2}x all-async's speed, at most {held} pages held"
+        ),
     );
     Ok(())
 }
@@ -393,10 +472,17 @@ mod tests {
 
     const SMALL: Job = Job {
         pages: 10,
-        span: 1_000,
         fetchers: 3,
         channel: 1,
     };
+    const SMALL_SPAN: u64 = 1_000;
+
+    /// The spans this test's thread made (its fetches and writes): other tests running at
+    /// the same time make spans of the same names on their own threads.
+    fn mine(recorded: &Recorded) -> Recorded {
+        let me = std::thread::current().name().map(str::to_owned);
+        recorded.filter(|s| Some(&s.thread) == me.as_ref())
+    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn the_pipeline_processes_every_page_exactly_once() {
@@ -405,22 +491,57 @@ mod tests {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
-        let timeline = Timeline::new();
-        let held = Held::default();
-        let seen = pipeline(SMALL, &server.url(""), &out, &timeline, &held)
+        let recording = Recording::start(); // global: rayon's threads too
+        let seen = pipeline(SMALL, &server.url(""), &out, processor(SMALL_SPAN))
             .await
             .unwrap();
-        check(SMALL, &seen, &out).unwrap();
-        assert!(held.max() >= 1);
-        assert!(held.max() <= SMALL.max_held(rayon::current_num_threads()));
+        let spans = mine(&recording.finish());
+        check(SMALL, SMALL_SPAN, &seen, &out).unwrap();
         assert_eq!(
             server.requests_served(),
             SMALL.pages,
             "each page fetched once"
         );
         assert!(server.max_in_flight() <= SMALL.fetchers as u64);
-        let lanes: BTreeSet<String> = timeline.spans().into_iter().map(|s| s.lane).collect();
-        assert!(lanes.contains("fetch (async)") && lanes.contains("write (async)"));
+        assert_eq!(spans.named(&["fetch"]).len(), SMALL.pages as usize);
+        assert_eq!(spans.named(&["write"]).len(), SMALL.pages as usize);
+        assert!(
+            spans.named(&["process"]).is_empty(),
+            "no CPU work on the loop's thread"
+        );
+        let held = most_held(&spans);
+        assert!((1..=SMALL.max_held(rayon::current_num_threads())).contains(&held));
+    }
+
+    /// Fetching outruns computing (each page's work takes a while): one page per rayon
+    /// thread is computed at a time, and the pages held stay within the bound.
+    #[tokio::test(flavor = "current_thread")]
+    async fn backpressure_bounds_the_pages_held() {
+        let server = TestServer::start_async(ServerConfig::default().with_body_size(PAGE_SIZE))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.txt");
+        let job = Job { pages: 30, ..SMALL };
+        let computing = std::sync::Arc::new(common::gauge::Gauge::new());
+        let gauge = computing.clone();
+        let recording = Recording::start();
+        let seen = pipeline(job, &server.url(""), &out, move |page: Page| {
+            let _inside = gauge.enter();
+            std::thread::sleep(Duration::from_millis(2)); // slower than the fetches
+            page.id
+        })
+        .await
+        .unwrap();
+        let spans = mine(&recording.finish());
+        assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 30);
+        assert!(computing.max() <= rayon::current_num_threads());
+        let held = most_held(&spans);
+        assert!(
+            held <= job.max_held(rayon::current_num_threads()),
+            "{held} pages held"
+        );
+        assert!(server.max_in_flight() <= job.fetchers as u64);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -430,16 +551,18 @@ mod tests {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("async.txt");
-        let seen = all_async(SMALL, &server.url(""), &out).await.unwrap();
-        check(SMALL, &seen, &out).unwrap();
+        let seen = all_async(SMALL, &server.url(""), &out, processor(SMALL_SPAN))
+            .await
+            .unwrap();
+        check(SMALL, SMALL_SPAN, &seen, &out).unwrap();
         drop(server);
 
         // Blocking reqwest must not run on the loop's thread: give it its own server.
         let result = tokio::task::spawn_blocking(move || {
             let server = TestServer::start(ServerConfig::default().with_body_size(PAGE_SIZE))?;
             let out = dir.path().join("threads.txt");
-            let seen = all_threads(SMALL, &server.url(""), &out)?;
-            check(SMALL, &seen, &out)?;
+            let seen = all_threads(SMALL, &server.url(""), &out, processor(SMALL_SPAN))?;
+            check(SMALL, SMALL_SPAN, &seen, &out)?;
             anyhow::Ok(server.requests_served())
         })
         .await
@@ -448,14 +571,29 @@ mod tests {
     }
 
     #[test]
+    fn most_held_counts_pages_from_fetch_to_write() {
+        let recording = Recording::local();
+        // Page 0 fetched and written, then pages 1 and 2 overlap: at most 2 held.
+        for pages in [&[0u64][..], &[1, 2]] {
+            let fetches: Vec<_> = pages
+                .iter()
+                .map(|&p| tracing::info_span!("fetch", page = p))
+                .collect();
+            let writes: Vec<_> = pages
+                .iter()
+                .map(|&p| tracing::info_span!("write", page = p))
+                .collect();
+            drop(fetches);
+            drop(writes);
+        }
+        assert_eq!(most_held(&recording.finish()), 2);
+    }
+
+    #[test]
     fn check_rejects_a_missing_or_doubled_page() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
-        let job = Job {
-            pages: 2,
-            span: 5,
-            ..SMALL
-        };
+        let job = Job { pages: 2, ..SMALL };
         let page = |id, squares| Processed {
             id,
             squares,
@@ -463,10 +601,14 @@ mod tests {
         };
         // 0..5 and 5..10: 0+1+4+9+16 = 30 and 25+36+49+64+81 = 255.
         let good = [page(0, 30), page(1, 255)];
-        std::fs::write(&out, good.iter().map(line).collect::<String>()).unwrap();
-        check(job, &good, &out).unwrap();
-        assert!(check(job, &[page(0, 30), page(0, 30)], &out).is_err());
-        assert!(check(job, &[page(0, 30), page(1, 254)], &out).is_err());
-        assert!(check(job, &[page(0, 285)], &out).is_err());
+        std::fs::write(
+            &out,
+            good.iter().map(|p| format!("{p}\n")).collect::<String>(),
+        )
+        .unwrap();
+        check(job, 5, &good, &out).unwrap();
+        assert!(check(job, 5, &[page(0, 30), page(0, 30)], &out).is_err());
+        assert!(check(job, 5, &[page(0, 30), page(1, 254)], &out).is_err());
+        assert!(check(job, 5, &[page(0, 285)], &out).is_err());
     }
 }
