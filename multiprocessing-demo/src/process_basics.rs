@@ -18,8 +18,8 @@
 //! its standard output here; the next sections use real IPC channels.
 //!
 //! Watch: each child has its own pid; the one given bad input exits with code 1 and the
-//! parent carries on; spawning + joining a process costs a few milliseconds (measured:
-//! the last line).
+//! parent carries on; spawning + joining a process costs a millisecond or a few (measured:
+//! the last line; `startup-cost` compares it with a thread and a task).
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- process-basics
 

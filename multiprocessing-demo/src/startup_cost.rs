@@ -9,12 +9,13 @@
 //! Rust: a child process here is a `fork` + `exec` of a small native binary that does
 //! nothing before `main` (no interpreter, no imports, no unpickling of the target), so it
 //! costs a few milliseconds. A thread costs tens of microseconds, a tokio task (a heap
-//! allocation and a queue push) about a microsecond in the dev build and well under one in
-//! `--release`. Processes are still the most expensive of the three, by two to three
-//! orders of magnitude: start them once (a pool), not per item.
+//! allocation and a queue push) about a microsecond in the dev build and under one in
+//! `--release`. Processes are still the most expensive of the three: tens to a hundred
+//! times a thread, thousands of times a task (two to three orders of magnitude). Start them
+//! once (a pool), not per item.
 //!
-//! Watch: the three rows, how many times a thread and a task a process costs, and how far
-//! under the guide's 0.1 s a Rust process starts.
+//! Watch: the three rows, how many times a thread and a task a process costs, and how many
+//! Rust processes fit in the guide's 0.1 s. Every figure is measured in this run.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- startup-cost
 
