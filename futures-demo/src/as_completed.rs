@@ -16,23 +16,107 @@
 //! one-shot channels and yields `(url, result)` as each finishes. A failed fetch is an `Err`
 //! for that url only; the loop carries on with the others.
 //!
-//! Watch: the completion order differs from the submission order (short downloads first),
-//! the failing url shows up in its place, and the others are not affected.
+//! The executor below is submit.rs's, complete, plus the free function `as_completed`.
+//!
+//! Watch: the `example.com` urls are simulated (each "server" sleeps for the url's latency,
+//! then sends that many bytes), so nothing leaves this machine. The completion order
+//! follows the latencies, not the submission order or the sizes; the failing url shows up
+//! in its place, and the others are not affected.
 //!
 //! Run only this: cargo run -p futures-demo -- as-completed
 
-use std::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::{self, JoinHandle};
 
-use anyhow::bail;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::Timeline;
-use common::timing::{Secs, Stopwatch};
-use common::workload::{download_blocking, verify_file};
-use crossbeam_channel::Select;
+use anyhow::anyhow;
+use crossbeam_channel::{Receiver, RecvError, Select, Sender, bounded, unbounded};
 
-use crate::submit::{TaskHandle, ThreadPoolExecutor, outcome};
+// The executor of submit.rs, unchanged.
+type Job = Box<dyn FnOnce() + Send>;
 
-/// Yield `(key, result)` for each handle, in the order they finish.
+/// `ThreadPoolExecutor(max_workers)`: worker threads taking jobs from one channel.
+pub struct ThreadPoolExecutor {
+    jobs: Option<Sender<Job>>, // taken (closed) when the pool is dropped
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// What `submit` returns, Python's `Future`: `result()` blocks until the task is done.
+#[must_use = "a dropped handle loses the task's result, and its panic with it"]
+pub struct TaskHandle<T>(Receiver<thread::Result<T>>);
+
+impl ThreadPoolExecutor {
+    pub fn new(max_workers: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = unbounded::<Job>();
+        let workers = (0..max_workers.max(1))
+            .map(|i| {
+                let queue = queue.clone();
+                thread::Builder::new()
+                    .name(format!("pool-{i}"))
+                    // The loop ends when every sender is gone: that is the shutdown signal.
+                    .spawn(move || queue.iter().for_each(|job| job()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(ThreadPoolExecutor {
+            jobs: Some(jobs),
+            workers,
+        })
+    }
+
+    /// `executor.submit(fn)`: queue the task, return its handle at once.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> T + Send + 'static,
+    ) -> TaskHandle<T> {
+        let (tx, rx) = bounded(1);
+        let job: Job = Box::new(move || {
+            // A panic is caught here: it reaches result(), and this worker lives on.
+            // The caller may have dropped its handle: then nobody wants the result.
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(task)));
+        });
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
+        TaskHandle(rx)
+    }
+}
+
+impl<T> TaskHandle<T> {
+    /// `future.result()`: the task's value, or an error if it panicked.
+    pub fn result(self) -> anyhow::Result<T> {
+        outcome(self.0.recv())
+    }
+}
+
+/// What a handle's channel delivered, as `result()` reports it.
+fn outcome<T>(received: Result<thread::Result<T>, RecvError>) -> anyhow::Result<T> {
+    match received {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(anyhow!("the task panicked: {}", panic_message(&*panic))),
+        // The job was dropped unrun, and its sender with it.
+        Err(RecvError) => Err(anyhow!("the pool dropped the task before running it")),
+    }
+}
+
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// Leaving the `with` block: stop taking work, let the queue drain, join every worker.
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// `as_completed(handles)`: yield `(key, result)` for each handle, in the order they finish.
 pub fn as_completed<K, T>(
     mut pending: Vec<(K, TaskHandle<T>)>,
 ) -> impl Iterator<Item = (K, anyhow::Result<T>)> {
@@ -52,70 +136,143 @@ pub fn as_completed<K, T>(
     })
 }
 
-const SIZE: usize = 2048;
+// --- run and measure ---
 
-/// The urls to fetch: a name, a file id, how long the "server" takes.
-const URLS: [(&str, u64, u64); 5] = [
-    ("http://example.com/big", 1, 500),
-    ("http://example.com/small", 2, 100),
-    ("http://example.com/missing", 3, 250),
-    ("http://example.com/medium", 4, 350),
-    ("http://example.com/tiny", 5, 50),
+use std::time::Duration;
+
+use anyhow::bail;
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Bytes, Secs, Stopwatch};
+use common::workload::{download_blocking, verify_file};
+
+pub const SECTION: Section = Section::new(
+    "as-completed",
+    "for f in as_completed(future_to_url): f.result()",
+    "results in completion order, each keyed to its input; one error stops nothing",
+    run,
+);
+
+/// A simulated url: its name, a file id, how long its "server" takes, how many bytes.
+struct Url {
+    url: &'static str,
+    id: u64,
+    latency_ms: u64,
+    size: usize,
+}
+
+const URLS: [Url; 5] = [
+    Url {
+        url: "http://example.com/big",
+        id: 1,
+        latency_ms: 500,
+        size: 64 * 1024,
+    },
+    Url {
+        url: "http://example.com/small",
+        id: 2,
+        latency_ms: 100,
+        size: 4 * 1024,
+    },
+    Url {
+        url: "http://example.com/missing",
+        id: 3,
+        latency_ms: 250,
+        size: 0,
+    },
+    Url {
+        url: "http://example.com/medium",
+        id: 4,
+        latency_ms: 350,
+        size: 16 * 1024,
+    },
+    Url {
+        url: "http://example.com/tiny",
+        id: 5,
+        latency_ms: 50,
+        size: 512,
+    },
 ];
 
-/// `fetch_url(url)`: a blocking download; the "missing" one fails after its latency.
-fn fetch_url(url: &str, id: u64, latency_ms: u64) -> anyhow::Result<Vec<u8>> {
-    let body = download_blocking(id, Duration::from_millis(latency_ms), SIZE);
-    if url.ends_with("missing") {
+/// `fetch_url(url)`: a simulated blocking download; the "missing" one fails after its latency.
+fn fetch_url(u: &Url) -> anyhow::Result<Vec<u8>> {
+    let name = u.url.rsplit('/').next().unwrap_or(u.url);
+    let _span = tracing::info_span!("fetch", lane = name).entered();
+    let body = download_blocking(u.id, Duration::from_millis(u.latency_ms), u.size);
+    if u.url.ends_with("missing") {
         bail!("404 Not Found");
     }
     Ok(body)
 }
 
-pub fn run() -> SectionResult {
-    let timeline = Timeline::new();
-    let executor = ThreadPoolExecutor::new(URLS.len());
+fn run() -> SectionResult {
+    let executor = ThreadPoolExecutor::new(URLS.len())?;
+    let recording = Recording::start();
     let sw = Stopwatch::start();
     let future_to_url: Vec<_> = URLS
         .iter()
-        .map(|&(url, id, latency_ms)| {
-            let tl = timeline.clone();
-            let handle = executor.submit(move || {
-                tl.record(url.rsplit('/').next().unwrap_or(url), "fetch", || {
-                    fetch_url(url, id, latency_ms)
-                })
-            });
-            ((url, id), handle)
-        })
+        .map(|u| (u, executor.submit(move || fetch_url(u))))
         .collect();
 
     let mut completed = Vec::new();
-    for ((url, id), result) in as_completed(future_to_url) {
+    for (u, result) in as_completed(future_to_url) {
         let at = Secs(sw.elapsed());
-        match result.and_then(|r| r) {
+        let line = match result.and_then(|r| r) {
             Ok(body) => {
-                anyhow::ensure!(verify_file(id, SIZE, &body), "{url}: wrong bytes");
-                completed.push(format!("{url} {} bytes at {at}", body.len()));
+                anyhow::ensure!(verify_file(u.id, u.size, &body), "{}: wrong bytes", u.url);
+                format!("{} at {at}", Bytes(body.len() as u64))
             }
-            Err(e) => completed.push(format!("{url} generated an exception: {e:#} at {at}")),
-        }
+            Err(e) => format!("generated an exception: {e:#} at {at}"),
+        };
+        completed.push((u, line));
     }
+    let took = sw.elapsed();
+    let fetches = recording.finish().named(&["fetch"]);
     anyhow::ensure!(completed.len() == URLS.len(), "a url went missing");
 
-    println!("  {:<28} completed", "submitted");
-    for ((url, _, _), done) in URLS.iter().zip(&completed) {
-        println!("  {url:<28} {done}");
+    println!("  {:<36} completed, in this order", "submitted (latency)");
+    for (u, (done, line)) in URLS.iter().zip(&completed) {
+        let submitted = format!("{} ({} ms)", u.url, u.latency_ms);
+        println!("  {submitted:<36} {} {line}", done.url);
     }
-    figure("all five, on five workers", Secs(sw.elapsed()));
-    timeline.print();
-    takeaway("as_completed = select over the handles; keep the input beside each handle");
+    figure("all five, on five workers", Secs(took));
+    fetches.print(Lanes::Thread);
+
+    // The contrast: `[f.result() for f in futures]` reads them in submission order, so
+    // the tiny page is only seen once the big one is done.
+    let sw = Stopwatch::start();
+    let handles: Vec<_> = URLS
+        .iter()
+        .map(|u| (u, executor.submit(move || fetch_url(u))))
+        .collect();
+    let mut tiny_seen_at = None;
+    for (u, handle) in handles {
+        let _ = handle.result()?; // the fetch's own Err (404) is not the point here
+        if u.url.ends_with("tiny") {
+            tiny_seen_at = Some(sw.elapsed());
+        }
+    }
+    let tiny_seen_at = tiny_seen_at.unwrap_or_default();
+    figure("result() in order: tiny at", Secs(tiny_seen_at));
+
+    let order: Vec<u64> = completed.iter().map(|(u, _)| u.latency_ms).collect();
+    let mut by_latency = order.clone();
+    by_latency.sort_unstable();
+    takeaway_if(
+        &Evidence::new(
+            order == by_latency,
+            format!("completion in latency order {by_latency:?} ms"),
+            format!("{order:?} ms"),
+        ),
+        "as_completed = select over the handles, fastest first; keep the input beside each handle",
+    );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossbeam_channel::{Sender, bounded};
 
     type Keyed = Vec<(u32, TaskHandle<u32>)>;
 
@@ -138,7 +295,7 @@ mod tests {
 
     #[test]
     fn results_arrive_in_completion_order_each_with_its_key() {
-        let executor = ThreadPoolExecutor::new(3);
+        let executor = ThreadPoolExecutor::new(3).unwrap();
         let (gates, handles) = gated(&executor);
         let mut completed = as_completed(handles);
         gates[2].send(()).unwrap();
@@ -157,7 +314,7 @@ mod tests {
 
     #[test]
     fn an_error_does_not_stop_the_others() {
-        let executor = ThreadPoolExecutor::new(2);
+        let executor = ThreadPoolExecutor::new(2).unwrap();
         let handles = ["1", "x", "3"]
             .into_iter()
             .map(|s| (s, executor.submit(move || s.parse::<u32>())))
@@ -170,9 +327,16 @@ mod tests {
     }
 
     #[test]
-    fn fetch_url_fails_only_for_the_missing_page() {
-        assert!(fetch_url("http://example.com/missing", 3, 0).is_err());
-        let body = fetch_url("http://example.com/tiny", 5, 0).unwrap();
-        assert!(verify_file(5, SIZE, &body));
+    fn fetch_url_fails_only_for_the_missing_page_and_sizes_differ() {
+        let instant = |u: &Url| Url {
+            latency_ms: 0,
+            ..*u
+        };
+        assert!(fetch_url(&instant(&URLS[2])).is_err());
+        for u in [&URLS[0], &URLS[4]] {
+            let body = fetch_url(&instant(u)).unwrap();
+            assert!(verify_file(u.id, u.size, &body));
+        }
+        assert_ne!(URLS[0].size, URLS[4].size);
     }
 }

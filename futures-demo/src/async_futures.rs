@@ -11,84 +11,52 @@
 //!         async with sem:
 //!             return await fetch(i)
 //!
-//! Here the name `Future` finally means the same thing in both languages... almost: a Rust
-//! future is lazy. `fetch(i)` builds a state machine that does nothing until polled, so
-//! creating 9 of them starts no download; `join_all`, `FuturesUnordered` and
-//! `buffer_unordered` are what poll them, all on this one thread, without spawning tasks.
+//! Both languages are lazy here: calling `fetch(i)` runs nothing, in Python (a coroutine)
+//! as in Rust (a future, a state machine). The difference is who runs them. `gather` and
+//! `as_completed` wrap each coroutine in a Task scheduled on the event loop, which starts
+//! it on its own. `join_all`, `FuturesUnordered` and `buffer_unordered` spawn nothing:
+//! they poll the futures in place, inside the one future you await, on this one thread;
+//! drop that future and they all stop. (`tokio::spawn` is the Task twin: see asyncio-demo.)
 //! `buffer_unordered(3)` creates the next future only when one of three finishes, which is
 //! a pool without a semaphore. To run blocking code from async (`loop.run_in_executor`),
 //! see hybrid-demo's run-in-executor section (`tokio::task::spawn_blocking`).
 //!
 //! Watch: join_all takes as long as the slowest download and keeps input order;
 //! FuturesUnordered hands results over shortest first; buffer_unordered(3) never has
-//! more than 3 downloads in flight, so 9 of them take three rounds.
+//! more than 3 downloads in flight (counted from the `download` spans), so 9 of them take
+//! three rounds.
 //!
 //! Run only this: cargo run -p futures-demo -- async-futures
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::future::Future;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::Timeline;
-use common::timing::{Secs, timed_async};
-use common::workload::{download, verify_file};
 use futures::future::join_all;
 use futures::stream::{self, FuturesUnordered, StreamExt};
+use tracing::Instrument;
 
-const SIZE: usize = 1024;
-
-/// Counts the downloads in flight and remembers the most at once.
-#[derive(Default)]
-pub struct InFlight {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-pub struct InFlightGuard<'a>(&'a InFlight);
-
-impl InFlight {
-    pub fn enter(&self) -> InFlightGuard<'_> {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-        InFlightGuard(self)
-    }
-
-    pub fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for InFlightGuard<'_> {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// One download, drawn on the timeline while it waits.
-async fn fetch(id: u64, latency: Duration, timeline: &Timeline) -> (u64, Vec<u8>) {
-    let _span = timeline.span(format!("file {id}"), "download");
-    (id, download(id, latency, SIZE).await)
+/// One download, keyed by its id, inside a `download` span from its first poll to its end.
+async fn traced<T>(id: u64, download: impl Future<Output = T>) -> (u64, T) {
+    let body = download
+        .instrument(tracing::info_span!("download", id))
+        .await;
+    (id, body)
 }
 
 /// `asyncio.gather`: poll them all together; results in input order.
-pub async fn fetch_all(latencies: &[Duration], timeline: &Timeline) -> Vec<(u64, Vec<u8>)> {
-    join_all(
-        (0..)
-            .zip(latencies)
-            .map(|(id, &latency)| fetch(id, latency, timeline)),
-    )
-    .await
+pub async fn fetch_all<T, F: Future<Output = T>>(
+    ids: impl IntoIterator<Item = u64>,
+    fetch: impl Fn(u64) -> F,
+) -> Vec<(u64, T)> {
+    join_all(ids.into_iter().map(|id| traced(id, fetch(id)))).await
 }
 
 /// `as_completed`: a set of futures that yields each result as it finishes.
-pub async fn fetch_as_completed(
-    latencies: &[Duration],
-    timeline: &Timeline,
-) -> Vec<(u64, Vec<u8>)> {
-    let mut pending: FuturesUnordered<_> = (0..)
-        .zip(latencies)
-        .map(|(id, &latency)| fetch(id, latency, timeline))
-        .collect();
+pub async fn fetch_as_completed<T, F: Future<Output = T>>(
+    ids: impl IntoIterator<Item = u64>,
+    fetch: impl Fn(u64) -> F,
+) -> Vec<(u64, T)> {
+    let mut pending: FuturesUnordered<_> =
+        ids.into_iter().map(|id| traced(id, fetch(id))).collect();
     let mut completed = Vec::new();
     while let Some(done) = pending.next().await {
         completed.push(done);
@@ -96,22 +64,53 @@ pub async fn fetch_as_completed(
     completed
 }
 
-/// A bounded pool of futures: at most `limit` downloads at once.
-pub async fn fetch_bounded(
-    ids: std::ops::Range<u64>,
-    latency: Duration,
+/// A bounded pool of futures: at most `limit` downloads at once, in completion order.
+pub async fn fetch_bounded<T, F: Future<Output = T>>(
+    ids: impl IntoIterator<Item = u64>,
+    fetch: impl Fn(u64) -> F,
     limit: usize,
-    in_flight: &InFlight,
-    timeline: &Timeline,
-) -> Vec<(u64, Vec<u8>)> {
+) -> Vec<(u64, T)> {
     stream::iter(ids)
-        .map(|id| async move {
-            let _counted = in_flight.enter();
-            fetch(id, latency, timeline).await
-        })
+        .map(|id| traced(id, fetch(id)))
         .buffer_unordered(limit)
         .collect()
         .await
+}
+
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, timed_async};
+use common::workload::{download, verify_file};
+
+pub const SECTION: Section = Section::new(
+    "async-futures",
+    "asyncio.gather / as_completed / Semaphore(n) on futures",
+    "join_all, FuturesUnordered and buffer_unordered(n) from the futures crate",
+    run,
+);
+
+const SIZE: usize = 1024;
+const LATENCIES_MS: [u64; 6] = [300, 100, 250, 50, 200, 150];
+const BOUNDED: u64 = 9;
+const LIMIT: usize = 3;
+const EACH: Duration = Duration::from_millis(100);
+
+/// A simulated download of file `id` with its own latency.
+fn download_with(
+    latencies: &[u64],
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u8>>>> + '_ {
+    move |id| {
+        Box::pin(download(
+            id,
+            Duration::from_millis(latencies[id as usize]),
+            SIZE,
+        ))
+    }
 }
 
 fn check(results: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
@@ -125,25 +124,25 @@ fn ids(results: &[(u64, Vec<u8>)]) -> Vec<u64> {
     results.iter().map(|(id, _)| *id).collect()
 }
 
-const LATENCIES_MS: [u64; 6] = [300, 100, 250, 50, 200, 150];
-const BOUNDED: u64 = 9;
-const LIMIT: usize = 3;
-const EACH: Duration = Duration::from_millis(100);
-
-pub fn run() -> SectionResult {
-    let latencies = LATENCIES_MS.map(Duration::from_millis);
+fn run() -> SectionResult {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let quiet = Timeline::new();
-        let (all, t_all) = timed_async(fetch_all(&latencies, &quiet)).await;
+    let six = 0..LATENCIES_MS.len() as u64;
+    let slowest = Duration::from_millis(LATENCIES_MS.into_iter().max().unwrap_or(0));
+    let added_up = Duration::from_millis(LATENCIES_MS.iter().sum());
+    let (t_all, t_bounded, most) = runtime.block_on(async {
+        let (all, t_all) = timed_async(fetch_all(six.clone(), download_with(&LATENCIES_MS))).await;
         check(&all)?;
         println!("  latencies (ms)          {LATENCIES_MS:?}");
         println!("  join_all order          {:?}", ids(&all));
         figure("join_all of 6", Secs(t_all));
 
-        let (completed, t_completed) = timed_async(fetch_as_completed(&latencies, &quiet)).await;
+        let (completed, t_completed) = timed_async(fetch_as_completed(
+            six.clone(),
+            download_with(&LATENCIES_MS),
+        ))
+        .await;
         check(&completed)?;
         // The order is whatever finished first on this run (the test pins it down on
         // tokio's paused clock); here only check that nothing went missing.
@@ -153,30 +152,41 @@ pub fn run() -> SectionResult {
         anyhow::ensure!(got == [0, 1, 2, 3, 4, 5], "a download went missing");
         figure("FuturesUnordered of 6", Secs(t_completed));
 
-        let timeline = Timeline::new();
-        let in_flight = InFlight::default();
-        let (bounded, t_bounded) = timed_async(fetch_bounded(
-            0..BOUNDED,
-            EACH,
-            LIMIT,
-            &in_flight,
-            &timeline,
-        ))
-        .await;
+        let recording = Recording::start();
+        let each = |id| download(id, EACH, SIZE);
+        let (bounded, t_bounded) = timed_async(fetch_bounded(0..BOUNDED, each, LIMIT)).await;
+        let downloads = recording.finish().named(&["download"]);
         check(&bounded)?;
         anyhow::ensure!(bounded.len() == BOUNDED as usize, "downloads went missing");
-        anyhow::ensure!(in_flight.max() <= LIMIT, "the limit was broken");
+        let most = downloads.most_at_once();
+        anyhow::ensure!(most <= LIMIT, "{most} in flight: the limit was broken");
         println!(
-            "  buffer_unordered({LIMIT}) of {BOUNDED} x {}: at most {} in flight",
+            "  buffer_unordered({LIMIT}) of {BOUNDED} x {}: at most {most} in flight",
             Secs(EACH),
-            in_flight.max()
         );
         figure(format!("buffer_unordered({LIMIT})"), Secs(t_bounded));
-        timeline.print();
-        anyhow::Ok(())
+        downloads.print(Lanes::Packed);
+        anyhow::Ok((t_all, t_bounded, most))
     })?;
-    takeaway(
-        "join_all = gather, FuturesUnordered = as_completed, buffer_unordered(n) = a pool of n, all on one thread",
+    let rounds = BOUNDED.div_ceil(LIMIT as u64) as u32;
+    let near = |t: Duration, ideal: Duration| t >= ideal && t < ideal + EACH;
+    takeaway_if(
+        &Evidence::new(
+            near(t_all, slowest) && most == LIMIT && near(t_bounded, EACH * rounds),
+            format!(
+                "join_all as long as the slowest ({}, not {} added up), {LIMIT} in flight and {rounds} rounds (about {})",
+                Secs(slowest),
+                Secs(added_up),
+                Secs(EACH * rounds)
+            ),
+            format!(
+                "join_all {}, {most} in flight, {}",
+                Secs(t_all),
+                Secs(t_bounded)
+            ),
+        ),
+        "join_all = gather, FuturesUnordered = as_completed, buffer_unordered(n) = a pool of n, \
+         all polled in place on one thread",
     );
     Ok(())
 }
@@ -186,17 +196,10 @@ mod tests {
     use super::*;
     use tokio::time::Instant;
 
-    fn latencies() -> Vec<Duration> {
-        LATENCIES_MS
-            .iter()
-            .map(|&ms| Duration::from_millis(ms))
-            .collect()
-    }
-
     #[tokio::test(start_paused = true)]
     async fn join_all_keeps_input_order_and_waits_for_the_slowest() {
         let start = Instant::now();
-        let all = fetch_all(&latencies(), &Timeline::new()).await;
+        let all = fetch_all(0..6, download_with(&LATENCIES_MS)).await;
         assert_eq!(ids(&all), [0, 1, 2, 3, 4, 5]);
         check(&all).unwrap();
         assert_eq!(
@@ -208,16 +211,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn futures_unordered_yields_in_completion_order() {
-        let completed = fetch_as_completed(&latencies(), &Timeline::new()).await;
+        let completed = fetch_as_completed(0..6, download_with(&LATENCIES_MS)).await;
         assert_eq!(ids(&completed), [3, 1, 5, 4, 2, 0]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn buffer_unordered_keeps_to_its_limit() {
         let start = Instant::now();
-        let in_flight = InFlight::default();
-        let done = fetch_bounded(0..9, EACH, 3, &in_flight, &Timeline::new()).await;
-        assert_eq!(in_flight.max(), 3);
+        let recording = Recording::local();
+        let done = fetch_bounded(0..9, |id| download(id, EACH, SIZE), 3).await;
+        assert_eq!(recording.finish().named(&["download"]).most_at_once(), 3);
         let mut got = ids(&done);
         got.sort();
         assert_eq!(got, (0..9).collect::<Vec<_>>());
@@ -226,13 +229,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn futures_are_lazy_until_polled() {
-        let in_flight = InFlight::default();
-        let timeline = Timeline::new();
-        let fut = fetch_bounded(0..3, EACH, 3, &in_flight, &timeline);
+        let recording = Recording::local();
+        let fut = fetch_bounded(0..3, |id| download(id, EACH, SIZE), 3);
         tokio::time::sleep(EACH).await;
-        assert_eq!(in_flight.max(), 0, "nothing ran before the first poll");
-        assert!(timeline.spans().is_empty());
+        assert!(
+            recording.finish().is_empty(),
+            "nothing ran before the first poll"
+        );
+        let recording = Recording::local();
         fut.await;
-        assert_eq!(in_flight.max(), 3);
+        assert_eq!(recording.finish().named(&["download"]).most_at_once(), 3);
     }
 }

@@ -11,29 +11,22 @@
 //!
 //! Rust has two kinds of failure. An expected one is a value: the task returns
 //! `Result<T, E>`, and `result()` hands it over (`Ok(Err(e))`). A bug is a panic: the
-//! pool's job wrapper catches it with `catch_unwind` (submit.rs), so `result()` returns an
-//! error carrying the panic message and the worker thread goes on to the next job.
+//! pool's job wrapper catches it with `catch_unwind` (see submit.rs), so `result()` returns
+//! an error carrying the panic message and the worker thread goes on to the next job.
 //! Rust's panic hook also reports the panic on stderr as it happens (with a backtrace if
-//! RUST_BACKTRACE is set), where Python keeps quiet until you call `result()`; this
-//! section swaps in a one-line hook (`std::panic::set_hook`) to keep the output short.
+//! RUST_BACKTRACE is set), where Python keeps quiet until you call `result()`;
+//! `one_line_panics` below swaps in a hook (`std::panic::set_hook`) that prints one line,
+//! even with RUST_BACKTRACE=1.
 //!
-//! Watch: 10 / 0 comes back as an error value, the bad parse as a caught panic, and the
-//! same two workers then finish the rest of the work.
+//! Watch: 10 / 0 comes back as an error value, the bad parse as a caught panic (one
+//! `[panic hook]` line on stderr), and the same two workers then finish the rest of the work.
 //!
 //! Run only this: cargo run -p futures-demo -- exceptions
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Barrier};
-use std::time::Duration;
-
-use anyhow::{Context, bail};
-use common::cli::{SectionResult, takeaway};
-use common::timeline::thread_lane;
-
-use crate::submit::{ThreadPoolExecutor, panic_message};
+use anyhow::bail;
 
 /// An expected failure is part of the return type.
-fn divide(a: u32, b: u32) -> anyhow::Result<u32> {
+pub fn divide(a: u32, b: u32) -> anyhow::Result<u32> {
     if b == 0 {
         bail!("ZeroDivisionError: division by zero");
     }
@@ -41,26 +34,63 @@ fn divide(a: u32, b: u32) -> anyhow::Result<u32> {
 }
 
 /// A bug: `unwrap` on bad input panics.
-fn parse_or_panic(s: &str) -> u32 {
+pub fn parse_or_panic(s: &str) -> u32 {
     s.parse().unwrap()
 }
 
-pub fn run() -> SectionResult {
-    let default_hook = std::panic::take_hook();
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// Report every panic in one line, without a backtrace: the panics of this program are
+/// caught and handled, so a stack dump would only bury the output.
+pub fn one_line_panics() {
     std::panic::set_hook(Box::new(|info| {
-        let message = panic_message(info.payload());
+        let thread = std::thread::current();
         eprintln!(
-            "  [panic hook] thread '{}' panicked: {message}",
-            thread_lane()
+            "  [panic hook] thread '{}' panicked: {}",
+            thread.name().unwrap_or("unnamed"),
+            panic_message(info.payload())
         );
     }));
+}
+
+// --- run and measure ---
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use anyhow::Context;
+use common::cli::{Section, SectionResult};
+use common::print::takeaway;
+
+// result_timeout.rs's version of the executor: submit.rs's plus `result_timeout`, so a
+// worker that died would show up as a timeout here, not as a hang.
+use crate::result_timeout::ThreadPoolExecutor;
+
+pub const SECTION: Section = Section::new(
+    "exceptions",
+    "future.result() re-raising the worker's exception",
+    "an Err and a panic both reach the caller; the pool keeps working",
+    run,
+);
+
+fn run() -> SectionResult {
+    let default_hook = std::panic::take_hook();
+    one_line_panics();
     let outcome = submit_and_see();
     std::panic::set_hook(default_hook);
     outcome
 }
 
 fn submit_and_see() -> SectionResult {
-    let executor = ThreadPoolExecutor::new(2);
+    let executor = ThreadPoolExecutor::new(2)?;
 
     let ok = executor.submit(|| divide(10, 2));
     let failed = executor.submit(|| divide(10, 0));
@@ -88,7 +118,8 @@ fn submit_and_see() -> SectionResult {
             let barrier = barrier.clone();
             executor.submit(move || {
                 barrier.wait();
-                (parse_or_panic(&i.to_string()), thread_lane())
+                let thread = std::thread::current().name().map(str::to_owned);
+                (parse_or_panic(&i.to_string()), thread.unwrap_or_default())
             })
         })
         .collect();
@@ -113,14 +144,14 @@ mod tests {
 
     #[test]
     fn an_error_value_reaches_the_caller() {
-        let executor = ThreadPoolExecutor::new(1);
+        let executor = ThreadPoolExecutor::new(1).unwrap();
         let inner = executor.submit(|| divide(1, 0)).result().unwrap();
         assert!(inner.unwrap_err().to_string().contains("ZeroDivisionError"));
     }
 
     #[test]
     fn a_panic_reaches_the_caller_with_its_message() {
-        let executor = ThreadPoolExecutor::new(1);
+        let executor = ThreadPoolExecutor::new(1).unwrap();
         let err = executor
             .submit(|| parse_or_panic("x"))
             .result()
@@ -133,7 +164,7 @@ mod tests {
     fn every_worker_survives_panics() {
         // Two panics on a pool of two, then two jobs that can only finish if two workers
         // run them at once (a barrier of two): both threads are still alive.
-        let executor = ThreadPoolExecutor::new(2);
+        let executor = ThreadPoolExecutor::new(2).unwrap();
         for _ in 0..2 {
             assert!(executor.submit(|| parse_or_panic("bad")).result().is_err());
         }
@@ -150,5 +181,13 @@ mod tests {
             .filter(|&leader| leader)
             .count();
         assert_eq!(leaders, 1);
+    }
+
+    #[test]
+    fn panic_message_reads_both_kinds_of_payload() {
+        let text: Box<dyn std::any::Any + Send> = Box::new("static text");
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("formatted 7"));
+        assert_eq!(panic_message(&*text), "static text");
+        assert_eq!(panic_message(&*owned), "formatted 7");
     }
 }

@@ -1,8 +1,10 @@
 //! Python's `concurrent.futures`, in Rust. `cargo run -p futures-demo -- --list` shows the
 //! sections; each lives in its own file, named after the Python idea it mirrors.
 //!
-//! The executor every section uses is the hand-written `ThreadPoolExecutor` of submit.rs;
-//! later sections add one method each in their own file.
+//! The executor is hand-written in submit.rs. Sections that add to it (map, as_completed,
+//! result_timeout, cancel, shutdown) repeat it complete, plus their one feature, as
+//! *Rust Atomics and Locks* shows `mutex_1`, `mutex_2`, ...: the part of every file above
+//! `// --- run and measure ---` compiles alone. A test below keeps the copies in step.
 
 use std::process::ExitCode;
 
@@ -19,60 +21,15 @@ mod shutdown;
 mod submit;
 
 const SECTIONS: &[Section] = &[
-    Section::new(
-        "submit",
-        "ThreadPoolExecutor(max_workers=3).submit(fn, arg)",
-        "a fixed pool of worker threads and a handle whose result() blocks",
-        submit::run,
-    ),
-    Section::new(
-        "map",
-        "executor.map(fn, items)",
-        "ordered parallel map, first failure returned; vs submit per item",
-        map::run,
-    ),
-    Section::new(
-        "as-completed",
-        "for f in as_completed(future_to_url): f.result()",
-        "results in completion order, each keyed to its input; one error stops nothing",
-        as_completed::run,
-    ),
-    Section::new(
-        "result-timeout",
-        "future.result(timeout=...) -> TimeoutError",
-        "a receive with a deadline; the work goes on after the timeout",
-        result_timeout::run,
-    ),
-    Section::new(
-        "cancel",
-        "future.cancel()",
-        "cancel wins for a queued task, loses for a running one",
-        cancel::run,
-    ),
-    Section::new(
-        "exceptions",
-        "future.result() re-raising the worker's exception",
-        "an Err and a panic both reach the caller; the pool keeps working",
-        exceptions::run,
-    ),
-    Section::new(
-        "process-pool",
-        "ProcessPoolExecutor().map(compute_factorial, ns)",
-        "worker processes over ipc-channel, measured against the thread pool",
-        process_pool::run,
-    ),
-    Section::new(
-        "shutdown",
-        "with executor: / shutdown(wait=False, cancel_futures=True)",
-        "Drop joins every worker; shutdown(wait=false) cancels the queue and detaches",
-        shutdown::run,
-    ),
-    Section::new(
-        "async-futures",
-        "asyncio.gather / as_completed / Semaphore(n) on futures",
-        "join_all, FuturesUnordered and buffer_unordered(n) from the futures crate",
-        async_futures::run,
-    ),
+    submit::SECTION,
+    map::SECTION,
+    as_completed::SECTION,
+    result_timeout::SECTION,
+    cancel::SECTION,
+    exceptions::SECTION,
+    process_pool::SECTION,
+    shutdown::SECTION,
+    async_futures::SECTION,
 ];
 
 /// The parts this binary plays when started as a child process (`--role NAME`): the
@@ -87,4 +44,36 @@ fn main() -> ExitCode {
         roles: ROLES,
     }
     .main()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The executor's text in a section file: from `type Job` to the end of its `Drop`.
+    fn executor_of(file: &str) -> String {
+        let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let start = text
+            .find("\ntype Job")
+            .unwrap_or_else(|| panic!("{file}: no executor"));
+        let rest = &text[start..];
+        let drop_at = rest.find("impl Drop for ThreadPoolExecutor").unwrap();
+        let end = drop_at + rest[drop_at..].find("\n}\n").unwrap();
+        rest[..end].to_owned()
+    }
+
+    #[test]
+    fn the_executor_copies_are_submit_rs_word_for_word() {
+        let original = executor_of("submit.rs");
+        for file in [
+            "map.rs",
+            "as_completed.rs",
+            "result_timeout.rs",
+            "cancel.rs",
+        ] {
+            assert!(
+                executor_of(file) == original,
+                "{file}: its copy of submit.rs's executor has drifted; copy it again"
+            );
+        }
+    }
 }

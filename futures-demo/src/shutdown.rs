@@ -17,23 +17,111 @@
 //! workers are detached: Python still joins them when the interpreter exits, while a Rust
 //! program ends when `main` returns, detached threads or not.
 //!
+//! The executor below is submit.rs's, complete, plus `shutdown`: to cancel what is still
+//! queued it keeps the queue's receiving end (`queue`), and a dropped job's handle reports
+//! "cancelled".
+//!
 //! Watch: the `with` block lasts as long as its tasks (two rounds on two workers);
 //! `shutdown(wait=False, cancel_futures=True)` returns at once, the two running tasks still
 //! deliver their results, and the four queued ones report cancelled.
 //!
 //! Run only this: cargo run -p futures-demo -- shutdown
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::{self, JoinHandle};
 
-use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_lane};
-use common::timing::{Secs, Stopwatch, timed};
-use crossbeam_channel::bounded;
+use anyhow::anyhow;
+use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
 
-use crate::submit::ThreadPoolExecutor;
+// The executor of submit.rs, with the queue kept for `shutdown`.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// `ThreadPoolExecutor(max_workers)`: worker threads taking jobs from one channel.
+pub struct ThreadPoolExecutor {
+    jobs: Option<Sender<Job>>, // taken (closed) at shutdown
+    /// The queue's receiving end, kept to drain it on `shutdown(cancel_futures=True)`.
+    queue: Receiver<Job>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// What `submit` returns, Python's `Future`: `result()` blocks until the task is done.
+#[must_use = "a dropped handle loses the task's result, and its panic with it"]
+pub struct TaskHandle<T>(Receiver<thread::Result<T>>);
+
+impl ThreadPoolExecutor {
+    pub fn new(max_workers: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = unbounded::<Job>();
+        let workers = (0..max_workers.max(1))
+            .map(|i| {
+                let queue = queue.clone();
+                thread::Builder::new()
+                    .name(format!("pool-{i}"))
+                    // The loop ends when every sender is gone: that is the shutdown signal.
+                    .spawn(move || queue.iter().for_each(|job| job()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(ThreadPoolExecutor {
+            jobs: Some(jobs),
+            queue,
+            workers,
+        })
+    }
+
+    /// `executor.submit(fn)`: queue the task, return its handle at once.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> T + Send + 'static,
+    ) -> TaskHandle<T> {
+        let (tx, rx) = bounded(1);
+        let job: Job = Box::new(move || {
+            // A panic is caught here: it reaches result(), and this worker lives on.
+            // The caller may have dropped its handle: then nobody wants the result.
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(task)));
+        });
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
+        TaskHandle(rx)
+    }
+}
+
+impl<T> TaskHandle<T> {
+    /// `future.result()`: the task's value, or an error if it panicked.
+    pub fn result(self) -> anyhow::Result<T> {
+        outcome(self.0.recv())
+    }
+}
+
+/// What a handle's channel delivered, as `result()` reports it.
+fn outcome<T>(received: Result<thread::Result<T>, RecvError>) -> anyhow::Result<T> {
+    match received {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(anyhow!("the task panicked: {}", panic_message(&*panic))),
+        // The job was dropped unrun, and its sender with it: Python's CancelledError.
+        Err(RecvError) => Err(anyhow!(
+            "cancelled: the pool shut down before running the task"
+        )),
+    }
+}
+
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// Leaving the `with` block: stop taking work, let the queue drain, join every worker.
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
 
 impl ThreadPoolExecutor {
     /// `executor.shutdown(wait, cancel_futures)`. Returns how many queued tasks it cancelled.
@@ -57,49 +145,69 @@ impl ThreadPoolExecutor {
     }
 }
 
+// --- run and measure ---
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, Stopwatch, timed};
+
+pub const SECTION: Section = Section::new(
+    "shutdown",
+    "with executor: / shutdown(wait=False, cancel_futures=True)",
+    "Drop joins every worker; shutdown(wait=false) cancels the queue and detaches",
+    run,
+);
+
 const TASK: Duration = Duration::from_millis(150);
 
-pub fn run() -> SectionResult {
-    let timeline = Timeline::new();
-    let work = |label: String| {
-        let tl = timeline.clone();
-        move || tl.record(thread_lane(), label, || std::thread::sleep(TASK))
-    };
+/// `work(i)`: a task that sleeps, drawn on the timeline.
+fn work(part: &'static str, i: usize) {
+    let _span = tracing::info_span!("work", part, i).entered();
+    std::thread::sleep(TASK);
+}
+
+fn run() -> SectionResult {
+    let recording = Recording::start();
 
     // 1. The `with` block: Drop waits for every task.
     let finished = Arc::new(AtomicUsize::new(0));
-    let ((), with_block) = timed(|| {
-        let executor = ThreadPoolExecutor::new(2);
+    let (made, with_block) = timed(|| -> std::io::Result<()> {
+        let executor = ThreadPoolExecutor::new(2)?;
         for i in 0..4 {
-            let (run, done) = (work(format!("with {i}")), finished.clone());
-            executor.submit(move || {
-                run();
+            let done = Arc::clone(&finished);
+            // Fire and forget, as the Python does: the handle is dropped on purpose.
+            let _ = executor.submit(move || {
+                work("with", i);
                 done.fetch_add(1, Ordering::SeqCst);
             });
         }
+        Ok(())
     }); // <- executor dropped here: queue closed, workers joined
+    made?;
     let after_with = finished.load(Ordering::SeqCst);
     anyhow::ensure!(after_with == 4, "Drop returned with {after_with}/4 done");
     println!("  with-block: 4 tasks submitted, {after_with} finished when the block ended");
     figure("with-block lasted", Secs(with_block));
 
     // 2. shutdown(wait=False, cancel_futures=True) while two run and four wait.
-    let executor = ThreadPoolExecutor::new(2);
+    let executor = ThreadPoolExecutor::new(2)?;
     // Each task says it has started, then waits for the release (closed after shutdown),
     // so "two running, four queued" is certain when shutdown is called.
     let (started_tx, started) = bounded::<()>(6);
     let (release_tx, release) = bounded::<()>(0);
     let handles: Vec<_> = (0..6)
         .map(|i| {
-            let (run, tx, release) = (
-                work(format!("task {i}")),
-                started_tx.clone(),
-                release.clone(),
-            );
+            let (tx, release) = (started_tx.clone(), release.clone());
             executor.submit(move || {
                 let _ = tx.send(());
                 let _ = release.recv(); // returns once release_tx is dropped
-                run();
+                work("task", i);
                 i
             })
         })
@@ -121,15 +229,27 @@ pub fn run() -> SectionResult {
             Err(_) => cancelled_ids.push(i),
         }
     }
+    let recorded = recording.finish().named(&["work"]);
     println!("  shutdown(wait=False, cancel_futures=True) cancelled {cancelled} queued tasks");
     println!("  finished anyway: {finished_ids:?}   cancelled: {cancelled_ids:?}");
     anyhow::ensure!(
         finished_ids == [0, 1] && cancelled_ids == [2, 3, 4, 5] && cancelled == 4,
         "shutdown should let the two running tasks finish and cancel the four queued"
     );
-    figure("shutdown(wait=False) returned in", Secs(returned_in));
-    timeline.print();
-    takeaway("Drop is the with-block: it joins every worker; shutdown(wait=false) detaches them");
+    figure("shutdown(wait=False) took", Secs(returned_in));
+    recorded.print(Lanes::Thread);
+    takeaway_if(
+        &Evidence::new(
+            with_block >= TASK * 2 && returned_in < TASK,
+            format!(
+                "the with-block lasting two rounds (at least {}), shutdown(wait=False) returning before one task ({})",
+                Secs(TASK * 2),
+                Secs(TASK)
+            ),
+            format!("{} and {}", Secs(with_block), Secs(returned_in)),
+        ),
+        "Drop is the with-block: it joins every worker; shutdown(wait=false) detaches them",
+    );
     Ok(())
 }
 
@@ -141,10 +261,10 @@ mod tests {
     fn drop_runs_every_queued_task_and_joins_every_worker() {
         let counter = Arc::new(AtomicUsize::new(0));
         {
-            let executor = ThreadPoolExecutor::new(3);
+            let executor = ThreadPoolExecutor::new(3).unwrap();
             for _ in 0..20 {
                 let c = counter.clone();
-                executor.submit(move || c.fetch_add(1, Ordering::SeqCst));
+                let _ = executor.submit(move || c.fetch_add(1, Ordering::SeqCst));
             }
         }
         assert_eq!(counter.load(Ordering::SeqCst), 20);
@@ -155,10 +275,10 @@ mod tests {
     #[test]
     fn shutdown_wait_joins_every_worker() {
         let counter = Arc::new(AtomicUsize::new(0));
-        let executor = ThreadPoolExecutor::new(2);
+        let executor = ThreadPoolExecutor::new(2).unwrap();
         for _ in 0..10 {
             let c = counter.clone();
-            executor.submit(move || c.fetch_add(1, Ordering::SeqCst));
+            let _ = executor.submit(move || c.fetch_add(1, Ordering::SeqCst));
         }
         assert_eq!(executor.shutdown(true, false), 0);
         assert_eq!(counter.load(Ordering::SeqCst), 10);
@@ -167,7 +287,7 @@ mod tests {
 
     #[test]
     fn cancel_futures_drops_the_queued_and_lets_the_running_finish() {
-        let executor = ThreadPoolExecutor::new(1);
+        let executor = ThreadPoolExecutor::new(1).unwrap();
         let (started_tx, started) = bounded::<()>(1);
         let (open, gate) = bounded::<()>(1);
         let running = executor.submit(move || {

@@ -10,10 +10,14 @@
 //! until polled (see asyncio-demo); Python's `Future` is a handle to work already running.
 //! The twin of the Python one is a one-shot channel: the worker sends the result, the
 //! handle's `result()` receives it. A panic in the task comes back as an error from
-//! `result()`, and the worker survives to take the next job.
+//! `result()`, and the worker survives to take the next job. The handle is `#[must_use]`:
+//! Python silently loses the exception of a future nobody asks for; here dropping a handle
+//! unused is a compiler warning.
 //!
-//! This pool is the executor of the whole demo: later sections add one method each, in
-//! their own file (`result_timeout` in result_timeout.rs, `shutdown` in shutdown.rs).
+//! This file is the whole executor, as a reader copies it. Later sections (map,
+//! as_completed, result_timeout, cancel, shutdown) repeat it complete, plus one feature
+//! each, the way *Rust Atomics and Locks* shows `mutex_1`, `mutex_2`, ...: every file
+//! compiles alone.
 //!
 //! Watch: five 200 ms downloads on three workers take about 400 ms (two rounds); the
 //! timeline shows three bars, then two.
@@ -22,57 +26,24 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use anyhow::anyhow;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::{Timeline, thread_lane};
-use common::timing::{Secs, Stopwatch, speedup};
-use common::workload::{download_blocking, verify_file};
 use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
 
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce() + Send>;
 
-/// A pool of `max_workers` threads taking jobs from one channel.
+/// `ThreadPoolExecutor(max_workers)`: worker threads taking jobs from one channel.
 pub struct ThreadPoolExecutor {
-    pub(crate) jobs: Option<Sender<Job>>,
-    /// The queue's receiving end, kept to drain it on `shutdown(cancel_futures=True)`.
-    pub(crate) queue: Receiver<Job>,
-    pub(crate) workers: Vec<JoinHandle<()>>,
+    jobs: Option<Sender<Job>>, // taken (closed) when the pool is dropped
+    workers: Vec<JoinHandle<()>>,
 }
 
-/// What `submit` returns: `result()` blocks until the task is done.
-pub struct TaskHandle<T>(pub(crate) Receiver<thread::Result<T>>);
-
-impl<T> TaskHandle<T> {
-    pub fn result(self) -> anyhow::Result<T> {
-        outcome(self.0.recv())
-    }
-}
-
-/// What a handle's channel delivered, as `result()` reports it.
-pub(crate) fn outcome<T>(received: Result<thread::Result<T>, RecvError>) -> anyhow::Result<T> {
-    match received {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(panic)) => Err(anyhow!("the task panicked: {}", panic_message(&*panic))),
-        // The job was dropped unrun, so its sender is gone: Python's CancelledError.
-        Err(RecvError) => Err(anyhow!(
-            "cancelled: the pool shut down before running the task"
-        )),
-    }
-}
-
-/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_owned())
-}
+/// What `submit` returns, Python's `Future`: `result()` blocks until the task is done.
+#[must_use = "a dropped handle loses the task's result, and its panic with it"]
+pub struct TaskHandle<T>(Receiver<thread::Result<T>>);
 
 impl ThreadPoolExecutor {
-    pub fn new(max_workers: usize) -> Self {
+    pub fn new(max_workers: usize) -> std::io::Result<Self> {
         let (jobs, queue) = unbounded::<Job>();
         let workers = (0..max_workers.max(1))
             .map(|i| {
@@ -80,26 +51,23 @@ impl ThreadPoolExecutor {
                 thread::Builder::new()
                     .name(format!("pool-{i}"))
                     // The loop ends when every sender is gone: that is the shutdown signal.
-                    .spawn(move || {
-                        queue.iter().for_each(|job| job());
-                        tracing::debug!(worker = i, "queue closed, worker exits");
-                    })
-                    .expect("spawning a pool thread")
+                    .spawn(move || queue.iter().for_each(|job| job()))
             })
-            .collect();
-        ThreadPoolExecutor {
+            .collect::<std::io::Result<_>>()?;
+        Ok(ThreadPoolExecutor {
             jobs: Some(jobs),
-            queue,
             workers,
-        }
+        })
     }
 
+    /// `executor.submit(fn)`: queue the task, return its handle at once.
     pub fn submit<T: Send + 'static>(
         &self,
         task: impl FnOnce() -> T + Send + 'static,
     ) -> TaskHandle<T> {
         let (tx, rx) = bounded(1);
         let job: Job = Box::new(move || {
+            // A panic is caught here: it reaches result(), and this worker lives on.
             // The caller may have dropped its handle: then nobody wants the result.
             let _ = tx.send(catch_unwind(AssertUnwindSafe(task)));
         });
@@ -108,6 +76,32 @@ impl ThreadPoolExecutor {
         }
         TaskHandle(rx)
     }
+}
+
+impl<T> TaskHandle<T> {
+    /// `future.result()`: the task's value, or an error if it panicked.
+    pub fn result(self) -> anyhow::Result<T> {
+        outcome(self.0.recv())
+    }
+}
+
+/// What a handle's channel delivered, as `result()` reports it.
+fn outcome<T>(received: Result<thread::Result<T>, RecvError>) -> anyhow::Result<T> {
+    match received {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(anyhow!("the task panicked: {}", panic_message(&*panic))),
+        // The job was dropped unrun, and its sender with it.
+        Err(RecvError) => Err(anyhow!("the pool dropped the task before running it")),
+    }
+}
+
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// Leaving the `with` block: stop taking work, let the queue drain, join every worker.
@@ -120,23 +114,38 @@ impl Drop for ThreadPoolExecutor {
     }
 }
 
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, Stopwatch, speedup};
+use common::workload::{download_blocking, verify_file};
+
+pub const SECTION: Section = Section::new(
+    "submit",
+    "ThreadPoolExecutor(max_workers=3).submit(fn, arg)",
+    "a fixed pool of worker threads and a handle whose result() blocks",
+    run,
+);
+
 const WORKERS: usize = 3;
 const DOWNLOADS: u64 = 5;
 const LATENCY: Duration = Duration::from_millis(200);
 const SIZE: usize = 1024;
 
-pub fn run() -> SectionResult {
-    let timeline = Timeline::new();
+fn run() -> SectionResult {
+    let recording = Recording::start();
     let sw = Stopwatch::start();
     let results: Vec<Vec<u8>> = {
-        let executor = ThreadPoolExecutor::new(WORKERS);
+        let executor = ThreadPoolExecutor::new(WORKERS)?;
         let handles: Vec<_> = (0..DOWNLOADS)
             .map(|id| {
-                let timeline = timeline.clone();
                 executor.submit(move || {
-                    timeline.record(thread_lane(), format!("file {id}"), || {
-                        download_blocking(id, LATENCY, SIZE)
-                    })
+                    let _span = tracing::info_span!("download", id).entered();
+                    download_blocking(id, LATENCY, SIZE)
                 })
             })
             .collect();
@@ -146,17 +155,37 @@ pub fn run() -> SectionResult {
             .collect::<anyhow::Result<_>>()?
     };
     let elapsed = sw.elapsed();
+    let downloads = recording.finish().named(&["download"]);
     for (id, body) in (0..DOWNLOADS).zip(&results) {
         anyhow::ensure!(verify_file(id, SIZE, body), "file {id} came back wrong");
     }
-    let waited: Duration = timeline.spans().iter().map(|s| s.duration()).sum();
+    let waited = downloads.busy();
+    let at_once = downloads.most_at_once();
+    anyhow::ensure!(
+        at_once <= WORKERS,
+        "{at_once} tasks at once on {WORKERS} workers"
+    );
 
     println!("  {DOWNLOADS} downloads verified, results in submission order");
     figure("downloads added up", Secs(waited));
     figure(format!("on {WORKERS} workers"), Secs(elapsed));
     figure("speedup", format!("{:.1}x", speedup(waited, elapsed)));
-    timeline.print();
-    takeaway("submit() returns at once; result() waits for that one task, as in Python");
+    figure("most running at once", at_once);
+    downloads.print(Lanes::Thread);
+    let rounds = DOWNLOADS.div_ceil(WORKERS as u64) as u32;
+    let ideal = LATENCY * rounds;
+    takeaway_if(
+        &Evidence::new(
+            at_once == WORKERS && elapsed >= ideal && elapsed < ideal + LATENCY,
+            format!(
+                "{WORKERS} at once, {rounds} rounds of {} (about {})",
+                Secs(LATENCY),
+                Secs(ideal)
+            ),
+            format!("{at_once} at once, {}", Secs(elapsed)),
+        ),
+        "submit() returns at once; result() waits for that one task, as in Python",
+    );
     Ok(())
 }
 
@@ -167,7 +196,7 @@ mod tests {
 
     #[test]
     fn results_match_their_submissions() {
-        let executor = ThreadPoolExecutor::new(2);
+        let executor = ThreadPoolExecutor::new(2).unwrap();
         let handles: Vec<_> = (0..10u64)
             .map(|i| executor.submit(move || i * 10))
             .collect();
@@ -179,7 +208,7 @@ mod tests {
     fn three_workers_run_three_tasks_at_once() {
         // Three tasks meet at a barrier of three: they can only pass if three workers run
         // them at the same time. With three workers this finishes.
-        let executor = ThreadPoolExecutor::new(3);
+        let executor = ThreadPoolExecutor::new(3).unwrap();
         let barrier = Arc::new(Barrier::new(3));
         let handles: Vec<_> = (0..3)
             .map(|_| {
@@ -196,10 +225,11 @@ mod tests {
 
     #[test]
     fn a_panicking_task_is_an_error_and_the_pool_keeps_working() {
-        let executor = ThreadPoolExecutor::new(1);
+        let executor = ThreadPoolExecutor::new(1).unwrap();
         let bad = executor.submit(|| -> u32 { panic!("task failed") });
         let good = executor.submit(|| 7);
-        assert!(bad.result().is_err());
+        let err = bad.result().unwrap_err();
+        assert!(err.to_string().contains("task failed"), "{err:#}");
         assert_eq!(good.result().unwrap(), 7);
     }
 
@@ -207,7 +237,7 @@ mod tests {
     fn dropping_the_pool_runs_what_was_submitted() {
         let handle;
         {
-            let executor = ThreadPoolExecutor::new(1);
+            let executor = ThreadPoolExecutor::new(1).unwrap();
             handle = executor.submit(|| "done");
         }
         assert_eq!(handle.result().unwrap(), "done");

@@ -1,24 +1,15 @@
-//! Runs the built binary: `--list`, one quick section, and an unknown name.
+//! Runs the built binary: `--list` against the README and the files, one quick section,
+//! and an unknown name.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run_ok, section_names,
+};
 
 const EXE: &str = env!("CARGO_BIN_EXE_futures-demo");
 
-const SECTIONS: &[(&str, &str)] = &[
-    ("submit", "ThreadPoolExecutor"),
-    ("map", "executor.map"),
-    ("as-completed", "as_completed(future_to_url)"),
-    ("result-timeout", "future.result(timeout=...)"),
-    ("cancel", "future.cancel()"),
-    ("exceptions", "future.result()"),
-    ("process-pool", "ProcessPoolExecutor"),
-    ("shutdown", "shutdown(wait=False, cancel_futures=True)"),
-    ("async-futures", "asyncio.gather"),
-];
-
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, SECTIONS);
+fn every_section_is_listed_documented_and_in_its_own_file() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -30,6 +21,22 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_rejects_unknown_section(EXE, &names);
+}
+
+#[test]
+fn an_intentional_panic_prints_one_line_even_with_backtraces_on() {
+    let out = std::process::Command::new(EXE)
+        .arg("exceptions")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let panics: Vec<&str> = stderr.lines().filter(|l| l.contains("panicked")).collect();
+    assert_eq!(panics.len(), 1, "{stderr}");
+    assert!(panics[0].contains("[panic hook]"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
 }
