@@ -99,7 +99,7 @@ fn run() -> SectionResult {
     let (all, took) = timed(|| (0..rounds).try_for_each(|_| square_in_child("3").map(drop)));
     all?;
     figure(
-        format!("spawn + join, per process (x{rounds})"),
+        format!("spawn + join, avg of {rounds}"),
         Secs(took / rounds),
     );
     takeaway(

@@ -122,7 +122,7 @@ fn run() -> SectionResult {
     figure(
         "the guide's Python process",
         format!(
-            "{:>9}   {:.0}x a Rust process",
+            "{:>9}   as long as {:.0} Rust processes",
             Secs(PYTHON_CLAIM).to_string(),
             times(PYTHON_CLAIM, process)
         ),
