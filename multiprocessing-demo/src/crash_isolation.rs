@@ -11,7 +11,7 @@
 //! is caught at `join()` (an `Err`), but an `abort()`, a stack overflow, a segfault in C
 //! code or an out-of-memory kill takes down every thread at once. In a child process, the
 //! same fault is an exit status for the parent to read: a panic exits with code 101, an
-//! abort is killed by signal 6 (SIGABRT). The `pool-map` section's pool goes further than
+//! abort is killed by signal 6 (SIGABRT), which Python would print as exitcode -6. The `pool-map` section's pool goes further than
 //! Python's: it notices the dead worker, starts a replacement and gives it the lost chunk
 //! again.
 //!
@@ -20,6 +20,7 @@
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- crash-isolation
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::Context;
@@ -50,9 +51,15 @@ pub fn crash_child(mut command: Command) -> anyhow::Result<(ExitStatus, String)>
     ))
 }
 
-// --- run and measure ---
+/// Python's `p.exitcode`: the exit code, or minus the signal that killed the child
+/// (`-6` for SIGABRT, `-11` for SIGSEGV). `signal()` comes from `ExitStatusExt` (Unix).
+pub fn exitcode(status: ExitStatus) -> Option<i32> {
+    status
+        .code()
+        .or_else(|| status.signal().map(|signal| -signal))
+}
 
-use std::os::unix::process::ExitStatusExt;
+// --- run and measure ---
 
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
@@ -107,11 +114,12 @@ fn run() -> SectionResult {
     for how in ["panic", "abort", "exit"] {
         let (status, said) = crash(how)?;
         let first = said.lines().find(|l| !l.is_empty()).unwrap_or("");
-        let line = format!("  child that does {how:<5}: {status}   {first}");
+        let code = exitcode(status).map_or("?".to_owned(), |c| c.to_string());
+        let line = format!("  child that does {how:<5}: exitcode {code:>3} ({status})   {first}");
         println!("{}", line.trim_end());
         match how {
             "panic" => anyhow::ensure!(status.code() == Some(101), "a panic exits 101"),
-            "abort" => anyhow::ensure!(status.signal() == Some(6), "abort is SIGABRT"),
+            "abort" => anyhow::ensure!(exitcode(status) == Some(-6), "abort is SIGABRT"),
             _ => anyhow::ensure!(status.code() == Some(3), "exit(3) exits 3"),
         }
     }
@@ -157,6 +165,7 @@ mod tests {
         let (aborted, _) = crash("abort").unwrap();
         assert_eq!(aborted.code(), None);
         assert_eq!(aborted.signal(), Some(6));
+        assert_eq!(exitcode(aborted), Some(-6), "as Python's exitcode says it");
         let (exited, _) = crash("exit").unwrap();
         assert_eq!(exited.code(), Some(3));
     }
