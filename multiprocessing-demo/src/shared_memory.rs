@@ -16,8 +16,8 @@
 //! it in a message sends a file descriptor, and the child maps the same physical pages.
 //! The other way is `IpcBytesSender`, which pushes every byte through the kernel (a raw
 //! byte channel: no serde, the fastest way to send a message; we use it so the comparison
-//! is against the best message, not against slow serialisation). Both children read the
-//! same 64 MiB and compare every byte with the known content.
+//! is against the best message, not against slow serialisation). The child gets the same
+//! 64 MiB both ways and checks every byte (the check is a parameter of its side).
 //!
 //! Mutation: `IpcSharedMemory` derefs to `&[u8]`, read-only. Writing memory another process
 //! can see at the same time is outside what the compiler can check (`deref_mut` is `unsafe`,
