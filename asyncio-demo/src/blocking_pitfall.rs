@@ -11,9 +11,13 @@
 //!
 //! Rust: exactly the same trap. An async task runs until its next `.await`; code between
 //! awaits that takes long (a blocking call, a tight loop) holds the thread, and on a
-//! current-thread runtime nothing else runs at all. On a multi-thread runtime it stalls one
-//! worker and every task queued on it. Unlike Python, `spawn_blocking` puts CPU work on
-//! another core in parallel (no GIL).
+//! current-thread runtime nothing else runs at all. On a multi-thread runtime it holds one
+//! worker: tokio's work stealing lets the idle workers take the tasks queued behind it, but
+//! the task in that worker's LIFO slot (the one it woke last) and the I/O and timer driver,
+//! if that worker holds it, stay stuck until it returns. `spawn_blocking` is the tool for a
+//! blocking call (a file read, a blocking client). It also takes CPU work off the loop, on
+//! another core in parallel (no GIL), as below; but its pool is sized for threads that wait
+//! (up to 512), so for sustained CPU work use rayon (hybrid-demo's `cpu-offload`).
 //!
 //! Watch: a heartbeat task wants to tick every 5 ms. Its worst lateness is about the whole
 //! blocking time for `std::thread::sleep` and the CPU loop, and about nothing with
@@ -23,14 +27,7 @@
 
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Heartbeat, Secs, timed_async};
-use common::workload::{sum_of_squares, sum_of_squares_expected};
-
-const TICK: Duration = Duration::from_millis(5);
-const BLOCK: Duration = Duration::from_millis(200);
-/// About 0.1 to 0.2 s of CPU work (the workload is optimised even in dev builds).
-const CPU_N: u64 = 150_000_000;
+use tokio::task::JoinError;
 
 /// The four handlers: what each one does while the heartbeat runs.
 #[derive(Clone, Copy, Debug)]
@@ -42,34 +39,58 @@ pub enum Handler {
 }
 
 impl Handler {
-    fn label(self) -> &'static str {
-        match self {
-            Handler::ThreadSleep => "std::thread::sleep (time.sleep)",
-            Handler::TokioSleep => "tokio::time::sleep",
-            Handler::CpuInline => "CPU loop in the task",
-            Handler::CpuSpawnBlocking => "CPU loop in spawn_blocking",
-        }
-    }
-
-    /// Run the handler as a task, as a request handler would be.
-    pub async fn handle(self, cpu_n: u64) -> anyhow::Result<u64> {
+    /// Run the handler as a task, as a request handler would be: it waits for `wait` or
+    /// computes `crunch()`.
+    pub async fn handle(self, wait: Duration, crunch: fn() -> u64) -> Result<u64, JoinError> {
         let task = tokio::spawn(async move {
             match self {
                 Handler::ThreadSleep => {
-                    std::thread::sleep(BLOCK); // blocks the loop's thread
+                    std::thread::sleep(wait); // blocks the loop's thread
                     Ok(0)
                 }
                 Handler::TokioSleep => {
-                    tokio::time::sleep(BLOCK).await; // yields to the loop
+                    tokio::time::sleep(wait).await; // yields to the loop
                     Ok(0)
                 }
-                Handler::CpuInline => Ok(sum_of_squares(cpu_n)), // holds the thread
-                Handler::CpuSpawnBlocking => {
-                    Ok(tokio::task::spawn_blocking(move || sum_of_squares(cpu_n)).await?)
-                }
+                Handler::CpuInline => Ok(crunch()), // holds the thread
+                Handler::CpuSpawnBlocking => tokio::task::spawn_blocking(crunch).await,
             }
         });
         task.await?
+    }
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Heartbeat, Secs, timed_async};
+use common::workload::{sum_of_squares, sum_of_squares_expected};
+
+pub const SECTION: Section = Section::new(
+    "blocking-pitfall",
+    "time.sleep() / CPU work inside async def",
+    "a heartbeat measures how late the loop runs; fixed with sleep().await and spawn_blocking",
+    run,
+);
+
+const TICK: Duration = Duration::from_millis(5);
+const BLOCK: Duration = Duration::from_millis(200);
+/// About 0.1 to 0.2 s of CPU work (the workload is optimised even in dev builds).
+const CPU_N: u64 = 150_000_000;
+/// The blocked cases must be at least this many times later than the fixed ones.
+const MIN_RATIO: u32 = 5;
+
+fn crunch() -> u64 {
+    sum_of_squares(CPU_N)
+}
+
+fn label(handler: Handler) -> &'static str {
+    match handler {
+        Handler::ThreadSleep => "std::thread::sleep (time.sleep)",
+        Handler::TokioSleep => "tokio::time::sleep",
+        Handler::CpuInline => "CPU loop in the task",
+        Handler::CpuSpawnBlocking => "CPU loop in spawn_blocking",
     }
 }
 
@@ -77,35 +98,52 @@ impl Handler {
 async fn measure(handler: Handler) -> anyhow::Result<(Duration, u64, Duration, u64)> {
     let heartbeat = Heartbeat::start(TICK);
     tokio::time::sleep(TICK * 2).await; // let it tick on an idle loop first
-    let (result, took) = timed_async(handler.handle(CPU_N)).await;
+    let (result, took) = timed_async(handler.handle(BLOCK, crunch)).await;
     tokio::time::sleep(TICK * 2).await; // and let the late tick be recorded
     Ok((heartbeat.worst_lateness(), heartbeat.ticks(), took, result?))
 }
 
 // One thread runs the loop, as in asyncio.
 #[tokio::main(flavor = "current_thread")]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
+    let mut late = Vec::new();
     for handler in [
         Handler::ThreadSleep,
         Handler::TokioSleep,
         Handler::CpuInline,
         Handler::CpuSpawnBlocking,
     ] {
-        let (late, ticks, took, result) = measure(handler).await?;
+        let (worst, ticks, took, result) = measure(handler).await?;
         if matches!(handler, Handler::CpuInline | Handler::CpuSpawnBlocking) {
             anyhow::ensure!(result == sum_of_squares_expected(CPU_N), "wrong sum");
         }
         figure(
-            handler.label(),
+            label(handler),
             format!(
                 "worst tick {:>9} late ({ticks} ticks, handler took {})",
-                Secs(late).to_string(),
+                Secs(worst).to_string(),
                 Secs(took)
             ),
         );
+        late.push(worst);
     }
-    takeaway(
-        "never block between awaits: use tokio::time::sleep for waiting and spawn_blocking for CPU or blocking calls",
+    let blocked = late[0].min(late[2]);
+    let fixed = late[1].max(late[3]).max(Duration::from_millis(1));
+    takeaway_if(
+        &Evidence::new(
+            blocked >= fixed * MIN_RATIO,
+            format!(
+                "the blocking handlers' ticks at least {MIN_RATIO}x later than the fixed ones'"
+            ),
+            format!(
+                "{} and {} late against {} and {}",
+                Secs(late[0]),
+                Secs(late[2]),
+                Secs(late[1]),
+                Secs(late[3])
+            ),
+        ),
+        "never block between awaits: tokio::time::sleep to wait, spawn_blocking for blocking calls; CPU work in bulk goes to rayon (hybrid-demo cpu-offload)",
     );
     Ok(())
 }
@@ -148,7 +186,7 @@ mod tests {
     async fn the_loop_runs_other_tasks_during_an_await() {
         let (ticks, task) = ticker();
         let before = ticks.load(Ordering::SeqCst);
-        Handler::TokioSleep.handle(0).await.unwrap();
+        Handler::TokioSleep.handle(BLOCK, || 0).await.unwrap();
         assert!(
             ticks.load(Ordering::SeqCst) >= before + 150,
             "ticks during a 200 ms await"
@@ -158,8 +196,10 @@ mod tests {
 
     #[tokio::test]
     async fn spawn_blocking_returns_the_right_answer() {
-        let n = 1_000_000;
-        let sum = Handler::CpuSpawnBlocking.handle(n).await.unwrap();
-        assert_eq!(sum, sum_of_squares_expected(n));
+        let sum = Handler::CpuSpawnBlocking
+            .handle(BLOCK, || sum_of_squares(1_000_000))
+            .await
+            .unwrap();
+        assert_eq!(sum, sum_of_squares_expected(1_000_000));
     }
 }

@@ -27,11 +27,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed_async};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Barrier, broadcast, mpsc, watch};
@@ -141,6 +138,14 @@ pub async fn chat(
     Ok(out)
 }
 
+// --- run and measure ---
+
+use std::time::Duration;
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed_async};
+
 /// What `name` should have heard: every other client's lines, each sender's in order.
 fn check(all: &[(String, Vec<String>)], lines: usize) -> anyhow::Result<()> {
     for (name, heard) in all {
@@ -182,8 +187,15 @@ async fn next_events(
     Ok(got)
 }
 
+pub const SECTION: Section = Section::new(
+    "broadcast",
+    "real-time server: for w in clients: w.write(line)",
+    "a TCP chat room on tokio::sync::broadcast: clients join, talk, leave; every line checked",
+    run,
+);
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
     let (clients, lines) = (3, 3);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -27,8 +27,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed_async};
 use tokio_util::sync::CancellationToken;
 
 const TICK: Duration = Duration::from_millis(50);
@@ -120,8 +118,21 @@ pub async fn race() -> (&'static str, bool) {
     (winner, loser_dropped.load(Ordering::SeqCst))
 }
 
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "cancellation",
+    "task.cancel() / asyncio.wait(FIRST_COMPLETED)",
+    "abort(), CancellationToken, select! racing two futures",
+    run,
+);
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
     let (ticks, cleaned, cancelled) = abort_after(Duration::from_millis(175)).await;
     anyhow::ensure!(
         cancelled && cleaned,

@@ -18,18 +18,18 @@
 //! first `Err` returns at once and the other futures are dropped, i.e. cancelled (Python
 //! lets them run on). `?` propagates an error like an uncaught exception; `match` is
 //! `except`. A panic inside a spawned task does not kill the program: its `JoinHandle`
-//! returns a `JoinError` with `is_panic()` (tokio prints the panic message on stderr).
+//! returns a `JoinError` with `is_panic()`. The message on stderr comes from Rust's panic
+//! hook (std, not tokio), which prints a backtrace too when `RUST_BACKTRACE=1`;
+//! `std::panic::set_hook` replaces it, and this section swaps in a one-line hook.
 //!
 //! Watch: the four outcomes in order, `try_join!` failing after 0.1 s rather than 0.45 s,
-//! and the panicked task reported as an error while the others finished.
+//! `match` giving its fallback 0, and the panicked task reported as an error while the
+//! others finished.
 //!
 //! Run only this: cargo run -p asyncio-demo -- exceptions
 
 use std::time::Duration;
 
-use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed_async};
 use futures::future::join_all;
 
 const STEP: Duration = Duration::from_millis(50);
@@ -88,8 +88,47 @@ pub async fn tasks_with_a_panic() -> Vec<Result<u64, tokio::task::JoinError>> {
     join_all(handles).await
 }
 
+// --- run and measure ---
+
+use anyhow::Context;
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "exceptions",
+    "gather(return_exceptions=True) / try-except",
+    "Results collected, try_join! failing fast, a panicking task as JoinError",
+    run,
+);
+
+/// The panic's own message, as the default hook would print it.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not text)")
+}
+
+fn run() -> SectionResult {
+    // One line per intended panic, even with RUST_BACKTRACE=1 (no 27-frame backtrace).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        eprintln!(
+            "  [panic hook] thread '{}' panicked: {}",
+            thread.name().unwrap_or("unnamed"),
+            panic_text(info.payload())
+        );
+    }));
+    let outcome = show();
+    std::panic::set_hook(default_hook);
+    outcome
+}
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn show() -> SectionResult {
     let outcomes = gather_all(0..4).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
@@ -102,18 +141,21 @@ pub async fn run() -> SectionResult {
         "unexpected outcomes {outcomes:?}"
     );
 
-    let (failed, took) = timed_async(gather_or_fail(2, 9)).await;
+    let (failed, failed_after) = timed_async(gather_or_fail(2, 9)).await;
     let err = failed.err().context("try_join! should have failed")?;
     figure(
         "try_join!(read(2), read(9))",
-        format!("Err({err}) after {}", Secs(took)),
+        format!("Err({err}) after {}", Secs(failed_after)),
     );
 
     let fallback = read_or_default(2).await;
     anyhow::ensure!(fallback == 0, "match should have caught the error");
-    figure("match read(2) (except)", fallback);
+    figure(
+        "match read(2) (except)",
+        format!("{fallback} (the fallback value: read(2) failed)"),
+    );
 
-    println!("  spawning 3 tasks; task 1 panics (its message goes to stderr):");
+    println!("  spawning 3 tasks; task 1 panics (the panic hook's line goes to stderr):");
     let results = tasks_with_a_panic().await;
     for (i, r) in results.iter().enumerate() {
         match r {
@@ -127,7 +169,15 @@ pub async fn run() -> SectionResult {
             && results[1].as_ref().is_err_and(|e| e.is_panic()),
         "the panic should stay inside task 1"
     );
-    takeaway(
+    let slow_one = STEP * 9;
+    takeaway_if(
+        &Evidence::faster(
+            "the failing try_join!",
+            failed_after,
+            "read(9)",
+            slow_one,
+            2.0,
+        ),
         "errors are values: collect Results for return_exceptions, try_join! to fail fast; a panicking task is a JoinError",
     );
     Ok(())

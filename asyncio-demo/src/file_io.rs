@@ -10,42 +10,115 @@
 //!         return await asyncio.to_thread(read_all, paths)    # one hop for the whole batch
 //!
 //! Rust: the same three choices. Operating systems offer no portable non-blocking file
-//! reads, so `tokio::fs::read` is `std::fs::read` sent to the blocking thread pool with
-//! `spawn_blocking`: the loop stays free, but every call pays a hop to another thread and
-//! back. Many small operations are faster as one `spawn_blocking` closure that does them all
-//! with `std::fs`. Plain `std::fs` inside async code blocks the loop, as `open()` does.
+//! reads, so `tokio::fs::read(path)` is `spawn_blocking(move || std::fs::read(path))`: the
+//! loop stays free, but every call pays a hop to a blocking-pool thread and back. Many small
+//! operations are faster as one `spawn_blocking` closure that does them all with `std::fs`.
+//! Plain `std::fs` inside async code blocks the loop, as `open()` does, for as long as the
+//! disk takes. A file in the page cache reads in microseconds, too short to notice; a slow
+//! disk (a network filesystem, a busy or sleeping drive) takes milliseconds a read. The
+//! lesson functions take the read as a parameter (`std::fs::read` in your code); the demo
+//! passes one that waits 2 ms first, a simulated slow disk.
 //!
-//! Watch: the heartbeat is late by the whole read with `std::fs` on the loop, and on time
-//! for the other two; tokio::fs runs on blocking-pool threads (counted from the runtime's
-//! `on_thread_start` hook); one `spawn_blocking` for the batch avoids a hop per file and is
-//! usually the fastest.
+//! Watch: with the slow disk, the heartbeat (a task that wants to tick every 1 ms) is late
+//! by the whole batch with `std::fs` on the loop, at least 10x later than with either
+//! offloaded version, which stay near its lateness with nothing running (the baseline).
+//! The same files from the page cache take a few ms either way, and `tokio::fs::read`'s hop
+//! a file makes it the slowest there.
 //!
 //! Run only this: cargo run -p asyncio-demo -- file-io
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+
+/// A way to read a whole file: `std::fs::read` in real code.
+pub type Read = fn(&Path) -> std::io::Result<Vec<u8>>;
+
+/// Wrong: a blocking read straight from async code. The loop waits for every read.
+pub async fn read_on_the_loop(paths: &[PathBuf], read: Read) -> std::io::Result<Vec<Vec<u8>>> {
+    paths.iter().map(|path| read(path)).collect()
+}
+
+/// `aiofiles`: each read is one trip to the blocking pool and back, as `tokio::fs` does.
+pub async fn read_one_hop_each(paths: &[PathBuf], read: Read) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let path = path.clone();
+        files.push(tokio::task::spawn_blocking(move || read(&path)).await??);
+    }
+    Ok(files)
+}
+
+/// The same with `tokio::fs::read` itself (its `read` is `std::fs::read`).
+pub async fn read_with_tokio_fs(paths: &[PathBuf]) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.push(tokio::fs::read(path).await?);
+    }
+    Ok(files)
+}
+
+/// `asyncio.to_thread(read_all)`: one trip for the whole batch.
+pub async fn read_in_spawn_blocking(
+    paths: Vec<PathBuf>,
+    read: Read,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let read_all = move || {
+        paths
+            .iter()
+            .map(|p| read(p))
+            .collect::<std::io::Result<Vec<_>>>()
+    };
+    Ok(tokio::task::spawn_blocking(read_all).await??)
+}
+
+// --- run and measure ---
+
 use std::time::Duration;
 
 use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::thread_id_lane;
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recorded, Recording, now_us};
 use common::timing::{Heartbeat, Secs, timed_async};
 use common::workload::{file_bytes, verify_file};
 
-const FILES: u64 = 500;
-const SIZE: usize = 4 * 1024;
+pub const SECTION: Section = Section::new(
+    "file-io",
+    "aiofiles / asyncio.to_thread(open(...).read)",
+    "file reads still block: std::fs on the loop, a blocking-pool hop a file (tokio::fs), one spawn_blocking",
+    run,
+);
+
+const FILES: u64 = 100;
+const SIZE: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(1);
+/// How long the simulated slow disk takes before each read.
+const SEEK: Duration = Duration::from_millis(2);
+/// The blocked heartbeat must be at least this many times later than the offloaded ones.
+const MIN_RATIO: u32 = 10;
+
+/// A slow disk: every read waits `SEEK` first (as a network filesystem or a busy drive
+/// would), inside a `read` span so the demo sees which thread did it.
+fn slow_read(path: &Path) -> std::io::Result<Vec<u8>> {
+    let _span = tracing::info_span!("read").entered();
+    std::thread::sleep(SEEK);
+    std::fs::read(path)
+}
+
+/// The page cache: a plain read, in a `read` span.
+fn cached_read(path: &Path) -> std::io::Result<Vec<u8>> {
+    let _span = tracing::info_span!("read").entered();
+    std::fs::read(path)
+}
 
 /// A folder of test files, removed when dropped (`Drop` instead of `with TemporaryDirectory()`).
-pub struct Folder(PathBuf);
+struct Folder(PathBuf);
 
 impl Folder {
-    pub fn create(files: u64, size: usize) -> anyhow::Result<Folder> {
+    fn create(files: u64, size: usize) -> anyhow::Result<Folder> {
         let dir = std::env::temp_dir().join(format!(
             "asyncio-demo-file-io-{}-{}",
             std::process::id(),
-            common::timeline::now_us()
+            now_us()
         ));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let folder = Folder(dir);
@@ -55,8 +128,12 @@ impl Folder {
         Ok(folder)
     }
 
-    pub fn file(&self, id: u64) -> PathBuf {
+    fn file(&self, id: u64) -> PathBuf {
         self.0.join(format!("{id}.bin"))
+    }
+
+    fn paths(&self, files: u64) -> Vec<PathBuf> {
+        (0..files).map(|id| self.file(id)).collect()
     }
 }
 
@@ -66,121 +143,138 @@ impl Drop for Folder {
     }
 }
 
-fn check(id: u64, size: usize, data: &[u8]) -> anyhow::Result<()> {
-    anyhow::ensure!(verify_file(id, size, data), "file {id} read back wrong");
-    Ok(())
-}
-
-/// Wrong: `std::fs` straight from async code. The loop waits for every read.
-pub async fn read_on_the_loop(paths: &[(u64, PathBuf)], size: usize) -> anyhow::Result<()> {
-    for (id, path) in paths {
-        check(*id, size, &std::fs::read(path)?)?;
+/// Every file came back whole, in order.
+fn check(files: &[Vec<u8>], size: usize) -> anyhow::Result<()> {
+    for (id, data) in files.iter().enumerate() {
+        anyhow::ensure!(
+            verify_file(id as u64, size, data),
+            "file {id} read back wrong"
+        );
     }
     Ok(())
 }
 
-/// `aiofiles`: each `tokio::fs::read` is one trip to the blocking pool.
-pub async fn read_with_tokio_fs(paths: &[(u64, PathBuf)], size: usize) -> anyhow::Result<()> {
-    for (id, path) in paths {
-        check(*id, size, &tokio::fs::read(path).await?)?;
-    }
-    Ok(())
-}
-
-/// `asyncio.to_thread(read_all)`: one trip for the whole batch; returns the thread it ran on.
-pub async fn read_in_spawn_blocking(
-    paths: Vec<(u64, PathBuf)>,
-    size: usize,
-) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        for (id, path) in &paths {
-            check(*id, size, &std::fs::read(path)?)?;
-        }
-        Ok(thread_id_lane())
-    })
-    .await?
-}
-
-/// A current-thread runtime whose extra threads (all from the blocking pool) are recorded.
-fn runtime_recording_threads()
--> anyhow::Result<(tokio::runtime::Runtime, Arc<Mutex<BTreeSet<String>>>)> {
-    let started = Arc::new(Mutex::new(BTreeSet::new()));
-    let record = started.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// A current-thread runtime (one loop thread, as in asyncio) whose blocking pool's threads
+/// are named as such.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("tokio-blocking")
-        .on_thread_start(move || {
-            record
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(thread_id_lane());
-        })
         .build()
-        .context("building the runtime")?;
-    Ok((runtime, started))
+        .context("building the runtime")
 }
 
-fn lanes(threads: &Mutex<BTreeSet<String>>) -> usize {
-    threads.lock().unwrap_or_else(|e| e.into_inner()).len()
+/// What one way of reading did: its time, the heartbeat's worst lateness, its `read` spans.
+struct Case {
+    took: Duration,
+    late: Duration,
+    reads: Recorded,
 }
 
-async fn with_heartbeat<T>(
-    fut: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<(T, Duration, Duration)> {
+impl Case {
+    /// Where the reads ran: the one thread's name, or how many threads.
+    fn threads(&self) -> String {
+        match self.reads.lane_count(Lanes::ThreadId) {
+            1 => self.reads.spans()[0].thread_id.clone(),
+            n => format!("{n} blocking-pool threads"),
+        }
+    }
+}
+
+async fn with_heartbeat<E>(
+    fut: impl Future<Output = Result<Vec<Vec<u8>>, E>>,
+) -> anyhow::Result<Case>
+where
+    anyhow::Error: From<E>,
+{
     let heartbeat = Heartbeat::start(TICK);
-    tokio::time::sleep(TICK * 2).await;
-    let (value, took) = timed_async(fut).await;
-    tokio::time::sleep(TICK * 2).await;
-    Ok((value?, took, heartbeat.worst_lateness()))
+    tokio::time::sleep(TICK * 3).await;
+    let recording = Recording::start();
+    let (files, took) = timed_async(fut).await;
+    let reads = recording.finish().named(&["read"]);
+    tokio::time::sleep(TICK * 3).await;
+    check(&files?, SIZE)?;
+    Ok(Case {
+        took,
+        late: heartbeat.worst_lateness(),
+        reads,
+    })
 }
 
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     let folder = Folder::create(FILES, SIZE)?;
-    let paths: Vec<(u64, PathBuf)> = (0..FILES).map(|id| (id, folder.file(id))).collect();
-    let (runtime, threads) = runtime_recording_threads()?;
+    let paths = folder.paths(FILES);
     println!(
-        "  {FILES} files of {} KiB in {}; the loop runs on {}",
+        "  {FILES} files of {} KiB in {}, on a simulated slow disk ({} before each read)",
         SIZE / 1024,
-        folder.0.parent().unwrap_or(Path::new("/")).display(),
-        thread_id_lane()
+        std::env::temp_dir().display(),
+        Secs(SEEK)
     );
-    runtime.block_on(async {
-        // One untimed pass first, so every timed pass finds the files in the page cache.
-        read_in_spawn_blocking(paths.clone(), SIZE).await?;
-        let before = lanes(&threads);
-        let ((), took, late) = with_heartbeat(read_on_the_loop(&paths, SIZE)).await?;
-        figure(
-            "std::fs on the loop",
-            format!("{}, heartbeat {} late", Secs(took), Secs(late)),
+    runtime()?.block_on(async {
+        let heartbeat = Heartbeat::start(TICK);
+        tokio::time::sleep(TICK * 50).await;
+        let baseline = heartbeat.worst_lateness();
+        drop(heartbeat);
+        figure("heartbeat, nothing running", format!("{} late", Secs(baseline)));
+
+        let on_loop = with_heartbeat(read_on_the_loop(&paths, slow_read)).await?;
+        let hops = with_heartbeat(read_one_hop_each(&paths, slow_read)).await?;
+        let batch = with_heartbeat(read_in_spawn_blocking(paths.clone(), slow_read)).await?;
+        for (name, case) in [
+            ("std::fs on the loop", &on_loop),
+            ("a hop a file (tokio::fs)", &hops),
+            ("one spawn_blocking", &batch),
+        ] {
+            figure(
+                name,
+                format!(
+                    "{}, heartbeat {} late, reads on {}",
+                    Secs(case.took),
+                    Secs(case.late),
+                    case.threads()
+                ),
+            );
+        }
+        anyhow::ensure!(
+            on_loop.reads.lane_count(Lanes::ThreadId) == 1,
+            "std::fs on the loop should stay on the loop's thread"
         );
 
-        let ((), took, late) = with_heartbeat(read_with_tokio_fs(&paths, SIZE)).await?;
-        let started = lanes(&threads) - before;
+        println!("  the same files from the page cache (no slow disk):");
+        let cached = with_heartbeat(read_on_the_loop(&paths, cached_read)).await?;
+        let tokio_fs = with_heartbeat(read_with_tokio_fs(&paths)).await?;
         figure(
-            "tokio::fs, one hop a file",
-            format!("{}, heartbeat {} late", Secs(took), Secs(late)),
+            "  std::fs on the loop",
+            format!("{}, heartbeat {} late", Secs(cached.took), Secs(cached.late)),
         );
         figure(
-            "  blocking-pool threads",
-            format!("{} in all ({started} new)", lanes(&threads)),
+            "  tokio::fs::read",
+            format!(
+                "{}, heartbeat {} late",
+                Secs(tokio_fs.took),
+                Secs(tokio_fs.late)
+            ),
         );
 
-        let (thread, took, late) =
-            with_heartbeat(read_in_spawn_blocking(paths.clone(), SIZE)).await?;
-        figure(
-            "std::fs in spawn_blocking",
-            format!("{}, heartbeat {} late, on {thread}", Secs(took), Secs(late)),
+        let offloaded = hops.late.max(batch.late).max(TICK);
+        takeaway_if(
+            &Evidence::new(
+                on_loop.late >= offloaded * MIN_RATIO,
+                format!(
+                    "std::fs on the loop late by at least {MIN_RATIO}x the offloaded versions"
+                ),
+                format!(
+                    "{} against {} and {} (baseline {})",
+                    Secs(on_loop.late),
+                    Secs(hops.late),
+                    Secs(batch.late),
+                    Secs(baseline)
+                ),
+            ),
+            "file I/O blocks in Rust too: tokio::fs hands each call to a thread; batch many small ones in one spawn_blocking",
         );
         anyhow::Ok(())
-    })?;
-    anyhow::ensure!(
-        lanes(&threads) >= 1,
-        "tokio::fs should have used the blocking pool"
-    );
-    takeaway(
-        "file I/O blocks in Rust too: tokio::fs hands each call to a thread; batch many small ones in one spawn_blocking",
-    );
-    Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -188,25 +282,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_three_ways_read_the_right_bytes_and_tokio_fs_uses_the_pool() {
+    fn all_ways_read_the_right_bytes_on_the_threads_they_promise() {
         let folder = Folder::create(5, 1000).unwrap();
         let dir = folder.0.clone();
-        let paths: Vec<_> = (0..5).map(|id| (id, folder.file(id))).collect();
-        let (runtime, threads) = runtime_recording_threads().unwrap();
-        runtime.block_on(async {
-            read_on_the_loop(&paths, 1000).await.unwrap();
-            assert_eq!(lanes(&threads), 0, "std::fs ran on the loop's own thread");
-            read_with_tokio_fs(&paths, 1000).await.unwrap();
+        let paths = folder.paths(5);
+        runtime().unwrap().block_on(async {
+            // A local recording sees only this thread's spans: the loop's.
+            let recording = Recording::local();
+            check(&read_on_the_loop(&paths, cached_read).await.unwrap(), 1000).unwrap();
+            let reads = recording.finish().named(&["read"]);
+            assert_eq!(reads.len(), 5, "std::fs ran on the loop's own thread");
+            check(&read_with_tokio_fs(&paths).await.unwrap(), 1000).unwrap();
+            check(&read_one_hop_each(&paths, cached_read).await.unwrap(), 1000).unwrap();
+            let recording = Recording::start();
+            let files = read_in_spawn_blocking(paths.clone(), cached_read)
+                .await
+                .unwrap();
+            check(&files, 1000).unwrap();
+            let reads = recording.finish().named(&["read"]);
             assert!(
-                lanes(&threads) >= 1,
-                "tokio::fs ran on a blocking-pool thread"
+                reads
+                    .spans()
+                    .iter()
+                    .any(|s| s.thread.starts_with("tokio-blocking")),
+                "spawn_blocking ran on a blocking-pool thread"
             );
-            let thread = read_in_spawn_blocking(paths.clone(), 1000).await.unwrap();
-            assert!(thread.starts_with("tokio-blocking"), "{thread}");
-            assert!(
-                read_on_the_loop(&paths, 999).await.is_err(),
-                "a size mismatch is caught"
-            );
+            assert!(check(&files, 999).is_err(), "a size mismatch is caught");
         });
         drop(folder);
         assert!(!dir.exists(), "the folder is removed on drop");

@@ -11,41 +11,37 @@
 //! run on other threads) and hands results back as they finish.
 //!
 //! Watch: ten 0.5 s waits finish in about 0.5 s, not the 5 s they add up to; every bar of
-//! the timeline overlaps.
+//! the timeline (one `fetch` span per call) overlaps.
 //!
 //! Run only this: cargo run -p asyncio-demo -- gather
 
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timeline::Timeline;
-use common::timing::{Secs, speedup, timed_async};
 use futures::future::join_all;
 use tokio::task::JoinSet;
-
-const TASKS: u64 = 10;
-const WAIT: Duration = Duration::from_millis(500);
+use tracing::Instrument;
 
 /// The guide's coroutine: wait like a network call, return a record.
-async fn fetch_data(id: u64, timeline: Timeline) -> u64 {
-    let _span = timeline.span(format!("fetch {id}"), "wait");
-    tokio::time::sleep(WAIT).await;
+async fn fetch_data(id: u64, wait: Duration) -> u64 {
+    tokio::time::sleep(wait)
+        .instrument(tracing::info_span!("fetch", id))
+        .await;
     id
 }
 
 /// `await asyncio.gather(...)`: all at once, results in input order.
-async fn gather(ids: impl Iterator<Item = u64>, timeline: &Timeline) -> Vec<u64> {
-    join_all(ids.map(|id| fetch_data(id, timeline.clone()))).await
+pub async fn gather(ids: impl Iterator<Item = u64>, wait: Duration) -> Vec<u64> {
+    join_all(ids.map(|id| fetch_data(id, wait))).await
 }
 
 /// The same with spawned tasks, collected in completion order.
-async fn gather_tasks(
+pub async fn gather_tasks(
     ids: impl Iterator<Item = u64>,
-    timeline: &Timeline,
-) -> anyhow::Result<Vec<u64>> {
+    wait: Duration,
+) -> Result<Vec<u64>, tokio::task::JoinError> {
     let mut set = JoinSet::new();
     for id in ids {
-        set.spawn(fetch_data(id, timeline.clone()));
+        set.spawn(fetch_data(id, wait));
     }
     let mut done = Vec::new();
     while let Some(result) = set.join_next().await {
@@ -54,17 +50,35 @@ async fn gather_tasks(
     Ok(done)
 }
 
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, speedup, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "gather",
+    "asyncio.gather(*coros)",
+    "ten 0.5 s waits together take 0.5 s: join_all and JoinSet",
+    run,
+);
+
+const TASKS: u64 = 10;
+const WAIT: Duration = Duration::from_millis(500);
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
-    let timeline = Timeline::new();
-    let (results, together) = timed_async(gather(0..TASKS, &timeline)).await;
+async fn run() -> SectionResult {
+    let recording = Recording::start();
+    let (results, together) = timed_async(gather(0..TASKS, WAIT)).await;
+    let fetches = recording.finish().named(&["fetch"]);
     anyhow::ensure!(
         results == (0..TASKS).collect::<Vec<_>>(),
         "results out of order"
     );
-    let waited: Duration = timeline.spans().iter().map(|s| s.duration()).sum();
+    let waited = fetches.busy();
 
-    let (from_set, with_set) = timed_async(gather_tasks(0..TASKS, &Timeline::new())).await;
+    let (from_set, with_set) = timed_async(gather_tasks(0..TASKS, WAIT)).await;
     let mut from_set = from_set?;
     from_set.sort_unstable();
     anyhow::ensure!(from_set == results, "JoinSet lost a result");
@@ -81,12 +95,27 @@ pub async fn run() -> SectionResult {
         ),
     );
     figure("JoinSet (spawned tasks)", Secs(with_set));
-    figure(
-        "speedup over one by one",
-        format!("{:.1}x", speedup(waited, together)),
+    let gain = speedup(waited, together);
+    figure("speedup over one by one", format!("{gain:.1}x"));
+    fetches.print(Lanes::Span);
+    let at_once = fetches.most_at_once();
+    let near = |t: Duration| t < WAIT + WAIT / 5;
+    takeaway_if(
+        &Evidence::new(
+            at_once == TASKS as usize && near(together) && near(with_set),
+            format!(
+                "all {TASKS} waits open at once, both ways done within {} of one wait ({})",
+                Secs(WAIT / 5),
+                Secs(WAIT)
+            ),
+            format!(
+                "{at_once} at once, {} and {}",
+                Secs(together),
+                Secs(with_set)
+            ),
+        ),
+        "awaiting together costs the longest wait, not the sum; join_all keeps input order",
     );
-    timeline.print();
-    takeaway("awaiting together costs the longest wait, not the sum; join_all keeps input order");
     Ok(())
 }
 
@@ -97,16 +126,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn gather_waits_once_and_keeps_input_order() {
+        let recording = Recording::local();
         let start = Instant::now();
-        let results = gather([4, 2, 9].into_iter(), &Timeline::new()).await;
+        let results = gather([4, 2, 9].into_iter(), WAIT).await;
         assert_eq!(results, [4, 2, 9]);
         assert_eq!(start.elapsed(), WAIT, "the waits overlap: one WAIT in all");
+        let fetches = recording.finish().named(&["fetch"]);
+        assert_eq!(fetches.most_at_once(), 3, "all three open at once");
     }
 
     #[tokio::test(start_paused = true)]
     async fn joinset_returns_every_result() {
         let start = Instant::now();
-        let mut results = gather_tasks(0..5, &Timeline::new()).await.unwrap();
+        let mut results = gather_tasks(0..5, WAIT).await.unwrap();
         results.sort_unstable();
         assert_eq!(results, [0, 1, 2, 3, 4]);
         assert_eq!(start.elapsed(), WAIT);

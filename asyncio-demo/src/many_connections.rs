@@ -11,92 +11,71 @@
 //!
 //! Rust: the server runs one task per connection, as in asyncio, on one thread (a
 //! current-thread runtime): a task is a small state machine (its locals and a 64-byte
-//! buffer), not a thread with its own stack. The clients need no task each: a stream of
-//! connect futures, 256 at a time (`buffer_unordered`), collects the open sockets in a `Vec`. Every socket is a file descriptor, so the process must be
-//! allowed that many open files: the soft `RLIMIT_NOFILE` (often 1024) is raised to the hard
+//! buffer), not a thread with its own stack. `serve` is the accept loop and takes the
+//! per-connection handler as a parameter (`echo` here), as `start_server` takes `handle`. The clients need no task each: a stream of
+//! connect futures, 256 at a time (`buffer_unordered`), collects the open sockets in a
+//! `Vec`. Every socket is a file descriptor, so the process must be allowed that many open files: the soft `RLIMIT_NOFILE` (often 1024) is raised to the hard
 //! limit with the `rlimit` crate, as `ulimit -n` would. The server runs in its own process
 //! (this binary again, `--role echo-server`), and so do the clients (`--role echo-clients`),
 //! so each side's peak memory is its own.
 //!
-//! Watch: every connection is open at the same moment (the server counts them), every
-//! echo is checked, and both processes together stay under 40 MiB. Each child reports its
+//! Watch: every connection is open at the same moment (the server counts them around its
+//! handler), every echo is checked, and both processes together stay under 40 MiB, a few
+//! KiB per connection. Each child reports its
 //! own peak (`VmHWM`): `wait4`'s `ru_maxrss` would not do here, because Linux starts a
 //! child's count from its parent's peak at the moment of `exec`.
 //!
 //! Run only this: cargo run -p asyncio-demo -- many-connections
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
-use common::cli::{SectionResult, figure, role_command, takeaway};
-use common::memory::{current_rss, peak_rss};
-use common::timing::{Bytes, Secs, Stopwatch};
+use anyhow::Context;
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-pub const CONNECTIONS: usize = 10_000;
 /// Connections being opened at once: more would overflow the listen backlog (and the
 /// kernel would retry them a second later).
 const CONNECTING: usize = 256;
-/// Every wait on a child process is bounded by this.
-const LIMIT: Duration = Duration::from_secs(30);
-/// File descriptors kept free for the runtime, stdio and the listener.
-const SPARE_FDS: u64 = 64;
 
 /// Raise the soft open-files limit to the hard one; returns the limit now in force.
-fn raise_fd_limit() -> anyhow::Result<u64> {
+pub fn raise_fd_limit() -> anyhow::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")
 }
 
-/// Connections now open and the most open at once, seen by the server.
-#[derive(Default)]
-pub struct Live {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Live {
-    pub fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
+/// The guide's `handle(reader, writer)`: echo until the client leaves.
+pub async fn echo(mut socket: TcpStream) {
+    let mut buf = [0u8; 64];
+    loop {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break, // the client left
+            Ok(n) => {
+                if socket.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
     }
 }
 
-/// `asyncio.start_server(handle)`: accept until `stop` turns true, one task per connection.
-pub async fn echo_server(
+/// `asyncio.start_server(handle)`: accept until `stop` turns true, one task per connection,
+/// each running `handle(socket)`.
+pub async fn serve<H, F>(
     listener: TcpListener,
-    live: Arc<Live>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+    handle: H,
+) -> anyhow::Result<()>
+where
+    H: Fn(TcpStream) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     loop {
-        let (mut socket, _) = tokio::select! {
+        let (socket, _) = tokio::select! {
             accepted = listener.accept() => accepted.context("accepting")?,
             _ = stop.wait_for(|s| *s) => return Ok(()),
         };
-        let live = live.clone();
-        tokio::spawn(async move {
-            let now = live.now.fetch_add(1, Ordering::SeqCst) + 1;
-            live.max.fetch_max(now, Ordering::SeqCst);
-            let mut buf = [0u8; 64];
-            loop {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break, // the client left
-                    Ok(n) => {
-                        if socket.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            live.now.fetch_sub(1, Ordering::SeqCst);
-        });
+        tokio::spawn(handle(socket));
     }
 }
 
@@ -129,6 +108,46 @@ pub async fn connect_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpSt
         .await
 }
 
+// --- run and measure ---
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use anyhow::bail;
+use common::child::{role_command, wait_or_kill};
+use common::cli::{Section, SectionResult};
+use common::gauge::Gauge;
+use common::memory::{current_rss, peak_rss};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Bytes, Secs, Stopwatch};
+use tokio::net::TcpSocket;
+
+pub const SECTION: Section = Section::new(
+    "many-connections",
+    "asyncio.start_server / 10,000+ connections",
+    "a TCP echo server and 10,000 clients at once, each in its own process; memory measured",
+    run,
+);
+
+pub const CONNECTIONS: usize = 10_000;
+/// Every wait on a child process is bounded by this.
+const LIMIT: Duration = Duration::from_secs(30);
+/// File descriptors kept free for the runtime, stdio and the listener.
+const SPARE_FDS: u64 = 64;
+/// "A few KiB per connection": the memory claim holds below this (both ends together).
+const PER_CONNECTION: u64 = 4096;
+
+/// Connections inside the server's handler now, and the most at once.
+static LIVE: Gauge = Gauge::new();
+
+/// `echo`, counted by [`LIVE`] for as long as it runs.
+async fn counted_echo(socket: TcpStream) {
+    let _inside = LIVE.enter();
+    echo(socket).await;
+}
+
 fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -145,7 +164,6 @@ pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(([127, 0, 0, 1], 0).into())?;
         let listener = socket.listen(4096)?;
-        let live = Arc::new(Live::default());
         let (stop, stop_rx) = watch::channel(false);
         // The parent closes our stdin to say "stop" (or dies, which closes it too).
         std::thread::spawn(move || {
@@ -159,10 +177,10 @@ pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
         writeln!(out, "fds {fds}")?;
         writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
         out.flush()?;
-        tokio::time::timeout(LIMIT, echo_server(listener, live.clone(), stop_rx))
+        tokio::time::timeout(LIMIT, serve(listener, stop_rx, counted_echo))
             .await
             .context("the server ran past its time limit")??;
-        writeln!(out, "max_live {}", live.max())?;
+        writeln!(out, "max_live {}", LIVE.max())?;
         writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
         Ok(())
     })
@@ -248,7 +266,7 @@ struct KillOnDrop(Option<Child>);
 impl KillOnDrop {
     fn finish(mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.0.take() {
-            match common::cli::wait_or_kill(&mut child, LIMIT)? {
+            match wait_or_kill(&mut child, LIMIT)? {
                 Some(status) if status.success() => {}
                 Some(status) => bail!("a child process failed: {status}"),
                 None => bail!("a child process did not finish in {}", Secs(LIMIT)),
@@ -267,7 +285,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-pub fn run() -> SectionResult {
+fn run() -> SectionResult {
     let bin = env!("CARGO_PKG_NAME");
     let mut server = role_command(bin, "echo-server")?
         .stdin(Stdio::piped())
@@ -333,8 +351,22 @@ pub fn run() -> SectionResult {
         "per connection (both ends)",
         format!("{} B", grown / count.max(1) as u64),
     );
-    takeaway(
-        "a connection is a task, not a thread: 10,000 stay open at once on one thread per process",
+    let per_connection = grown / count.max(1) as u64;
+    let both = server_peak + client_peak;
+    takeaway_if(
+        &Evidence::new(
+            max_live == CONNECTIONS,
+            format!("{CONNECTIONS} connections open at once"),
+            format!("{max_live} (the open-files limit allowed {count})"),
+        )
+        .and(Evidence::new(
+            per_connection < PER_CONNECTION,
+            format!("under {PER_CONNECTION} B per connection, both ends"),
+            format!("{per_connection} B ({} in all)", Bytes(both)),
+        )),
+        format!(
+            "a connection is a task, not a thread: {max_live} stay open at once on one thread per process, {per_connection} B each"
+        ),
     );
     Ok(())
 }
@@ -342,17 +374,25 @@ pub fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn every_client_is_held_open_and_echoed() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let live = Arc::new(Live::default());
+        let gauge = Arc::new(Gauge::new());
         let (stop, stop_rx) = watch::channel(false);
-        let server = tokio::spawn(echo_server(listener, live.clone(), stop_rx));
+        let inside = gauge.clone();
+        let server = tokio::spawn(serve(listener, stop_rx, move |socket| {
+            let gauge = inside.clone();
+            async move {
+                let _in = gauge.enter();
+                echo(socket).await;
+            }
+        }));
         let open = connect_all(addr, 100).await.unwrap();
         assert_eq!(open.len(), 100);
-        assert_eq!(live.max(), 100, "all open at the same time");
+        assert_eq!(gauge.max(), 100, "all open at the same time");
         drop(open);
         stop.send(true).unwrap();
         server.await.unwrap().unwrap();

@@ -22,18 +22,8 @@
 //!
 //! Run only this: cargo run -p asyncio-demo -- other-runtimes
 
-use std::time::Duration;
-
-use anyhow::Context;
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-
-const N: u64 = 10_000;
-
-/// A name and a way to run [`pipeline`] to completion.
-type Executor<'a> = (&'static str, &'a dyn Fn() -> u64);
 
 /// A producer and a consumer joined by a channel, written only with runtime-neutral parts.
 pub async fn pipeline(n: u64) -> u64 {
@@ -50,10 +40,6 @@ pub async fn pipeline(n: u64) -> u64 {
     sum
 }
 
-fn expected(n: u64) -> u64 {
-    (0..n).map(|i| i * i).sum()
-}
-
 /// Is a tokio runtime (and so its reactor) available here? The error says why not.
 pub fn tokio_here() -> Result<(), String> {
     tokio::runtime::Handle::try_current()
@@ -61,7 +47,33 @@ pub fn tokio_here() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-pub fn run() -> SectionResult {
+// --- run and measure ---
+
+use std::time::Duration;
+
+use crate::event_loop::block_on;
+use anyhow::Context;
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "other-runtimes",
+    "trio.run / curio.run",
+    "the same future on tokio, futures' block_on and our own; tokio's timers need tokio's reactor",
+    run,
+);
+
+const N: u64 = 10_000;
+
+/// A name and a way to run [`pipeline`] to completion.
+type Executor<'a> = (&'static str, &'a dyn Fn() -> u64);
+
+fn expected(n: u64) -> u64 {
+    (0..n).map(|i| i * i).sum()
+}
+
+fn run() -> SectionResult {
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -69,7 +81,7 @@ pub fn run() -> SectionResult {
         .context("building a tokio runtime")?;
     let on_tokio = || tokio_rt.block_on(pipeline(N));
     let on_futures = || futures::executor::block_on(pipeline(N));
-    let on_ours = || crate::event_loop::block_on(pipeline(N)).0;
+    let on_ours = || block_on(pipeline(N)).0;
     let runs: [Executor; 3] = [
         ("tokio Runtime::block_on", &on_tokio),
         ("futures::executor::block_on", &on_futures),

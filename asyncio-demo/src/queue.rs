@@ -18,51 +18,48 @@
 //! `join()`/`task_done()` bookkeeping. mpsc has one receiver; several consumers share it
 //! behind a `tokio::sync::Mutex` (or use a multi-consumer channel such as async-channel).
 //!
-//! Watch: the queue never holds more than 5; the producers spend most of their time waiting
-//! in `send` because the consumers are slower; every item arrives exactly once.
+//! Watch: the queue never holds more than 5 (each `put` span records the length it left);
+//! the producers spend most of their time waiting in `send` (the `put` spans) because the
+//! consumers are slower; every item arrives exactly once.
 //!
 //! Run only this: cargo run -p asyncio-demo -- queue
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed_async};
 use tokio::sync::{Mutex, mpsc};
-use tokio::time::Instant;
+use tracing::Instrument;
 
 pub const CAPACITY: usize = 5;
-const WORK: Duration = Duration::from_millis(10);
 
-/// What a run saw.
+/// What a run received.
 #[derive(Debug)]
 pub struct Report {
     /// Every item received, sorted.
     pub received: Vec<(u64, u64)>,
-    /// The most items ever waiting in the queue.
-    pub max_len: usize,
-    /// Time the producers spent waiting in `send` (queue full), added up.
-    pub producers_waited: Duration,
     /// How many items each consumer handled.
     pub per_consumer: Vec<usize>,
 }
 
-pub async fn pipeline(producers: u64, items: u64, consumers: usize) -> anyhow::Result<Report> {
+/// `producers` producers put `items` items each into a queue of `CAPACITY`; `consumers`
+/// consumers take them out and spend `work` on each.
+pub async fn pipeline(
+    producers: u64,
+    items: u64,
+    consumers: usize,
+    work: Duration,
+) -> anyhow::Result<Report> {
     let (tx, rx) = mpsc::channel::<(u64, u64)>(CAPACITY);
-    let max_len = Arc::new(AtomicUsize::new(0));
     let producer_tasks: Vec<_> = (0..producers)
         .map(|p| {
-            let (tx, max_len) = (tx.clone(), max_len.clone());
+            let tx = tx.clone();
             tokio::spawn(async move {
-                let mut waited = Duration::ZERO;
                 for i in 0..items {
-                    let start = Instant::now();
-                    tx.send((p, i)).await?; // `await q.put(item)`
-                    waited += start.elapsed();
-                    max_len.fetch_max(tx.max_capacity() - tx.capacity(), Ordering::SeqCst);
+                    let put = tracing::info_span!("put", p, i, queued = tracing::field::Empty);
+                    tx.send((p, i)).instrument(put.clone()).await?; // `await q.put(item)`
+                    put.record("queued", tx.max_capacity() - tx.capacity());
                 }
-                anyhow::Ok(waited)
+                anyhow::Ok(())
             }) // this task's Sender is dropped here
         })
         .collect();
@@ -77,7 +74,7 @@ pub async fn pipeline(producers: u64, items: u64, consumers: usize) -> anyhow::R
                 loop {
                     let item = rx.lock().await.recv().await; // `await q.get()`
                     let Some(item) = item else { break }; // all senders gone
-                    tokio::time::sleep(WORK).await;
+                    tokio::time::sleep(work).await;
                     tracing::debug!(consumer = c, ?item, "handled");
                     got.push(item);
                 }
@@ -86,9 +83,8 @@ pub async fn pipeline(producers: u64, items: u64, consumers: usize) -> anyhow::R
         })
         .collect();
 
-    let mut producers_waited = Duration::ZERO;
     for task in producer_tasks {
-        producers_waited += task.await??;
+        task.await??;
     }
     let mut received = Vec::new();
     let mut per_consumer = Vec::new();
@@ -100,22 +96,49 @@ pub async fn pipeline(producers: u64, items: u64, consumers: usize) -> anyhow::R
     received.sort_unstable();
     Ok(Report {
         received,
-        max_len: max_len.load(Ordering::SeqCst),
-        producers_waited,
         per_consumer,
     })
 }
 
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Recorded, Recording};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "queue",
+    "asyncio.Queue(maxsize=5)",
+    "bounded mpsc channel: producers, consumers, backpressure measured",
+    run,
+);
+
+const WORK: Duration = Duration::from_millis(10);
+
+/// The longest the queue was after a `put`, read from the spans' `queued` field.
+fn longest_queue(puts: &Recorded) -> usize {
+    puts.spans()
+        .iter()
+        .filter_map(|s| s.field("queued")?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
     let (producers, items, consumers) = (2, 20, 3);
-    let (report, took) = timed_async(pipeline(producers, items, consumers)).await;
+    let recording = Recording::start();
+    let (report, took) = timed_async(pipeline(producers, items, consumers, WORK)).await;
+    let puts = recording.finish().named(&["put"]);
     let report = report?;
     let expected: Vec<_> = (0..producers)
         .flat_map(|p| (0..items).map(move |i| (p, i)))
         .collect();
     anyhow::ensure!(report.received == expected, "items lost or duplicated");
-    anyhow::ensure!(report.max_len <= CAPACITY, "queue grew past its capacity");
+    let max_len = longest_queue(&puts);
+    anyhow::ensure!(max_len <= CAPACITY, "queue grew past its capacity");
+    let waited = puts.busy();
     figure(
         "items",
         format!(
@@ -126,14 +149,23 @@ pub async fn run() -> SectionResult {
     figure("consumers handled", format!("{:?}", report.per_consumer));
     figure(
         "largest queue length",
-        format!("{} (maxsize {CAPACITY})", report.max_len),
+        format!("{max_len} (maxsize {CAPACITY})"),
     );
-    figure(
-        "producers waited in send (sum)",
-        Secs(report.producers_waited),
-    );
+    figure("producers waited in send (sum)", Secs(waited));
     figure("took", Secs(took));
-    takeaway(
+    let per_producer = waited / producers as u32;
+    takeaway_if(
+        &Evidence::new(
+            max_len == CAPACITY && per_producer >= took / 2,
+            format!(
+                "a full queue ({CAPACITY}) and producers waiting in send for most of the run ({})",
+                Secs(took)
+            ),
+            format!(
+                "a longest queue of {max_len}, each producer waited {} on average",
+                Secs(per_producer)
+            ),
+        ),
         "a bounded channel is asyncio.Queue(maxsize): send waits when full, so producers slow to the consumers' pace",
     );
     Ok(())
@@ -145,20 +177,31 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn every_item_once_and_the_queue_stays_bounded() {
-        let report = pipeline(3, 10, 2).await.unwrap();
+        let recording = Recording::local();
+        let report = pipeline(3, 10, 2, WORK).await.unwrap();
+        let puts = recording.finish().named(&["put"]);
         let expected: Vec<_> = (0..3).flat_map(|p| (0..10).map(move |i| (p, i))).collect();
         assert_eq!(report.received, expected);
-        assert_eq!(report.max_len, CAPACITY, "fast producers fill the queue");
-        assert!(
-            report.producers_waited > Duration::ZERO,
-            "backpressure made them wait"
+        assert_eq!(puts.len(), 30, "one put span per item");
+        assert_eq!(
+            longest_queue(&puts),
+            CAPACITY,
+            "fast producers fill the queue"
         );
+        // Backpressure: 30 items went through a queue of 5, so puts waited for room.
+        let lengths: Vec<usize> = puts
+            .spans()
+            .iter()
+            .filter_map(|s| s.field("queued")?.parse().ok())
+            .collect();
+        assert_eq!(lengths.len(), 30, "every put recorded the queue length");
+        assert!(lengths.iter().all(|&n| n <= CAPACITY), "{lengths:?}");
         assert_eq!(report.per_consumer.iter().sum::<usize>(), 30);
     }
 
     #[tokio::test(start_paused = true)]
     async fn consumers_end_when_the_producers_are_gone() {
-        let report = pipeline(0, 10, 2).await.unwrap();
+        let report = pipeline(0, 10, 2, WORK).await.unwrap();
         assert!(report.received.is_empty());
         assert_eq!(report.per_consumer, [0, 0]);
     }

@@ -16,9 +16,10 @@
 //! `.await` gives `Result<T, JoinError>` (a panic or an abort comes back as the error).
 //!
 //! Watch: the body of the unpolled future has not run; the spawned one has. Then 100,000
-//! tasks each sleep 1 s at the same time: about 1 s in all, and the memory they took. What
-//! goes over 1 s is mostly spawning them, which a `--release` build does several times
-//! faster (tokio is not optimised in the dev profile).
+//! tasks each sleep 1 s at the same time: about 1 s in all, and the memory they took (a few
+//! hundred bytes each). What goes over 1 s is mostly spawning them (the `spawn_all` span):
+//! the dev profile builds tokio at opt-level 1 but this crate's code at 0, so a `--release`
+//! build spawns them faster.
 //!
 //! Run only this: cargo run -p asyncio-demo -- tasks
 
@@ -26,21 +27,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::memory::{current_rss, peak_rss, reset_peak};
-use common::timing::{Bytes, Secs, timed_async};
+use tokio::task::JoinError;
 
-/// How many lines of `work`'s body have run, so the demo can show when a body starts.
-async fn work(i: u64, started: Arc<AtomicU64>) -> u64 {
+/// The guide's `work`. Its first line counts itself in `started`, so you can see when a
+/// body starts to run.
+pub async fn work(i: u64, started: Arc<AtomicU64>) -> u64 {
     started.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(10)).await;
     i * 2
 }
 
-/// `n` tasks that all sleep `wait` at the same time; returns how many finished and how long
-/// spawning them took.
-pub async fn sleeping_tasks(n: u64, wait: Duration) -> anyhow::Result<(u64, Duration)> {
-    let start = tokio::time::Instant::now();
+/// `n` tasks that all sleep `wait` at the same time; returns the sum of their results.
+pub async fn sleeping_tasks(n: u64, wait: Duration) -> Result<u64, JoinError> {
+    let spawning = tracing::info_span!("spawn_all", tasks = n).entered();
     let handles: Vec<_> = (0..n)
         .map(|i| {
             tokio::spawn(async move {
@@ -49,24 +48,36 @@ pub async fn sleeping_tasks(n: u64, wait: Duration) -> anyhow::Result<(u64, Dura
             })
         })
         .collect();
-    let spawning = start.elapsed();
-    tracing::debug!(tasks = n, ?spawning, "all spawned");
+    drop(spawning);
     let mut sum = 0;
     for handle in handles {
         sum += handle.await?;
     }
-    anyhow::ensure!(
-        sum == n * (n.max(1) - 1) / 2,
-        "a task's result went missing"
-    );
-    Ok((n, spawning))
+    Ok(sum)
 }
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::memory::{current_rss, peak_rss, reset_peak};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::Recording;
+use common::timing::{Bytes, Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "tasks",
+    "async def / await / asyncio.create_task",
+    "futures do nothing until polled; tokio::spawn; 100,000 sleeping tasks",
+    run,
+);
 
 pub const SLEEPERS: u64 = 100_000;
 pub const SLEEP: Duration = Duration::from_secs(1);
+/// "A few hundred bytes a task": the claim holds below this.
+const TASK_BYTES: u64 = 1024;
 
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
     let started = Arc::new(AtomicU64::new(0));
 
     let coro = work(1, started.clone()); // a future: a value, nothing has run
@@ -92,35 +103,52 @@ pub async fn run() -> SectionResult {
     // 100,000 concurrent sleeping tasks, as the guide's 10,000-connections idea at scale.
     let before = current_rss().unwrap_or(0);
     let reset = reset_peak();
-    let (done, took) = timed_async(sleeping_tasks(SLEEPERS, SLEEP)).await;
-    let (done, spawning) = done?;
+    let recording = Recording::start();
+    let (sum, took) = timed_async(sleeping_tasks(SLEEPERS, SLEEP)).await;
+    let spawning = recording.finish().named(&["spawn_all"]).busy();
+    anyhow::ensure!(
+        sum? == SLEEPERS * (SLEEPERS - 1) / 2,
+        "a task's result went missing"
+    );
     figure(
-        format!("{done} tasks sleeping {}", Secs(SLEEP)),
+        format!("{SLEEPERS} tasks sleeping {}", Secs(SLEEP)),
         format!(
             "all done in {} (spawning them: {})",
             Secs(took),
             Secs(spawning)
         ),
     );
-    match (reset, peak_rss()) {
+    let peak = peak_rss();
+    let per_task = match (reset, peak) {
         (true, Some(peak)) => {
+            let grown = peak.saturating_sub(before);
             figure("peak memory of the process", Bytes(peak));
             figure(
                 "  of which the tasks (per task)",
-                format!(
-                    "{} ({} B)",
-                    Bytes(peak.saturating_sub(before)),
-                    peak.saturating_sub(before) / done
-                ),
+                format!("{} ({} B)", Bytes(grown), grown / SLEEPERS),
             );
+            Some(grown / SLEEPERS)
         }
-        (_, peak) => figure(
-            "peak memory of the process",
-            peak.map_or("n/a".to_owned(), |p| Bytes(p).to_string()),
+        (_, peak) => {
+            figure(
+                "peak memory of the process",
+                peak.map_or("n/a".to_owned(), |p| Bytes(p).to_string()),
+            );
+            None
+        }
+    };
+    takeaway_if(
+        &Evidence::new(
+            per_task.is_some_and(|b| b < TASK_BYTES),
+            format!("under {TASK_BYTES} B of memory per sleeping task"),
+            per_task.map_or("no peak-memory reading on this system".to_owned(), |b| {
+                format!("{b} B per task")
+            }),
         ),
-    }
-    takeaway(
-        "a future is inert until polled; a spawned task runs by itself and costs a few hundred bytes",
+        format!(
+            "a future is inert until polled; a spawned task runs by itself and costs a few hundred bytes ({} B here)",
+            per_task.unwrap_or(0)
+        ),
     );
     Ok(())
 }
@@ -150,7 +178,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn sleeping_tasks_wait_together() {
         let start = tokio::time::Instant::now();
-        assert_eq!(sleeping_tasks(1000, SLEEP).await.unwrap().0, 1000);
+        let recording = Recording::local();
+        assert_eq!(sleeping_tasks(1000, SLEEP).await.unwrap(), 999 * 1000 / 2);
         assert_eq!(start.elapsed(), SLEEP);
+        let spawning = recording.finish().named(&["spawn_all"]);
+        assert_eq!(spawning.len(), 1, "one span around the spawning");
     }
 }

@@ -21,8 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::cli::{SectionResult, figure, takeaway};
-use common::timing::{Secs, timed_async};
 use tokio::time::{error::Elapsed, timeout};
 
 pub const LIMIT: Duration = Duration::from_millis(200);
@@ -59,8 +57,21 @@ pub async fn wait_for(took: Duration) -> (Result<u64, Elapsed>, bool, bool) {
     )
 }
 
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "timeout",
+    "asyncio.wait_for(coro, timeout=)",
+    "tokio::time::timeout; the timed-out future is dropped (cancelled)",
+    run,
+);
+
 #[tokio::main]
-pub async fn run() -> SectionResult {
+async fn run() -> SectionResult {
     let ((fast, _, _), took) = timed_async(wait_for(Duration::from_millis(50))).await;
     anyhow::ensure!(fast == Ok(7), "the fast query should answer");
     figure(

@@ -1,30 +1,15 @@
-//! Runs the built binary: `--list`, one quick section, and an unknown name.
+//! Runs the built binary: `--list` against the README and the file headers, one quick
+//! section, an unknown name, bad options.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run_ok, section_names,
+};
 
 const EXE: &str = env!("CARGO_BIN_EXE_asyncio-demo");
 
-/// Every section, in order, with a piece of its Python counterpart.
-const SECTIONS: &[(&str, &str)] = &[
-    ("event-loop", "asyncio.run"),
-    ("tasks", "asyncio.create_task"),
-    ("gather", "asyncio.gather"),
-    ("exceptions", "return_exceptions=True"),
-    ("semaphore", "asyncio.Semaphore"),
-    ("timeout", "asyncio.wait_for"),
-    ("cancellation", "task.cancel()"),
-    ("queue", "asyncio.Queue"),
-    ("blocking-pitfall", "time.sleep()"),
-    ("many-connections", "asyncio.start_server"),
-    ("download", "aiohttp.ClientSession"),
-    ("file-io", "aiofiles"),
-    ("broadcast", "real-time server"),
-    ("other-runtimes", "trio.run"),
-];
-
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(EXE, SECTIONS);
+fn every_section_is_listed_documented_and_in_its_own_file() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -39,7 +24,8 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_rejects_unknown_section(EXE, &names);
 }
 
