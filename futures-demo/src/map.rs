@@ -242,7 +242,10 @@ fn run() -> SectionResult {
         ("rayon par_iter", t_rayon, s_rayon),
     ] {
         figure(
-            format!("{name} on {cores} cores"),
+            format!(
+                "{name} on {cores} core{}",
+                if cores == 1 { "" } else { "s" }
+            ),
             format!(
                 "{}  speedup {s:.2}x  efficiency {:.0} %",
                 Secs(t),

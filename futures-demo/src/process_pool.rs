@@ -308,7 +308,11 @@ fn run() -> SectionResult {
         pool.pids(),
         std::process::id()
     );
-    figure(format!("start {cores} worker processes"), Secs(started_in));
+    let plural = if cores == 1 { "" } else { "es" };
+    figure(
+        format!("start {cores} worker process{plural}"),
+        Secs(started_in),
+    );
 
     // Large chunks, with a one-thread baseline: the speedups are over it.
     let big = vec![BIG_N; 2 * cores];
