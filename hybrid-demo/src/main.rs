@@ -17,12 +17,7 @@ mod thread_to_loop;
 const SECTIONS: &[Section<graceful_shutdown::Options>] = &[
     run_in_executor::SECTION.in_demo(),
     cpu_offload::SECTION.in_demo(),
-    Section::new(
-        "database",
-        "aiosqlite.connect(...) / many database queries",
-        "a real SQLite file from async code: one db thread vs spawn_blocking per query",
-        database::run,
-    ),
+    database::SECTION.in_demo(),
     pipeline::SECTION.in_demo(),
     thread_to_loop::SECTION.in_demo(),
     graceful_shutdown::SECTION,
