@@ -17,7 +17,7 @@
 //! disk takes. A file in the page cache reads in microseconds, too short to notice; a slow
 //! disk (a network filesystem, a busy or sleeping drive) takes milliseconds a read. The
 //! lesson functions take the read as a parameter (`std::fs::read` in your code); the demo
-//! passes one that waits 2 ms first, a simulated slow disk.
+//! passes one that waits 3 ms first, a simulated slow disk.
 //!
 //! Watch: with the slow disk, the heartbeat (a task that wants to tick every 1 ms) is late
 //! by the whole batch with `std::fs` on the loop, at least 10x later than with either
@@ -92,7 +92,7 @@ const FILES: u64 = 100;
 const SIZE: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(1);
 /// How long the simulated slow disk takes before each read.
-const SEEK: Duration = Duration::from_millis(2);
+const SEEK: Duration = Duration::from_millis(3);
 /// The blocked heartbeat must be at least this many times later than the offloaded ones.
 const MIN_RATIO: u32 = 10;
 
