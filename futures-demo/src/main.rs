@@ -4,7 +4,7 @@
 //! The executor is hand-written in submit.rs. Sections that add to it (map, as_completed,
 //! result_timeout, cancel, shutdown) repeat it complete, plus their one feature, as
 //! *Rust Atomics and Locks* shows `mutex_1`, `mutex_2`, ...: the part of every file above
-//! `// --- run and measure ---` compiles alone. A test below keeps the copies in step.
+//! `// --- run and measure ---` compiles alone. Tests below keep the copies in step.
 
 use std::process::ExitCode;
 
@@ -75,5 +75,36 @@ mod tests {
                 "{file}: its copy of submit.rs's executor has drifted; copy it again"
             );
         }
+    }
+
+    #[test]
+    fn shutdown_rs_differs_from_submit_rs_only_by_the_kept_queue() {
+        // The lines that keep the queue and name the cancelled outcome; all else is equal.
+        let differs = |line: &&str| {
+            [
+                "taken (closed)",
+                "queue: Receiver<Job>",
+                "The queue's receiving end",
+                "            queue,",
+                "dropped unrun",
+                "Err(RecvError) =>",
+                "\"cancelled: the pool shut down",
+                "the pool dropped the task",
+            ]
+            .iter()
+            .any(|d| line.contains(d))
+                || line.trim() == ")),"
+        };
+        let keep = |text: String| -> Vec<String> {
+            text.lines()
+                .filter(|l| !differs(l))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            keep(executor_of("shutdown.rs")),
+            keep(executor_of("submit.rs")),
+            "shutdown.rs: its executor should be submit.rs's plus the kept queue"
+        );
     }
 }
