@@ -100,17 +100,9 @@ const BOUNDED: u64 = 9;
 const LIMIT: usize = 3;
 const EACH: Duration = Duration::from_millis(100);
 
-/// A simulated download of file `id` with its own latency.
-fn download_with(
-    latencies: &[u64],
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u8>>>> + '_ {
-    move |id| {
-        Box::pin(download(
-            id,
-            Duration::from_millis(latencies[id as usize]),
-            SIZE,
-        ))
-    }
+/// A simulated download of file `id`, with latency `LATENCIES_MS[id]`.
+fn fetch(id: u64) -> impl Future<Output = Vec<u8>> {
+    download(id, Duration::from_millis(LATENCIES_MS[id as usize]), SIZE)
 }
 
 fn check(results: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
@@ -132,17 +124,13 @@ fn run() -> SectionResult {
     let slowest = Duration::from_millis(LATENCIES_MS.into_iter().max().unwrap_or(0));
     let added_up = Duration::from_millis(LATENCIES_MS.iter().sum());
     let (t_all, t_bounded, most) = runtime.block_on(async {
-        let (all, t_all) = timed_async(fetch_all(six.clone(), download_with(&LATENCIES_MS))).await;
+        let (all, t_all) = timed_async(fetch_all(six.clone(), fetch)).await;
         check(&all)?;
         println!("  latencies (ms)          {LATENCIES_MS:?}");
         println!("  join_all order          {:?}", ids(&all));
         figure("join_all of 6", Secs(t_all));
 
-        let (completed, t_completed) = timed_async(fetch_as_completed(
-            six.clone(),
-            download_with(&LATENCIES_MS),
-        ))
-        .await;
+        let (completed, t_completed) = timed_async(fetch_as_completed(six.clone(), fetch)).await;
         check(&completed)?;
         // The order is whatever finished first on this run (the test pins it down on
         // tokio's paused clock); here only check that nothing went missing.
@@ -199,7 +187,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn join_all_keeps_input_order_and_waits_for_the_slowest() {
         let start = Instant::now();
-        let all = fetch_all(0..6, download_with(&LATENCIES_MS)).await;
+        let all = fetch_all(0..6, fetch).await;
         assert_eq!(ids(&all), [0, 1, 2, 3, 4, 5]);
         check(&all).unwrap();
         assert_eq!(
@@ -211,7 +199,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn futures_unordered_yields_in_completion_order() {
-        let completed = fetch_as_completed(0..6, download_with(&LATENCIES_MS)).await;
+        let completed = fetch_as_completed(0..6, fetch).await;
         assert_eq!(ids(&completed), [3, 1, 5, 4, 2, 0]);
     }
 

@@ -265,7 +265,7 @@ fn run() -> SectionResult {
     takeaway_if(
         &Evidence::scaling(farther(s_pool, s_rayon), cores),
         format!(
-            "no GIL: CPU-bound tasks on a thread pool use all {cores} cores ({s_pool:.2}x and {s_rayon:.2}x)"
+            "no GIL: CPU-bound tasks on a thread pool use all {cores} cores (executor.map {s_pool:.2}x, rayon {s_rayon:.2}x)"
         ),
     );
 
