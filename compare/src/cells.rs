@@ -10,72 +10,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{Context, bail, ensure};
+use common::child::{exit_after, role_command};
 use common::timing::Stopwatch;
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::Job;
-use crate::models::{self, Model};
-
-/// The longest a cell (or a worker process) may run before it ends itself.
-pub const CELL_LIMIT: Duration = Duration::from_secs(60);
-
-/// One row of a table: a scenario, what the Python guide says, and the job that measures it.
-#[derive(Clone, Debug)]
-pub struct Scenario {
-    pub section: &'static str,
-    pub name: &'static str,
-    /// The job in words, with its sizes.
-    pub workload: String,
-    /// The guide's pick: `threading`, `multiprocessing` or `asyncio`.
-    pub python: &'static str,
-    /// The guide's own example seconds for this row, per model, where it gives them.
-    pub python_seconds: Vec<(&'static str, f64)>,
-    /// How many times each cell runs; the best time is kept (CPU-bound rows are the ones
-    /// that other load on the machine disturbs).
-    pub runs: u32,
-    pub job: Job,
-}
-
-/// One measured cell.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Cell {
-    pub model: &'static str,
-    /// The Python model it stands for.
-    pub python_family: &'static str,
-    pub workers: usize,
-    /// Wall-clock seconds, `None` when the model does not apply.
-    pub seconds: Option<f64>,
-    /// Peak resident memory of the cell's process plus its worker processes (the most
-    /// over its runs).
-    pub peak_rss_bytes: Option<u64>,
-    /// How many times it ran (each in a fresh process); `seconds` is the best run.
-    pub runs: u32,
-    pub fastest: bool,
-    /// Why the model does not apply, when it does not.
-    pub not_applicable: Option<&'static str>,
-}
-
-/// One measured row.
-#[derive(Clone, Debug, Serialize)]
-pub struct Row {
-    pub section: &'static str,
-    pub scenario: &'static str,
-    pub workload: String,
-    pub python_recommends: &'static str,
-    pub python_guide_seconds: std::collections::BTreeMap<&'static str, f64>,
-    pub rust_winner: &'static str,
-    /// The winner's Python family is the guide's pick.
-    pub agrees: bool,
-    /// `agrees`; `close` when the guide's pick was within 10 % of the winner (a tie at
-    /// this precision); else `differs`.
-    pub verdict: &'static str,
-    /// How many times faster the winner was than the best cell of the guide's pick.
-    pub winner_vs_recommended: Option<f64>,
-    pub cells: Vec<Cell>,
-}
+use crate::jobs::{Job, cores};
+use crate::models::{self, CELL_LIMIT, Model};
+use crate::table::{Cell, Row, Scenario, row_from_cells};
 
 /// What a cell's child prints.
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,15 +37,6 @@ struct CellSpec {
     job: Job,
 }
 
-/// End this process after `limit`, whatever it is doing: a child never hangs a run.
-pub fn exit_after(limit: Duration) {
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        eprintln!("compare: gave up after {limit:?}");
-        std::process::exit(124);
-    });
-}
-
 /// The child's side: `--role cell CELL_JSON`.
 pub fn cell_role(args: &[String]) -> anyhow::Result<()> {
     let [spec] = args else {
@@ -113,16 +48,18 @@ pub fn cell_role(args: &[String]) -> anyhow::Result<()> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         println!("listening {}", listener.local_addr()?.port());
         let sw = Stopwatch::start();
-        let answer = models::serve(model, listener, clients)?;
+        let (answer, children_peak_rss) = models::serve(model, listener, clients)?;
         CellReport {
             seconds: sw.elapsed().as_secs_f64(),
             answer,
             own_peak_rss: common::memory::peak_rss(),
-            children_peak_rss: None,
+            children_peak_rss,
         }
     } else {
+        // An image job's pictures exist before the clock starts, as a Python list would.
+        let images = Arc::new(job.images());
         let sw = Stopwatch::start();
-        let (answer, children_peak_rss) = models::run(model, &job)?;
+        let (answer, children_peak_rss) = models::run(model, &job, images)?;
         CellReport {
             seconds: sw.elapsed().as_secs_f64(),
             answer,
@@ -140,7 +77,7 @@ fn measure(model: Model, job: &Job) -> anyhow::Result<(f64, Option<u64>)> {
         model,
         job: job.clone(),
     })?;
-    let mut child = common::cli::role_command(env!("CARGO_PKG_NAME"), "cell")?
+    let mut child = role_command(env!("CARGO_PKG_NAME"), "cell")?
         .arg(spec)
         .stdout(Stdio::piped())
         .spawn()
@@ -218,18 +155,15 @@ pub fn measure_row(
     scenario: &Scenario,
     mut progress: impl FnMut(Option<&str>),
 ) -> anyhow::Result<Row> {
-    let cores = models::cores();
+    let cores = cores();
     let mut cells: Vec<Cell> = Model::ALL
         .iter()
-        .map(|&model| Cell {
-            model: model.name(),
-            python_family: model.python_family(),
-            workers: model.workers(&scenario.job, cores),
-            seconds: None,
-            peak_rss_bytes: None,
-            runs: 0,
-            fastest: false,
-            not_applicable: model.not_applicable(&scenario.job),
+        .map(|&model| {
+            Cell::new(
+                model,
+                model.workers(scenario.job.items(), cores),
+                model.not_applicable(&scenario.job),
+            )
         })
         .collect();
     // Rounds go across the models (all once, then all again), so a burst of load from
@@ -249,147 +183,9 @@ pub fn measure_row(
                 seconds = s,
                 "cell"
             );
-            cell.seconds = Some(cell.seconds.map_or(s, |best| best.min(s)));
-            cell.peak_rss_bytes = cell.peak_rss_bytes.max(p);
-            cell.runs += 1;
+            cell.record(s, p);
             progress(None);
         }
     }
     Ok(row_from_cells(scenario, cells))
-}
-
-/// Within this factor of the winner, the guide's pick counts as a tie ("close").
-pub const CLOSE: f64 = 1.10;
-
-/// Mark the fastest cell and compare it with the guide's pick.
-pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
-    let fastest = cells
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.seconds.map(|s| (i, s)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(i, _)| i);
-    if let Some(i) = fastest {
-        cells[i].fastest = true;
-    }
-    let winner = fastest.map(|i| &cells[i]);
-    let best_recommended = cells
-        .iter()
-        .filter(|c| c.python_family == scenario.python)
-        .filter_map(|c| c.seconds)
-        .min_by(f64::total_cmp);
-    let agrees = winner.is_some_and(|c| c.python_family == scenario.python);
-    let ratio = winner
-        .and_then(|w| w.seconds)
-        .zip(best_recommended)
-        .map(|(w, r)| r / w.max(f64::MIN_POSITIVE));
-    let verdict = match (agrees, ratio) {
-        (true, _) => "agrees",
-        (false, Some(r)) if r <= CLOSE => "close",
-        _ => "differs",
-    };
-    Row {
-        section: scenario.section,
-        scenario: scenario.name,
-        workload: scenario.workload.clone(),
-        python_recommends: scenario.python,
-        python_guide_seconds: scenario.python_seconds.iter().copied().collect(),
-        rust_winner: winner.map_or("none", |c| c.model),
-        agrees,
-        verdict,
-        winner_vs_recommended: ratio,
-        cells,
-    }
-}
-
-/// One sentence on why Rust's winner differs from the guide's pick for this kind of job.
-pub fn why_it_differs(job: &Job, winner: &str) -> String {
-    if winner == Model::Sequential.name() {
-        return "the job is too small to repay starting any workers".into();
-    }
-    match job {
-        Job::SumSquares { .. } | Job::Primes { .. } | Job::Images { .. } => format!(
-            "no GIL: the {winner} cell runs Rust on every core inside one process; processes only add start-up and copying"
-        ),
-        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections on all cores win".into(),
-        Job::Fetch { .. } | Job::Serve { .. } => format!(
-            "both wait concurrently; at this size the {winner} cell started and switched more cheaply"
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cell(model: Model, seconds: Option<f64>) -> Cell {
-        Cell {
-            model: model.name(),
-            python_family: model.python_family(),
-            workers: 1,
-            seconds,
-            peak_rss_bytes: None,
-            runs: 1,
-            fastest: false,
-            not_applicable: None,
-        }
-    }
-
-    fn scenario(python: &'static str) -> Scenario {
-        Scenario {
-            section: "t",
-            name: "row",
-            workload: String::new(),
-            python,
-            python_seconds: vec![],
-            runs: 1,
-            job: Job::SumSquares { n: 1, chunks: 1 },
-        }
-    }
-
-    #[test]
-    fn the_winner_is_the_fastest_cell_that_ran() {
-        let cells = vec![
-            cell(Model::Sequential, Some(2.0)),
-            cell(Model::Processes, Some(1.0)),
-            cell(Model::Rayon, Some(0.5)),
-            cell(Model::Hybrid, None),
-        ];
-        let row = row_from_cells(&scenario("multiprocessing"), cells);
-        assert_eq!(row.rust_winner, "rayon");
-        assert_eq!(
-            row.cells.iter().filter(|c| c.fastest).count(),
-            1,
-            "one mark"
-        );
-        assert!(row.cells[2].fastest);
-        assert!(!row.agrees);
-        assert_eq!(row.verdict, "differs");
-        assert_eq!(row.winner_vs_recommended, Some(2.0));
-    }
-
-    #[test]
-    fn a_winner_in_the_recommended_family_agrees() {
-        let cells = vec![
-            cell(Model::ThreadPool, Some(0.2)),
-            cell(Model::Tokio, Some(0.3)),
-        ];
-        let row = row_from_cells(&scenario("threading"), cells);
-        assert_eq!(row.rust_winner, "thread-pool");
-        assert!(row.agrees);
-        assert_eq!(row.verdict, "agrees");
-        assert_eq!(row.winner_vs_recommended, Some(1.0));
-    }
-
-    #[test]
-    fn within_ten_percent_of_the_winner_the_guide_is_close() {
-        let cells = vec![
-            cell(Model::Threads, Some(1.05)),
-            cell(Model::Tokio, Some(1.0)),
-        ];
-        let row = row_from_cells(&scenario("threading"), cells);
-        assert_eq!(row.rust_winner, "tokio");
-        assert!(!row.agrees);
-        assert_eq!(row.verdict, "close");
-    }
 }

@@ -1,4 +1,5 @@
-//! `--chart FILE.svg`: one bar panel per row of the table, the fastest bar in red.
+//! `--chart FILE.svg`: two bar panels per row of the table, seconds (the fastest bar in red)
+//! and peak memory; a model that does not apply to a row is marked "n/a", not left out.
 //!
 //! plotters with only its SVG backend: no font library is linked, the SVG holds `<text>`
 //! elements and the viewer (a browser) draws the letters.
@@ -12,23 +13,56 @@ use common::timing::Secs;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::cells::Row;
+use common::timing::Bytes;
+
 use crate::report::Machine;
+use crate::table::Row;
+
+/// What a panel shows.
+#[derive(Clone, Copy, PartialEq)]
+enum Metric {
+    Seconds,
+    Memory,
+}
+
+impl Metric {
+    /// A cell's value in the panel's unit (seconds, MiB), `None` when it does not apply.
+    fn value(self, c: &crate::table::Cell) -> Option<f64> {
+        let s = c.seconds?;
+        match self {
+            Metric::Seconds => Some(s),
+            Metric::Memory => Some(c.peak_rss_bytes? as f64 / (1024.0 * 1024.0)),
+        }
+    }
+
+    fn label(self, c: &crate::table::Cell) -> String {
+        match (self, c.seconds) {
+            (_, None) => "n/a".to_owned(),
+            (Metric::Seconds, Some(s)) => Secs(Duration::from_secs_f64(s)).to_string(),
+            (Metric::Memory, Some(_)) => c
+                .peak_rss_bytes
+                .map_or("n/a".to_owned(), |b| Bytes(b).to_string()),
+        }
+    }
+}
 
 pub fn write_svg(rows: &[Row], machine: &Machine, path: &Path) -> anyhow::Result<()> {
-    let cols = 2;
-    let grid_rows = rows.len().div_ceil(cols).max(1);
-    let size = (1200, 240 * grid_rows as u32 + 70);
+    let grid_rows = rows.len().max(1);
+    let size = (1400, 240 * grid_rows as u32 + 70);
     {
         let root = SVGBackend::new(path, size).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(
-            &format!("Seconds per model (red: fastest). {}", machine.line()),
+            &format!(
+                "Seconds (red: fastest) and peak memory per model. {}",
+                machine.line()
+            ),
             ("sans-serif", 22),
         )?;
-        let panels = root.split_evenly((grid_rows, cols));
-        for (row, area) in rows.iter().zip(panels.iter()) {
-            panel(row, area)?;
+        let panels = root.split_evenly((grid_rows, 2));
+        for (row, areas) in rows.iter().zip(panels.chunks(2)) {
+            panel(row, &areas[0], Metric::Seconds)?;
+            panel(row, &areas[1], Metric::Memory)?;
         }
         root.present()?;
     }
@@ -41,26 +75,30 @@ pub fn write_svg(rows: &[Row], machine: &Machine, path: &Path) -> anyhow::Result
 fn panel<DB: DrawingBackend>(
     row: &Row,
     area: &DrawingArea<DB, plotters::coord::Shift>,
+    metric: Metric,
 ) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let models: Vec<&str> = row.cells.iter().map(|c| c.model).collect();
+    let models: Vec<&str> = row.cells.iter().map(|c| c.model.name()).collect();
     let top = row
         .cells
         .iter()
-        .filter_map(|c| c.seconds)
+        .filter_map(|c| metric.value(c))
         .fold(0.0, f64::max)
         .max(1e-6)
         * 1.15;
+    let caption = match metric {
+        Metric::Seconds => format!(
+            "{} (guide: {}, Rust: {})",
+            row.scenario,
+            row.python_recommends,
+            row.winner_name()
+        ),
+        Metric::Memory => format!("{}: peak memory", row.scenario),
+    };
     let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!(
-                "{} (guide: {}, Rust: {})",
-                row.scenario, row.python_recommends, row.rust_winner
-            ),
-            ("sans-serif", 18),
-        )
+        .caption(caption, ("sans-serif", 18))
         .margin(8)
         .x_label_area_size(22)
         .y_label_area_size(50)
@@ -76,7 +114,10 @@ where
             }
             SegmentValue::Last => String::new(),
         })
-        .y_desc("s")
+        .y_desc(match metric {
+            Metric::Seconds => "s",
+            Metric::Memory => "MiB",
+        })
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -90,7 +131,7 @@ where
                         SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => Some(*i),
                         SegmentValue::Last => None,
                     };
-                    if i.is_some() && i == fastest {
+                    if metric == Metric::Seconds && i.is_some() && i == fastest {
                         RED.filled()
                     } else {
                         BLUE.mix(0.7).filled()
@@ -100,21 +141,20 @@ where
                     row.cells
                         .iter()
                         .enumerate()
-                        .filter_map(|(i, c)| c.seconds.map(|s| (i, s))),
+                        .filter_map(|(i, c)| metric.value(c).map(|v| (i, v))),
                 ),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Each bar's time above it: a 50 ms bar beside a 2 s one is otherwise invisible.
+    // Each bar's figure above it (a 50 ms bar beside a 2 s one is otherwise invisible), and
+    // "n/a" where the model does not apply.
     chart
-        .draw_series(row.cells.iter().enumerate().filter_map(|(i, c)| {
-            c.seconds.map(|s| {
-                Text::new(
-                    Secs(Duration::from_secs_f64(s)).to_string(),
-                    (SegmentValue::CenterOf(i), s),
-                    TextStyle::from(("sans-serif", 13).into_font())
-                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                )
-            })
+        .draw_series(row.cells.iter().enumerate().map(|(i, c)| {
+            Text::new(
+                metric.label(c),
+                (SegmentValue::CenterOf(i), metric.value(c).unwrap_or(0.0)),
+                TextStyle::from(("sans-serif", 13).into_font())
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )
         }))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
@@ -123,50 +163,44 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cells::{Cell, Scenario, row_from_cells};
-    use crate::jobs::Job;
+    use crate::jobs::Sizes;
+    use crate::models::{Model, PythonFamily};
+    use crate::table::row_from_cells;
+    use crate::table::tests::{cell, scenario};
 
     #[test]
-    fn the_chart_is_an_svg_with_the_model_names_as_text() {
-        let scenario = Scenario {
-            section: "t",
-            name: "I/O-bound",
-            workload: String::new(),
-            python: "asyncio",
-            python_seconds: vec![],
-            runs: 1,
-            job: Job::SumSquares { n: 1, chunks: 1 },
-        };
-        let cells = crate::models::Model::ALL
+    fn the_chart_is_an_svg_with_seconds_memory_and_n_a() {
+        let mut s = scenario(PythonFamily::Asyncio);
+        s.name = "I/O-bound";
+        let cells = Model::ALL
             .iter()
             .enumerate()
-            .map(|(i, m)| Cell {
-                model: m.name(),
-                python_family: m.python_family(),
-                workers: 1,
-                seconds: (i != 3).then_some(0.1 * (i + 1) as f64),
-                peak_rss_bytes: None,
-                runs: 1,
-                fastest: false,
-                not_applicable: None,
-            })
+            .map(|(i, &m)| cell(m, (i != 3).then_some(0.1 * (i + 1) as f64)))
             .collect();
-        let rows = vec![row_from_cells(&scenario, cells)];
+        let rows = vec![row_from_cells(&s, cells)];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chart.svg");
-        write_svg(&rows, &Machine::here("tiny"), &path).unwrap();
+        write_svg(&rows, &Machine::here(Sizes::Tiny), &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.trim_start().starts_with("<svg"), "{svg}");
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("<text"), "text is drawn");
-        for m in crate::models::Model::ALL {
+        for m in Model::ALL {
             assert!(svg.contains(m.name()), "{} is labelled", m.name());
         }
         assert!(svg.contains("I/O-bound (guide: asyncio, Rust: sequential)"));
         assert!(svg.contains("100.0 ms"), "bars carry their time");
+        assert!(svg.contains("I/O-bound: peak memory"), "a memory panel");
+        assert!(svg.contains("3.0 MiB"), "memory bars carry their size");
+        let labels: Vec<&str> = svg.lines().map(str::trim).collect();
+        assert_eq!(
+            labels.iter().filter(|l| **l == "n/a").count(),
+            2,
+            "the missing cell, in both panels"
+        );
         assert!(
-            svg.matches("<rect").count() >= 6,
-            "a bar per measured model"
+            svg.matches("<rect").count() >= 12,
+            "a bar per measured model, twice"
         );
     }
 }

@@ -8,125 +8,167 @@
 //!     with Pool() as p: p.map(process_image, images)                    # 100 images
 //!     with Pool() as p: p.map(crunch, chunks)                           # number crunching
 //!
-//! Where Rust differs: CPU-bound scenarios need no processes (no GIL); SQLite runs in the
-//! process, so "database queries" are CPU work where keeping a connection per worker
-//! matters more than the model; and a handful of downloads costs the same under threads or
-//! tasks. A thousand waits and a hundred live connections are where tokio's tasks
-//! (kilobytes each) beat threads (a stack each).
+//! Where Rust differs: CPU-bound scenarios need no processes (no GIL), and processes pay
+//! for copying their inputs (the images go to them through a pipe, as `Pool.map` pickles
+//! them); SQLite runs in the process, so "database queries" are CPU work where keeping a
+//! connection per worker matters more than the model; and a handful of downloads costs the
+//! same under threads or tasks. A thousand waits and a hundred live connections are where
+//! tokio's tasks (kilobytes each) beat threads (a stack each).
+//!
+//! Below: the guide's matrix as data (what the run checks). The code to copy, one function
+//! per model, is in `models.rs`.
 //!
 //! Watch: the `≠` lines under the table (where the guide and the measurement part ways, and
 //! by how much), the `≈` ones (a tie), and the memory of `threads` on 1000 downloads.
 //!
 //! Run only this: cargo run --release -p compare -- decision-matrix
 
-use crate::Env;
-use crate::cells::Scenario;
-use crate::jobs::Job;
+/// The Python models the guide chooses between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    Threading,
+    Multiprocessing,
+    Asyncio,
+}
 
-pub const NAME: &str = "decision-matrix";
+/// The guide's decision matrix: a scenario and the model it picks.
+pub const MATRIX: [(&str, Pick); 8] = [
+    ("Download 5 files", Pick::Threading),
+    ("Download 1000 files", Pick::Asyncio),
+    ("Process 100 images", Pick::Multiprocessing),
+    ("Web scraping", Pick::Asyncio),
+    ("Number crunching", Pick::Multiprocessing),
+    ("Database queries (few)", Pick::Threading),
+    ("Database queries (many)", Pick::Asyncio),
+    ("Real-time server", Pick::Asyncio),
+];
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+
+use crate::jobs::{Env, Job, by};
+use crate::models::PythonFamily;
+use crate::session::{Options, run_section};
+use crate::table::Scenario;
+
+pub const SECTION: Section<Options> = Section::with_options(
+    "decision-matrix",
+    "the decision matrix: 5 files -> threading ... real-time server -> asyncio",
+    "every scenario measured; the guide's pick beside Rust's winner",
+    run,
+)
+.cpu_bound();
+
+fn run(options: &Options) -> SectionResult {
+    run_section(options, scenarios)
+}
+
+fn family(pick: Pick) -> PythonFamily {
+    match pick {
+        Pick::Threading => PythonFamily::Threading,
+        Pick::Multiprocessing => PythonFamily::Multiprocessing,
+        Pick::Asyncio => PythonFamily::Asyncio,
+    }
+}
 
 pub fn scenarios(env: &Env) -> Vec<Scenario> {
-    // CPU-bound and database rows run every cell several times and keep the best (other
-    // load disturbs them most); the waiting rows once.
-    let runs = |job: &Job| match job {
-        Job::Fetch { .. } | Job::Serve { .. } => 1,
-        _ => env.pick(2, 2, 1),
-    };
-    let s = |name, workload: String, python, job: Job| Scenario {
-        section: NAME,
-        name,
-        workload: match runs(&job) {
-            1 => workload,
-            n => format!("{workload}; best of {n}"),
-        },
-        python,
-        python_seconds: vec![],
-        runs: runs(&job),
-        job,
-    };
-    let fetch = |count, latency_ms, spread, size| Job::Fetch {
+    let fetch = |count, latency_ms, spread, size, parse| Job::Fetch {
         base: env.server.clone(),
         count,
         latency_ms,
         spread,
         size,
+        parse,
     };
-    let few = env.pick(100, 40, 1);
-    let many = env.pick(1000, 250, 10);
-    let (images, pixels) = env.pick((100, 10_000_000), (100, 2_500_000), (4, 1_000));
-    let (pages, page_ms) = env.pick((100, 10), (40, 5), (4, 1));
-    let primes = env.pick(5_000_000, 1_000_000, 10_000);
-    let (few_q, many_q) = env.pick((8, 1000), (8, 300), (2, 10));
-    let (clients, messages, think) = env.pick((100, 10, 1), (40, 5, 1), (3, 2, 0));
+    let few = env.pick(by(100, 40, 1));
+    let many = env.pick(by(1000, 250, 10));
+    let (images, side) = env.pick(by((100, 512), (100, 256), (4, 256)));
+    let (pages, page_ms) = env.pick(by((100, 10), (40, 5), (4, 1)));
+    let primes = env.pick(by(5_000_000, 1_000_000, 10_000));
+    let (few_q, many_q) = env.pick(by((8, 1000), (8, 300), (2, 10)));
+    let (clients, messages, think) = env.pick(by((100, 10, 1), (40, 5, 1), (3, 2, 0)));
     let db = |queries, scan| Job::Db {
         path: env.db.clone(),
         queries,
         rows: env.db_rows,
         scan,
     };
-    vec![
-        s(
-            "Download 5 files",
+    let jobs = [
+        (
             format!("5 downloads, {few} ms each, 16 KiB"),
-            "threading",
-            fetch(5, few, false, 16 * 1024),
+            fetch(5, few, false, 16 * 1024, false),
         ),
-        s(
-            "Download 1000 files",
+        (
             format!("{many} downloads, 2 ms each, 4 KiB"),
-            "asyncio",
-            fetch(many, if env.tiny() { 0 } else { 2 }, false, 4 * 1024),
+            fetch(many, if env.tiny() { 0 } else { 2 }, false, 4 * 1024, false),
         ),
-        s(
-            "Process 100 images",
-            format!("{images} images x {pixels} pixels of arithmetic"),
-            "multiprocessing",
+        (
+            format!(
+                "{images} RGB images of {side} x {side} pixels ({} KiB each): grayscale, then a blur",
+                side * side * 3 / 1024
+            ),
             Job::Images {
                 count: images,
-                pixels,
+                width: side,
+                height: side,
             },
         ),
-        s(
-            "Web scraping",
+        (
             format!(
-                "{pages} pages, {page_ms}-{} ms each, 64 KiB, verified",
+                "{pages} pages, {page_ms}-{} ms each, 64 KiB, verified and parsed (words counted)",
                 page_ms * 3
             ),
-            "asyncio",
-            fetch(pages, page_ms, true, 64 * 1024),
+            fetch(pages, page_ms, true, 64 * 1024, true),
         ),
-        s(
-            "Number crunching",
+        (
             format!("count primes below {primes}, 16 chunks"),
-            "multiprocessing",
             Job::Primes {
                 n: primes,
                 chunks: 16,
             },
         ),
-        s(
-            "Database queries (few)",
+        (
             format!("{few_q} full-scan SELECTs, SQLite, {} rows", env.db_rows),
-            "threading",
             db(few_q, true),
         ),
-        s(
-            "Database queries (many)",
+        (
             format!("{many_q} indexed SELECTs of 100 rows, SQLite"),
-            "asyncio",
             db(many_q, false),
         ),
-        s(
-            "Real-time server",
+        (
             format!("{clients} clients x {messages} echoed lines, {think} ms apart"),
-            "asyncio",
             Job::Serve {
                 clients,
                 messages,
                 think_ms: think,
             },
         ),
-    ]
+    ];
+    MATRIX
+        .iter()
+        .zip(jobs)
+        .map(|(&(name, pick), (workload, job))| {
+            // CPU-bound and database rows run every cell several times and keep the best
+            // (other load disturbs them most); the waiting rows once.
+            let runs = match job {
+                Job::Fetch { .. } | Job::Serve { .. } => 1,
+                _ => env.pick(by(2, 2, 1)),
+            };
+            Scenario {
+                section: SECTION.name,
+                name,
+                workload: match runs {
+                    1 => workload,
+                    n => format!("{workload}; best of {n}"),
+                },
+                python: family(pick),
+                python_seconds: vec![],
+                runs,
+                job,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -137,7 +179,7 @@ mod tests {
     fn every_scenario_of_the_guide_is_here_with_its_pick() {
         let env = Env::for_tests();
         let rows = scenarios(&env);
-        let picks: Vec<_> = rows.iter().map(|r| (r.name, r.python)).collect();
+        let picks: Vec<_> = rows.iter().map(|r| (r.name, r.python.name())).collect();
         assert_eq!(
             picks,
             [

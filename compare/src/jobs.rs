@@ -1,5 +1,6 @@
 //! The jobs every model runs: each is a list of items with a known total, so a cell's answer
-//! is checked before its time is shown (a fast wrong answer is never shown).
+//! is checked before its time is shown (a fast wrong answer is never shown). Also the sizes
+//! and fixtures of one run ([`Env`]) and the core count.
 //!
 //! Not a lesson of its own: the models in `models.rs` are. The CPU-bound loops call
 //! `common::workload` (optimised even in the dev profile); the I/O goes to the local
@@ -9,30 +10,117 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use common::workload::{
-    count_primes, primes_below_expected, split_range, sum_of_squares_expected, sum_of_squares_in,
-    verify_file,
+    count_primes, file_bytes, primes_below_expected, split_range, sum_of_squares_expected,
+    sum_of_squares_in, verify_file,
 };
 use serde::{Deserialize, Serialize};
+
+/// The number of cores this process may use (`os.cpu_count()`, but respecting an affinity
+/// mask or a CPU quota).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How big the jobs are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sizes {
+    Full,
+    Quick,
+    Tiny,
+}
+
+impl Sizes {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sizes::Full => "full",
+            Sizes::Quick => "quick",
+            Sizes::Tiny => "tiny",
+        }
+    }
+}
+
+/// One value per size.
+#[derive(Clone, Copy, Debug)]
+pub struct BySize<T> {
+    pub full: T,
+    pub quick: T,
+    pub tiny: T,
+}
+
+/// Sizes and shared fixtures for one run.
+pub struct Env {
+    pub sizes: Sizes,
+    /// `http://127.0.0.1:PORT` of the local file server.
+    pub server: String,
+    /// The SQLite file the database rows read.
+    pub db: String,
+    pub db_rows: u64,
+}
+
+impl Env {
+    /// The value for this run's sizes.
+    pub fn pick<T>(&self, by: BySize<T>) -> T {
+        match self.sizes {
+            Sizes::Full => by.full,
+            Sizes::Quick => by.quick,
+            Sizes::Tiny => by.tiny,
+        }
+    }
+
+    pub fn tiny(&self) -> bool {
+        self.sizes == Sizes::Tiny
+    }
+
+    /// How many rows the SQLite file has at these sizes.
+    pub fn db_rows_for(sizes: Sizes) -> u64 {
+        match sizes {
+            Sizes::Full => 200_000,
+            Sizes::Quick => 50_000,
+            Sizes::Tiny => 1_000,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn for_tests() -> Env {
+        Env {
+            sizes: Sizes::Tiny,
+            server: "http://127.0.0.1:9".into(),
+            db: "unused.sqlite".into(),
+            db_rows: 1_000,
+        }
+    }
+}
+
+/// `(a, b, c)` by size, in the order full, quick, tiny.
+pub fn by<T>(full: T, quick: T, tiny: T) -> BySize<T> {
+    BySize { full, quick, tiny }
+}
 
 /// One workload, in a form a child process can receive as JSON.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// `count` downloads of `size` bytes from `base` (the local server), each answered after
-    /// `latency_ms` (times 1, 2 or 3 by id when `spread`), every body verified.
+    /// `latency_ms` (times 1, 2 or 3 by id when `spread`), every body verified; when
+    /// `parse`, each page is also parsed (its words counted: a small CPU part per page).
     Fetch {
         base: String,
         count: u64,
         latency_ms: u64,
         spread: bool,
         size: usize,
+        #[serde(default)]
+        parse: bool,
     },
     /// `sum(i * i for i in range(n))`, cut into `chunks` pieces.
     SumSquares { n: u64, chunks: u64 },
     /// How many primes below `n` (uneven: the last chunks cost most), in `chunks` pieces.
     Primes { n: u64, chunks: u64 },
-    /// `count` independent "images" of `pixels` pixels each: a fixed amount of CPU per item.
-    Images { count: u64, pixels: u64 },
+    /// `count` RGB images of `width` x `height` pixels (made before the clock starts, as a
+    /// Python list of images would be), each turned to grayscale and blurred; processes get
+    /// theirs through a pipe, as `Pool.map` pickles them.
+    Images { count: u64, width: u64, height: u64 },
     /// `queries` SELECTs on an SQLite file of `rows` rows: full scans when `scan`, else an
     /// index range of 100 rows each.
     Db {
@@ -62,14 +150,39 @@ impl Job {
         }
     }
 
+    /// A CPU-bound job: its figures need every core.
+    pub fn is_cpu(&self) -> bool {
+        matches!(
+            self,
+            Job::SumSquares { .. } | Job::Primes { .. } | Job::Images { .. }
+        )
+    }
+
     /// The sum of all item answers (wrapping), known without running the job.
     pub fn expected(&self) -> anyhow::Result<u64> {
         Ok(match *self {
-            Job::Fetch { count, size, .. } => count * size as u64,
+            Job::Fetch {
+                count, size, parse, ..
+            } => (0..count)
+                .map(|id| page_answer(&file_bytes(id, size), parse))
+                .sum(),
             Job::SumSquares { n, .. } => sum_of_squares_expected(n),
             Job::Primes { n, .. } => primes_below_expected(n)
                 .with_context(|| format!("no known prime count below {n}"))?,
-            Job::Images { count, pixels } => sum_of_squares_expected(count * pixels),
+            Job::Images {
+                count,
+                width,
+                height,
+            } => {
+                ensure!(
+                    width.is_multiple_of(256) && width > 0,
+                    "image width {width} is not a multiple of 256"
+                );
+                // Every row holds each value of the 256-step pattern width / 256 times, and
+                // the wrap-around blur multiplies a row's sum by exactly 4.
+                let per_cycle: u64 = (0..=255u8).map(|v| u64::from(gray(pattern(v)))).sum();
+                count * height * (width / 256) * per_cycle * 4
+            }
             Job::Db {
                 queries,
                 rows,
@@ -105,22 +218,43 @@ impl Job {
         }
     }
 
-    /// Check one downloaded body; its answer is its length.
+    /// Check one downloaded body; its answer is its length, or its word count when parsed.
     pub fn check_body(&self, id: u64, body: &[u8]) -> anyhow::Result<u64> {
-        let Job::Fetch { size, .. } = *self else {
+        let Job::Fetch { size, parse, .. } = *self else {
             bail!("not a download job");
         };
         ensure!(verify_file(id, size, body), "file {id}: wrong bytes");
-        Ok(body.len() as u64)
+        Ok(page_answer(body, parse))
+    }
+
+    /// The images of an image job, made before the clock starts (empty for other jobs).
+    pub fn images(&self) -> Vec<Vec<u8>> {
+        match *self {
+            Job::Images {
+                count,
+                width,
+                height,
+            } => (0..count).map(|i| make_image(i, width, height)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The bytes of one image of this job.
+    pub fn image_len(&self) -> usize {
+        match *self {
+            Job::Images { width, height, .. } => (width * height * 3) as usize,
+            _ => 0,
+        }
     }
 
     /// Item `i` of a CPU-bound or database job, run on the calling thread. `db` is this
     /// worker's connection, opened on first use (an SQLite connection is `Send`, not `Sync`:
-    /// one per thread).
+    /// one per thread); `image` is item `i`'s image for an image job.
     pub fn cpu_or_db_item(
         &self,
         i: u64,
         db: &mut Option<rusqlite::Connection>,
+        image: Option<&[u8]>,
     ) -> anyhow::Result<u64> {
         Ok(match self {
             Job::SumSquares { n, chunks } => {
@@ -129,7 +263,11 @@ impl Job {
             Job::Primes { n, chunks } => {
                 count_primes(split_range(*n, *chunks as usize)[i as usize].clone())
             }
-            Job::Images { pixels, .. } => sum_of_squares_in(i * pixels..(i + 1) * pixels),
+            Job::Images { width, .. } => {
+                let image = image.with_context(|| format!("no pixels for image {i}"))?;
+                ensure!(image.len() == self.image_len(), "image {i}: wrong size");
+                process_image(image, *width as usize)
+            }
             Job::Db {
                 path, rows, scan, ..
             } => {
@@ -147,6 +285,64 @@ impl Job {
             Job::Fetch { .. } | Job::Serve { .. } => bail!("not a CPU or database job"),
         })
     }
+}
+
+/// A page's answer: its length, or with `parse` the number of words in it (runs of ASCII
+/// letters and digits), found by a pass over every byte.
+fn page_answer(body: &[u8], parse: bool) -> u64 {
+    if !parse {
+        return body.len() as u64;
+    }
+    let mut words = 0;
+    let mut in_word = false;
+    for &b in body {
+        let letter = b.is_ascii_alphanumeric();
+        if letter && !in_word {
+            words += 1;
+        }
+        in_word = letter;
+    }
+    words
+}
+
+/// The colour of pattern value `v`: a function of `v` alone, so every row's sum is known.
+fn pattern(v: u8) -> [u8; 3] {
+    [v, v.wrapping_mul(7), 255 - v]
+}
+
+/// ITU-R 601 luma in integers: `(77 R + 150 G + 29 B) / 256`.
+fn gray([r, g, b]: [u8; 3]) -> u8 {
+    ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) >> 8) as u8
+}
+
+/// Image `i`: `width` x `height` RGB bytes, pixel (x, y) coloured by `(x + 3y + 7i) % 256`.
+fn make_image(i: u64, width: u64, height: u64) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            pixels.extend_from_slice(&pattern(((x + 3 * y + 7 * i) % 256) as u8));
+        }
+    }
+    pixels
+}
+
+/// Grayscale, then a horizontal `[1 2 1]` blur that wraps around each row; returns the sum
+/// of the blurred values (the item's answer).
+#[inline(never)]
+fn process_image(rgb: &[u8], width: usize) -> u64 {
+    let mut row = vec![0u32; width];
+    let mut total = 0u64;
+    for line in rgb.chunks_exact(width * 3) {
+        for (g, px) in row.iter_mut().zip(line.chunks_exact(3)) {
+            *g = u32::from(gray([px[0], px[1], px[2]]));
+        }
+        for x in 0..width {
+            let left = row[(x + width - 1) % width];
+            let right = row[(x + 1) % width];
+            total += u64::from(left + 2 * row[x] + right);
+        }
+    }
+    total
 }
 
 /// The value stored in row `id`.
@@ -198,8 +394,12 @@ mod tests {
 
     fn run_all(job: &Job) -> u64 {
         let mut db = None;
+        let images = job.images();
         (0..job.items())
-            .map(|i| job.cpu_or_db_item(i, &mut db).unwrap())
+            .map(|i| {
+                let image = images.get(i as usize).map(Vec::as_slice);
+                job.cpu_or_db_item(i, &mut db, image).unwrap()
+            })
             .fold(0, u64::wrapping_add)
     }
 
@@ -216,11 +416,34 @@ mod tests {
             },
             Job::Images {
                 count: 9,
-                pixels: 1_000,
+                width: 512,
+                height: 5,
             },
         ] {
             assert_eq!(run_all(&job), job.expected().unwrap(), "{job:?}");
         }
+    }
+
+    #[test]
+    fn images_are_real_pixel_buffers() {
+        let job = Job::Images {
+            count: 2,
+            width: 256,
+            height: 2,
+        };
+        let images = job.images();
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0].len(), 256 * 2 * 3);
+        assert_ne!(images[0], images[1], "each image its own pixels");
+        assert!(
+            Job::Images {
+                count: 1,
+                width: 100,
+                height: 1
+            }
+            .expected()
+            .is_err()
+        );
     }
 
     #[test]
@@ -247,18 +470,32 @@ mod tests {
             latency_ms: 10,
             spread: true,
             size: 5,
+            parse: false,
         };
         assert_eq!(job.latency(4), Duration::from_millis(20));
         assert_eq!(job.url(2), "http://h/files/2?latency_ms=30&size=5");
         assert_eq!(job.expected().unwrap(), 15);
-        assert!(
-            job.check_body(1, &common::workload::file_bytes(1, 5))
-                .is_ok()
-        );
-        assert!(
-            job.check_body(1, &common::workload::file_bytes(2, 5))
-                .is_err()
-        );
+        assert!(job.check_body(1, &file_bytes(1, 5)).is_ok());
+        assert!(job.check_body(1, &file_bytes(2, 5)).is_err());
+    }
+
+    #[test]
+    fn a_parsed_page_answers_its_word_count() {
+        assert_eq!(page_answer(b"ab, c!d  ", true), 3);
+        assert_eq!(page_answer(b"ab, c!d  ", false), 9);
+        let job = Job::Fetch {
+            base: "http://h".into(),
+            count: 4,
+            latency_ms: 0,
+            spread: false,
+            size: 4096,
+            parse: true,
+        };
+        let total: u64 = (0..4)
+            .map(|id| job.check_body(id, &file_bytes(id, 4096)).unwrap())
+            .sum();
+        assert_eq!(total, job.expected().unwrap());
+        assert!(total > 0 && total < 4 * 4096);
     }
 
     #[test]
@@ -270,7 +507,7 @@ mod tests {
         };
         let counted: u64 = (0..64)
             .into_par_iter()
-            .map(|i| job.cpu_or_db_item(i, &mut None).unwrap())
+            .map(|i| job.cpu_or_db_item(i, &mut None, None).unwrap())
             .sum();
         assert_eq!(counted, job.expected().unwrap());
     }

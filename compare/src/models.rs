@@ -9,25 +9,327 @@
 //!     (no Python twin: a work-stealing pool over all cores)       # rayon
 //!     await loop.run_in_executor(pool, f, x) for the CPU part     # hybrid
 //!
+//! Each model below is one short function over `n` items and an `item(worker, i)` function
+//! that returns item `i`'s answer; every model adds the answers up (wrapping), and the
+//! caller checks the total. `init` makes what one worker keeps between its items (an HTTP
+//! client, a database connection), like `ThreadPoolExecutor(initializer=...)`.
+//!
 //! Where Rust differs: there is no GIL, so threads (and rayon, and even tokio's worker
 //! threads) run Rust code on every core at once; processes buy isolation, not speed.
 //! Tokio futures do nothing until polled; a blocking call inside one stalls its worker
-//! thread (tokio has as many as cores), which is why "hybrid" hands CPU work to rayon and
-//! blocking database calls to `spawn_blocking`.
-//!
-//! Every model returns the wrapping sum of the item answers, which the caller checks.
+//! thread (tokio has one per core), which is why "hybrid" hands CPU work to rayon
+//! ([`on_rayon`]) and blocking database calls to `tokio::task::spawn_blocking`.
+//! Processes can share one listening socket with safe std: the parent hands each child a
+//! copy of the listener as its standard input ([`serve_processes`], [`listener_from_stdin`]).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::future::Future;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Stdio;
-use std::sync::Arc;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ScopedJoinHandle;
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, ensure};
 use rayon::prelude::*;
+
+/// One item's answer.
+pub type Answer = anyhow::Result<u64>;
+
+/// `for x in items: f(x)`.
+pub fn sequential<W>(
+    n: u64,
+    init: impl FnOnce() -> W,
+    item: impl Fn(&mut W, u64) -> Answer,
+) -> Answer {
+    let mut worker = init();
+    (0..n).try_fold(0u64, |acc, i| Ok(acc.wrapping_add(item(&mut worker, i)?)))
+}
+
+/// A thread per item. Scoped threads may borrow `init` and `item` from the caller.
+pub fn threads<W>(
+    n: u64,
+    init: impl Fn() -> W + Sync,
+    item: impl Fn(&mut W, u64) -> Answer + Sync,
+) -> Answer {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (init, item) = (&init, &item);
+                s.spawn(move || item(&mut init(), i))
+            })
+            .collect();
+        sum_joined(handles)
+    })
+}
+
+/// `ThreadPoolExecutor(max_workers=workers)`: a fixed set of threads, each taking the next
+/// item from a shared counter until none is left.
+pub fn thread_pool<W>(
+    n: u64,
+    workers: usize,
+    init: impl Fn() -> W + Sync,
+    item: impl Fn(&mut W, u64) -> Answer + Sync,
+) -> Answer {
+    let next = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut worker = init();
+                    let mut acc = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(acc);
+                        }
+                        acc = acc.wrapping_add(item(&mut worker, i)?);
+                    }
+                })
+            })
+            .collect();
+        sum_joined(handles)
+    })
+}
+
+fn sum_joined(handles: Vec<ScopedJoinHandle<'_, Answer>>) -> Answer {
+    handles.into_iter().try_fold(0u64, |acc, h| {
+        let v = h
+            .join()
+            .map_err(|_| anyhow!("a worker thread panicked"))??;
+        Ok(acc.wrapping_add(v))
+    })
+}
+
+/// rayon: the items on the work-stealing pool (one thread per core); `map_init` makes a
+/// worker value per piece of work rayon splits off, not per item.
+pub fn rayon_pool<W>(
+    n: u64,
+    init: impl Fn() -> W + Sync + Send,
+    item: impl Fn(&mut W, u64) -> Answer + Sync + Send,
+) -> Answer {
+    (0..n)
+        .into_par_iter()
+        .map_init(init, |worker, i| item(worker, i))
+        .try_reduce(|| 0, |a, b| Ok(a.wrapping_add(b)))
+}
+
+/// `asyncio.gather(*(af(x) for x in items))`: a task per item on tokio's runtime.
+pub async fn tokio_tasks<F, Fut>(n: u64, item: F) -> Answer
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Answer> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        tasks.spawn(item(i));
+    }
+    let mut acc = 0u64;
+    while let Some(r) = tasks.join_next().await {
+        acc = acc.wrapping_add(r??);
+    }
+    Ok(acc)
+}
+
+/// `await loop.run_in_executor(pool, f)`: run CPU work `f` on rayon's pool; the task waits
+/// for the answer without blocking its runtime thread.
+pub async fn on_rayon<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.context("the rayon task was dropped")?
+}
+
+/// `Pool(processes=workers).map(f, items)`: `start(k)` starts worker process `k` (this
+/// program re-run, say) and gives it its share of the items; each worker prints its answer
+/// first on its standard output. Returns the sum, and what each worker printed after it.
+pub fn processes(
+    workers: usize,
+    start: impl Fn(usize) -> io::Result<Child>,
+) -> anyhow::Result<(u64, Vec<String>)> {
+    let children = (0..workers)
+        .map(start)
+        .collect::<io::Result<Vec<_>>>()
+        .context("starting a worker process")?;
+    gather(children)
+}
+
+/// Wait for every child; add up the first word each printed.
+fn gather(children: Vec<Child>) -> anyhow::Result<(u64, Vec<String>)> {
+    let mut acc = 0u64;
+    let mut rest = Vec::new();
+    for child in children {
+        let out = child.wait_with_output()?;
+        ensure!(
+            out.status.success(),
+            "a worker process failed: {}",
+            out.status
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (answer, more) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+        let answer: u64 = answer
+            .parse()
+            .with_context(|| format!("a worker said {text:?}"))?;
+        acc = acc.wrapping_add(answer);
+        rest.push(more.to_owned());
+    }
+    Ok((acc, rest))
+}
+
+// ---------------------------------------------------------------- the echo server
+
+/// Echo lines until the client closes the connection; returns how many.
+pub fn echo(stream: TcpStream) -> Answer {
+    // Small replies go out at once (no Nagle delay), each line in one write.
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut lines = 0;
+    for line in BufReader::new(stream).lines() {
+        writer.write_all(format!("{}\n", line?).as_bytes())?;
+        lines += 1;
+    }
+    Ok(lines)
+}
+
+/// [`echo`] as a task.
+pub async fn echo_async(stream: tokio::net::TcpStream) -> Answer {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let mut n = 0;
+    while let Some(line) = lines.next_line().await? {
+        write.write_all(format!("{line}\n").as_bytes()).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// One connection after another.
+pub fn serve_sequential(listener: &TcpListener, clients: u64) -> Answer {
+    (0..clients).try_fold(0, |acc, _| Ok(acc + echo(listener.accept()?.0)?))
+}
+
+/// A thread per connection: the accept loop hands each one to a new thread.
+pub fn serve_threads(listener: &TcpListener, clients: u64) -> Answer {
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for _ in 0..clients {
+            let (stream, _) = listener.accept()?;
+            handles.push(s.spawn(move || echo(stream)));
+        }
+        sum_joined(handles)
+    })
+}
+
+/// A fixed pool: every worker calls `accept()` on the shared listener (it takes `&self`).
+pub fn serve_pool(listener: &TcpListener, clients: u64, workers: usize) -> Answer {
+    let left = AtomicU64::new(clients);
+    let take_one = || {
+        left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| l.checked_sub(1))
+            .is_ok()
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut acc = 0;
+                    while take_one() {
+                        acc += echo(listener.accept()?.0)?;
+                    }
+                    Ok(acc)
+                })
+            })
+            .collect();
+        sum_joined(handles)
+    })
+}
+
+/// `rayon::scope`: each connection a rayon task, at most one per core served at once.
+pub fn serve_rayon(listener: &TcpListener, clients: u64) -> Answer {
+    let total = AtomicU64::new(0);
+    let failed = std::sync::Mutex::new(None);
+    let fail = |e: anyhow::Error| *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    rayon::scope(|s| {
+        for _ in 0..clients {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let (total, fail) = (&total, &fail);
+                    s.spawn(move |_| match echo(stream) {
+                        Ok(n) => {
+                            total.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => fail(e),
+                    });
+                }
+                Err(e) => {
+                    fail(e.into());
+                    break;
+                }
+            }
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(total.into_inner()),
+    }
+}
+
+/// A task per connection: thousands cost kilobytes each, not a thread stack. Call it on
+/// tokio's runtime.
+pub async fn serve_tokio(listener: TcpListener, clients: u64) -> Answer {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (stream, _) = listener.accept().await?;
+        tasks.spawn(echo_async(stream));
+    }
+    let mut acc = 0;
+    while let Some(r) = tasks.join_next().await {
+        acc += r??;
+    }
+    Ok(acc)
+}
+
+/// Processes sharing one listening socket, with safe std: `start(k, stdin)` starts worker
+/// process `k` with a copy of the listener as its standard input; the child rebuilds it with
+/// [`listener_from_stdin`], accepts its share of the connections, and prints how many lines
+/// it echoed first on its standard output. Returns the sum, and what each printed after it.
+pub fn serve_processes(
+    listener: &TcpListener,
+    workers: usize,
+    start: impl Fn(usize, Stdio) -> io::Result<Child>,
+) -> anyhow::Result<(u64, Vec<String>)> {
+    let children = (0..workers)
+        .map(|k| start(k, Stdio::from(OwnedFd::from(listener.try_clone()?))))
+        .collect::<io::Result<Vec<_>>>()
+        .context("starting a server process")?;
+    gather(children)
+}
+
+/// The child's side of [`serve_processes`]: the listener its parent handed over as stdin.
+pub fn listener_from_stdin() -> io::Result<TcpListener> {
+    Ok(TcpListener::from(io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+// --- run and measure ---
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use common::child::{exit_after, role_command};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::Job;
+use crate::jobs::{Job, cores};
+
+/// The longest a cell (or a worker process) may run before it ends itself.
+pub const CELL_LIMIT: Duration = Duration::from_secs(60);
 
 /// A concurrency model, named as the table prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +342,40 @@ pub enum Model {
     Tokio,
     Rayon,
     Hybrid,
+}
+
+/// The Python model a Rust one stands for, as the guides name them. Declared in the order of
+/// the names, so a map keyed by family lists them as a map keyed by the names would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PythonFamily {
+    #[serde(rename = "(no Python twin)")]
+    NoTwin,
+    #[serde(rename = "asyncio")]
+    Asyncio,
+    #[serde(rename = "multiprocessing")]
+    Multiprocessing,
+    #[serde(rename = "sequential")]
+    Sequential,
+    #[serde(rename = "threading")]
+    Threading,
+}
+
+impl PythonFamily {
+    pub fn name(self) -> &'static str {
+        match self {
+            PythonFamily::NoTwin => "(no Python twin)",
+            PythonFamily::Asyncio => "asyncio",
+            PythonFamily::Multiprocessing => "multiprocessing",
+            PythonFamily::Sequential => "sequential",
+            PythonFamily::Threading => "threading",
+        }
+    }
+}
+
+impl std::fmt::Display for PythonFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Model {
@@ -65,22 +401,27 @@ impl Model {
         }
     }
 
-    /// The Python model this one stands for, as the guides name them.
-    pub fn python_family(self) -> &'static str {
+    /// The Python model this one stands for.
+    pub fn python_family(self) -> PythonFamily {
         match self {
-            Model::Sequential => "sequential",
-            Model::Threads | Model::ThreadPool => "threading",
-            Model::Processes => "multiprocessing",
-            Model::Tokio | Model::Hybrid => "asyncio",
-            Model::Rayon => "(no Python twin)",
+            Model::Sequential => PythonFamily::Sequential,
+            Model::Threads | Model::ThreadPool => PythonFamily::Threading,
+            Model::Processes => PythonFamily::Multiprocessing,
+            Model::Tokio | Model::Hybrid => PythonFamily::Asyncio,
+            Model::Rayon => PythonFamily::NoTwin,
         }
     }
 
-    /// How many workers it uses for `job` on a machine with `cores` cores.
-    pub fn workers(self, job: &Job, cores: usize) -> usize {
+    /// Runs items (or connections) on more than one core at once.
+    pub fn is_parallel(self) -> bool {
+        self != Model::Sequential
+    }
+
+    /// How many workers it uses for `items` items on a machine with `cores` usable cores.
+    pub fn workers(self, items: u64, cores: usize) -> usize {
         match self {
             Model::Sequential => 1,
-            Model::Threads => job.items() as usize,
+            Model::Threads => items as usize,
             // ThreadPoolExecutor's default: min(32, os.cpu_count() + 4).
             Model::ThreadPool => (cores + 4).min(32),
             // Pool()'s default: os.cpu_count().
@@ -92,9 +433,6 @@ impl Model {
     /// Why this model does not apply to `job`, if it does not.
     pub fn not_applicable(self, job: &Job) -> Option<&'static str> {
         match (self, job) {
-            (Model::Processes, Job::Serve { .. }) => {
-                Some("sharing one listening socket between processes needs fork(): no safe std API")
-            }
             (Model::Hybrid, Job::Serve { .. }) => {
                 Some("no CPU part to hand off: it would be the tokio cell again")
             }
@@ -103,80 +441,37 @@ impl Model {
     }
 }
 
-/// The number of cores (`os.cpu_count()`).
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Run `job` with `model` in this process. Returns the sum of the item answers, and the
-/// peak memory of any worker processes it started (their peaks added up).
-pub fn run(model: Model, job: &Job) -> anyhow::Result<(u64, Option<u64>)> {
+/// Run `job` with `model` in this process (`images`: an image job's pictures, made before
+/// the clock started). Returns the sum of the item answers, and the peak memory of any
+/// worker processes it started (their peaks added up).
+pub fn run(
+    model: Model,
+    job: &Job,
+    images: Arc<Vec<Vec<u8>>>,
+) -> anyhow::Result<(u64, Option<u64>)> {
     let n = job.items();
-    let workers = model.workers(job, cores());
+    let workers = model.workers(n, cores());
     tracing::debug!(model = model.name(), items = n, workers, "run");
+    let http = blocking_client(job)?;
+    let init = || Worker {
+        job,
+        http: http.clone(),
+        db: None,
+        images: &images,
+    };
+    let item = |w: &mut Worker, i| w.item(i);
     let answer = match model {
-        Model::Sequential => {
-            let mut w = Worker::new(job)?;
-            (0..n).try_fold(0u64, |acc, i| {
-                Ok::<_, anyhow::Error>(acc.wrapping_add(w.item(i)?))
-            })?
+        Model::Sequential => sequential(n, init, item)?,
+        Model::Threads => threads(n, init, item)?,
+        Model::ThreadPool => thread_pool(n, workers, init, item)?,
+        Model::Rayon => rayon_pool(n, init, item)?,
+        Model::Processes => return run_processes(job, workers, &images),
+        Model::Tokio | Model::Hybrid => {
+            let hybrid = model == Model::Hybrid;
+            runtime()?.block_on(tokio_tasks(n, task_item(job, images.clone(), hybrid)))?
         }
-        Model::Threads => std::thread::scope(|s| {
-            // One OS thread per item; scoped threads may borrow `job`.
-            let http = blocking_client(job)?;
-            let handles: Vec<_> = (0..n)
-                .map(|i| {
-                    let http = http.clone();
-                    s.spawn(move || Worker::with_client(job, http).item(i))
-                })
-                .collect();
-            sum_joined(handles.into_iter().map(|h| h.join()))
-        })?,
-        Model::ThreadPool => {
-            // A fixed set of workers taking the next item from a shared counter.
-            let next = AtomicU64::new(0);
-            let http = blocking_client(job)?;
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let (next, http) = (&next, http.clone());
-                        s.spawn(move || {
-                            let mut w = Worker::with_client(job, http);
-                            let mut acc = 0u64;
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                if i >= n {
-                                    return Ok(acc);
-                                }
-                                acc = acc.wrapping_add(w.item(i)?);
-                            }
-                        })
-                    })
-                    .collect();
-                sum_joined(handles.into_iter().map(|h| h.join()))
-            })?
-        }
-        Model::Processes => return run_processes(job, workers),
-        Model::Rayon => {
-            let http = blocking_client(job)?;
-            (0..n)
-                .into_par_iter()
-                .map_init(|| Worker::with_client(job, http.clone()), |w, i| w.item(i))
-                .try_reduce(|| 0, |a, b| Ok(a.wrapping_add(b)))?
-        }
-        Model::Tokio => runtime()?.block_on(run_tokio(Arc::new(job.clone()), false))?,
-        Model::Hybrid => runtime()?.block_on(run_tokio(Arc::new(job.clone()), true))?,
     };
     Ok((answer, None))
-}
-
-fn sum_joined(
-    mut results: impl Iterator<Item = std::thread::Result<anyhow::Result<u64>>>,
-) -> anyhow::Result<u64> {
-    results.try_fold(0u64, |acc, r| {
-        let v = r.map_err(|_| anyhow!("a worker thread panicked"))??;
-        Ok(acc.wrapping_add(v))
-    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -199,27 +494,17 @@ fn blocking_client(job: &Job) -> anyhow::Result<Option<reqwest::blocking::Client
     ))
 }
 
-/// What one thread needs to run items: the HTTP client or its own database connection.
+/// What one thread needs to run items of any job: the HTTP client or its own database
+/// connection, and the images.
 struct Worker<'a> {
     job: &'a Job,
     http: Option<reqwest::blocking::Client>,
     db: Option<rusqlite::Connection>,
+    images: &'a [Vec<u8>],
 }
 
-impl<'a> Worker<'a> {
-    fn new(job: &'a Job) -> anyhow::Result<Self> {
-        Ok(Worker::with_client(job, blocking_client(job)?))
-    }
-
-    fn with_client(job: &'a Job, http: Option<reqwest::blocking::Client>) -> Self {
-        Worker {
-            job,
-            http,
-            db: None,
-        }
-    }
-
-    fn item(&mut self, i: u64) -> anyhow::Result<u64> {
+impl Worker<'_> {
+    fn item(&mut self, i: u64) -> Answer {
         match &self.http {
             Some(http) => {
                 let body = http
@@ -230,21 +515,28 @@ impl<'a> Worker<'a> {
                     .with_context(|| format!("downloading file {i}"))?;
                 self.job.check_body(i, &body)
             }
-            None => self.job.cpu_or_db_item(i, &mut self.db),
+            None => {
+                let image = self.images.get(i as usize).map(Vec::as_slice);
+                self.job.cpu_or_db_item(i, &mut self.db, image)
+            }
         }
     }
 }
 
-/// asyncio's way: one task per item on tokio's runtime. `hybrid` hands the blocking part
-/// to other threads (CPU to rayon, SQLite to `spawn_blocking`) so the runtime's workers
-/// only ever wait on I/O; plain tokio runs everything on its workers. Database tasks use
-/// the connection of the thread they run on (see [`on_this_thread`]).
-async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
-    let mut tasks = tokio::task::JoinSet::new();
+/// Item `i` as a task: asyncio's way. `hybrid` hands the blocking part to other threads
+/// (CPU to rayon, SQLite to `spawn_blocking`, as aiosqlite does) so the runtime's workers
+/// only ever wait on I/O; plain tokio runs everything on its workers, where a CPU or SQLite
+/// item blocks its worker thread until done.
+fn task_item(
+    job: &Job,
+    images: Arc<Vec<Vec<u8>>>,
+    hybrid: bool,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Answer> + Send>> {
+    let job = Arc::new(job.clone());
     let client = reqwest::Client::new();
-    for i in 0..job.items() {
-        let (job, client) = (job.clone(), client.clone());
-        tasks.spawn(async move {
+    move |i| {
+        let (job, client, images) = (job.clone(), client.clone(), images.clone());
+        Box::pin(async move {
             match &*job {
                 Job::Fetch { .. } => {
                     let body = client
@@ -262,20 +554,13 @@ async fn run_tokio(job: Arc<Job>, hybrid: bool) -> anyhow::Result<u64> {
                     }
                 }
                 Job::Db { .. } if hybrid => {
-                    // aiosqlite's way: the blocking call runs on tokio's blocking pool.
-                    tokio::task::spawn_blocking(move || on_this_thread(&job, i)).await?
+                    tokio::task::spawn_blocking(move || on_this_thread(&job, i, &images)).await?
                 }
-                _ if hybrid => on_rayon(move || on_this_thread(&job, i)).await,
-                // Blocks this worker thread until done: the event loop stalls meanwhile.
-                _ => on_this_thread(&job, i),
+                _ if hybrid => on_rayon(move || on_this_thread(&job, i, &images)).await,
+                _ => on_this_thread(&job, i, &images),
             }
-        });
+        })
     }
-    let mut acc = 0u64;
-    while let Some(r) = tasks.join_next().await {
-        acc = acc.wrapping_add(r??);
-    }
-    Ok(acc)
 }
 
 thread_local! {
@@ -286,208 +571,130 @@ thread_local! {
 }
 
 /// Item `i` of a CPU or database job on the calling thread, reusing its connection.
-fn on_this_thread(job: &Job, i: u64) -> anyhow::Result<u64> {
-    DB.with_borrow_mut(|db| job.cpu_or_db_item(i, db))
+fn on_this_thread(job: &Job, i: u64, images: &[Vec<u8>]) -> Answer {
+    let image = images.get(i as usize).map(Vec::as_slice);
+    DB.with_borrow_mut(|db| job.cpu_or_db_item(i, db, image))
 }
 
-/// Run `f` on rayon's pool and await its answer without blocking the runtime.
-async fn on_rayon<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.await.context("the rayon task was dropped")?
+/// Peaks that worker processes printed after their answers, added up.
+fn added_peaks(rest: &[String]) -> Option<u64> {
+    rest.iter().map(|r| r.trim().parse::<u64>().ok()).sum()
 }
 
-/// `Pool(processes=workers).map(...)`: start `workers` copies of this binary, each taking
-/// every `workers`-th item; add up what they print.
-fn run_processes(job: &Job, workers: usize) -> anyhow::Result<(u64, Option<u64>)> {
+/// [`processes`] on this binary: `--role worker JOB K OF` takes items K, K+OF, ...; an image
+/// job's worker gets its images through its standard input (`Pool.map` pickles them).
+fn run_processes(
+    job: &Job,
+    workers: usize,
+    images: &[Vec<u8>],
+) -> anyhow::Result<(u64, Option<u64>)> {
     let spec = serde_json::to_string(job)?;
-    let children = (0..workers)
-        .map(|k| {
-            common::cli::role_command(env!("CARGO_PKG_NAME"), "worker")?
-                .args([&spec, &k.to_string(), &workers.to_string()])
-                .stdout(Stdio::piped())
-                .spawn()
-                .context("starting a worker process")
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut acc = 0u64;
-    let mut peaks = Some(0u64);
-    for mut child in children {
-        let mut out = String::new();
-        child
-            .stdout
+    let (answer, rest) = processes(workers, |k| {
+        let mut child = role_command(env!("CARGO_PKG_NAME"), "worker")?
+            .args([&spec, &k.to_string(), &workers.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut stdin = child
+            .stdin
             .take()
-            .context("no stdout")?
-            .read_to_string(&mut out)?;
-        let (status, rusage_peak) = common::memory::wait_with_peak_rss(child)?;
-        ensure!(status.success(), "a worker process failed: {status}");
-        // The worker prints its answer and its own peak memory (see `cells.rs` on why not
-        // ru_maxrss).
-        let mut words = out.split_whitespace();
-        let v: u64 = words
-            .next()
-            .and_then(|w| w.parse().ok())
-            .with_context(|| format!("worker said {out:?}"))?;
-        let peak = words.next().and_then(|w| w.parse().ok()).or(rusage_peak);
-        acc = acc.wrapping_add(v);
-        peaks = peaks.zip(peak).map(|(a, b)| a + b);
-    }
-    Ok((acc, peaks))
+            .ok_or_else(|| io::Error::other("no stdin"))?;
+        for image in images.iter().skip(k).step_by(workers) {
+            stdin.write_all(image)?;
+        }
+        Ok(child)
+    })?;
+    Ok((answer, added_peaks(&rest)))
 }
 
 /// The worker process: `compare --role worker JOB K OF` runs items K, K+OF, ... in order
-/// and prints their sum and its own peak memory.
+/// and prints their sum and its own peak memory (its `VmHWM`; see `cells.rs` on why not
+/// `ru_maxrss`).
 pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
     let [spec, k, of] = args else {
         bail!("usage: --role worker JOB_JSON K OF");
     };
-    crate::cells::exit_after(crate::cells::CELL_LIMIT);
+    exit_after(CELL_LIMIT);
     let job: Job = serde_json::from_str(spec).context("reading the job")?;
     let (k, of): (u64, u64) = (k.parse()?, of.parse()?);
-    let mut w = Worker::new(&job)?;
+    let mine = (k..job.items()).step_by(of.max(1) as usize);
+    let mut images = vec![Vec::new(); job.items() as usize];
+    if matches!(job, Job::Images { .. }) {
+        let mut stdin = io::stdin().lock();
+        for i in mine.clone() {
+            let mut image = vec![0; job.image_len()];
+            stdin
+                .read_exact(&mut image)
+                .with_context(|| format!("reading image {i}"))?;
+            images[i as usize] = image;
+        }
+    }
+    let mut w = Worker {
+        job: &job,
+        http: blocking_client(&job)?,
+        db: None,
+        images: &images,
+    };
     let mut acc = 0u64;
-    for i in (k..job.items()).step_by(of.max(1) as usize) {
+    for i in mine {
         acc = acc.wrapping_add(w.item(i)?);
     }
     tracing::debug!(pid = std::process::id(), k, "worker done");
-    match common::memory::peak_rss() {
-        Some(peak) => println!("{acc} {peak}"),
-        None => println!("{acc}"),
-    }
+    print_answer(acc);
     Ok(())
 }
 
-// ---------------------------------------------------------------- the echo server
+fn print_answer(answer: u64) {
+    match common::memory::peak_rss() {
+        Some(peak) => println!("{answer} {peak}"),
+        None => println!("{answer}"),
+    }
+}
 
 /// Serve `clients` connections of the line-echo protocol with `model`; returns the number
-/// of lines echoed.
-pub fn serve(model: Model, listener: TcpListener, clients: u64) -> anyhow::Result<u64> {
-    let workers = model.workers(
-        &Job::Serve {
-            clients,
-            messages: 0,
-            think_ms: 0,
-        },
-        cores(),
-    );
-    match model {
-        Model::Sequential => (0..clients).try_fold(0, |acc, _| {
-            let (stream, _) = listener.accept()?;
-            Ok(acc + echo(stream)?)
-        }),
-        Model::Threads => std::thread::scope(|s| {
-            // Thread per connection: the accept loop hands each one to a new thread.
-            let mut handles = Vec::new();
-            for _ in 0..clients {
-                let (stream, _) = listener.accept()?;
-                handles.push(s.spawn(move || echo(stream)));
-            }
-            sum_joined(handles.into_iter().map(|h| h.join()))
-        }),
-        Model::ThreadPool => {
-            // Every worker calls accept() on the shared listener (`accept` takes `&self`).
-            let left = AtomicU64::new(clients);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let (listener, left) = (&listener, &left);
-                        s.spawn(move || {
-                            let mut acc = 0;
-                            while left
-                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
-                                    l.checked_sub(1)
-                                })
-                                .is_ok()
-                            {
-                                let (stream, _) = listener.accept()?;
-                                acc += echo(stream)?;
-                            }
-                            Ok(acc)
-                        })
-                    })
-                    .collect();
-                sum_joined(handles.into_iter().map(|h| h.join()))
-            })
+/// of lines echoed and the peak memory of any server processes it started.
+pub fn serve(
+    model: Model,
+    listener: TcpListener,
+    clients: u64,
+) -> anyhow::Result<(u64, Option<u64>)> {
+    let workers = model.workers(clients, cores());
+    let echoed = match model {
+        Model::Sequential => serve_sequential(&listener, clients)?,
+        Model::Threads => serve_threads(&listener, clients)?,
+        Model::ThreadPool => serve_pool(&listener, clients, workers)?,
+        Model::Rayon => serve_rayon(&listener, clients)?,
+        Model::Tokio => runtime()?.block_on(serve_tokio(listener, clients))?,
+        Model::Processes => {
+            let share = |k: usize| {
+                clients / workers as u64 + u64::from((k as u64) < clients % workers as u64)
+            };
+            let (echoed, rest) = serve_processes(&listener, workers, |k, stdin| {
+                role_command(env!("CARGO_PKG_NAME"), "server-worker")?
+                    .arg(share(k).to_string())
+                    .stdin(stdin)
+                    .stdout(Stdio::piped())
+                    .spawn()
+            })?;
+            return Ok((echoed, added_peaks(&rest)));
         }
-        Model::Rayon => {
-            // rayon::scope: each connection a rayon task, at most `cores` served at once.
-            let total = AtomicU64::new(0);
-            let failed = std::sync::Mutex::new(None);
-            rayon::scope(|s| {
-                for _ in 0..clients {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let (total, failed) = (&total, &failed);
-                            s.spawn(move |_| match echo(stream) {
-                                Ok(n) => {
-                                    total.fetch_add(n, Ordering::Relaxed);
-                                }
-                                Err(e) => {
-                                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e)
-                                }
-                            });
-                        }
-                        Err(e) => {
-                            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into());
-                            break;
-                        }
-                    }
-                }
-            });
-            if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
-                return Err(e);
-            }
-            Ok(total.into_inner())
-        }
-        Model::Tokio => runtime()?.block_on(async {
-            // Task per connection: thousands cost kilobytes each, not a thread stack.
-            listener.set_nonblocking(true)?;
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..clients {
-                let (stream, _) = listener.accept().await?;
-                tasks.spawn(echo_async(stream));
-            }
-            let mut acc = 0;
-            while let Some(r) = tasks.join_next().await {
-                acc += r??;
-            }
-            Ok(acc)
-        }),
-        Model::Processes | Model::Hybrid => {
-            bail!("{} does not apply to a server", model.name())
-        }
-    }
+        Model::Hybrid => bail!("{} does not apply to a server", model.name()),
+    };
+    Ok((echoed, None))
 }
 
-/// Echo lines until the client closes the connection; returns how many.
-fn echo(stream: TcpStream) -> anyhow::Result<u64> {
-    // Small replies go out at once (no Nagle delay), each line in one write.
-    stream.set_nodelay(true)?;
-    let mut writer = stream.try_clone()?;
-    let mut lines = 0;
-    for line in BufReader::new(stream).lines() {
-        writer.write_all(format!("{}\n", line?).as_bytes())?;
-        lines += 1;
-    }
-    Ok(lines)
-}
-
-async fn echo_async(stream: tokio::net::TcpStream) -> anyhow::Result<u64> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    stream.set_nodelay(true)?;
-    let (read, mut write) = stream.into_split();
-    let mut lines = tokio::io::BufReader::new(read).lines();
-    let mut n = 0;
-    while let Some(line) = lines.next_line().await? {
-        write.write_all(format!("{line}\n").as_bytes()).await?;
-        n += 1;
-    }
-    Ok(n)
+/// A server process: `compare --role server-worker CLIENTS` serves that many connections on
+/// the listener it got as stdin, a thread per connection, and prints the lines it echoed
+/// and its own peak memory.
+pub fn server_worker_role(args: &[String]) -> anyhow::Result<()> {
+    let [share] = args else {
+        bail!("usage: --role server-worker CLIENTS (the listener as stdin)");
+    };
+    exit_after(CELL_LIMIT);
+    let listener = listener_from_stdin().context("standard input is not a listening socket")?;
+    let echoed = serve_threads(&listener, share.parse()?)?;
+    print_answer(echoed);
+    Ok(())
 }
 
 /// The client side: `clients` connections at once, each sending `messages` lines with
@@ -511,7 +718,7 @@ pub async fn drive_clients(
                 write.write_all(format!("{sent}\n").as_bytes()).await?;
                 let back = lines.next_line().await?.context("server closed early")?;
                 ensure!(back == sent, "echo mismatch: {back:?}");
-                tokio::time::sleep(std::time::Duration::from_millis(think_ms)).await;
+                tokio::time::sleep(Duration::from_millis(think_ms)).await;
             }
             Ok::<_, anyhow::Error>(messages)
         });
@@ -527,9 +734,70 @@ pub async fn drive_clients(
 mod tests {
     use super::*;
     use common::fixture::{ServerConfig, TestServer};
+    use common::gauge::Gauge;
 
     fn in_process_models() -> impl Iterator<Item = Model> {
         Model::ALL.into_iter().filter(|&m| m != Model::Processes)
+    }
+
+    fn no_images() -> Arc<Vec<Vec<u8>>> {
+        Arc::new(Vec::new())
+    }
+
+    #[test]
+    fn every_executor_adds_up_every_item_once() {
+        let item = |calls: &mut u64, i: u64| {
+            *calls += 1;
+            Ok(i * i)
+        };
+        let expected: u64 = (0..50).map(|i| i * i).sum();
+        assert_eq!(sequential(50, || 0, item).unwrap(), expected);
+        assert_eq!(threads(50, || 0, item).unwrap(), expected);
+        assert_eq!(thread_pool(50, 3, || 0, item).unwrap(), expected);
+        assert_eq!(rayon_pool(50, || 0, item).unwrap(), expected);
+        let rt = runtime().unwrap();
+        assert_eq!(
+            rt.block_on(tokio_tasks(50, |i| async move { Ok(i * i) }))
+                .unwrap(),
+            expected
+        );
+        assert_eq!(
+            rt.block_on(tokio_tasks(50, |i| on_rayon(move || Ok(i * i))))
+                .unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn the_thread_pool_runs_at_most_its_workers_at_once_and_an_error_surfaces() {
+        let gauge = Gauge::new();
+        let barrier = std::sync::Barrier::new(3);
+        let total = thread_pool(
+            30,
+            3,
+            || (),
+            |_, i| {
+                let _inside = gauge.enter();
+                if i < 3 {
+                    // The first three items meet: all three workers are busy at once.
+                    barrier.wait();
+                }
+                Ok(i)
+            },
+        )
+        .unwrap();
+        assert_eq!(total, (0..30u64).sum::<u64>());
+        assert_eq!(gauge.max(), 3);
+        let failed = thread_pool(
+            10,
+            2,
+            || (),
+            |_, i| {
+                ensure!(i != 7, "item 7 failed");
+                Ok(i)
+            },
+        );
+        assert!(failed.unwrap_err().to_string().contains("item 7"));
     }
 
     #[test]
@@ -545,12 +813,14 @@ mod tests {
             },
             Job::Images {
                 count: 10,
-                pixels: 500,
+                width: 256,
+                height: 4,
             },
         ];
         for job in &jobs {
+            let images = Arc::new(job.images());
             for model in in_process_models() {
-                let (answer, _) = run(model, job).unwrap();
+                let (answer, _) = run(model, job, images.clone()).unwrap();
                 assert_eq!(answer, job.expected().unwrap(), "{model:?} {job:?}");
             }
         }
@@ -565,10 +835,11 @@ mod tests {
             latency_ms: 1,
             spread: true,
             size: 300,
+            parse: true,
         };
         let models: Vec<_> = in_process_models().collect();
         for &model in &models {
-            let (answer, _) = run(model, &job).unwrap();
+            let (answer, _) = run(model, &job, no_images()).unwrap();
             assert_eq!(answer, job.expected().unwrap(), "{model:?}");
         }
         assert_eq!(server.requests_served(), 6 * models.len() as u64);
@@ -583,9 +854,10 @@ mod tests {
             latency_ms: 2,
             spread: false,
             size: 10,
+            parse: false,
         };
-        run(Model::ThreadPool, &job).unwrap();
-        assert!(server.max_in_flight() <= Model::ThreadPool.workers(&job, cores()) as u64);
+        run(Model::ThreadPool, &job, no_images()).unwrap();
+        assert!(server.max_in_flight() <= Model::ThreadPool.workers(40, cores()) as u64);
         assert_eq!(server.requests_served(), 40);
     }
 
@@ -599,30 +871,47 @@ mod tests {
             latency_ms: 0,
             spread: false,
             size: 300,
+            parse: false,
         };
         for model in in_process_models() {
-            assert!(run(model, &broken).is_err(), "{model:?}");
+            assert!(run(model, &broken, no_images()).is_err(), "{model:?}");
         }
     }
 
     #[test]
     fn every_server_model_echoes_every_line() {
-        for model in in_process_models().filter(|m| m.not_applicable(&serve_job()).is_none()) {
+        let job = Job::Serve {
+            clients: 5,
+            messages: 3,
+            think_ms: 0,
+        };
+        for model in in_process_models().filter(|m| m.not_applicable(&job).is_none()) {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let server = std::thread::spawn(move || serve(model, listener, 5));
             let rt = runtime().unwrap();
             let sent = rt.block_on(drive_clients(addr, 5, 3, 0)).unwrap();
             assert_eq!(sent, 15);
-            assert_eq!(server.join().unwrap().unwrap(), 15, "{model:?}");
+            assert_eq!(server.join().unwrap().unwrap().0, 15, "{model:?}");
         }
     }
 
-    fn serve_job() -> Job {
-        Job::Serve {
-            clients: 5,
-            messages: 3,
-            think_ms: 0,
-        }
+    #[test]
+    fn python_families_sort_as_their_names_do() {
+        let mut by_enum = [
+            PythonFamily::Threading,
+            PythonFamily::Asyncio,
+            PythonFamily::NoTwin,
+            PythonFamily::Sequential,
+            PythonFamily::Multiprocessing,
+        ];
+        let mut by_name = by_enum.map(PythonFamily::name);
+        by_enum.sort();
+        by_name.sort();
+        assert_eq!(by_enum.map(PythonFamily::name), by_name);
+        assert_eq!(
+            serde_json::to_string(&PythonFamily::NoTwin).unwrap(),
+            "\"(no Python twin)\""
+        );
     }
 }

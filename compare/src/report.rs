@@ -6,7 +6,33 @@ use std::time::Duration;
 use common::timing::{Bytes, Secs};
 use serde::Serialize;
 
-use crate::cells::Row;
+use crate::jobs::{Sizes, cores};
+use crate::table::{Row, Verdict};
+
+/// The Cargo profile this binary was built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Dev,
+    Release,
+}
+
+impl Profile {
+    pub fn this_build() -> Profile {
+        if cfg!(debug_assertions) {
+            Profile::Dev
+        } else {
+            Profile::Release
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Release => "release",
+        }
+    }
+}
 
 /// Where the figures come from: printed with every table.
 #[derive(Clone, Debug, Serialize)]
@@ -16,13 +42,18 @@ pub struct Machine {
     pub os: &'static str,
     pub arch: &'static str,
     /// `release` or `dev`: the Cargo profile this binary was built with.
-    pub profile: &'static str,
+    pub profile: Profile,
     /// `full`, `quick` or `tiny`.
-    pub sizes: &'static str,
+    pub sizes: Sizes,
+    /// How free the machine was when the run started: `load_1m`, `usable_cores`,
+    /// `online_cores`, `others_busy` (cores' worth of CPU other processes used).
+    #[serde(flatten)]
+    pub load: common::claim::Machine,
 }
 
 impl Machine {
-    pub fn here(sizes: &'static str) -> Machine {
+    /// This machine now, with a short sample of how busy other processes keep it.
+    pub fn here(sizes: Sizes) -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|info| {
@@ -34,22 +65,24 @@ impl Machine {
             .unwrap_or_else(|| "unknown CPU".into());
         Machine {
             cpu,
-            cores: crate::models::cores(),
+            cores: cores(),
             os: std::env::consts::OS,
             arch: std::env::consts::ARCH,
-            profile: if cfg!(debug_assertions) {
-                "dev"
-            } else {
-                "release"
-            },
+            profile: Profile::this_build(),
             sizes,
+            load: common::claim::Machine::sample(),
         }
     }
 
     pub fn line(&self) -> String {
         format!(
             "{}, {} cores, {} {}, {} build, {} sizes",
-            self.cpu, self.cores, self.os, self.arch, self.profile, self.sizes
+            self.cpu,
+            self.cores,
+            self.os,
+            self.arch,
+            self.profile.name(),
+            self.sizes.name()
         )
     }
 }
@@ -81,7 +114,7 @@ pub fn terminal(rows: &[Row]) -> String {
     };
     let _ = write!(out, "  {:W_NAME$}", "");
     for c in &first.cells {
-        let _ = write!(out, "{:>W_CELL$}", c.model);
+        let _ = write!(out, "{:>W_CELL$}", c.model.name());
     }
     let _ = writeln!(out, "   guide says -> Rust winner");
     for row in rows {
@@ -95,21 +128,22 @@ pub fn terminal(rows: &[Row]) -> String {
             let _ = write!(out, "{text:>W_CELL$}");
         }
         let mark = match row.verdict {
-            "agrees" => "=",
-            "close" => "≈",
-            _ => "≠",
+            Verdict::Agrees => "=",
+            Verdict::Close => "≈",
+            Verdict::Differs => "≠",
         };
         let _ = writeln!(
             out,
             "   {} {mark} {}",
-            row.python_recommends, row.rust_winner
+            row.python_recommends,
+            row.winner_name()
         );
         let _ = write!(out, "  {:W_NAME$}", "  peak memory");
         for c in &row.cells {
             let text = if c.seconds.is_some() {
                 mem(c.peak_rss_bytes)
             } else {
-                String::new()
+                "n/a".to_owned()
             };
             let _ = write!(out, "{text:>W_CELL$}");
         }
@@ -133,7 +167,7 @@ pub fn markdown(rows: &[Row]) -> String {
     };
     out.push_str("| scenario |");
     for c in &first.cells {
-        let _ = write!(out, " {} |", c.model);
+        let _ = write!(out, " {} |", c.model.name());
     }
     out.push_str(" Python guide | Rust winner |\n|---|");
     for _ in &first.cells {
@@ -151,14 +185,15 @@ pub fn markdown(rows: &[Row]) -> String {
             let _ = write!(out, " {text} |");
         }
         let verdict = match row.verdict {
-            "agrees" => "",
-            "close" => " (a tie)",
-            _ => " (differs)",
+            Verdict::Agrees => "",
+            Verdict::Close => " (a tie)",
+            Verdict::Differs => " (differs)",
         };
         let _ = writeln!(
             out,
             " {} | {}{verdict} |",
-            row.python_recommends, row.rust_winner
+            row.python_recommends,
+            row.winner_name()
         );
     }
     out
@@ -171,35 +206,19 @@ pub fn json(report: &Report) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cells::{Cell, Scenario, row_from_cells};
-    use crate::jobs::Job;
+    use crate::models::{Model, PythonFamily};
+    use crate::table::row_from_cells;
+    use crate::table::tests::{cell, scenario};
 
     pub fn sample_rows() -> Vec<Row> {
-        let scenario = Scenario {
-            section: "benchmark-table",
-            name: "CPU-bound",
-            workload: "sum of squares".into(),
-            python: "multiprocessing",
-            python_seconds: vec![("multiprocessing", 1.3)],
-            runs: 1,
-            job: Job::SumSquares { n: 1, chunks: 1 },
-        };
-        let cell = |model: &'static str, family, seconds| Cell {
-            model,
-            python_family: family,
-            workers: 2,
-            seconds,
-            peak_rss_bytes: Some(3 << 20),
-            runs: 1,
-            fastest: false,
-            not_applicable: None,
-        };
+        let mut s = scenario(PythonFamily::Multiprocessing);
+        s.name = "CPU-bound";
         vec![row_from_cells(
-            &scenario,
+            &s,
             vec![
-                cell("processes", "multiprocessing", Some(0.8)),
-                cell("rayon", "(no Python twin)", Some(0.4)),
-                cell("hybrid", "asyncio", None),
+                cell(Model::Processes, Some(0.8)),
+                cell(Model::Rayon, Some(0.4)),
+                cell(Model::Hybrid, None),
             ],
         )]
     }
@@ -210,7 +229,8 @@ mod tests {
         assert!(text.contains("★400.0 ms"), "{text}");
         assert!(text.contains("multiprocessing ≠ rayon"), "{text}");
         assert!(text.contains("3.0 MiB"), "{text}");
-        assert!(text.contains("n/a"), "{text}");
+        let memory = text.lines().find(|l| l.contains("peak memory")).unwrap();
+        assert!(memory.contains("n/a"), "no silent gap: {text}");
     }
 
     #[test]
@@ -221,5 +241,26 @@ mod tests {
         assert_eq!(lines[0].matches('|').count(), lines[2].matches('|').count());
         assert!(lines[2].contains("**400.0 ms**"), "{text}");
         assert!(lines[2].contains("rayon (differs)"), "{text}");
+    }
+
+    #[test]
+    fn the_json_machine_keeps_its_fields_and_adds_the_load() {
+        let json = serde_json::to_value(Machine::here(Sizes::Tiny)).unwrap();
+        for field in [
+            "cpu",
+            "cores",
+            "os",
+            "arch",
+            "profile",
+            "sizes",
+            "usable_cores",
+        ] {
+            assert!(!json[field].is_null(), "{field}: {json}");
+        }
+        assert_eq!(json["sizes"], "tiny");
+        assert!(json["profile"] == "dev" || json["profile"] == "release");
+        for field in ["load_1m", "online_cores", "others_busy"] {
+            assert!(json.get(field).is_some(), "{field}: {json}");
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! reports, the JSON has the documented fields, the winner is the fastest cell, the chart
 //! is an SVG), bad input.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run, run_ok, section_names,
+};
 use serde_json::Value;
 
 const EXE: &str = env!("CARGO_BIN_EXE_compare");
@@ -17,14 +19,8 @@ const MODELS: [&str; 7] = [
 ];
 
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(
-        EXE,
-        &[
-            ("benchmark-table", "the benchmark table"),
-            ("decision-matrix", "the decision matrix"),
-        ],
-    );
+fn every_section_is_listed_documented_and_in_the_readme() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -35,6 +31,10 @@ fn runs_one_section_in_the_terminal() {
     assert!(out.contains('★'), "the fastest cell is marked: {out}");
     assert!(out.contains("every answer checked"), "{out}");
     assert!(out.contains("→ "), "a takeaway: {out}");
+    assert!(
+        out.contains("no GIL") || out.contains("not shown in this run:"),
+        "the CPU row's claim, checked: {out}"
+    );
 }
 
 #[test]
@@ -52,8 +52,19 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
         ],
     );
     let report: Value = serde_json::from_str(&out).expect("stdout is JSON and nothing else");
-    for field in ["cpu", "cores", "os", "arch", "profile", "sizes"] {
+    for field in [
+        "cpu",
+        "cores",
+        "os",
+        "arch",
+        "profile",
+        "sizes",
+        "usable_cores",
+    ] {
         assert!(!report["machine"][field].is_null(), "machine.{field}");
+    }
+    for field in ["load_1m", "online_cores", "others_busy"] {
+        assert!(report["machine"].get(field).is_some(), "machine.{field}");
     }
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2 + 8, "benchmark table + decision matrix");
@@ -127,8 +138,30 @@ fn markdown_is_a_table_per_section() {
 }
 
 #[test]
+fn the_terminal_run_of_the_server_row_measures_processes_too() {
+    let out = run_ok(EXE, &["--tiny", "--format", "json", "decision-matrix"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let server = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["scenario"] == "Real-time server")
+        .unwrap();
+    let processes = server["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == "processes")
+        .unwrap();
+    assert!(processes["seconds"].as_f64().is_some(), "{processes}");
+    assert!(processes["not_applicable"].is_null(), "{processes}");
+}
+
+#[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, &["benchmark-table", "decision-matrix"]);
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }
 
 #[test]

@@ -1,0 +1,384 @@
+//! One run of `compare`: its options, the fixtures its sections share (the local file
+//! server, the SQLite file), the rows measured so far, and how a section measures and prints
+//! its rows. Not a lesson: the harness around `models.rs`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context;
+use clap::ValueEnum;
+use common::cli::SectionResult;
+use common::fixture::TestServer;
+use common::print::{Evidence, figure, takeaway, takeaway_if};
+use common::timing::{Secs, Stopwatch};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cells;
+use crate::jobs::{Env, Job, Sizes, cores};
+use crate::models::Model;
+use crate::report::{self, Machine, Profile};
+use crate::table::{Row, Scenario, Verdict};
+
+/// How to print the results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables, explanations and takeaways, under the runner's banners
+    #[default]
+    Terminal,
+    /// Only the Markdown tables (the README's)
+    Markdown,
+    /// Only one JSON object: the machine and every row
+    Json,
+}
+
+/// `compare`'s own options (the runner adds `--list`, `--trace`, section names...).
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// Smaller jobs: under 15 s with --release instead of under a minute (the default in a
+    /// dev build, where the full sizes would take minutes)
+    #[arg(long, conflicts_with_all = ["tiny", "full"])]
+    pub quick: bool,
+    /// The full sizes even in a dev build (the default with --release)
+    #[arg(long, conflicts_with = "tiny")]
+    pub full: bool,
+    /// Tiny jobs that only check every cell works (the tests use it; figures mean nothing)
+    #[arg(long)]
+    pub tiny: bool,
+    /// How to print the results
+    #[arg(long, value_enum, default_value_t = Format::Terminal)]
+    pub format: Format,
+    /// Also draw the table as a bar chart into this SVG file (e.g. target/compare.svg)
+    #[arg(long, value_name = "FILE.svg", value_parser = chart_path)]
+    pub chart: Option<PathBuf>,
+    /// What the sections of this run share.
+    #[arg(skip)]
+    pub shared: Shared,
+}
+
+/// `--chart`: a file name ending in `.svg`, in a folder that exists.
+fn chart_path(arg: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(arg);
+    if path.extension().is_none_or(|e| e != "svg") {
+        return Err("needs a file name ending in .svg".to_owned());
+    }
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        return Err(format!(
+            "folder '{}' does not exist; give a path in an existing folder",
+            dir.display()
+        ));
+    }
+    Ok(path)
+}
+
+impl Options {
+    pub fn sizes(&self) -> Sizes {
+        if self.tiny {
+            Sizes::Tiny
+        } else if self.quick || (cfg!(debug_assertions) && !self.full) {
+            Sizes::Quick
+        } else {
+            Sizes::Full
+        }
+    }
+
+    fn terminal(&self) -> bool {
+        self.format == Format::Terminal
+    }
+}
+
+/// What the sections of one run share: the fixtures (started by the first section), the
+/// machine reading, and every row measured so far.
+#[derive(Clone, Default)]
+pub struct Shared(Arc<Mutex<State>>);
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    fixtures: Option<Fixtures>,
+    machine: Option<Machine>,
+    rows: Vec<Row>,
+}
+
+/// The file server (in this process, so its memory is not counted in any cell) and an SQLite
+/// file in a temporary folder.
+struct Fixtures {
+    env: Env,
+    _server: TestServer,
+    _dir: tempfile::TempDir,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every row measured so far, and the machine they were measured on.
+    pub fn results(&self) -> (Vec<Row>, Option<Machine>) {
+        let state = self.lock();
+        (state.rows.clone(), state.machine.clone())
+    }
+}
+
+impl State {
+    fn fixtures(&mut self, sizes: Sizes) -> anyhow::Result<&Env> {
+        if self.fixtures.is_none() {
+            let server =
+                TestServer::start(Default::default()).context("starting the local file server")?;
+            let dir = tempfile::tempdir().context("creating a temporary folder")?;
+            let db_path = dir.path().join("compare.sqlite");
+            let db_rows = Env::db_rows_for(sizes);
+            crate::jobs::create_db(&db_path, db_rows)?;
+            self.fixtures = Some(Fixtures {
+                env: Env {
+                    sizes,
+                    server: server.url(""),
+                    db: db_path.to_string_lossy().into_owned(),
+                    db_rows,
+                },
+                _server: server,
+                _dir: dir,
+            });
+        }
+        Ok(&self.fixtures.as_ref().context("no fixtures")?.env)
+    }
+}
+
+/// A section of `compare`: measure the rows `scenarios` lists, print them (in the terminal
+/// format) and keep them for the Markdown, JSON and chart printed after the last section.
+pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> SectionResult {
+    let sizes = options.sizes();
+    let total = Stopwatch::start();
+    let mut state = options.shared.lock();
+    let scenarios = scenarios(state.fixtures(sizes)?);
+    let machine = state
+        .machine
+        .get_or_insert_with(|| Machine::here(sizes))
+        .clone();
+    if options.terminal() {
+        println!("  {}", machine.line());
+        if machine.profile == Profile::Dev && sizes == Sizes::Quick && !options.quick {
+            println!(
+                "  (dev build: quick sizes; cargo run --release -p compare for the full table)"
+            );
+        }
+    }
+    let cells: usize = scenarios
+        .iter()
+        .map(|r| r.runs as usize * Model::ALL.len())
+        .sum();
+    let bar = ProgressBar::new(cells as u64).with_style(
+        ProgressStyle::with_template("  {bar:30} {pos}/{len} cells  {elapsed}  {msg}")
+            .context("progress bar template")?,
+    );
+    let mut rows = Vec::new();
+    for scenario in &scenarios {
+        rows.push(cells::measure_row(scenario, |step| match step {
+            Some(cell) => bar.set_message(cell.to_owned()),
+            None => bar.inc(1),
+        })?);
+    }
+    bar.finish_and_clear();
+    if options.terminal() {
+        print_section(&rows, &scenarios);
+        println!(
+            "  {cells} cells in {}, every answer checked.",
+            Secs(total.elapsed())
+        );
+    }
+    state.rows.extend(rows);
+    Ok(())
+}
+
+/// After the last section: the Markdown or JSON of every row, and the chart.
+pub fn finish(options: &Options, names: &[&str]) -> anyhow::Result<()> {
+    let (rows, machine) = options.shared.results();
+    let machine = machine.unwrap_or_else(|| Machine::here(options.sizes()));
+    match options.format {
+        Format::Terminal => {}
+        Format::Markdown => {
+            println!("Measured on {}.\n", machine.line());
+            for name in names {
+                let rows: Vec<Row> = rows
+                    .iter()
+                    .filter(|r| r.section == *name)
+                    .cloned()
+                    .collect();
+                println!("#### {name}\n\n{}", report::markdown(&rows));
+            }
+        }
+        Format::Json => println!(
+            "{}",
+            report::json(&report::Report {
+                machine: &machine,
+                rows: &rows,
+            })?
+        ),
+    }
+    if let Some(path) = &options.chart {
+        crate::chart::write_svg(&rows, &machine, path)
+            .with_context(|| format!("drawing the chart into {}", path.display()))?;
+        if options.terminal() {
+            figure("chart written to", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn print_section(rows: &[Row], scenarios: &[Scenario]) {
+    print!("{}", report::terminal(rows));
+    println!();
+    print!("{}", report::workloads(rows));
+    for (row, scenario) in rows.iter().zip(scenarios) {
+        if !scenario.python_seconds.is_empty() {
+            let guide: Vec<String> = scenario
+                .python_seconds
+                .iter()
+                .map(|(m, s)| format!("{m} {s} s"))
+                .collect();
+            println!(
+                "  the guide's example for {}: {}",
+                row.scenario,
+                guide.join(", ")
+            );
+        }
+    }
+    let mut differ = 0;
+    for (row, scenario) in rows.iter().zip(scenarios) {
+        match row.verdict {
+            Verdict::Agrees => {}
+            Verdict::Close => println!(
+                "  ≈ {}: {} was fastest, the guide's {} within {:.0} % (inside this run's noise): a tie",
+                row.scenario,
+                row.winner_name(),
+                row.python_recommends,
+                (row.winner_vs_recommended.unwrap_or(1.0) - 1.0) * 100.0
+            ),
+            Verdict::Differs => {
+                differ += 1;
+                let by = row.winner_vs_recommended.map_or(String::new(), |x| {
+                    format!(", {x:.1}x the best {} cell", row.python_recommends)
+                });
+                let why = if scenario.job.is_cpu() {
+                    "see below".to_owned()
+                } else {
+                    why_it_differs(&scenario.job, row.rust_winner)
+                };
+                println!(
+                    "  ≠ {}: the guide says {}, Rust's fastest is {}{by}: {why}",
+                    row.scenario,
+                    row.python_recommends,
+                    row.winner_name(),
+                );
+            }
+        }
+    }
+    for (row, scenario) in rows.iter().zip(scenarios) {
+        if scenario.job.is_cpu() {
+            no_gil_claim(row);
+        }
+    }
+    takeaway(format!(
+        "{differ} of {} rows: Rust's fastest model is not the guide's pick; measure before you choose",
+        rows.len()
+    ));
+}
+
+/// The CPU rows' explanation, "no GIL: threads in one process use every core", printed as
+/// fact only when the fastest in-process parallel cell scaled over the sequential one.
+fn no_gil_claim(row: &Row) {
+    let seconds = |m: Model| row.cell(m).and_then(|c| c.seconds);
+    let Some(sequential) = seconds(Model::Sequential) else {
+        return;
+    };
+    let Some((best, time)) = Model::ALL
+        .into_iter()
+        .filter(|&m| m.is_parallel() && m != Model::Processes)
+        .filter_map(|m| seconds(m).map(|s| (m, s)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return;
+    };
+    let cores = cores();
+    let speedup = sequential / time.max(f64::MIN_POSITIVE);
+    let processes = match seconds(Model::Processes) {
+        Some(p) if p >= time => "; processes only add start-up and copying",
+        _ => "",
+    };
+    takeaway_if(
+        &Evidence::scaling(speedup, cores),
+        format!(
+            "{}: no GIL: the {} cell ran Rust on all {cores} cores inside one process, {speedup:.1}x sequential{processes}",
+            row.scenario,
+            best.name()
+        ),
+    );
+}
+
+/// One sentence on why Rust's winner differs from the guide's pick for a job that waits.
+fn why_it_differs(job: &Job, winner: Option<Model>) -> String {
+    let Some(winner) = winner else {
+        return "no cell ran".into();
+    };
+    if winner == Model::Sequential {
+        return "the job is too small to repay starting any workers".into();
+    }
+    match job {
+        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections on all cores win".into(),
+        _ => format!(
+            "both wait concurrently; at this size the {} cell started and switched more cheaply",
+            winner.name()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_follow_the_flags() {
+        let options = |quick, full, tiny| Options {
+            quick,
+            full,
+            tiny,
+            format: Format::Terminal,
+            chart: None,
+            shared: Shared::default(),
+        };
+        assert_eq!(options(false, false, true).sizes(), Sizes::Tiny);
+        assert_eq!(options(true, false, false).sizes(), Sizes::Quick);
+        assert_eq!(options(false, true, false).sizes(), Sizes::Full);
+    }
+
+    #[test]
+    fn a_chart_is_an_svg_in_a_folder_that_exists() {
+        assert!(chart_path("target/x.svg").is_ok() || !std::path::Path::new("target").is_dir());
+        assert!(chart_path("x.svg").is_ok());
+        assert!(chart_path("x.png").unwrap_err().contains(".svg"));
+        assert!(
+            chart_path("/no/such/folder/x.svg")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+    }
+
+    #[test]
+    fn a_waiting_row_explains_itself_without_the_gil() {
+        let fetch = Job::Serve {
+            clients: 1,
+            messages: 1,
+            think_ms: 0,
+        };
+        assert!(why_it_differs(&fetch, Some(Model::Threads)).contains("wait concurrently"));
+        assert!(why_it_differs(&fetch, Some(Model::Sequential)).contains("too small"));
+        assert!(!why_it_differs(&fetch, Some(Model::Tokio)).contains("GIL"));
+    }
+}
