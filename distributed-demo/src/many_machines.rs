@@ -22,52 +22,16 @@
 //! must be open between the machines; the traffic is plain, unauthenticated TCP, so keep
 //! it on a private network. Add `--threads T` for T workers per process.
 //!
+//! The lesson here is the host file: one `HOST:PORT` per line, checked line by line; each
+//! process turns it into `Config::Cluster` (`cluster_map::on_cluster`).
+//!
 //! Watch: without `--process`, this section writes a host file for two processes on
 //! 127.0.0.1 and runs exactly the two commands above (same arguments, same file name) as
 //! child processes, to show they work as written.
 //!
 //! Run only this: cargo run -p distributed-demo -- many-machines
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use anyhow::{Context, ensure};
-use common::cli::{SectionResult, UsageError, demo_exe, figure, takeaway, wait_or_kill};
-use common::timing::Secs;
-
-use crate::cluster_map::{JOB, Job};
-use crate::local_cluster::{loopback_hosts, run_peer};
-
-/// The job each process runs: cluster-map's, once.
-pub const MACHINES_JOB: Job = Job { rounds: 1, ..JOB };
-
-/// How long a process started by hand waits for the rest of the cluster.
-pub const MANUAL_DEADLINE: Duration = Duration::from_secs(120);
-
-const HOSTS_HELP: &str = "\
-Run the many-machines section as process I of a cluster described by FILE.
-FILE has one HOST:PORT per line; line I (from 0) is where process I listens.
-Blank lines and lines starting with # are skipped. On every machine, with the
-same binary and the same file:
-  host0$ distributed-demo many-machines --hosts hosts.txt --process 0
-  host1$ distributed-demo many-machines --hosts hosts.txt --process 1
-Each process waits at most 120 s for the others; process 0 prints the answer.";
-
-// The demo-wide options: only the many-machines section reads them. (A `///` comment here
-// would replace the demo's `about` line in --help.)
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct Options {
-    /// The cluster's host file: one HOST:PORT per line, line I for process I
-    #[arg(long, value_name = "FILE", value_parser = parse_host_file, long_help = HOSTS_HELP)]
-    pub hosts: Option<HostFile>,
-    /// Which line of the host file this process is (0 = the one that prints the answer)
-    #[arg(long, value_name = "I")]
-    pub process: Option<usize>,
-    /// Timely worker threads per process
-    #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub threads: u16,
-}
+use anyhow::ensure;
 
 /// A parsed host file: where it was, and the address of each process in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,8 +40,8 @@ pub struct HostFile {
     pub addresses: Vec<String>,
 }
 
-/// Read and check a host file (clap's value parser for `--hosts`). The error is one line:
-/// which line is wrong and what a good one looks like.
+/// Read and check a host file. The error is one line: which line is wrong and what a good
+/// one looks like.
 pub fn parse_host_file(path: &str) -> Result<HostFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
     let addresses = parse_hosts(&text)?;
@@ -131,6 +95,123 @@ impl HostFile {
     }
 }
 
+// --- run and measure ---
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use common::child::{demo_exe, wait_or_kill};
+use common::cli::{Section, SectionResult, UsageError};
+use common::print::{figure, takeaway};
+use common::timing::Secs;
+
+use crate::cluster::{PeerReport, loopback_hosts, run_peer};
+use crate::cluster_map::on_cluster;
+use crate::dataflow::{JOB, Job};
+
+pub const SECTION: Section<Options> = Section::with_options(
+    "many-machines",
+    "dask worker tcp://host0:8786 / ray start --address",
+    "the commands for several machines (--hosts FILE --process I), run over loopback",
+    run,
+);
+
+/// How long a process started by hand waits for the rest of the cluster.
+pub const MANUAL_DEADLINE: Duration = Duration::from_secs(120);
+
+const HOSTS_HELP: &str = "\
+Run the many-machines section as process I of a cluster described by FILE.
+FILE has one HOST:PORT per line; line I (from 0) is where process I listens.
+Blank lines and lines starting with # are skipped. On every machine, with the
+same binary and the same file:
+  host0$ distributed-demo many-machines --hosts hosts.txt --process 0
+  host1$ distributed-demo many-machines --hosts hosts.txt --process 1
+Each process waits at most 120 s for the others; process 0 prints the answer.";
+
+// The demo-wide options: only the many-machines section reads them. (A `///` comment here
+// would replace the demo's `about` line in --help.)
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Options {
+    /// The cluster's host file: one HOST:PORT per line, line I for process I
+    #[arg(long, value_name = "FILE", value_parser = parse_host_file, long_help = HOSTS_HELP)]
+    pub hosts: Option<HostFile>,
+    /// Which line of the host file this process is (0 = the one that prints the answer)
+    #[arg(long, value_name = "I")]
+    pub process: Option<usize>,
+    /// Timely worker threads per process
+    #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+}
+
+/// `--role peer`: the arguments the launcher (`cluster::peer_command`) passes to each
+/// process it starts: the same host file and `--process I` as on a real machine.
+#[derive(Parser, Debug)]
+#[command(name = "peer")]
+struct PeerArgs {
+    #[arg(long, value_parser = parse_host_file)]
+    hosts: HostFile,
+    #[arg(long)]
+    process: usize,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long)]
+    n: u64,
+    #[arg(long)]
+    tasks: u64,
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
+    #[arg(long)]
+    deadline_ms: u64,
+}
+
+/// The child's side of every launched cluster: be one process of the cluster in the host
+/// file, print the report as one JSON line.
+pub fn peer_role(args: &[String]) -> anyhow::Result<()> {
+    let args =
+        PeerArgs::try_parse_from(std::iter::once("peer").chain(args.iter().map(String::as_str)))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}",
+                    e.to_string().lines().next().unwrap_or("bad arguments")
+                )
+            })?;
+    let hosts = args.hosts.checked_process(args.process)?;
+    let job = Job {
+        n: args.n,
+        tasks: args.tasks,
+    };
+    let deadline = Duration::from_millis(args.deadline_ms);
+    let report = join_cluster(
+        hosts,
+        args.process,
+        args.threads,
+        job,
+        args.rounds,
+        deadline,
+    )?;
+    println!("{}", report.line()?);
+    Ok(())
+}
+
+/// Be line `process` of the host file's cluster, `threads` workers here: `on_cluster` with
+/// the launcher's deadline and report around it.
+fn join_cluster(
+    addresses: Vec<String>,
+    process: usize,
+    threads: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+) -> anyhow::Result<PeerReport> {
+    let hosts = addresses.clone();
+    run_peer(&addresses, process, job, rounds, deadline, move |work| {
+        on_cluster(hosts, process, threads, work)
+    })
+}
+
 pub fn run(options: &Options) -> SectionResult {
     let threads = usize::from(options.threads);
     match (&options.hosts, options.process) {
@@ -159,20 +240,15 @@ fn as_one_process(addresses: Vec<String>, process: usize, threads: usize) -> Sec
         addresses.len(),
         addresses[process]
     );
-    let report = run_peer(addresses, process, threads, MACHINES_JOB, MANUAL_DEADLINE)?;
+    let report = join_cluster(addresses, process, threads, JOB, 1, MANUAL_DEADLINE)?;
     figure(
         "connected after",
         Secs(Duration::from_micros(report.connect_us)),
     );
     figure("job", Secs(Duration::from_micros(report.job_us)));
-    let tasks = report
-        .spans
-        .iter()
-        .filter(|s| s.label.starts_with("task"))
-        .count();
-    figure("tasks computed here", tasks);
+    figure("tasks computed here", report.tasks());
     if let Some(answers) = &report.answers {
-        MACHINES_JOB.check(answers)?;
+        JOB.check(answers, 1)?;
         println!(
             "  answers: {} x {} = the sequential answer",
             answers.len(),

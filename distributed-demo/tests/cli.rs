@@ -1,28 +1,15 @@
 //! Runs the built binary: `--list`, one quick section, an unknown name, the host-file
 //! options, and a peer on its own.
 
-use common::testing::{assert_lists, assert_rejects_unknown_section, run, run_ok};
+use common::testing::{
+    assert_rejects_unknown_section, assert_sections_documented, run, run_ok, section_names,
+};
 
 const EXE: &str = env!("CARGO_BIN_EXE_distributed-demo");
 
-const SECTIONS: &[&str] = &[
-    "cluster-map",
-    "local-cluster",
-    "many-machines",
-    "peer-failure",
-];
-
 #[test]
-fn lists_every_section_with_its_python_counterpart() {
-    assert_lists(
-        EXE,
-        &[
-            ("cluster-map", "Pool.map"),
-            ("local-cluster", "LocalCluster"),
-            ("many-machines", "dask worker"),
-            ("peer-failure", "max_retries"),
-        ],
-    );
+fn every_section_is_listed_documented_and_in_the_readme() {
+    assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -38,7 +25,9 @@ fn runs_one_section() {
 
 #[test]
 fn rejects_an_unknown_section() {
-    assert_rejects_unknown_section(EXE, SECTIONS);
+    let names = section_names(EXE);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_rejects_unknown_section(EXE, &names);
 }
 
 /// Exit code 2, one line on stderr containing `needle`, nothing run, no panic.

@@ -1,0 +1,573 @@
+//! The launcher every section that runs processes shares (plumbing, not a lesson: read
+//! `cluster_map.rs` and `local_cluster.rs` first).
+//!
+//! - The peer's side ([`run_peer`]): join the cluster in a host file as process I, run
+//!   [`crate::dataflow::pool_map`] round after round, and give up after a deadline (timely
+//!   itself would wait for a missing peer forever). A worker thread that panics because a
+//!   peer hung up becomes an error, not a backtrace. The peer's spans (connecting, each
+//!   task) come back as data in its [`PeerReport`], one JSON line on its stdout.
+//! - The parent's side: free ports on 127.0.0.1 and a host file ([`loopback_hosts`]), one
+//!   child per process (`--role peer`, [`spawn_peer`]), bounded waits ([`Peer::finish`]),
+//!   and [`launch`], all of it for one run of the job, retried when a port was taken.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use common::child::{role_command, wait_or_kill};
+use common::timeline::{Recorded, Recording, Span, SpanRecord, now_us};
+use common::timing::{Secs, Stopwatch};
+use common::workload::sum_of_squares;
+use serde::{Deserialize, Serialize};
+use timely::worker::Worker;
+
+use crate::dataflow::{Job, pool_map};
+
+/// How long a peer waits for the cluster to form and the job to finish before it gives up.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+/// How much longer the parent waits for a peer before it kills it.
+pub const MARGIN: Duration = Duration::from_secs(5);
+
+/// What one worker did: the answers of every round (worker 0 of the cluster; the others
+/// `None`) and its fastest round, from building the dataflow to being done.
+#[derive(Debug)]
+pub struct WorkerResult {
+    pub answers: Option<Vec<u64>>,
+    pub took: Duration,
+}
+
+/// `rounds` rounds of the job with `compute = sum_of_squares` on this worker. The figure is
+/// the fastest round: the machine is shared, one round can be unlucky.
+pub fn pool_map_rounds(worker: &mut Worker, job: Job, rounds: u32) -> WorkerResult {
+    let mut answers: Option<Vec<u64>> = None;
+    let mut fastest = Duration::MAX;
+    for _ in 0..rounds {
+        let sw = Stopwatch::start();
+        let round = pool_map(worker, job, sum_of_squares);
+        fastest = fastest.min(sw.elapsed());
+        if let Some(a) = round {
+            answers.get_or_insert_with(Vec::new).extend(a);
+        }
+    }
+    WorkerResult {
+        answers,
+        took: fastest,
+    }
+}
+
+/// The `task` and `connect` spans of a recording as timeline bars (`task 3` in the lane
+/// `lane` gives it), to draw here or to send to the parent.
+pub fn bars(recorded: &Recorded, lane: impl Fn(&SpanRecord) -> String) -> Vec<Span> {
+    recorded
+        .named(&["task", "connect"])
+        .spans()
+        .iter()
+        .map(|s| Span {
+            lane: lane(s),
+            label: match s.field("id") {
+                Some(id) => format!("{} {id}", s.name),
+                None => s.name.to_owned(),
+            },
+            start_us: s.start_us,
+            end_us: s.end_us,
+        })
+        .collect()
+}
+
+/// What one process of the cluster reports back (one JSON line on its stdout).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeerReport {
+    pub process: usize,
+    /// Process 0 has the gathered answers, the others `None`.
+    pub answers: Option<Vec<u64>>,
+    /// Worker 0 of this process: its fastest round.
+    pub job_us: u64,
+    /// From this process starting its peer code to all peers being connected.
+    pub connect_us: u64,
+    /// Its `connect` and `task` spans, microseconds since the epoch (comparable between
+    /// processes on one machine).
+    pub spans: Vec<Span>,
+}
+
+impl PeerReport {
+    /// The line a peer prints, and the parent looks for.
+    pub fn line(&self) -> anyhow::Result<String> {
+        Ok(format!("REPORT {}", serde_json::to_string(self)?))
+    }
+
+    /// The report in a peer's standard output, if it finished its job.
+    pub fn find<'a>(mut stdout: impl Iterator<Item = &'a str>) -> Option<anyhow::Result<Self>> {
+        let line = stdout.find_map(|l| l.strip_prefix("REPORT "))?;
+        Some(serde_json::from_str(line).context("reading a peer's report"))
+    }
+
+    /// How many tasks this process computed.
+    pub fn tasks(&self) -> usize {
+        self.spans
+            .iter()
+            .filter(|s| s.label.starts_with("task"))
+            .count()
+    }
+}
+
+/// What the peer's threads tell its main thread.
+enum Event {
+    Connected,
+    /// Every local worker finished and the connections shut down cleanly.
+    Done(Vec<WorkerResult>),
+    Failed(String),
+}
+
+/// What each worker of a peer runs: the job, round after round.
+pub type PeerWork = Box<dyn Fn(&mut Worker) -> WorkerResult + Send + Sync>;
+
+/// Be process `process` of the cluster in `addresses`: connect, run the job `rounds` times,
+/// return this process's report. `join` starts the timely workers of this process on the
+/// cluster and runs `work` on each (`cluster_map::on_cluster`). Prints `CONNECTED` once
+/// every peer is connected. Gives up after `deadline` (timely itself would wait for a
+/// missing peer forever).
+pub fn run_peer<J>(
+    addresses: &[String],
+    process: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+    join: J,
+) -> anyhow::Result<PeerReport>
+where
+    J: FnOnce(PeerWork) -> Result<Vec<WorkerResult>, String> + Send + 'static,
+{
+    let recording = Recording::start();
+    let started_us = now_us();
+    let sw = Stopwatch::start();
+    let mut connecting = Some(tracing::info_span!("connect", process));
+    let (tx, rx) = mpsc::channel();
+
+    // A worker or network thread that panics (a peer hung up) reports it instead of
+    // printing a backtrace; the main thread turns it into an error.
+    let previous_hook = std::panic::take_hook();
+    let on_panic = tx.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let what = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("panic");
+        let _ = on_panic.send(Event::Failed(format!(
+            "lost the cluster: thread '{}': {what}",
+            thread.name().unwrap_or("?")
+        )));
+    }));
+
+    let connected = Arc::new(AtomicBool::new(false));
+    let events = tx.clone();
+    // The workers start once every peer is connected; `join` returns when they are done
+    // and the connections are shut down cleanly (so a fast process does not hang up on a
+    // slower one). It runs on its own thread so that this one can keep the clock.
+    std::thread::Builder::new()
+        .name("timely-start".into())
+        .spawn(move || {
+            let on_start = events.clone();
+            let work: PeerWork = Box::new(move |worker| {
+                if !connected.swap(true, Ordering::SeqCst) {
+                    let _ = on_start.send(Event::Connected);
+                }
+                tracing::debug!(process, worker = worker.index(), "connected, running");
+                pool_map_rounds(worker, job, rounds)
+            });
+            let event = match join(work) {
+                Ok(results) => Event::Done(results),
+                Err(e) => Event::Failed(format!("the cluster failed: {e}")),
+            };
+            let _ = events.send(event);
+        })
+        .context("starting the timely thread")?;
+    drop(tx);
+
+    let mut connect_us = None;
+    let outcome = loop {
+        let left = deadline.saturating_sub(sw.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(Event::Connected) => {
+                connect_us = Some(now_us() - started_us);
+                drop(connecting.take()); // the `connect` bar ends here
+                println!("CONNECTED"); // the parent may wait for this line
+            }
+            Ok(Event::Done(results)) => break Ok(results),
+            Ok(Event::Failed(why)) => break Err(anyhow::anyhow!(why)),
+            Err(RecvTimeoutError::Timeout) if connect_us.is_none() => {
+                break Err(anyhow::anyhow!(
+                    "no cluster after {}: process {process} of {} waited for its peers ({}); start every process of the host file (timely itself would wait forever)",
+                    Secs(deadline),
+                    addresses.len(),
+                    addresses.join(" ")
+                ));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                break Err(anyhow::anyhow!(
+                    "the job did not finish within {}: a peer stopped answering",
+                    Secs(deadline)
+                ));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                break Err(anyhow::anyhow!(
+                    "the timely workers stopped without an answer"
+                ));
+            }
+        }
+    };
+    std::panic::set_hook(previous_hook);
+    let mut results = outcome?;
+    ensure!(!results.is_empty(), "no worker ran");
+    // Worker 0 of the cluster has the answers; otherwise this process's first worker.
+    let first = results
+        .iter()
+        .position(|r| r.answers.is_some())
+        .unwrap_or(0);
+    let spans = bars(&recording.finish(), |s| match (s.name, s.field("worker")) {
+        // several workers per process: a lane each
+        ("task", Some(w)) if results.len() > 1 => format!("process {process} w{w}"),
+        _ => format!("process {process}"),
+    });
+    let job = results.swap_remove(first);
+    Ok(PeerReport {
+        process,
+        answers: job.answers,
+        job_us: job.took.as_micros() as u64,
+        connect_us: connect_us.unwrap_or(0),
+        spans,
+    })
+}
+
+/// `demo --role peer`: process `process` of the cluster in the host file `hosts`.
+pub fn peer_command(
+    hosts: &Path,
+    process: usize,
+    threads: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+) -> std::io::Result<Command> {
+    let mut cmd = role_command(env!("CARGO_PKG_NAME"), "peer")?;
+    cmd.arg("--hosts")
+        .arg(hosts)
+        .args(["--process", &process.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .args(["--n", &job.n.to_string(), "--tasks", &job.tasks.to_string()])
+        .args(["--rounds", &rounds.to_string()])
+        .args(["--deadline-ms", &deadline.as_millis().to_string()]);
+    Ok(cmd)
+}
+
+/// A host file for `n` processes on 127.0.0.1, on ports that were free a moment ago.
+pub struct LoopbackHosts {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub addresses: Vec<String>,
+}
+
+pub fn loopback_hosts(n: usize) -> anyhow::Result<LoopbackHosts> {
+    // Bind all first, so the ports are distinct; the listeners close before the peers start.
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("finding free ports on 127.0.0.1")?;
+    let addresses = listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.to_string()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    drop(listeners);
+    let dir = tempfile::tempdir().context("creating a folder for the host file")?;
+    let path = dir.path().join("hosts.txt");
+    std::fs::write(&path, addresses.join("\n") + "\n").context("writing the host file")?;
+    Ok(LoopbackHosts {
+        _dir: dir,
+        path,
+        addresses,
+    })
+}
+
+/// A running peer process: its stdout lines arrive on a channel, its stderr is collected.
+pub struct Peer {
+    pub process: usize,
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: JoinHandle<String>,
+}
+
+/// How a peer ended: `status` is `None` when it had to be killed.
+#[derive(Debug)]
+pub struct PeerExit {
+    pub process: usize,
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+}
+
+impl PeerExit {
+    /// The report line, if the peer finished its job.
+    pub fn report(&self) -> anyhow::Result<PeerReport> {
+        PeerReport::find(self.stdout.iter().map(String::as_str)).with_context(|| {
+            format!(
+                "process {} gave no report ({}): {}",
+                self.process,
+                self.status
+                    .map_or("killed at the time limit".into(), |s| s.to_string()),
+                self.stderr.trim()
+            )
+        })?
+    }
+
+    /// What timely itself printed (its connection log), not our protocol lines.
+    pub fn timely_lines(&self) -> impl Iterator<Item = &str> {
+        self.stdout
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.starts_with("REPORT ") && *l != "CONNECTED")
+    }
+}
+
+/// Start `demo --role peer` as process `process` of the cluster in `hosts`.
+pub fn spawn_peer(
+    hosts: &Path,
+    process: usize,
+    threads: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+) -> anyhow::Result<Peer> {
+    let mut child = peer_command(hosts, process, threads, job, rounds, deadline)?
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting process {process}"))?;
+    tracing::debug!(process, pid = child.id(), "peer started");
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    Ok(Peer {
+        process,
+        child,
+        lines,
+        seen: Vec::new(),
+        stderr,
+    })
+}
+
+impl Peer {
+    /// Wait at most `limit` for the peer to print `line`; true if it did.
+    pub fn wait_for_line(&mut self, line: &str, limit: Duration) -> bool {
+        let sw = Stopwatch::start();
+        while let Ok(next) = self.lines.recv_timeout(limit.saturating_sub(sw.elapsed())) {
+            let found = next == line;
+            self.seen.push(next);
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Kill the process now (a machine that dies mid-job).
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
+
+    /// Wait at most `limit` for the peer to exit (kill it then), and collect what it said.
+    pub fn finish(mut self, limit: Duration) -> anyhow::Result<PeerExit> {
+        let status = wait_or_kill(&mut self.child, limit)?;
+        // The pipes are closed now: the reader threads end.
+        self.seen.extend(self.lines.iter());
+        let stderr = self.stderr.join().unwrap_or_default();
+        Ok(PeerExit {
+            process: self.process,
+            status,
+            stdout: self.seen,
+            stderr,
+        })
+    }
+}
+
+/// A whole run of the job on a local cluster.
+pub struct ClusterRun {
+    pub answers: Vec<u64>,
+    /// Process 0's fastest round, from building the dataflow to the gathered answers.
+    pub job_took: Duration,
+    /// Wall time from launching the first process to the last one exiting.
+    pub started_took: Duration,
+    pub reports: Vec<PeerReport>,
+}
+
+/// Launch `processes` copies of this binary on 127.0.0.1, `threads` workers each, run `job`
+/// `rounds` times, and wait for all of them (each gives up after `deadline`; killed after
+/// `deadline` + a margin).
+pub fn launch(
+    processes: usize,
+    threads: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+) -> anyhow::Result<ClusterRun> {
+    // The ports were free when we looked, but another program may take one before the
+    // peers bind it: then try again with new ports.
+    let mut attempt = 1;
+    loop {
+        match launch_once(processes, threads, job, rounds, deadline) {
+            Err(e) if attempt < 3 && format!("{e:#}").contains("Address already in use") => {
+                tracing::debug!(attempt, "a port was taken, retrying: {e:#}");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn launch_once(
+    processes: usize,
+    threads: usize,
+    job: Job,
+    rounds: u32,
+    deadline: Duration,
+) -> anyhow::Result<ClusterRun> {
+    let sw = Stopwatch::start();
+    let hosts = loopback_hosts(processes)?;
+    let peers = (0..processes)
+        .map(|p| spawn_peer(&hosts.path, p, threads, job, rounds, deadline))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut exits = Vec::new();
+    let mut failed = None;
+    for peer in peers {
+        // Once one process has failed the job cannot finish: stop the others now.
+        let limit = if failed.is_some() {
+            Duration::ZERO
+        } else {
+            deadline + MARGIN
+        };
+        let exit = peer.finish(limit)?;
+        if failed.is_none() && !exit.status.is_some_and(|s| s.success()) {
+            failed = Some(format!(
+                "process {} failed: {}",
+                exit.process,
+                last_line(&exit.stderr)
+            ));
+        }
+        exits.push(exit);
+    }
+    if let Some(why) = failed {
+        bail!(why);
+    }
+    let started_took = sw.elapsed();
+    let reports = exits
+        .iter()
+        .map(PeerExit::report)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let first = &reports[0];
+    Ok(ClusterRun {
+        answers: first.answers.clone().context("process 0 has no answers")?,
+        job_took: Duration::from_micros(first.job_us),
+        started_took,
+        reports,
+    })
+}
+
+/// The last line a process wrote (its error, when it failed).
+pub fn last_line(text: &str) -> &str {
+    text.lines().last().unwrap_or("(nothing)").trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: Job = Job {
+        n: 10_000,
+        tasks: 5,
+    };
+
+    #[test]
+    fn two_processes_on_loopback_give_the_sequential_answer() {
+        let run = launch(2, 1, SMALL, 2, DEADLINE).unwrap();
+        SMALL.check(&run.answers, 2).unwrap();
+        assert_eq!(run.reports.len(), 2);
+        assert!(run.reports[1].answers.is_none(), "only process 0 gathers");
+        let lanes: Vec<_> = run
+            .reports
+            .iter()
+            .flat_map(|r| &r.spans)
+            .map(|s| (s.lane.as_str(), s.label.as_str()))
+            .collect();
+        for lane in ["process 0", "process 1"] {
+            assert!(lanes.contains(&(lane, "connect")), "{lanes:?}");
+        }
+        let tasks: usize = run.reports.iter().map(PeerReport::tasks).sum();
+        assert_eq!(
+            tasks,
+            2 * SMALL.tasks as usize,
+            "every task computed once per round, somewhere"
+        );
+        assert_eq!(run.reports[1].tasks(), 4, "tasks 1 and 3, two rounds");
+    }
+
+    #[test]
+    fn loopback_host_file_has_one_free_port_per_process() {
+        let hosts = loopback_hosts(3).unwrap();
+        let text = std::fs::read_to_string(&hosts.path).unwrap();
+        assert_eq!(text.lines().collect::<Vec<_>>(), hosts.addresses);
+        let mut ports: Vec<_> = hosts
+            .addresses
+            .iter()
+            .map(|a| {
+                let (host, port) = a.rsplit_once(':').unwrap();
+                assert_eq!(host, "127.0.0.1");
+                port
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 3);
+    }
+
+    #[test]
+    fn a_report_survives_the_trip_through_stdout() {
+        let report = PeerReport {
+            process: 1,
+            answers: None,
+            job_us: 5,
+            connect_us: 7,
+            spans: vec![Span {
+                lane: "process 1".into(),
+                label: "task 3".into(),
+                start_us: 1,
+                end_us: 2,
+            }],
+        };
+        let stdout = ["timely says hello".to_owned(), report.line().unwrap()];
+        let back = PeerReport::find(stdout.iter().map(String::as_str))
+            .unwrap()
+            .unwrap();
+        assert_eq!((back.process, back.tasks()), (1, 1));
+        assert!(PeerReport::find(["CONNECTED"].into_iter()).is_none());
+    }
+}
