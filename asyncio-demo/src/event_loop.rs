@@ -160,7 +160,7 @@ use anyhow::Context as _;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Lanes, Recorded, Recording};
-use common::timing::{Secs, timed};
+use common::timing::{Secs, speedup, timed};
 use common::workload::{sum_of_squares, sum_of_squares_expected};
 use tokio::runtime::Builder;
 
@@ -225,12 +225,13 @@ fn run() -> SectionResult {
         .context("building a multi-thread runtime")?;
     let (took_multi, threads_multi, spans) = best_of(&multi)?;
     println!(
-        "  multi_thread runtime ({workers} workers): {TASKS} tasks ran on {threads_multi} thread(s) (best run)"
+        "  multi_thread runtime ({workers} worker{}): {TASKS} tasks ran on {threads_multi} thread(s) (best run)",
+        if workers == 1 { "" } else { "s" }
     );
     spans.print(Lanes::ThreadId);
     figure(format!("current_thread, best of {RUNS}"), Secs(took_single));
     figure(
-        format!("multi_thread, {workers} workers, best of {RUNS}"),
+        format!("multi_thread, {workers} worker(s), best of {RUNS}"),
         Secs(took_multi),
     );
 
@@ -241,14 +242,11 @@ fn run() -> SectionResult {
         format!("{answer} after {polls} polls, {}", Secs(took)),
     );
     takeaway_if(
-        &Evidence::faster(
-            format!("multi_thread ({workers} workers)"),
-            took_multi,
-            "current_thread",
-            took_single,
-            1.4,
-        )
-        .cpu(2),
+        &Evidence::scaling(speedup(took_single, took_multi), workers).and(Evidence::new(
+            threads_multi == workers,
+            format!("the tasks spread over all {workers} workers"),
+            format!("{threads_multi} thread(s) used"),
+        )),
         "a runtime is a loop that polls futures and sleeps until a Waker fires; tokio's multi-thread flavour runs tasks in parallel (long CPU work still belongs in rayon or spawn_blocking)",
     );
     Ok(())
