@@ -110,7 +110,7 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
 /// How long the local server waits before each answer: the "network".
 const LATENCY: Duration = Duration::from_millis(10);
 /// Requests in the one-at-a-time baseline (at most `--requests`).
-const BASELINE: u64 = 30;
+const BASELINE: u64 = 20;
 
 /// Where request `id` goes, and how to check its answer.
 #[derive(Clone)]

@@ -12,18 +12,20 @@
 //! Rust: the server runs one task per connection, as in asyncio, on one thread (a
 //! current-thread runtime): a task is a small state machine (its locals and a 64-byte
 //! buffer), not a thread with its own stack. `serve` is the accept loop and takes the
-//! per-connection handler as a parameter (`echo` here), as `start_server` takes `handle`. The clients need no task each: a stream of
-//! connect futures, 256 at a time (`buffer_unordered`), collects the open sockets in a
-//! `Vec`. Every socket is a file descriptor, so the process must be allowed that many open files: the soft `RLIMIT_NOFILE` (often 1024) is raised to the hard
-//! limit with the `rlimit` crate, as `ulimit -n` would. The server runs in its own process
-//! (this binary again, `--role echo-server`), and so do the clients (`--role echo-clients`),
-//! so each side's peak memory is its own.
+//! per-connection handler as a parameter (`echo` here), as `start_server` takes `handle`.
+//! The clients need no task each: a stream of connect futures, 256 at a time
+//! (`buffer_unordered`), collects the open sockets in a `Vec`. Every socket is a file
+//! descriptor, so the process must be allowed that many open files: the soft
+//! `RLIMIT_NOFILE` (often 1024) is raised to the hard limit with the `rlimit` crate, as
+//! `ulimit -n` would. The server runs in its own process (this binary again, `--role
+//! echo-server`), and so do the clients (`--role echo-clients`), so each side's peak memory
+//! is its own.
 //!
 //! Watch: every connection is open at the same moment (the server counts them around its
 //! handler), every echo is checked, and both processes together stay under 40 MiB, a few
-//! KiB per connection. Each child reports its
-//! own peak (`VmHWM`): `wait4`'s `ru_maxrss` would not do here, because Linux starts a
-//! child's count from its parent's peak at the moment of `exec`.
+//! KiB per connection. Each child reports its own peak (`VmHWM`): `wait4`'s `ru_maxrss`
+//! would not do here, because Linux starts a child's count from its parent's peak at the
+//! moment of `exec`.
 //!
 //! Run only this: cargo run -p asyncio-demo -- many-connections
 
