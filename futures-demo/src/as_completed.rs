@@ -21,7 +21,8 @@
 //! Watch: the `example.com` urls are simulated (each "server" sleeps for the url's latency,
 //! then sends that many bytes), so nothing leaves this machine. The completion order
 //! follows the latencies, not the submission order or the sizes; the failing url shows up
-//! in its place, and the others are not affected.
+//! in its place, and the others are not affected. Read with `result()` in submission
+//! order instead, the tiny page is seen only after the big one.
 //!
 //! Run only this: cargo run -p futures-demo -- as-completed
 
@@ -162,37 +163,21 @@ struct Url {
     size: usize,
 }
 
+const fn url(url: &'static str, id: u64, latency_ms: u64, size: usize) -> Url {
+    Url {
+        url,
+        id,
+        latency_ms,
+        size,
+    }
+}
+
 const URLS: [Url; 5] = [
-    Url {
-        url: "http://example.com/big",
-        id: 1,
-        latency_ms: 500,
-        size: 64 * 1024,
-    },
-    Url {
-        url: "http://example.com/small",
-        id: 2,
-        latency_ms: 100,
-        size: 4 * 1024,
-    },
-    Url {
-        url: "http://example.com/missing",
-        id: 3,
-        latency_ms: 250,
-        size: 0,
-    },
-    Url {
-        url: "http://example.com/medium",
-        id: 4,
-        latency_ms: 350,
-        size: 16 * 1024,
-    },
-    Url {
-        url: "http://example.com/tiny",
-        id: 5,
-        latency_ms: 50,
-        size: 512,
-    },
+    url("http://example.com/big", 1, 500, 64 * 1024),
+    url("http://example.com/small", 2, 100, 4 * 1024),
+    url("http://example.com/missing", 3, 250, 0),
+    url("http://example.com/medium", 4, 350, 16 * 1024),
+    url("http://example.com/tiny", 5, 50, 512),
 ];
 
 /// `fetch_url(url)`: a simulated blocking download; the "missing" one fails after its latency.
@@ -216,7 +201,11 @@ fn run() -> SectionResult {
         .collect();
 
     let mut completed = Vec::new();
+    let mut tiny_done_at = None;
     for (u, result) in as_completed(future_to_url) {
+        if u.url.ends_with("tiny") {
+            tiny_done_at = Some(sw.elapsed());
+        }
         let at = Secs(sw.elapsed());
         let line = match result.and_then(|r| r) {
             Ok(body) => {
@@ -254,6 +243,10 @@ fn run() -> SectionResult {
         }
     }
     let tiny_seen_at = tiny_seen_at.unwrap_or_default();
+    figure(
+        "as_completed: tiny at",
+        Secs(tiny_done_at.unwrap_or_default()),
+    );
     figure("result() in order: tiny at", Secs(tiny_seen_at));
 
     let order: Vec<u64> = completed.iter().map(|(u, _)| u.latency_ms).collect();
