@@ -222,7 +222,7 @@ fn run() -> SectionResult {
         let batch = with_heartbeat(read_in_spawn_blocking(paths.clone(), slow_read)).await?;
         for (name, case) in [
             ("std::fs on the loop", &on_loop),
-            ("a hop a file (tokio::fs)", &hops),
+            ("a hop a file, as tokio::fs", &hops),
             ("one spawn_blocking", &batch),
         ] {
             figure(
