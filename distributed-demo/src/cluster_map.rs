@@ -74,8 +74,8 @@ use std::time::Duration;
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recording, Timeline};
-use common::timing::{Secs, speedup};
+use common::timeline::{Lanes, Recording};
+use common::timing::{Secs, Stopwatch, speedup};
 use common::workload::sum_of_squares;
 
 use crate::cluster::{self, WorkerResult, pool_map_rounds};
@@ -117,7 +117,7 @@ fn run() -> SectionResult {
     let mut seq_took = Duration::MAX;
     for round in 0..ROUNDS {
         let _bar = tracing::info_span!("round", lane = "sequential", round).entered();
-        let sw = common::timing::Stopwatch::start();
+        let sw = Stopwatch::start();
         sequential.extend((0..job.tasks).map(|_| sum_of_squares(job.n)));
         seq_took = seq_took.min(sw.elapsed());
     }
@@ -164,7 +164,7 @@ fn run() -> SectionResult {
         ),
     );
 
-    let timeline: Timeline = recorded.named(&["round"]).timeline(Lanes::Span);
+    let timeline = recorded.named(&["round"]).timeline(Lanes::Span);
     timeline.extend(cluster::bars(&recorded, |s| {
         format!("thread {}", s.field("worker").unwrap_or("?"))
     }));

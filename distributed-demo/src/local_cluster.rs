@@ -20,7 +20,8 @@
 //!
 //! Watch: each process's `connect` bar before its task bars: starting a process and meeting
 //! its peers is not free (timely retries a refused connection and looks for new peers once
-//! a second, so up to 1 to 2 s here); the job itself runs as fast as with threads.
+//! a second, so up to 1 to 2 s here); then the task bars of the same dataflow as in
+//! `cluster-map`, half of the tasks in each process.
 //!
 //! Run only this: cargo run -p distributed-demo -- local-cluster
 
@@ -49,8 +50,8 @@ pub struct LocalCluster {
 }
 
 /// `LocalCluster(n_workers=processes)`: start `processes` copies of a program as one cluster
-/// on this machine and wait for all of them, at most `limit`. `peer(i, host_file)` is the
-/// command for process `i`.
+/// on this machine and wait for all of them, at most `limit`; once one fails, the others are
+/// stopped. `peer(i, host_file)` is the command for process `i`.
 pub fn local_cluster(
     processes: usize,
     peer: impl Fn(usize, &Path) -> std::io::Result<Command>,
@@ -84,10 +85,11 @@ pub fn local_cluster(
         running.push((child, Some(alive)));
     }
 
-    // 4. Wait for all of them, never past `limit`; kill whoever is still running then.
+    // 4. Wait for all of them, never past `limit`, and not after one has failed (the job
+    //    cannot finish without it): kill whoever is still running then.
     let deadline = Instant::now() + limit;
     let mut statuses: Vec<Option<ExitStatus>> = vec![None; processes];
-    while statuses.iter().any(Option::is_none) && Instant::now() < deadline {
+    loop {
         for (status, (child, alive)) in statuses.iter_mut().zip(&mut running) {
             if status.is_none() {
                 *status = child.try_wait()?;
@@ -95,6 +97,11 @@ pub fn local_cluster(
                     alive.take(); // the bar ends at the exit
                 }
             }
+        }
+        let all_done = statuses.iter().all(Option::is_some);
+        let one_failed = statuses.iter().flatten().any(|s| !s.success());
+        if all_done || one_failed || Instant::now() >= deadline {
+            break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -262,6 +269,21 @@ mod tests {
         assert!(cluster.peers[0].status.unwrap().success());
         assert_eq!(cluster.peers[1].status, None, "killed, not waited for");
         assert_eq!(cluster.peers[1].stdout, "started\n", "its output is kept");
+    }
+
+    #[test]
+    fn one_failed_process_stops_the_others() {
+        let cluster = local_cluster(
+            2,
+            |i, hosts| {
+                let script = if i == 0 { "exit 3" } else { "exec sleep 60" };
+                shell(script.to_owned(), hosts)
+            },
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(cluster.peers[0].status.unwrap().code(), Some(3));
+        assert_eq!(cluster.peers[1].status, None, "stopped, not waited for");
     }
 
     #[test]

@@ -165,7 +165,7 @@ fn run() -> SectionResult {
     );
     figure(
         "attempt 1: process 0 ended",
-        format!("{} {} after the kill", describe(&exit), Secs(noticed)),
+        format!("{}, {} after the kill", describe(&exit), Secs(noticed)),
     );
     println!("    error: {}", last_line(&exit.stderr));
     let (again, failures) =
