@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
 use clap::ValueEnum;
+use common::claim::{MAX_EFFICIENCY, MIN_EFFICIENCY};
 use common::cli::SectionResult;
 use common::fixture::TestServer;
 use common::print::{Evidence, figure, takeaway, takeaway_if};
-use common::timing::{Secs, Stopwatch};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cells;
@@ -155,7 +155,6 @@ impl State {
 /// format) and keep them for the Markdown, JSON and chart printed after the last section.
 pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> SectionResult {
     let sizes = options.sizes();
-    let total = Stopwatch::start();
     let mut state = options.shared.lock();
     let scenarios = scenarios(state.fixtures(sizes)?);
     let machine = state
@@ -188,10 +187,7 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
     bar.finish_and_clear();
     if options.terminal() {
         print_section(&rows, &scenarios);
-        println!(
-            "  {cells} cells in {}, every answer checked.",
-            Secs(total.elapsed())
-        );
+        println!("  {cells} cells, every answer checked.");
     }
     state.rows.extend(rows);
     Ok(())
@@ -255,11 +251,12 @@ fn print_section(rows: &[Row], scenarios: &[Scenario]) {
         match row.verdict {
             Verdict::Agrees => {}
             Verdict::Close => println!(
-                "  ≈ {}: {} was fastest, the guide's {} within {:.0} % (inside this run's noise): a tie",
+                "  ≈ {}: {} was fastest, the guide's {} within {:.0} % (a tie: up to {:.0} % is noise here)",
                 row.scenario,
                 row.winner_name(),
                 row.python_recommends,
-                (row.winner_vs_recommended.unwrap_or(1.0) - 1.0) * 100.0
+                (row.winner_vs_recommended.unwrap_or(1.0) - 1.0) * 100.0,
+                (row.tie_margin - 1.0) * 100.0
             ),
             Verdict::Differs => {
                 differ += 1;
@@ -313,7 +310,7 @@ fn no_gil_claim(row: &Row) {
         _ => "",
     };
     takeaway_if(
-        &Evidence::scaling(speedup, cores),
+        &scaling(row.scenario, best, speedup, cores),
         format!(
             "{}: no GIL: the {} cell ran Rust on all {cores} cores inside one process, {speedup:.1}x sequential{processes}",
             row.scenario,
@@ -322,16 +319,50 @@ fn no_gil_claim(row: &Row) {
     );
 }
 
+/// "`best` ran on all `cores` cores": its speedup over sequential is near `cores`, a
+/// parallel efficiency between 70 % and 110 % (over 110 %: a disturbed sequential run).
+fn scaling(scenario: &str, best: Model, speedup: f64, cores: usize) -> Evidence {
+    let efficiency = speedup / cores as f64;
+    let holds = cores >= 2 && (MIN_EFFICIENCY..=MAX_EFFICIENCY).contains(&efficiency);
+    let expected = if cores >= 2 {
+        format!(
+            "on the {scenario} row, the fastest in-process cell near {cores}x sequential on {cores} cores (efficiency {:.0}-{:.0}%)",
+            MIN_EFFICIENCY * 100.0,
+            MAX_EFFICIENCY * 100.0
+        )
+    } else {
+        format!("at least 2 usable cores for the {scenario} row to run on more than one")
+    };
+    let disturbed = if efficiency > MAX_EFFICIENCY {
+        " (over 100%: the sequential run itself was slowed down)"
+    } else {
+        ""
+    };
+    Evidence::new(
+        holds,
+        expected,
+        format!(
+            "{speedup:.2}x for {} (efficiency {:.0}%){disturbed}",
+            best.name(),
+            efficiency * 100.0
+        ),
+    )
+    .cpu(cores.max(2))
+}
+
 /// One sentence on why Rust's winner differs from the guide's pick for a job that waits.
 fn why_it_differs(job: &Job, winner: Option<Model>) -> String {
     let Some(winner) = winner else {
         return "no cell ran".into();
     };
     if winner == Model::Sequential {
-        return "the job is too small to repay starting any workers".into();
+        return match cores() {
+            1 => "this process may use 1 core, so no model could run two items at once".into(),
+            _ => "the job is too small to repay starting any workers".into(),
+        };
     }
     match job {
-        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections on all cores win".into(),
+        Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections, one per worker thread, win".into(),
         _ => format!(
             "both wait concurrently; at this size the {} cell started and switched more cheaply",
             winner.name()
@@ -371,6 +402,27 @@ mod tests {
     }
 
     #[test]
+    fn the_no_gil_claim_needs_the_cores_to_scale() {
+        assert!(scaling("CPU-bound", Model::Rayon, 1.9, 2).holds());
+        assert!(
+            !scaling("CPU-bound", Model::Rayon, 1.01, 2).holds(),
+            "a busy machine"
+        );
+        assert!(
+            !scaling("CPU-bound", Model::Rayon, 1.0, 1).holds(),
+            "one usable core"
+        );
+        assert!(
+            !scaling("CPU-bound", Model::Rayon, 2.6, 2).holds(),
+            "disturbed"
+        );
+        let line = scaling("CPU-bound", Model::Rayon, 1.01, 2).verdict("no GIL", None);
+        assert!(line.starts_with("not shown in this run:"), "{line}");
+        assert!(line.contains("CPU-bound row"), "{line}");
+        assert!(!line.contains("no GIL"), "{line}");
+    }
+
+    #[test]
     fn a_waiting_row_explains_itself_without_the_gil() {
         let fetch = Job::Serve {
             clients: 1,
@@ -378,7 +430,11 @@ mod tests {
             think_ms: 0,
         };
         assert!(why_it_differs(&fetch, Some(Model::Threads)).contains("wait concurrently"));
-        assert!(why_it_differs(&fetch, Some(Model::Sequential)).contains("too small"));
+        let sequential = why_it_differs(&fetch, Some(Model::Sequential));
+        assert!(
+            sequential.contains("too small") || sequential.contains("1 core"),
+            "{sequential}"
+        );
         assert!(!why_it_differs(&fetch, Some(Model::Tokio)).contains("GIL"));
     }
 }

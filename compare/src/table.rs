@@ -108,6 +108,10 @@ pub struct Row {
     /// How many times faster the winner was than the best cell of the guide's pick.
     pub winner_vs_recommended: Option<f64>,
     pub cells: Vec<Cell>,
+    /// Up to this factor between the winner and the guide's pick is a tie: [`CLOSE`], or
+    /// more when the two cells' own runs varied more.
+    #[serde(skip)]
+    pub tie_margin: f64,
 }
 
 fn winner_name<S: Serializer>(winner: &Option<Model>, s: S) -> Result<S::Ok, S::Error> {
@@ -176,6 +180,7 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         verdict,
         winner_vs_recommended: ratio,
         cells,
+        tie_margin: noise,
     }
 }
 
@@ -258,6 +263,7 @@ pub mod tests {
         let row = row_from_cells(&scenario(PythonFamily::Multiprocessing), cells);
         assert_eq!(row.rust_winner, Some(Model::Rayon));
         assert_eq!(row.verdict, Verdict::Close);
+        assert_eq!(row.tie_margin, 1.5);
         // The same lead with steady runs differs.
         let cells = vec![
             cell(Model::Processes, Some(1.3)),
