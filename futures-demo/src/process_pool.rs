@@ -288,8 +288,8 @@ const BIG_N: u64 = 20_000_000;
 /// Tiny jobs: many round trips, each worth little work.
 const TINY_JOBS: usize = 4_000;
 const TINY_N: u64 = 10;
-/// Turns each pool takes; the fastest counts.
-const RUNS: usize = 2;
+/// Turns each variant takes; the fastest counts.
+const RUNS: usize = 3;
 
 fn run() -> SectionResult {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
@@ -316,14 +316,11 @@ fn run() -> SectionResult {
 
     // Large chunks, with a one-thread baseline: the speedups are over it.
     let big = vec![BIG_N; 2 * cores];
-    let one = (0..RUNS)
-        .map(|_| timed(|| compute_factorial(BIG_N)).1)
-        .min()
-        .unwrap_or_default();
+    let large = race(&threads, &mut pool, &big, true)?;
+    let tiny = race(&threads, &mut pool, &vec![TINY_N; TINY_JOBS], false)?;
+    let (one, big_threads, big_processes) = (large.one, large.threads, large.processes);
+    let (tiny_threads, tiny_processes) = (tiny.threads, tiny.processes);
     let t_one = one * big.len() as u32;
-    let (big_threads, big_processes, timeline) = race(&threads, &mut pool, &big, true)?;
-    let (tiny_threads, tiny_processes, _) =
-        race(&threads, &mut pool, &vec![TINY_N; TINY_JOBS], false)?;
     drop(pool); // the with-block's end: each worker is told to stop and reaped
 
     let jobs = big.len() as u32;
@@ -347,7 +344,7 @@ fn run() -> SectionResult {
             ),
         );
     }
-    timeline.print(Lanes::Thread);
+    large.timeline.print(Lanes::Thread);
     println!("  tiny jobs: {TINY_JOBS} x compute_factorial({TINY_N}), results equal");
     for (name, t) in [
         ("thread pool", tiny_threads),
@@ -376,38 +373,60 @@ fn run() -> SectionResult {
     Ok(())
 }
 
-/// The same jobs on the thread pool and the process pool, taking turns RUNS times; each
-/// result is checked and the fastest run of each counts (the one least disturbed by other
-/// programs). With `draw`, the last turn's `job` spans are returned for the timeline.
+/// One turn-taking race: the fastest of RUNS runs of each.
+struct Raced {
+    /// One job on this thread (measured only for the large chunks).
+    one: Duration,
+    threads: Duration,
+    processes: Duration,
+    /// The last turn's `job` spans (only for the large chunks).
+    timeline: Recorded,
+}
+
+/// The same jobs on one thread (one job, for the large chunks), the thread pool and the
+/// process pool, taking turns RUNS times so a busy spell on the machine hits them alike;
+/// each result is checked and the fastest run of each counts (the one least disturbed by
+/// other programs).
 fn race(
     threads: &ThreadPoolExecutor,
     pool: &mut ProcessPoolExecutor,
     ns: &[u64],
-    draw: bool,
-) -> anyhow::Result<(Duration, Duration, Recorded)> {
-    let (mut t_threads, mut t_processes) = (Duration::MAX, Duration::MAX);
-    let mut last = Recorded::default();
+    large: bool,
+) -> anyhow::Result<Raced> {
+    let mut raced = Raced {
+        one: Duration::MAX,
+        threads: Duration::MAX,
+        processes: Duration::MAX,
+        timeline: Recorded::default(),
+    };
     for _ in 0..RUNS {
+        let mut alone = None;
+        if large {
+            let (value, t) = timed(|| compute_factorial(ns[0]));
+            (alone, raced.one) = (Some(value), raced.one.min(t));
+        }
         // Only the large chunks are drawn: recording 4,000 tiny spans would cost more
         // than the jobs themselves.
-        let recording = draw.then(Recording::start);
+        let recording = large.then(Recording::start);
         let job = move |n| {
-            let _span = draw.then(|| tracing::info_span!("job").entered());
+            let _span = large.then(|| tracing::info_span!("job").entered());
             Ok(compute_factorial(n))
         };
         let (in_threads, t_t) = timed(|| threads.map(job, ns.to_vec()));
         let (in_processes, t_p) = timed(|| pool.map(ns));
+        let (in_threads, in_processes) = (in_threads?, in_processes?);
+        anyhow::ensure!(in_threads == in_processes, "processes and threads disagree");
         anyhow::ensure!(
-            in_threads? == in_processes?,
-            "processes and threads disagree"
+            alone.is_none_or(|v| in_threads.first() == Some(&v)),
+            "one thread and the pools disagree"
         );
-        t_threads = t_threads.min(t_t);
-        t_processes = t_processes.min(t_p);
+        raced.threads = raced.threads.min(t_t);
+        raced.processes = raced.processes.min(t_p);
         if let Some(recording) = recording {
-            last = recording.finish().named(&["job"]);
+            raced.timeline = recording.finish().named(&["job"]);
         }
     }
-    Ok((t_threads, t_processes, last))
+    Ok(raced)
 }
 
 #[cfg(test)]
