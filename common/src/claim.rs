@@ -109,6 +109,7 @@ impl Evidence {
         let join = |a: String, b: String| match (a.is_empty(), b.is_empty()) {
             (true, _) => b,
             (_, true) => a,
+            _ if a == b => a,
             _ => format!("{a}, and {b}"),
         };
         let (mut expected, mut measured) = (String::new(), String::new());
