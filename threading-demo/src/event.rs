@@ -25,9 +25,6 @@
 //!
 //! Run only this: cargo run -p threading-demo -- event
 
-// Under `--features loom` only the model checks use these types.
-#![cfg_attr(feature = "loom", allow(dead_code))]
-
 use std::sync::PoisonError;
 use std::thread;
 use std::time::{Duration, Instant};
