@@ -134,7 +134,7 @@ fn run() -> SectionResult {
     takeaway_if(
         &Evidence::scaling(s, cores),
         format!(
-            "no GIL: CPU-bound Rust threads used all {cores} cores ({s:.2}x); the core count is the limit, not the language"
+            "no GIL: {cores} CPU-bound Rust threads ran on {cores} cores at once ({s:.2}x); the cores, and what else runs on them, are the limit, not the language"
         ),
     );
     Ok(())

@@ -167,7 +167,7 @@ fn run() -> SectionResult {
     takeaway_if(
         &Evidence::new(
             lost > 0,
-            "the racy counter to lose updates (threads overlapping on several cores)",
+            "the racy counter to lose updates (the threads interleaving)",
             format!("no update lost in {attempts} runs: the threads did not overlap"),
         )
         .cpu(2),
