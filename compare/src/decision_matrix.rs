@@ -105,7 +105,7 @@ pub fn scenarios(env: &Env) -> Vec<Scenario> {
         ),
         (
             format!(
-                "{images} RGB images of {side} x {side} pixels ({} KiB each): grayscale, then a blur",
+                "{images} RGB images of {side} x {side} pixels ({} KiB each): grayscale, then a 3 x 3 blur",
                 side * side * 3 / 1024
             ),
             Job::Images {

@@ -118,7 +118,7 @@ pub enum Job {
     /// How many primes below `n` (uneven: the last chunks cost most), in `chunks` pieces.
     Primes { n: u64, chunks: u64 },
     /// `count` RGB images of `width` x `height` pixels (made before the clock starts, as a
-    /// Python list of images would be), each turned to grayscale and blurred; processes get
+    /// Python list of images would be), each turned to grayscale and blurred (3 x 3); processes get
     /// theirs through a pipe, as `Pool.map` pickles them.
     Images { count: u64, width: u64, height: u64 },
     /// `queries` SELECTs on an SQLite file of `rows` rows: full scans when `scan`, else an
@@ -179,9 +179,9 @@ impl Job {
                     "image width {width} is not a multiple of 256"
                 );
                 // Every row holds each value of the 256-step pattern width / 256 times, and
-                // the wrap-around blur multiplies a row's sum by exactly 4.
+                // each wrap-around `[1 2 1]` pass multiplies the sum by exactly 4.
                 let per_cycle: u64 = (0..=255u8).map(|v| u64::from(gray(pattern(v)))).sum();
-                count * height * (width / 256) * per_cycle * 4
+                count * height * (width / 256) * per_cycle * 16
             }
             Job::Db {
                 queries,
@@ -326,20 +326,27 @@ fn make_image(i: u64, width: u64, height: u64) -> Vec<u8> {
     pixels
 }
 
-/// Grayscale, then a horizontal `[1 2 1]` blur that wraps around each row; returns the sum
-/// of the blurred values (the item's answer).
+/// Grayscale, then a 3 x 3 Gaussian blur (`[1 2 1]` across, then down, wrapping around
+/// the edges); returns the sum of the blurred values (the item's answer).
 #[inline(never)]
 fn process_image(rgb: &[u8], width: usize) -> u64 {
-    let mut row = vec![0u32; width];
-    let mut total = 0u64;
-    for line in rgb.chunks_exact(width * 3) {
-        for (g, px) in row.iter_mut().zip(line.chunks_exact(3)) {
-            *g = u32::from(gray([px[0], px[1], px[2]]));
-        }
+    let height = rgb.len() / (width * 3);
+    let gray: Vec<u32> = rgb
+        .chunks_exact(3)
+        .map(|px| u32::from(gray([px[0], px[1], px[2]])))
+        .collect();
+    let mut across = vec![0u32; gray.len()];
+    for (row, out) in gray.chunks_exact(width).zip(across.chunks_exact_mut(width)) {
         for x in 0..width {
-            let left = row[(x + width - 1) % width];
-            let right = row[(x + 1) % width];
-            total += u64::from(left + 2 * row[x] + right);
+            out[x] = row[(x + width - 1) % width] + 2 * row[x] + row[(x + 1) % width];
+        }
+    }
+    let mut total = 0u64;
+    for y in 0..height {
+        let (up, down) = ((y + height - 1) % height, (y + 1) % height);
+        for x in 0..width {
+            let v = across[up * width + x] + 2 * across[y * width + x] + across[down * width + x];
+            total += u64::from(v);
         }
     }
     total
