@@ -126,6 +126,30 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
 }
 
 #[test]
+fn with_a_trace_the_json_still_has_stdout_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("run.json");
+    let out = run(
+        EXE,
+        &[
+            "benchmark-table",
+            "--tiny",
+            "--format",
+            "json",
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).expect("stdout is JSON and nothing else");
+    assert_eq!(report["rows"].as_array().unwrap().len(), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trace written to"));
+    let events: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(events.is_array(), "a Chrome trace");
+}
+
+#[test]
 fn markdown_is_a_table_per_section() {
     let out = run_ok(EXE, &["decision-matrix", "--tiny", "--format", "markdown"]);
     assert!(out.contains("#### decision-matrix"), "{out}");
