@@ -12,10 +12,13 @@
 //! What limits the speedup is the number of cores (and whether they are free: other
 //! programs share them), not the language.
 //!
-//! Watch: the same sum of squares, first on one thread, then split in one chunk per core;
-//! the results match the known answer; the timeline shows the one long bar, then the
-//! per-core bars side by side; the speedup is close to the number of cores (parallel
-//! efficiency near 100%). The line below them recalls Python's result with threads.
+//! Watch: the same sum of squares, first on one thread, then split in one chunk per usable
+//! core (`available_parallelism`, which respects an affinity mask or a CPU quota); the
+//! results match the known answer; the timeline shows the one long bar, then the per-core
+//! bars side by side; on free cores the speedup is close to the number of cores (parallel
+//! efficiency near 100%). The line below them recalls Python's result with threads. On
+//! one usable core, or cores busy with other programs, the last line says the claim was
+//! not shown in this run, and why.
 //!
 //! Run only this: cargo run -p threading-demo -- no-gil
 
