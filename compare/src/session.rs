@@ -200,7 +200,11 @@ pub fn finish(options: &Options, names: &[&str]) -> anyhow::Result<()> {
     match options.format {
         Format::Terminal => {}
         Format::Markdown => {
-            println!("Measured on {}.\n", machine.line());
+            println!(
+                "Measured on {}; when it started: {}.\n",
+                machine.line(),
+                machine.load.describe()
+            );
             for name in names {
                 let rows: Vec<Row> = rows
                     .iter()
