@@ -41,9 +41,6 @@ use crate::claim::Machine;
 use crate::timing::{Secs, Stopwatch};
 use crate::trace;
 
-// Moved to their own modules; re-exported while the sections move over.
-pub use crate::child::{demo_exe, role_command, wait_or_kill};
-pub use crate::print::{figure, takeaway};
 
 /// What a section returns: `Ok` when it ran and its results checked out.
 pub type SectionResult = anyhow::Result<()>;
