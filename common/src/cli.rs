@@ -41,7 +41,6 @@ use crate::claim::Machine;
 use crate::timing::{Secs, Stopwatch};
 use crate::trace;
 
-
 /// What a section returns: `Ok` when it ran and its results checked out.
 pub type SectionResult = anyhow::Result<()>;
 

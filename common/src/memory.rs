@@ -89,13 +89,19 @@ mod tests {
         // across `exec` (the README's caveat), so a small child of a big test harness may
         // report the harness's size.
         let big = std::process::Command::new("sh")
-            .args(["-c", "x=$(head -c 48000000 /dev/zero | tr '\\0' a); echo ${#x}"])
+            .args([
+                "-c",
+                "x=$(head -c 48000000 /dev/zero | tr '\\0' a); echo ${#x}",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let (status, peak) = wait_with_peak_rss(big).unwrap();
         assert!(status.success());
         let peak = peak.unwrap();
-        assert!(peak >= 48_000_000, "the child held 48 MB, reported {peak} bytes");
+        assert!(
+            peak >= 48_000_000,
+            "the child held 48 MB, reported {peak} bytes"
+        );
     }
 }
