@@ -9,7 +9,7 @@
 //! cargo run -p threading-demo -- lock semaphore    # only these
 //! cargo run -p threading-demo -- --help
 //! cargo run -p threading-demo -- --interactive     # a numbered menu
-//! cargo run -p threading-demo -- --trace run.json  # a Chrome / Perfetto trace of the run
+//! cargo run -p threading-demo -- --trace target/run.json  # a Chrome / Perfetto trace
 //! RUST_LOG=debug cargo run -p threading-demo       # who did what, on stderr
 //! ```
 //!
