@@ -10,18 +10,18 @@
 //!   child per process (`--role peer`, [`spawn_peer`]), bounded waits ([`Peer::finish`]),
 //!   and [`launch`], all of it for one run of the job, retried when a port was taken.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use common::child::{role_command, wait_or_kill};
+use common::child::role_command;
 use common::timeline::{Recorded, Recording, Span, SpanRecord, now_us};
 use common::timing::{Secs, Stopwatch};
 use common::workload::sum_of_squares;
@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use timely::worker::Worker;
 
 use crate::dataflow::{Job, pool_map};
+use crate::local_cluster::{host_file_text, new_job_id};
 
 /// How long a peer waits for the cluster to form and the job to finish before it gives up.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -128,25 +129,28 @@ enum Event {
 /// What each worker of a peer runs: the job, round after round.
 pub type PeerWork = Box<dyn Fn(&mut Worker) -> WorkerResult + Send + Sync>;
 
-/// Be process `process` of the cluster in `addresses`: connect, run the job `rounds` times,
-/// return this process's report. `join` starts the timely workers of this process on the
-/// cluster and runs `work` on each (`cluster_map::on_cluster`). Prints `CONNECTED` once
-/// every peer is connected. Gives up after `deadline` (timely itself would wait for a
-/// missing peer forever).
+/// Be process `cluster.process` of the cluster: connect to every peer and check it is of the
+/// same job ([`connect_peers`], at most `cluster.wait`), run the job `rounds` times, return
+/// this process's report. `join` starts the timely workers of this process on the connected
+/// sockets and runs `work` on each (`cluster_map::on_cluster`). Prints `CONNECTED` once
+/// every peer is connected. The job gives up `deadline` after connecting (timely itself
+/// would wait for a missing or stopped peer forever). Time this process spends stopped
+/// (Ctrl-Z) does not count.
 pub fn run_peer<J>(
-    addresses: &[String],
-    process: usize,
+    cluster: &Membership,
     job: Job,
     rounds: u32,
     deadline: Duration,
     join: J,
 ) -> anyhow::Result<PeerReport>
 where
-    J: FnOnce(PeerWork) -> Result<Vec<WorkerResult>, String> + Send + 'static,
+    J: FnOnce(Vec<Option<TcpStream>>, PeerWork) -> Result<Vec<WorkerResult>, String>
+        + Send
+        + 'static,
 {
+    let process = cluster.process;
     let recording = Recording::start();
     let started_us = now_us();
-    let sw = Stopwatch::start();
     let mut connecting = Some(tracing::info_span!("connect", process));
     let (tx, rx) = mpsc::channel();
 
@@ -170,6 +174,7 @@ where
 
     let connected = Arc::new(AtomicBool::new(false));
     let events = tx.clone();
+    let membership = cluster.clone();
     // The workers start once every peer is connected; `join` returns when they are done
     // and the connections are shut down cleanly (so a fast process does not hang up on a
     // slower one). It runs on its own thread so that this one can keep the clock.
@@ -184,9 +189,12 @@ where
                 tracing::debug!(process, worker = worker.index(), "connected, running");
                 pool_map_rounds(worker, job, rounds)
             });
-            let event = match join(work) {
-                Ok(results) => Event::Done(results),
-                Err(e) => Event::Failed(format!("the cluster failed: {e}")),
+            let event = match connect_peers(&membership) {
+                Err(e) => Event::Failed(format!("{e:#}")),
+                Ok(sockets) => match join(sockets, work) {
+                    Ok(results) => Event::Done(results),
+                    Err(e) => Event::Failed(format!("the cluster failed: {e}")),
+                },
             };
             let _ = events.send(event);
         })
@@ -194,22 +202,24 @@ where
     drop(tx);
 
     let mut connect_us = None;
+    // `connect_peers` gives up by itself after `cluster.wait`; this is the backstop.
+    let mut budget = Budget::new(cluster.wait + Duration::from_secs(2));
     let outcome = loop {
-        let left = deadline.saturating_sub(sw.elapsed());
-        match rx.recv_timeout(left) {
+        match rx.recv_timeout(budget.left().min(Budget::POLL)) {
             Ok(Event::Connected) => {
                 connect_us = Some(now_us() - started_us);
                 drop(connecting.take()); // the `connect` bar ends here
                 println!("CONNECTED"); // the parent may wait for this line
+                budget = Budget::new(deadline);
             }
             Ok(Event::Done(results)) => break Ok(results),
             Ok(Event::Failed(why)) => break Err(anyhow::anyhow!(why)),
+            Err(RecvTimeoutError::Timeout) if !budget.is_over() => {}
             Err(RecvTimeoutError::Timeout) if connect_us.is_none() => {
                 break Err(anyhow::anyhow!(
-                    "no cluster after {}: process {process} of {} waited for its peers ({}); start every process of the host file (timely itself would wait forever)",
-                    Secs(deadline),
-                    addresses.len(),
-                    addresses.join(" ")
+                    "no cluster after {}: process {process} of {} waited for its peers; start every process of the host file",
+                    Secs(cluster.wait),
+                    cluster.addresses.len(),
                 ));
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -260,6 +270,7 @@ pub fn peer_command(
     let mut cmd = role_command(env!("CARGO_PKG_NAME"), "peer")?;
     cmd.arg("--hosts")
         .arg(hosts)
+        .args(["--wait-ms", &deadline.as_millis().to_string()])
         .args(["--process", &process.to_string()])
         .args(["--threads", &threads.to_string()])
         .args(["--n", &job.n.to_string(), "--tasks", &job.tasks.to_string()])
@@ -272,6 +283,7 @@ pub fn peer_command(
 pub struct LoopbackHosts {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+    pub job: String,
     pub addresses: Vec<String>,
 }
 
@@ -288,10 +300,12 @@ pub fn loopback_hosts(n: usize) -> anyhow::Result<LoopbackHosts> {
     drop(listeners);
     let dir = tempfile::tempdir().context("creating a folder for the host file")?;
     let path = dir.path().join("hosts.txt");
-    std::fs::write(&path, addresses.join("\n") + "\n").context("writing the host file")?;
+    let job = new_job_id();
+    std::fs::write(&path, host_file_text(&job, &addresses)).context("writing the host file")?;
     Ok(LoopbackHosts {
         _dir: dir,
         path,
+        job,
         addresses,
     })
 }
@@ -326,6 +340,11 @@ impl PeerExit {
                 self.stderr.trim()
             )
         })?
+    }
+
+    /// Why it failed, in one line, from what is known.
+    pub fn why(&self) -> String {
+        why_failed(self.status, &self.stderr)
     }
 
     /// What timely itself printed (its connection log), not our protocol lines.
@@ -467,11 +486,7 @@ fn launch_once(
         };
         let exit = peer.finish(limit)?;
         if failed.is_none() && !exit.status.is_some_and(|s| s.success()) {
-            failed = Some(format!(
-                "process {} failed: {}",
-                exit.process,
-                last_line(&exit.stderr)
-            ));
+            failed = Some(format!("process {} failed: {}", exit.process, exit.why()));
         }
         exits.push(exit);
     }
@@ -495,6 +510,324 @@ fn launch_once(
 /// The last line a process wrote (its error, when it failed).
 pub fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or("(nothing)").trim()
+}
+
+/// Why a process failed, from what is known: its last line on stderr, else how it ended
+/// (`killed by signal 9 (SIGKILL)`), else that the parent killed it at the time limit.
+pub fn why_failed(status: Option<ExitStatus>, stderr: &str) -> String {
+    match (stderr.trim().lines().last(), status) {
+        (Some(line), _) => line.trim().to_owned(),
+        (None, None) => "still running at the time limit: killed".to_owned(),
+        (None, Some(status)) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (_, Some(signal)) => format!(
+                    "killed by signal {signal}{} and said nothing",
+                    signal_name(signal).map_or(String::new(), |n| format!(" ({n})"))
+                ),
+                (Some(code), None) => format!("exit code {code} and said nothing"),
+                (None, None) => format!("{status} and said nothing"),
+            }
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// A time limit that counts only time spent waiting, not time this process spent stopped
+/// (Ctrl-Z then `fg`, a suspended laptop): each call charges the time since the previous
+/// one, at most [`Budget::MAX_STEP`]. Callers poll at most every [`Budget::POLL`].
+pub struct Budget {
+    limit: Duration,
+    used: Duration,
+    last: Instant,
+}
+
+impl Budget {
+    pub const POLL: Duration = Duration::from_millis(100);
+    /// A longer gap between two polls was a stop, not a wait.
+    pub const MAX_STEP: Duration = Duration::from_secs(1);
+
+    pub fn new(limit: Duration) -> Self {
+        Budget {
+            limit,
+            used: Duration::ZERO,
+            last: Instant::now(),
+        }
+    }
+
+    fn charge(&mut self) {
+        let now = Instant::now();
+        self.used += (now - self.last).min(Self::MAX_STEP);
+        self.last = now;
+    }
+
+    /// What is left of the limit.
+    pub fn left(&mut self) -> Duration {
+        self.charge();
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// The time waited so far.
+    pub fn used(&mut self) -> Duration {
+        self.charge();
+        self.used
+    }
+
+    pub fn is_over(&mut self) -> bool {
+        self.left().is_zero()
+    }
+}
+
+/// Wait at most `limit` (stops not counted) for the child to exit; kill it then. `None`:
+/// it had to be killed.
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let mut budget = Budget::new(limit);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if budget.is_over() {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// One process's place in a cluster: the host file's addresses and job, which line it is,
+/// how long it waits for the others, and whether it shows that wait on a terminal.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub addresses: Vec<String>,
+    pub process: usize,
+    pub job: String,
+    pub wait: Duration,
+    /// Show the wait on stderr: one updating line on a terminal (a process started by hand).
+    pub progress: bool,
+}
+
+/// The greeting a peer sends on each connection it opens, and the answers.
+const HELLO: &str = "distributed-demo peer";
+
+/// Read one `\n`-terminated line of at most 256 bytes, byte by byte: what follows it on the
+/// socket is timely's, and must stay there.
+fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() <= 256 {
+        match stream.read(&mut byte)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ if byte[0] == b'\n' => return Ok(String::from_utf8_lossy(&line).into_owned()),
+            _ => line.push(byte[0]),
+        }
+    }
+    Err(std::io::Error::other("line too long"))
+}
+
+/// `key=value` from a greeting.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Connect to every other process of the cluster and check, before any data flows, that
+/// each belongs to the same job; the connected sockets, in process order (`None` at this
+/// process), ready for timely (`cluster_map::on_cluster`).
+///
+/// The protocol, on the host file's ports (timely's own connections, checked first): as in
+/// timely, process I listens on line I, connects to processes 0..I and accepts the later
+/// ones. The connecting side sends one line, `distributed-demo peer job=ID process=I of=N`;
+/// the listening side answers `ok job=ID` or `refused job=ID REASON` and says so on its
+/// stderr. A process of another job (two jobs on the same ports) is refused: the connecting
+/// one fails with one line, the listening one says so in one line and keeps waiting for its
+/// own peer. Gives up after `wait` (time stopped not counted) naming the missing processes.
+pub fn connect_peers(cluster: &Membership) -> anyhow::Result<Vec<Option<TcpStream>>> {
+    let Membership {
+        addresses,
+        process: me,
+        job,
+        wait,
+        ..
+    } = cluster;
+    let (me, n) = (*me, addresses.len());
+    let listener = TcpListener::bind(&addresses[me])
+        .with_context(|| format!("process {me} cannot listen on {}", addresses[me]))?;
+    listener.set_nonblocking(true)?;
+    let mut sockets: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+    let mut budget = Budget::new(*wait);
+    let mut progress = Progress::new(cluster);
+    let greeting = format!("{HELLO} job={job} process={me} of={n}\n");
+    loop {
+        // Connect to the earlier processes; a refused connection is retried next round.
+        for (j, socket) in sockets.iter_mut().enumerate().take(me) {
+            if socket.is_some() {
+                continue;
+            }
+            let Some(mut stream) = try_connect(&addresses[j]) else {
+                continue;
+            };
+            let answer = stream
+                .write_all(greeting.as_bytes())
+                .and_then(|()| read_line(&mut stream));
+            let answer = match answer {
+                Ok(answer) => answer,
+                // It closed before answering: maybe it was not listening yet. Retry.
+                Err(_) => continue,
+            };
+            let theirs = field(&answer, "job").unwrap_or("?");
+            if answer.starts_with("ok ") && theirs == job {
+                *socket = Some(stream);
+            } else if answer.starts_with("refused ") {
+                progress.clear();
+                bail!(
+                    "process {j} at {} refused process {me}: it belongs to job {theirs}, this one to job {job} (two jobs on the same ports? make a new host file for each job: --new-hosts)",
+                    addresses[j]
+                );
+            } else {
+                progress.clear();
+                bail!(
+                    "{} (line {j} of the host file) is not a distributed-demo peer: it answered '{}'",
+                    addresses[j],
+                    answer.chars().take(60).collect::<String>()
+                );
+            }
+        }
+        // Accept the later processes, each checked.
+        while let Ok((mut stream, from)) = listener.accept() {
+            stream.set_nonblocking(false)?;
+            stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+            let hello = read_line(&mut stream).unwrap_or_default();
+            let theirs = field(&hello, "job").unwrap_or("?");
+            let index = field(&hello, "process").and_then(|p| p.parse::<usize>().ok());
+            let of = field(&hello, "of").and_then(|p| p.parse::<usize>().ok());
+            let refusal = if !hello.starts_with(HELLO) {
+                Some("not a distributed-demo peer".to_owned())
+            } else if theirs != job {
+                Some(format!("it is of job {theirs}, this process of job {job}"))
+            } else if of != Some(n) || !index.is_some_and(|i| i > me && i < n) {
+                Some(format!(
+                    "same job, but it says it is process {} of {}: the host files differ",
+                    index.map_or("?".into(), |i| i.to_string()),
+                    of.map_or("?".into(), |i| i.to_string())
+                ))
+            } else {
+                // A second greeting for the same line replaces the first: that peer gave up
+                // waiting for our answer and connected again.
+                None
+            };
+            match (refusal, index) {
+                (None, Some(i)) => {
+                    stream.write_all(format!("ok job={job}\n").as_bytes())?;
+                    sockets[i] = Some(stream);
+                }
+                (refusal, _) => {
+                    let why = refusal.unwrap_or_default();
+                    progress.clear();
+                    eprintln!("process {me}: refused a connection from {from}: {why}");
+                    let _ = stream.write_all(format!("refused job={job} {why}\n").as_bytes());
+                }
+            }
+        }
+        let missing: Vec<usize> = (0..n)
+            .filter(|&i| i != me && sockets[i].is_none())
+            .collect();
+        if missing.is_empty() {
+            progress.done(n);
+            break;
+        }
+        if budget.is_over() {
+            progress.clear();
+            let list: Vec<String> = missing
+                .iter()
+                .take(5)
+                .map(|&i| format!("{i} ({})", addresses[i]))
+                .collect();
+            bail!(
+                "no cluster after {}: process {me} of {n} is still missing process(es) {}{}; start every process of the host file",
+                Secs(*wait),
+                list.join(", "),
+                if missing.len() > 5 { ", ..." } else { "" }
+            );
+        }
+        progress.show(n - 1 - missing.len(), n - 1, budget.used(), *wait);
+        std::thread::sleep(Budget::POLL);
+    }
+    for socket in sockets.iter_mut().flatten() {
+        socket.set_read_timeout(None)?;
+        socket.set_nodelay(true)?;
+    }
+    Ok(sockets)
+}
+
+/// One connection attempt, at most a second per address the name resolves to.
+fn try_connect(address: &str) -> Option<TcpStream> {
+    let stream = address
+        .to_socket_addrs()
+        .ok()?
+        .find_map(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    Some(stream)
+}
+
+/// The wait for peers on stderr: one line updated in place on a terminal; elsewhere
+/// nothing (the section's own line says it is waiting, the result or the error ends it).
+struct Progress {
+    on: bool,
+    drawn: bool,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(cluster: &Membership) -> Self {
+        Progress {
+            on: cluster.progress && std::io::stderr().is_terminal(),
+            drawn: false,
+            // The first draw after a second: a quick cluster shows nothing.
+            last: Some(Instant::now() + Duration::from_millis(750)),
+        }
+    }
+
+    fn show(&mut self, connected: usize, of: usize, waited: Duration, wait: Duration) {
+        if !self.on
+            || self
+                .last
+                .is_some_and(|t| Instant::now() < t + Duration::from_millis(250))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        self.drawn = true;
+        eprint!(
+            "\r\x1b[K  waiting for peers: {connected} of {of} connected, {:.0} s of {:.0} s",
+            waited.as_secs_f64(),
+            wait.as_secs_f64()
+        );
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[K");
+            self.drawn = false;
+        }
+    }
+
+    fn done(&mut self, _processes: usize) {
+        self.clear();
+    }
 }
 
 #[cfg(test)]
@@ -531,10 +864,81 @@ mod tests {
     }
 
     #[test]
+    fn two_jobs_on_the_same_ports_refuse_each_other() {
+        // Job A and job B: the same two ports, different job ids.
+        let a = loopback_hosts(2).unwrap();
+        let b_dir = tempfile::tempdir().unwrap();
+        let b = b_dir.path().join("hosts.txt");
+        std::fs::write(&b, host_file_text("job-b", &a.addresses)).unwrap();
+        // A's process 0 listens on the first port; B's process 1 connects to it.
+        let a0 = spawn_peer(&a.path, 0, 1, SMALL, 1, DEADLINE).unwrap();
+        let b1 = spawn_peer(&b, 1, 1, SMALL, 1, DEADLINE).unwrap();
+        let b1 = b1.finish(DEADLINE + MARGIN).unwrap();
+        assert_eq!(b1.status.and_then(|s| s.code()), Some(1), "{b1:?}");
+        assert_eq!(
+            b1.stderr.trim().lines().count(),
+            1,
+            "one line: {}",
+            b1.stderr
+        );
+        assert!(b1.stderr.contains("refused process 1"), "{}", b1.stderr);
+        assert!(
+            b1.stderr.contains(&a.job),
+            "names the other job: {}",
+            b1.stderr
+        );
+        assert!(b1.report().is_err(), "no answer from another job's peer");
+        // A's process 0 said so in one line and went on waiting for its own process 1,
+        // which then completes job A.
+        let a1 = spawn_peer(&a.path, 1, 1, SMALL, 1, DEADLINE).unwrap();
+        let a0 = a0.finish(DEADLINE + MARGIN).unwrap();
+        let a1 = a1.finish(DEADLINE + MARGIN).unwrap();
+        let refused: Vec<&str> = a0.stderr.lines().collect();
+        assert_eq!(refused.len(), 1, "{}", a0.stderr);
+        assert!(refused[0].contains("refused a connection"), "{}", a0.stderr);
+        assert!(refused[0].contains("job-b"), "{}", a0.stderr);
+        SMALL
+            .check(a0.report().unwrap().answers.as_deref().unwrap(), 1)
+            .unwrap();
+        assert!(a1.status.unwrap().success(), "{a1:?}");
+    }
+
+    #[test]
+    fn a_killed_process_is_described_by_its_signal() {
+        let mut child = Command::new("sh")
+            .args(["-c", "kill -9 $$"])
+            .spawn()
+            .unwrap();
+        let status = wait_or_kill(&mut child, Duration::from_secs(30)).unwrap();
+        assert_eq!(
+            why_failed(status, ""),
+            "killed by signal 9 (SIGKILL) and said nothing"
+        );
+        assert_eq!(why_failed(status, "error: one\nerror: two\n"), "error: two");
+        assert_eq!(
+            why_failed(None, ""),
+            "still running at the time limit: killed"
+        );
+    }
+
+    #[test]
+    fn time_stopped_is_not_time_waited() {
+        let mut budget = Budget::new(Duration::from_secs(3600));
+        // A gap between two polls longer than MAX_STEP (as after Ctrl-Z, then fg) counts
+        // as MAX_STEP.
+        budget.last -= Duration::from_secs(120);
+        assert!(budget.used() <= Budget::MAX_STEP + Duration::from_millis(100));
+        assert!(!budget.is_over());
+        assert!(Budget::new(Duration::ZERO).is_over());
+    }
+
+    #[test]
     fn loopback_host_file_has_one_free_port_per_process() {
         let hosts = loopback_hosts(3).unwrap();
         let text = std::fs::read_to_string(&hosts.path).unwrap();
-        assert_eq!(text.lines().collect::<Vec<_>>(), hosts.addresses);
+        let (job, addresses) = crate::many_machines::parse_hosts(&text).unwrap();
+        assert_eq!(job.as_deref(), Some(hosts.job.as_str()));
+        assert_eq!(addresses, hosts.addresses);
         let mut ports: Vec<_> = hosts
             .addresses
             .iter()

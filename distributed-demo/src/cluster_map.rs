@@ -12,8 +12,8 @@
 //! The dataflow itself (scatter the tasks with `exchange`, compute, gather them at worker
 //! 0) is in `dataflow.rs`: one closure that every worker runs. Where the workers live is
 //! configuration, not code, and that is this file: `Config::process(2)` is two threads in
-//! this process, `Config::Cluster` is one process of several (the next section launches
-//! them) that move the same records over TCP. No GIL, no pickling of functions: every
+//! this process; one process of several (the next section launches them) moves the same
+//! records over TCP, on connections made and checked first (`on_cluster`). No GIL, no pickling of functions: every
 //! process already has the code, only the records (plain data, `Serialize`) travel.
 //!
 //! Watch: every run gives the sequential answer; N processes on this machine take about as
@@ -23,8 +23,13 @@
 //!
 //! Run only this: cargo run -p distributed-demo -- cluster-map
 
+use std::net::TcpStream;
+
+use timely::communication::Hooks;
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
 use timely::worker::Worker;
-use timely::{CommunicationConfig, Config, WorkerConfig};
+use timely::{Config, WorkerConfig};
 
 /// Run `work` on `threads` workers in this process (`Pool(threads)`): records move between
 /// the threads in memory. Each worker's result, in worker order.
@@ -41,11 +46,17 @@ where
     timely::execute(config, work)?.join().into_iter().collect()
 }
 
-/// Run `work` as process `process` of a cluster, with `threads` workers here. Every process
-/// is given the same `addresses` (line I: where process I listens) and its own `process`;
-/// records travel between the processes over TCP. This process's workers' results.
+/// Run `work` as process `process` of a cluster, with `threads` workers here; records
+/// travel between the processes over TCP. `sockets` holds a connection to every other
+/// process, in process order (`None` at `process`). This process's workers' results.
+///
+/// `Config::Cluster { addresses, process, threads, .. }` would connect by itself from the
+/// host file's addresses, but it takes any program that connects to its port for a peer:
+/// two jobs started on the same ports would pair up and compute nonsense. So the peers
+/// connect first and check that they run the same job (`cluster::connect_peers`), and hand
+/// the checked connections to timely's own TCP layer here.
 pub fn on_cluster<T, F>(
-    addresses: Vec<String>,
+    sockets: Vec<Option<TcpStream>>,
     process: usize,
     threads: usize,
     work: F,
@@ -54,17 +65,17 @@ where
     T: Send + 'static,
     F: Fn(&mut Worker) -> T + Send + Sync + 'static,
 {
-    let config = Config {
-        communication: CommunicationConfig::Cluster {
-            threads,
-            process,
-            addresses,
-            report: false,   // no connection log on stdout
-            zerocopy: false, // the plain TCP transport
-        },
-        worker: WorkerConfig::default(),
-    };
-    timely::execute(config, work)?.join().into_iter().collect()
+    let hooks = Hooks::default();
+    let local =
+        ProcessBuilder::new_typed_vector(threads, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, guard) =
+        initialize_networking_from_sockets(local, sockets, process, threads, hooks)
+            .map_err(|e| format!("starting the network threads: {e}"))?;
+    let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+    timely::execute::execute_from(builders, Box::new(guard), WorkerConfig::default(), work)?
+        .join()
+        .into_iter()
+        .collect()
 }
 
 // --- run and measure ---
@@ -228,9 +239,16 @@ mod tests {
         drop(listeners);
         let peers: Vec<_> = (0..2)
             .map(|process| {
-                let addresses = addresses.clone();
+                let membership = cluster::Membership {
+                    addresses: addresses.clone(),
+                    process,
+                    job: "test-job".into(),
+                    wait: Duration::from_secs(20),
+                    progress: false,
+                };
                 std::thread::spawn(move || {
-                    on_cluster(addresses, process, 1, |w| {
+                    let sockets = cluster::connect_peers(&membership).unwrap();
+                    on_cluster(sockets, process, 1, |w| {
                         (w.index(), pool_map(w, SMALL, sum_of_squares))
                     })
                 })

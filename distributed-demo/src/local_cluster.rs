@@ -68,10 +68,11 @@ pub fn local_cluster(
         .collect::<std::io::Result<Vec<_>>>()?;
     drop(listeners);
 
-    // 2. The host file: line I is where process I listens.
+    // 2. The host file: a job id, new for every launch (each process checks that its
+    //    peers have the same one), then line I: where process I listens.
     let dir = tempfile::tempdir()?;
     let hosts = dir.path().join("hosts.txt");
-    std::fs::write(&hosts, addresses.join("\n") + "\n")?;
+    std::fs::write(&hosts, host_file_text(&new_job_id(), &addresses))?;
 
     // 3. One process per line, told its line. Output goes to files: a pipe nobody reads
     //    while we wait could fill up and stop the child.
@@ -86,8 +87,11 @@ pub fn local_cluster(
     }
 
     // 4. Wait for all of them, never past `limit`, and not after one has failed (the job
-    //    cannot finish without it): kill whoever is still running then.
-    let deadline = Instant::now() + limit;
+    //    cannot finish without it): kill whoever is still running then. The limit counts
+    //    time waited, not time this process was stopped (Ctrl-Z, then `fg`): each pass
+    //    counts at most 100 ms.
+    let mut waited = Duration::ZERO;
+    let mut last = Instant::now();
     let mut statuses: Vec<Option<ExitStatus>> = vec![None; processes];
     loop {
         for (status, (child, alive)) in statuses.iter_mut().zip(&mut running) {
@@ -100,7 +104,9 @@ pub fn local_cluster(
         }
         let all_done = statuses.iter().all(Option::is_some);
         let one_failed = statuses.iter().flatten().any(|s| !s.success());
-        if all_done || one_failed || Instant::now() >= deadline {
+        waited += last.elapsed().min(Duration::from_millis(100));
+        last = Instant::now();
+        if all_done || one_failed || waited >= limit {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -123,6 +129,24 @@ pub fn local_cluster(
     Ok(LocalCluster { addresses, peers })
 }
 
+/// A job id unique per launch: the time, this process and a random seed, hashed.
+pub fn new_job_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// The text of a host file: the job line, then line I for process I.
+pub fn host_file_text(job: &str, addresses: &[String]) -> String {
+    format!("job {job}\n{}\n", addresses.join("\n"))
+}
+
 // --- run and measure ---
 
 use anyhow::{Context, ensure};
@@ -131,7 +155,7 @@ use common::print::{figure, takeaway};
 use common::timeline::{Recording, Span, Timeline};
 use common::timing::Secs;
 
-use crate::cluster::{self, DEADLINE, MARGIN, PeerReport, last_line};
+use crate::cluster::{self, DEADLINE, MARGIN, PeerReport, why_failed};
 use crate::dataflow::{JOB, Job};
 
 pub const SECTION: Section = Section::new(
@@ -154,11 +178,9 @@ fn run_job(processes: usize, job: Job) -> anyhow::Result<(LocalCluster, Vec<Peer
     for peer in &cluster.peers {
         ensure!(
             peer.status.is_some_and(|s| s.success()),
-            "process {} failed ({}): {}",
+            "process {} failed: {}",
             peer.process,
-            peer.status
-                .map_or("killed at the time limit".into(), |s| s.to_string()),
-            last_line(&peer.stderr)
+            why_failed(peer.status, &peer.stderr)
         );
         let report = PeerReport::find(peer.stdout.lines())
             .with_context(|| format!("process {} gave no report", peer.process))??;
@@ -247,7 +269,8 @@ mod tests {
             assert!(peer.status.unwrap().success());
             let lines: Vec<&str> = peer.stdout.lines().collect();
             assert_eq!(lines[0], format!("process {i}"));
-            assert_eq!(lines[1..], cluster.addresses, "line I is process I");
+            assert!(lines[1].starts_with("job "), "a job id first: {lines:?}");
+            assert_eq!(lines[2..], cluster.addresses, "line I is process I");
         }
     }
 

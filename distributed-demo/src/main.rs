@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use common::cli::{Demo, Role, Section};
+use common::cli::{Demo, Output, Role, Section};
 
 mod cluster;
 mod cluster_map;
@@ -26,12 +26,36 @@ const SECTIONS: &[Section<Options>] = &[
 /// The part this binary plays when a launcher (`cluster.rs`) starts it as one peer.
 const ROLES: &[Role] = &[Role::new("peer", many_machines::peer_role)];
 
+const NAME: &str = "distributed-demo";
+
 fn main() -> ExitCode {
     Demo {
-        name: "distributed-demo",
+        name: NAME,
         about: "When one machine is not enough: the same job on timely dataflow, across processes and machines",
         sections: SECTIONS,
         roles: ROLES,
     }
-    .main()
+    .main_with(|chosen| {
+        // `--new-hosts` and options that do not fit together: answered before any section.
+        let options = &chosen.options;
+        if !options.new_hosts.is_empty() {
+            return match many_machines::write_new_hosts(&options.new_hosts) {
+                Ok(done) => {
+                    println!("{done}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage(&e),
+            };
+        }
+        if let Err(e) = options.check() {
+            return usage(&e);
+        }
+        chosen.run(Output::Banners)
+    })
+}
+
+/// A user's mistake: one line, exit code 2.
+fn usage(message: &str) -> ExitCode {
+    eprintln!("{NAME}: {message}");
+    ExitCode::from(2)
 }

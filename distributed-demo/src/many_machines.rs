@@ -9,7 +9,9 @@
 //!     client = Client("tcp://host0:8786"); client.gather(client.map(compute, [N] * 16))
 //!
 //! Rust with timely (copy the binary and `hosts.txt` to every machine):
+//!     $ distributed-demo --new-hosts hosts.txt host0:2101 host1:2101
 //!     $ cat hosts.txt                            # line I = where process I listens
+//!     job 5f0c2a9e81d4b7a3
 //!     host0:2101
 //!     host1:2101
 //!     host0$ distributed-demo many-machines --hosts hosts.txt --process 0
@@ -17,13 +19,16 @@
 //!
 //! There is no scheduler or head node: every process is an equal peer that runs the whole
 //! program; the host file is the cluster. Start them in any order: each waits for the
-//! others (here at most two minutes, then it exits with an error naming the host file).
+//! others (`--wait SECS`, 120 by default, then it exits with an error naming who is missing).
 //! Process 0 holds the task list and prints the checked answer. The ports in the host file
 //! must be open between the machines; the traffic is plain, unauthenticated TCP, so keep
 //! it on a private network. Add `--threads T` for T workers per process.
 //!
-//! The lesson here is the host file: one `HOST:PORT` per line, checked line by line; each
-//! process turns it into `Config::Cluster` (`cluster_map::on_cluster`).
+//! The lesson here is the host file: a `job ID` line and one `HOST:PORT` per line, checked
+//! line by line. `--new-hosts FILE HOST:PORT...` writes one with a fresh job id; each
+//! process checks that every peer that connects has the same job id before any data flows
+//! (`cluster::connect_peers`), so two jobs on the same ports refuse each other instead of
+//! pairing up, then hands the connections to timely (`cluster_map::on_cluster`).
 //!
 //! Watch: without `--process`, this section writes a host file for two processes on
 //! 127.0.0.1 and runs exactly the two commands above (same arguments, same file name) as
@@ -31,54 +36,141 @@
 //!
 //! Run only this: cargo run -p distributed-demo -- many-machines
 
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
 use anyhow::ensure;
 
-/// A parsed host file: where it was, and the address of each process in order.
+/// A parsed host file: where it was, the job it is for, and the address of each process in
+/// order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostFile {
     pub path: String,
+    /// The `job ID` line: every process checks that its peers have the same one.
+    pub job: Option<String>,
     pub addresses: Vec<String>,
 }
 
+/// A host file is a few lines per machine: anything bigger is not one.
+pub const MAX_HOST_FILE_BYTES: u64 = 4 << 20;
+
 /// Read and check a host file. The error is one line: which line is wrong and what a good
-/// one looks like.
+/// one looks like. Only a regular file is read (a FIFO would block, `/dev/zero` never
+/// ends), and at most [`MAX_HOST_FILE_BYTES`].
 pub fn parse_host_file(path: &str) -> Result<HostFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let addresses = parse_hosts(&text)?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("cannot read it: {path} is not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_HOST_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if text.len() as u64 > MAX_HOST_FILE_BYTES {
+        return Err(format!(
+            "{path} is larger than {} MiB: not a host file",
+            MAX_HOST_FILE_BYTES >> 20
+        ));
+    }
+    let (job, addresses) = parse_hosts(&text)?;
     Ok(HostFile {
         path: path.to_owned(),
+        job,
         addresses,
     })
 }
 
-/// One `HOST:PORT` per line; blank lines and `#` comments skipped; no duplicates.
-pub fn parse_hosts(text: &str) -> Result<Vec<String>, String> {
+/// A job id: 1 to 64 letters, digits, `-` or `_`.
+pub fn valid_job_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `HOST:PORT`, the port all digits in 1..=65535.
+fn split_address(line: &str) -> Option<(&str, u16)> {
+    let (host, port) = line.rsplit_once(':')?;
+    let valid_host = !host.is_empty() && !host.contains(char::is_whitespace);
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    let port = port.parse::<u16>().ok().filter(|&p| p > 0)?;
+    (valid_host && digits).then_some((host, port))
+}
+
+/// One `job ID` line and one `HOST:PORT` per line; blank lines and `#` comments skipped;
+/// no endpoint twice, also not under another name (`localhost:2101` beside
+/// `127.0.0.1:2101`, `02101` beside `2101`): names are resolved once each, and the socket
+/// addresses compared. Linear in the number of lines.
+pub fn parse_hosts(text: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let mut job: Option<String> = None;
     let mut addresses: Vec<String> = Vec::new();
+    let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut names: HashMap<String, Vec<IpAddr>> = HashMap::new();
+    let mut by_name: HashMap<(String, u16), usize> = HashMap::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let valid = line.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty()
-                && !host.contains(char::is_whitespace)
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !valid {
+        if let Some(id) = line.strip_prefix("job ") {
+            let id = id.trim();
+            if !valid_job_id(id) {
+                return Err(format!(
+                    "line {}: job id '{id}' must be 1 to 64 letters, digits, - or _",
+                    number + 1
+                ));
+            }
+            if job.is_some() {
+                return Err(format!("line {}: a second job line", number + 1));
+            }
+            job = Some(id.to_owned());
+            continue;
+        }
+        let Some((host, port)) = split_address(line) else {
             return Err(format!(
-                "line {}: '{line}' is not HOST:PORT (like 10.0.0.5:2101)",
+                "line {}: '{line}' is not HOST:PORT (like 10.0.0.5:2101) or job ID",
                 number + 1
             ));
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let ips = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            // A name: resolved once; one that does not resolve here is compared by name.
+            Err(_) => names
+                .entry(host.to_ascii_lowercase())
+                .or_insert_with(|| {
+                    (host, 0)
+                        .to_socket_addrs()
+                        .map(|a| a.map(|a| a.ip()).collect())
+                        .unwrap_or_default()
+                })
+                .clone(),
+        };
+        let index = addresses.len();
+        if let Some(other) = by_name.insert((bare.to_ascii_lowercase(), port), index) {
+            return Err(format!(
+                "line {}: '{line}' is the same endpoint as '{}' (listed twice)",
+                number + 1,
+                addresses[other]
+            ));
         }
-        if addresses.iter().any(|a| a == line) {
-            return Err(format!("line {}: '{line}' is listed twice", number + 1));
+        for ip in ips {
+            if let Some(&other) = seen.get(&SocketAddr::new(ip, port)) {
+                return Err(format!(
+                    "line {}: '{line}' is the same endpoint as '{}' (listed twice)",
+                    number + 1,
+                    addresses[other]
+                ));
+            }
+            seen.insert(SocketAddr::new(ip, port), index);
         }
         addresses.push(line.to_owned());
     }
     if addresses.is_empty() {
         return Err("no HOST:PORT lines in it".to_owned());
     }
-    Ok(addresses)
+    Ok((job, addresses))
 }
 
 impl HostFile {
@@ -103,14 +195,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use common::child::{demo_exe, wait_or_kill};
+use common::child::demo_exe;
 use common::cli::{Section, SectionResult, UsageError};
 use common::print::{figure, takeaway};
 use common::timing::Secs;
 
-use crate::cluster::{PeerReport, loopback_hosts, run_peer};
+use crate::cluster::{Membership, PeerReport, loopback_hosts, run_peer, wait_or_kill, why_failed};
 use crate::cluster_map::on_cluster;
 use crate::dataflow::{JOB, Job};
+use crate::local_cluster::{host_file_text, new_job_id};
 
 pub const SECTION: Section<Options> = Section::with_options(
     "many-machines",
@@ -119,23 +212,27 @@ pub const SECTION: Section<Options> = Section::with_options(
     run,
 );
 
-/// How long a process started by hand waits for the rest of the cluster.
+/// How long a process started by hand waits for the rest of the cluster (`--wait`), and
+/// then for the job to finish.
 pub const MANUAL_DEADLINE: Duration = Duration::from_secs(120);
 
 const HOSTS_HELP: &str = "\
 Run the many-machines section as process I of a cluster described by FILE.
-FILE has one HOST:PORT per line; line I (from 0) is where process I listens.
-Blank lines and lines starting with # are skipped. On every machine, with the
+FILE has a line `job ID` and one HOST:PORT per line; line I (from 0) is where
+process I listens. Blank lines and lines starting with # are skipped. Make it
+with --new-hosts (a fresh job id each time), then, on every machine, with the
 same binary and the same file:
+  $ distributed-demo --new-hosts hosts.txt host0:2101 host1:2101
   host0$ distributed-demo many-machines --hosts hosts.txt --process 0
   host1$ distributed-demo many-machines --hosts hosts.txt --process 1
-Each process waits at most 120 s for the others; process 0 prints the answer.";
+Each process checks that its peers run the same job, waits at most --wait
+seconds (120) for them, and process 0 prints the answer.";
 
 // The demo-wide options: only the many-machines section reads them. (A `///` comment here
 // would replace the demo's `about` line in --help.)
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Options {
-    /// The cluster's host file: one HOST:PORT per line, line I for process I
+    /// The cluster's host file: a `job ID` line, one HOST:PORT per line, line I for process I
     #[arg(long, value_name = "FILE", value_parser = parse_host_file, long_help = HOSTS_HELP)]
     pub hosts: Option<HostFile>,
     /// Which line of the host file this process is (0 = the one that prints the answer)
@@ -144,6 +241,85 @@ pub struct Options {
     /// Timely worker threads per process
     #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
+    /// The job id, if the host file has no `job ID` line (the same on every machine)
+    #[arg(long, value_name = "ID", value_parser = parse_job_id)]
+    pub job: Option<String>,
+    /// Seconds a process waits for the others before it gives up
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub wait: u64,
+    /// Write a host file for a new job (a fresh job id, then the addresses) and exit
+    #[arg(long, value_name = "FILE HOST:PORT", num_args = 2..)]
+    pub new_hosts: Vec<String>,
+}
+
+fn parse_job_id(id: &str) -> Result<String, String> {
+    if valid_job_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err("a job id is 1 to 64 letters, digits, - or _".to_owned())
+    }
+}
+
+impl Options {
+    /// The demo-wide options checked against each other, before any section runs: one line
+    /// naming what is valid.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.hosts, self.process) {
+            (None, None) => {}
+            (Some(hosts), Some(process)) => {
+                hosts.checked_process(process).map_err(|e| e.to_string())?;
+                self.job_id(hosts)?;
+            }
+            (Some(_), None) => {
+                return Err(
+                    "--hosts FILE needs --process I (which line of FILE this process is)".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err("--process I needs --hosts FILE (the cluster's host file)".into());
+            }
+        }
+        if self.job.is_some() && self.hosts.is_none() {
+            return Err("--job ID needs --hosts FILE and --process I".into());
+        }
+        Ok(())
+    }
+
+    /// The job this process is part of: the host file's `job` line or `--job`.
+    fn job_id(&self, hosts: &HostFile) -> Result<String, String> {
+        match (&hosts.job, &self.job) {
+            (Some(file), Some(flag)) if file != flag => Err(format!(
+                "--job {flag} differs from the job line of {} ({file}); give one of them",
+                hosts.path
+            )),
+            (Some(id), _) | (None, Some(id)) => Ok(id.clone()),
+            (None, None) => Err(format!(
+                "{} has no `job ID` line: make the host file with `distributed-demo --new-hosts FILE HOST:PORT...` (a fresh job id), or pass --job ID, the same on every machine",
+                hosts.path
+            )),
+        }
+    }
+}
+
+/// `--new-hosts FILE HOST:PORT...`: write the host file of a new job; what to do next.
+pub fn write_new_hosts(args: &[String]) -> Result<String, String> {
+    let (path, addresses) = args
+        .split_first()
+        .ok_or("--new-hosts needs FILE HOST:PORT...")?;
+    let job = new_job_id();
+    let text = host_file_text(&job, addresses);
+    // The same checks as every process will make when it reads it.
+    parse_hosts(&text).map_err(|e| format!("--new-hosts: {e}"))?;
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(format!(
+            "--new-hosts: {path} exists and is not a regular file"
+        ));
+    }
+    std::fs::write(path, text).map_err(|e| format!("--new-hosts: cannot write {path}: {e}"))?;
+    Ok(format!(
+        "wrote {path}: job {job}, {} process(es); copy it to every machine and run there: distributed-demo many-machines --hosts {path} --process I",
+        addresses.len()
+    ))
 }
 
 /// `--role peer`: the arguments the launcher (`cluster::peer_command`) passes to each
@@ -165,6 +341,8 @@ struct PeerArgs {
     rounds: u32,
     #[arg(long)]
     deadline_ms: u64,
+    #[arg(long)]
+    wait_ms: u64,
 }
 
 /// The child's side of every launched cluster: be one process of the cluster in the host
@@ -178,52 +356,55 @@ pub fn peer_role(args: &[String]) -> anyhow::Result<()> {
                     e.to_string().lines().next().unwrap_or("bad arguments")
                 )
             })?;
-    let hosts = args.hosts.checked_process(args.process)?;
+    let addresses = args.hosts.checked_process(args.process)?;
+    let membership = Membership {
+        addresses,
+        process: args.process,
+        job: args.hosts.job.context("the host file has no job line")?,
+        wait: Duration::from_millis(args.wait_ms),
+        progress: false,
+    };
     let job = Job {
         n: args.n,
         tasks: args.tasks,
     };
     let deadline = Duration::from_millis(args.deadline_ms);
-    let report = join_cluster(
-        hosts,
-        args.process,
-        args.threads,
-        job,
-        args.rounds,
-        deadline,
-    )?;
+    let report = join_cluster(&membership, args.threads, job, args.rounds, deadline)?;
     println!("{}", report.line()?);
     Ok(())
 }
 
-/// Be line `process` of the host file's cluster, `threads` workers here: `on_cluster` with
-/// the launcher's deadline and report around it.
+/// Be one process of the host file's cluster, `threads` workers here: `on_cluster` with
+/// the job check, the launcher's deadline and report around it.
 fn join_cluster(
-    addresses: Vec<String>,
-    process: usize,
+    membership: &Membership,
     threads: usize,
     job: Job,
     rounds: u32,
     deadline: Duration,
 ) -> anyhow::Result<PeerReport> {
-    let hosts = addresses.clone();
-    run_peer(&addresses, process, job, rounds, deadline, move |work| {
-        on_cluster(hosts, process, threads, work)
+    let process = membership.process;
+    run_peer(membership, job, rounds, deadline, move |sockets, work| {
+        on_cluster(sockets, process, threads, work)
     })
 }
 
 pub fn run(options: &Options) -> SectionResult {
-    let threads = usize::from(options.threads);
+    if let Err(e) = options.check() {
+        return usage_error(&e);
+    }
     match (&options.hosts, options.process) {
-        (None, None) => on_loopback(),
-        (Some(hosts), Some(process)) => match hosts.checked_process(process) {
-            Ok(addresses) => as_one_process(addresses, process, threads),
-            Err(e) => usage_error(&e.to_string()),
-        },
-        (Some(_), None) => {
-            usage_error("--hosts FILE needs --process I (which line of FILE this process is)")
+        (Some(hosts), Some(process)) => {
+            let membership = Membership {
+                addresses: hosts.addresses.clone(),
+                process,
+                job: options.job_id(hosts).map_err(UsageError)?,
+                wait: Duration::from_secs(options.wait),
+                progress: true,
+            };
+            as_one_process(&membership, usize::from(options.threads))
         }
-        (None, Some(_)) => usage_error("--process I needs --hosts FILE (the cluster's host file)"),
+        _ => on_loopback(),
     }
 }
 
@@ -234,13 +415,21 @@ fn usage_error(message: &str) -> SectionResult {
 }
 
 /// This process is line `process` of the host file: join the cluster, run the job.
-fn as_one_process(addresses: Vec<String>, process: usize, threads: usize) -> SectionResult {
+fn as_one_process(membership: &Membership, threads: usize) -> SectionResult {
+    let Membership {
+        addresses,
+        process,
+        job,
+        wait,
+        ..
+    } = membership;
     println!(
-        "  process {process} of {} ({}), {threads} worker thread(s); waiting for the others",
+        "  process {process} of {} ({}) of job {job}, {threads} worker thread(s); waiting up to {} for the others",
         addresses.len(),
-        addresses[process]
+        addresses[*process],
+        Secs(*wait)
     );
-    let report = join_cluster(addresses, process, threads, JOB, 1, MANUAL_DEADLINE)?;
+    let report = join_cluster(membership, threads, JOB, 1, MANUAL_DEADLINE)?;
     figure(
         "connected after",
         Secs(Duration::from_micros(report.connect_us)),
@@ -265,7 +454,12 @@ fn as_one_process(addresses: Vec<String>, process: usize, threads: usize) -> Sec
 fn on_loopback() -> SectionResult {
     let hosts = loopback_hosts(2)?;
     let dir = hosts.path.parent().context("host file has no folder")?;
+    println!(
+        "  $ distributed-demo --new-hosts hosts.txt {}",
+        hosts.addresses.join(" ")
+    );
     println!("  $ cat hosts.txt");
+    println!("  job {}", hosts.job);
     for address in &hosts.addresses {
         println!("  {address}");
     }
@@ -294,7 +488,8 @@ fn on_loopback() -> SectionResult {
         }
         ensure!(
             status.is_some_and(|s| s.success()),
-            "process {process} failed ({status:?}): {out}"
+            "process {process} failed: {}",
+            why_failed(status, "")
         );
         for line in out.lines().filter(|l| l.starts_with("  ")) {
             println!("    [host{process}] {}", line.trim_start());
@@ -327,10 +522,13 @@ mod tests {
 
     #[test]
     fn host_files_with_comments_and_blank_lines_parse() {
-        let text = "# two machines\n10.0.0.5:2101\n\n  host-b.example:2102  \n[::1]:2103\n";
+        let text =
+            "# two machines\njob a1-b2\n10.0.0.5:2101\n\n  host-b.invalid:2102  \n[::1]:2103\n";
+        let (job, addresses) = parse_hosts(text).unwrap();
+        assert_eq!(job.as_deref(), Some("a1-b2"));
         assert_eq!(
-            parse_hosts(text).unwrap(),
-            ["10.0.0.5:2101", "host-b.example:2102", "[::1]:2103"]
+            addresses,
+            ["10.0.0.5:2101", "host-b.invalid:2102", "[::1]:2103"]
         );
     }
 
@@ -344,8 +542,17 @@ mod tests {
             ("a:1\nb:99999\n", "line 2: 'b:99999' is not HOST:PORT"),
             (":2101\n", "line 1: ':2101' is not HOST:PORT"),
             ("a b:2101\n", "line 1"),
-            ("a:1\na:1\n", "line 2: 'a:1' is listed twice"),
+            (
+                "127.0.0.1:+2101\n",
+                "line 1: '127.0.0.1:+2101' is not HOST:PORT",
+            ),
+            (
+                "a.invalid:1\na.invalid:1\n",
+                "line 2: 'a.invalid:1' is the same endpoint",
+            ),
             ("# nothing\n\n", "no HOST:PORT lines"),
+            ("job a\njob b\nx:1\n", "line 2: a second job line"),
+            ("job a b\nx:1\n", "line 1: job id 'a b'"),
         ] {
             let err = parse_hosts(text).unwrap_err();
             assert!(err.contains(expected), "{text:?}: {err}");
@@ -354,9 +561,108 @@ mod tests {
     }
 
     #[test]
+    fn aliases_of_one_endpoint_are_caught() {
+        for text in [
+            "127.0.0.1:2101\nlocalhost:2101\n",
+            "localhost:2101\n127.0.0.1:2101\n",
+            "127.0.0.1:2101\n127.0.0.1:02101\n",
+            "[::1]:2101\n[0:0:0:0:0:0:0:1]:2101\n",
+            "HOST-A.invalid:7\nhost-a.invalid:7\n",
+        ] {
+            let err = parse_hosts(text).unwrap_err();
+            assert!(err.starts_with("line 2: "), "{text:?}: {err}");
+            assert!(err.contains("same endpoint"), "{text:?}: {err}");
+        }
+        assert!(parse_hosts("127.0.0.1:2101\nlocalhost:2102\n").is_ok());
+    }
+
+    #[test]
+    fn a_big_host_file_is_checked_in_one_pass() {
+        // 60,000 lines: a quadratic duplicate check took seconds here.
+        let text: String = (1..=60_000u32)
+            .map(|i| format!("10.{}.{}.{}:2101\n", i >> 16, (i >> 8) & 255, i & 255))
+            .collect();
+        let (_, addresses) = parse_hosts(&text).unwrap();
+        assert_eq!(addresses.len(), 60_000);
+        let twice = text + "10.0.0.1:2101\n";
+        let err = parse_hosts(&twice).unwrap_err();
+        assert!(err.starts_with("line 60001: "), "{err}");
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let err = parse_host_file("/dev/zero").unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let err = parse_host_file(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let fifo = dir.path().join("fifo");
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let err = parse_host_file(fifo.to_str().unwrap()).unwrap_err();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+    }
+
+    #[test]
+    fn new_hosts_writes_a_job_line_and_the_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.txt");
+        let path = path.to_str().unwrap().to_owned();
+        let args = |a: &[&str]| {
+            std::iter::once(path.clone())
+                .chain(a.iter().map(|s| s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let said = write_new_hosts(&args(&["127.0.0.1:2101", "127.0.0.1:2102"])).unwrap();
+        assert!(said.contains("2 process(es)"), "{said}");
+        let first = parse_host_file(&path).unwrap();
+        assert_eq!(first.addresses, ["127.0.0.1:2101", "127.0.0.1:2102"]);
+        write_new_hosts(&args(&["127.0.0.1:2101", "127.0.0.1:2102"])).unwrap();
+        let second = parse_host_file(&path).unwrap();
+        assert!(first.job.is_some());
+        assert_ne!(first.job, second.job, "a new job id for every host file");
+        let err = write_new_hosts(&args(&["127.0.0.1:2101", "localhost:2101"])).unwrap_err();
+        assert!(err.contains("same endpoint"), "{err}");
+    }
+
+    #[test]
+    fn the_job_comes_from_the_file_or_from_job() {
+        let hosts = |job: Option<&str>| HostFile {
+            path: "hosts.txt".into(),
+            job: job.map(str::to_owned),
+            addresses: vec!["a:1".into(), "b:2".into()],
+        };
+        let options = |file: Option<&str>, flag: Option<&str>| Options {
+            hosts: Some(hosts(file)),
+            process: Some(0),
+            job: flag.map(str::to_owned),
+            ..Options::default()
+        };
+        assert_eq!(
+            options(Some("x"), None).job_id(&hosts(Some("x"))).unwrap(),
+            "x"
+        );
+        assert_eq!(options(None, Some("y")).job_id(&hosts(None)).unwrap(), "y");
+        assert!(
+            options(None, None)
+                .check()
+                .unwrap_err()
+                .contains("no `job ID` line")
+        );
+        assert!(
+            options(Some("x"), Some("y"))
+                .check()
+                .unwrap_err()
+                .contains("differs")
+        );
+    }
+
+    #[test]
     fn process_must_be_a_line_of_the_file() {
         let hosts = HostFile {
             path: "hosts.txt".into(),
+            job: None,
             addresses: vec!["a:1".into(), "b:2".into()],
         };
         assert_eq!(hosts.checked_process(1).unwrap().len(), 2);

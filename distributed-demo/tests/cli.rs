@@ -38,6 +38,7 @@ fn assert_usage_error(args: &[&str], needle: &str) {
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains(needle), "{args:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no section ran: {args:?}");
 }
 
 #[test]
@@ -92,4 +93,68 @@ fn process_and_hosts_go_together_and_process_must_be_in_the_file() {
 fn help_shows_the_many_machines_commands() {
     let help = run_ok(EXE, &["--help"]);
     assert!(help.contains("--hosts hosts.txt --process 1"), "{help}");
+}
+
+#[test]
+fn usage_errors_come_before_any_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, "job j1\n127.0.0.1:2101\n").unwrap();
+    let hosts = hosts.to_str().unwrap();
+    // No section named: every section would run; the mistake is reported first.
+    assert_usage_error(&["--hosts", hosts], "--hosts FILE needs --process I");
+    assert_usage_error(&["--job", "j1"], "--job ID needs --hosts");
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, "127.0.0.1:2101\n").unwrap();
+    assert_usage_error(
+        &["--hosts", plain.to_str().unwrap(), "--process", "0"],
+        "no `job ID` line",
+    );
+    assert_usage_error(
+        &["--hosts", "/dev/zero", "--process", "0"],
+        "not a regular file",
+    );
+    assert_usage_error(
+        &["--hosts", hosts, "--process", "0", "--job", "j2"],
+        "differs",
+    );
+}
+
+#[test]
+fn a_missing_peer_is_one_line_after_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts.txt");
+    let free: Vec<_> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addresses: Vec<String> = free
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect();
+    drop(free);
+    let hosts = hosts.to_str().unwrap();
+    let made = run_ok(EXE, &["--new-hosts", hosts, &addresses[0], &addresses[1]]);
+    assert!(made.contains("2 process(es)"), "{made}");
+    // Process 0 alone: process 1 never comes.
+    let out = run(
+        EXE,
+        &[
+            "many-machines",
+            "--hosts",
+            hosts,
+            "--process",
+            "0",
+            "--wait",
+            "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no cluster after 1"), "{stderr}");
+    assert!(
+        stderr.contains(&addresses[1]),
+        "names the missing one: {stderr}"
+    );
+    assert!(stderr.lines().count() <= 3, "no line per retry: {stderr}");
+    assert!(!stderr.contains("retrying"), "{stderr}");
 }
