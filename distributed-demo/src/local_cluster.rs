@@ -19,9 +19,9 @@
 //! comparable between processes).
 //!
 //! Watch: each process's `connect` bar before its task bars: starting a process and meeting
-//! its peers is not free (timely retries a refused connection and looks for new peers once
-//! a second, so up to 1 to 2 s here); then the task bars of the same dataflow as in
-//! `cluster-map`, half of the tasks in each process.
+//! its peers (each connection checked for the job id, a refused one retried every 100 ms)
+//! is not free; then the task bars of the same dataflow as in `cluster-map`, half of the
+//! tasks in each process.
 //!
 //! Run only this: cargo run -p distributed-demo -- local-cluster
 
@@ -212,19 +212,12 @@ fn run() -> SectionResult {
         start_us: s.start_us,
         end_us: s.end_us,
     }));
-    let mut slowest_connect = Duration::ZERO;
     for report in &reports {
         timeline.extend(report.spans.iter().cloned());
         let connect = Duration::from_micros(report.connect_us);
-        slowest_connect = slowest_connect.max(connect);
         figure(
             format!("process {} connected after", report.process),
             Secs(connect),
-        );
-    }
-    if slowest_connect >= Duration::from_millis(500) {
-        println!(
-            "  (a connect near a second: timely retries a refused connection and looks for new peers once a second)"
         );
     }
     figure(

@@ -29,6 +29,11 @@ const ROLES: &[Role] = &[Role::new("peer", many_machines::peer_role)];
 const NAME: &str = "distributed-demo";
 
 fn main() -> ExitCode {
+    // Options missing their partner: refused before anything starts (no trace file either).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(e) = missing_partner(&args) {
+        return usage(&e);
+    }
     Demo {
         name: NAME,
         about: "When one machine is not enough: the same job on timely dataflow, across processes and machines",
@@ -52,6 +57,34 @@ fn main() -> ExitCode {
         }
         chosen.run(Output::Banners)
     })
+}
+
+/// `--hosts` without `--process` and the like, from the words of the command line alone.
+fn missing_partner(args: &[String]) -> Option<String> {
+    if args.first().is_some_and(|a| a == "--role") {
+        return None;
+    }
+    let has = |name: &str| {
+        args.iter()
+            .any(|a| a == name || a.strip_prefix(name).is_some_and(|v| v.starts_with('=')))
+    };
+    if ["--help", "-h", "--list", "--new-hosts"]
+        .iter()
+        .any(|h| has(h))
+    {
+        return None;
+    }
+    let mut options = many_machines::Options::default();
+    if has("--hosts") {
+        options.hosts = Some(many_machines::HostFile::placeholder());
+    }
+    if has("--process") {
+        options.process = Some(0);
+    }
+    if has("--job") {
+        options.job = Some(String::new());
+    }
+    options.partners().err()
 }
 
 /// A user's mistake: one line, exit code 2.

@@ -264,25 +264,28 @@ impl Options {
     /// The demo-wide options checked against each other, before any section runs: one line
     /// naming what is valid.
     pub fn check(&self) -> Result<(), String> {
-        match (&self.hosts, self.process) {
-            (None, None) => {}
-            (Some(hosts), Some(process)) => {
-                hosts.checked_process(process).map_err(|e| e.to_string())?;
-                self.job_id(hosts)?;
-            }
-            (Some(_), None) => {
-                return Err(
-                    "--hosts FILE needs --process I (which line of FILE this process is)".into(),
-                );
-            }
-            (None, Some(_)) => {
-                return Err("--process I needs --hosts FILE (the cluster's host file)".into());
-            }
-        }
-        if self.job.is_some() && self.hosts.is_none() {
-            return Err("--job ID needs --hosts FILE and --process I".into());
+        self.partners()?;
+        if let (Some(hosts), Some(process)) = (&self.hosts, self.process) {
+            hosts.checked_process(process).map_err(|e| e.to_string())?;
+            self.job_id(hosts)?;
         }
         Ok(())
+    }
+
+    /// The options that need each other are given together.
+    pub fn partners(&self) -> Result<(), String> {
+        match (&self.hosts, self.process) {
+            (Some(_), None) => {
+                Err("--hosts FILE needs --process I (which line of FILE this process is)".into())
+            }
+            (None, Some(_)) => {
+                Err("--process I needs --hosts FILE (the cluster's host file)".into())
+            }
+            (None, None) if self.job.is_some() => {
+                Err("--job ID needs --hosts FILE and --process I".into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The job this process is part of: the host file's `job` line or `--job`.
@@ -297,6 +300,17 @@ impl Options {
                 "{} has no `job ID` line: make the host file with `distributed-demo --new-hosts FILE HOST:PORT...` (a fresh job id), or pass --job ID, the same on every machine",
                 hosts.path
             )),
+        }
+    }
+}
+
+impl HostFile {
+    /// A host file that stands for "--hosts was given", in checks that do not read it.
+    pub fn placeholder() -> Self {
+        HostFile {
+            path: String::new(),
+            job: None,
+            addresses: Vec::new(),
         }
     }
 }

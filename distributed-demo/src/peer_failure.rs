@@ -9,8 +9,9 @@
 //! Timely has no scheduler to reassign work and keeps no copy of a lost worker's state: a
 //! cluster is a fixed set of peers for the whole job. So:
 //! - a peer that never starts: the others wait for it, and timely would wait forever
-//!   (it retries the connection once a second); this demo gives each process a deadline,
-//!   after which it exits 1 with an error naming the host file's addresses;
+//!   (it retries the connection once a second); this demo's peers connect by themselves
+//!   (`cluster::connect_peers`) with a deadline, after which each exits 1 with one line
+//!   naming the missing processes;
 //! - a peer killed mid-job: its TCP connections close, timely's network thread in every
 //!   other process panics ("timely communication error: ... socket closed"); the peer
 //!   catches that and exits 1 within moments instead of printing a backtrace.
