@@ -248,7 +248,7 @@ pub struct Options {
     #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub wait: u64,
     /// Write a host file for a new job (a fresh job id, then the addresses) and exit
-    #[arg(long, value_name = "FILE HOST:PORT", num_args = 2..)]
+    #[arg(long, value_names = ["FILE", "HOST:PORT"], num_args = 2..)]
     pub new_hosts: Vec<String>,
 }
 
@@ -468,16 +468,25 @@ fn as_one_process(membership: &Membership, threads: usize) -> SectionResult {
 fn on_loopback() -> SectionResult {
     let hosts = loopback_hosts(2)?;
     let dir = hosts.path.parent().context("host file has no folder")?;
-    println!(
-        "  $ distributed-demo --new-hosts hosts.txt {}",
-        hosts.addresses.join(" ")
+    let exe = demo_exe(env!("CARGO_PKG_NAME"))?;
+    // The host file of a new job, made as a user makes it (the ports are free ones).
+    let mut args = vec!["--new-hosts", "hosts.txt"];
+    args.extend(hosts.addresses.iter().map(String::as_str));
+    println!("  $ distributed-demo {}", args.join(" "));
+    let mut new_hosts = command(&exe, dir, &args)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting distributed-demo --new-hosts")?;
+    let made = wait_or_kill(&mut new_hosts, Duration::from_secs(30))?;
+    ensure!(
+        made.is_some_and(|s| s.success()),
+        "--new-hosts failed: {}",
+        why_failed(made, "")
     );
     println!("  $ cat hosts.txt");
-    println!("  job {}", hosts.job);
-    for address in &hosts.addresses {
-        println!("  {address}");
+    for line in std::fs::read_to_string(&hosts.path)?.lines() {
+        println!("  {line}");
     }
-    let exe = demo_exe(env!("CARGO_PKG_NAME"))?;
     let mut children = Vec::new();
     for process in 0..hosts.addresses.len() {
         let args = [
