@@ -6,14 +6,16 @@
 //! *Rust Atomics and Locks* shows `mutex_1`, `mutex_2`, ...: the part of every file above
 //! `// --- run and measure ---` compiles alone. Tests below keep the copies in step.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use common::cli::{Demo, Role, Section};
+use common::cli::{Demo, Output, Role, Section};
 
 mod as_completed;
 mod async_futures;
 mod cancel;
 mod exceptions;
+mod ipc_temp;
 mod map;
 mod process_pool;
 mod result_timeout;
@@ -43,7 +45,20 @@ fn main() -> ExitCode {
         sections: SECTIONS,
         roles: ROLES,
     }
-    .main()
+    .main_with(|chosen| {
+        // process-pool's IPC servers need a usable TMPDIR: one line before any section
+        // starts, not a failure halfway through the run.
+        if chosen.sections().any(|s| s.name == process_pool::SECTION.name)
+            && let Err(e) = ipc_temp::check_temp_dir()
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "futures-demo: {e:#}; process-pool needs it: set TMPDIR to a writable folder"
+            );
+            return ExitCode::FAILURE;
+        }
+        chosen.run(Output::Banners)
+    })
 }
 
 #[cfg(test)]

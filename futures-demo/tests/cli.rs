@@ -40,3 +40,18 @@ fn an_intentional_panic_prints_one_line_even_with_backtraces_on() {
     assert!(panics[0].contains("[panic hook]"), "{stderr}");
     assert!(!stderr.contains("stack backtrace"), "{stderr}");
 }
+
+#[test]
+fn a_missing_tmpdir_is_one_line_and_exit_1_not_a_panic() {
+    let out = std::process::Command::new(EXE)
+        .arg("process-pool")
+        .env("TMPDIR", "/nonexistent/tmp")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty() && err.lines().count() == 1, "{err}");
+    assert!(err.contains("/nonexistent/tmp (TMPDIR)"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

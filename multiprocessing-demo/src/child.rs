@@ -20,13 +20,16 @@
 //! returns `(Child, IpcSender<T>)` (the parent side, built here by [`starter`]), or the
 //! child's inbox `IpcReceiver<T>` (the child side, handed over by [`serve`]).
 
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Once, mpsc};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use common::child::role_command;
-use common::timing::Stopwatch;
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +42,7 @@ pub fn start<T>(role: &str, args: &[String]) -> anyhow::Result<(Child, IpcSender
 where
     T: Serialize + for<'de> Deserialize<'de> + Send + 'static,
 {
-    let (server, name) = IpcOneShotServer::<IpcSender<T>>::new().context("IPC server")?;
+    let (server, name) = one_shot_server::<IpcSender<T>>()?;
     let mut child = role_command(env!("CARGO_PKG_NAME"), role)?
         .arg(&name)
         .args(args)
@@ -54,7 +57,7 @@ where
     std::thread::spawn(move || {
         let _ = done_tx.send(server.accept());
     });
-    let sw = Stopwatch::start();
+    let mut waited = Waited::start();
     loop {
         match done_rx.recv_timeout(Duration::from_millis(2)) {
             Ok(accepted) => {
@@ -65,7 +68,7 @@ where
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let exited = child.try_wait()?;
-        if exited.is_some() || sw.elapsed() > PATIENCE {
+        if exited.is_some() || waited.more_than(PATIENCE) {
             // Give a message already on its way a moment, then unblock `accept` by
             // connecting and hanging up ourselves.
             if let Ok(Ok((_, inbox))) = done_rx.recv_timeout(Duration::from_millis(50)) {
@@ -133,6 +136,138 @@ pub fn join(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
         .with_context(|| format!("child {} did not exit in time: killed", child.id()))
 }
 
+/// `IpcOneShotServer::new()`, failing in one line where ipc-channel would panic.
+///
+/// The server's socket goes in a fresh folder under the temporary folder (`TMPDIR`).
+/// ipc-channel 0.23 asserts, inside the crate, that making that folder cannot fail: a
+/// missing, read-only or full `TMPDIR` ends in `assertion failed: e.kind() ==
+/// io::ErrorKind::ConnectionReset` and a backtrace. So the folder is checked first
+/// ([`check_temp_dir`]), and a panic that still comes (the folder vanished in between) is
+/// caught, kept off the terminal and returned as an error.
+pub fn one_shot_server<T>() -> anyhow::Result<(IpcOneShotServer<T>, String)>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    check_temp_dir()?;
+    without_ipc_panic(IpcOneShotServer::<T>::new)
+        .and_then(|made| made.map_err(anyhow::Error::from))
+        .with_context(|| {
+            format!(
+                "creating an IPC server in {}",
+                std::env::temp_dir().display()
+            )
+        })
+}
+
+/// The temporary folder can hold ipc-channel's sockets: it exists, is a folder, is
+/// writable (a folder is made in it and removed, as ipc-channel will), its path is UTF-8
+/// and short enough for a Unix socket address (108 bytes, with `/.tmpXXXXXX/socket`).
+pub fn check_temp_dir() -> anyhow::Result<()> {
+    check_socket_dir(&std::env::temp_dir())
+}
+
+/// [`check_temp_dir`] for any folder.
+fn check_socket_dir(dir: &Path) -> anyhow::Result<()> {
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let problem = if dir.to_str().is_none() {
+        Some("its path is not UTF-8".to_owned())
+    } else if dir.as_os_str().len() + "/.tmpXXXXXX/socket".len() >= 108 {
+        Some(format!(
+            "its path is {} bytes, too long for a Unix socket path in it (at most 89)",
+            dir.as_os_str().len()
+        ))
+    } else {
+        let probe = dir.join(format!(
+            ".ipc-probe-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&probe) {
+            Ok(()) => {
+                let _ = std::fs::remove_dir(&probe);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => bail!(
+            "the temporary folder {} (TMPDIR) cannot hold ipc-channel's sockets: {why}",
+            dir.display()
+        ),
+    }
+}
+
+thread_local! {
+    /// Set while [`without_ipc_panic`] runs on this thread.
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f`; a panic raised inside ipc-channel's own code becomes an error and is not
+/// printed. Any other panic is printed as usual (and still returned as an error).
+fn without_ipc_panic<R>(f: impl FnOnce() -> R) -> anyhow::Result<R> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_ipc_channel = info
+                .location()
+                .is_some_and(|l| l.file().contains("ipc-channel"));
+            if !(in_ipc_channel && CATCHING.with(Cell::get)) {
+                previous(info);
+            }
+        }));
+    });
+    CATCHING.with(|c| c.set(true));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(false));
+    outcome.map_err(|payload| {
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        anyhow!("ipc-channel failed: {text}")
+    })
+}
+
+/// Time spent waiting, not counting spells when this process was not running.
+///
+/// A wait loop polls every few milliseconds. When one poll returns much later than that,
+/// the process was stopped (Ctrl-Z, then `fg`; `kill -STOP`) or the machine was suspended:
+/// the child was frozen too, so that spell is not the child's fault and does not count.
+pub struct Waited {
+    counted: Duration,
+    last: Instant,
+}
+
+/// A gap between two polls longer than this is a suspension, not waiting.
+const STALL: Duration = Duration::from_secs(1);
+
+impl Waited {
+    pub fn start() -> Waited {
+        Waited {
+            counted: Duration::ZERO,
+            last: Instant::now(),
+        }
+    }
+
+    /// Count the time since the last call (unless it was a stall); true once more than
+    /// `limit` has been counted. Call it once per poll.
+    pub fn more_than(&mut self, limit: Duration) -> bool {
+        let now = Instant::now();
+        let gap = now - self.last;
+        self.last = now;
+        if gap < STALL {
+            self.counted += gap;
+        } else {
+            tracing::debug!(?gap, "this process was stopped: not counted as waiting");
+        }
+        self.counted > limit
+    }
+}
+
 /// The first command-line argument of a role: the parent's IPC server name.
 pub fn server_arg(args: &[String]) -> anyhow::Result<&str> {
     args.first()
@@ -151,5 +286,30 @@ mod tests {
             panic!("must fail")
         };
         assert!(err.to_string().contains("never connected"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_temp_dir_is_one_clear_error_not_a_panic() {
+        // Other folders than TMPDIR: tests run in parallel and share the environment.
+        assert!(check_temp_dir().is_ok());
+        let missing = check_socket_dir(Path::new("/nonexistent/tmp")).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/tmp (TMPDIR)"), "{missing}");
+        let a_file = check_socket_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").as_path());
+        assert!(a_file.is_err());
+        let long = std::env::temp_dir().join("x".repeat(100));
+        assert!(check_socket_dir(&long).unwrap_err().to_string().contains("too long"));
+        let err = without_ipc_panic(|| -> u32 { panic!("not from ipc-channel") }).unwrap_err();
+        assert!(err.to_string().contains("not from ipc-channel"), "{err}");
+        assert_eq!(without_ipc_panic(|| 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_stall_between_polls_is_not_counted_as_waiting() {
+        let mut waited = Waited::start();
+        // As if this process had been stopped for a minute since the last poll.
+        waited.last -= Duration::from_secs(60);
+        assert!(!waited.more_than(Duration::from_secs(10)));
+        waited.counted = Duration::from_secs(11);
+        assert!(waited.more_than(Duration::from_secs(10)));
     }
 }

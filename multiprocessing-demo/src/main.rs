@@ -1,9 +1,10 @@
 //! Python's `multiprocessing`, in Rust. `cargo run -p multiprocessing-demo -- --list` shows
 //! the sections; each lives in its own file, named after the Python idea it mirrors.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use common::cli::{Demo, Role, Section};
+use common::cli::{Demo, Output, Role, Section};
 
 mod child;
 mod crash_isolation;
@@ -51,6 +52,18 @@ const ROLES: &[Role] = &[
     ),
 ];
 
+/// The sections whose children connect back through an `IpcOneShotServer`, which needs a
+/// usable temporary folder (see `child::one_shot_server`).
+const NEED_TEMP_DIR: &[&str] = &[
+    queue::SECTION.name,
+    pipe::SECTION.name,
+    shared_memory::SECTION.name,
+    pool_map::SECTION.name,
+    manager_dict::SECTION.name,
+    serialization_cost::SECTION.name,
+    crash_isolation::SECTION.name,
+];
+
 fn main() -> ExitCode {
     Demo {
         name: "multiprocessing-demo",
@@ -58,5 +71,24 @@ fn main() -> ExitCode {
         sections: SECTIONS,
         roles: ROLES,
     }
-    .main()
+    .main_with(|chosen| {
+        // A missing or read-only TMPDIR: one line before any section starts, not one
+        // failure per section.
+        let needing: Vec<&str> = chosen
+            .sections()
+            .map(|s| s.name)
+            .filter(|name| NEED_TEMP_DIR.contains(name))
+            .collect();
+        if !needing.is_empty()
+            && let Err(e) = child::check_temp_dir()
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "multiprocessing-demo: {e:#}; {} need(s) it: set TMPDIR to a writable folder",
+                needing.join(", ")
+            );
+            return ExitCode::FAILURE;
+        }
+        chosen.run(Output::Banners)
+    })
 }

@@ -33,7 +33,11 @@ pub fn square(args: &[String]) -> anyhow::Result<()> {
     let n: u64 = arg
         .parse()
         .with_context(|| format!("'{arg}' is not a number"))?;
-    println!("{}", n * n);
+    // Python's ints grow; a u64 square overflows from n = 2^32 on: say so, don't panic.
+    let square = n
+        .checked_mul(n)
+        .with_context(|| format!("{n} squared does not fit in a u64"))?;
+    println!("{square}");
     Ok(())
 }
 
@@ -122,5 +126,12 @@ mod tests {
         let (_, bad) = square_in_child("seven").unwrap();
         assert_eq!(bad.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("'seven' is not a number"));
+    }
+
+    #[test]
+    fn a_square_too_big_for_u64_is_an_error_not_a_panic() {
+        let err = square(&["99999999999".to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("does not fit"), "{err}");
+        assert!(square(&["4294967295".to_owned()]).is_ok());
     }
 }

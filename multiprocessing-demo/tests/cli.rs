@@ -39,3 +39,27 @@ fn rejects_an_unknown_section() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_rejects_unknown_section(EXE, &names);
 }
+
+#[test]
+fn a_missing_tmpdir_is_one_line_and_exit_1_not_a_panic() {
+    let out = std::process::Command::new(EXE)
+        .args(["pool-map", "queue"])
+        .env("TMPDIR", "/nonexistent/tmp")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty() && err.lines().count() == 1, "{err}");
+    assert!(err.contains("/nonexistent/tmp (TMPDIR)"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_square_too_big_for_u64_is_one_line_and_exit_1() {
+    let out = run(EXE, &["--role", "square", "99999999999"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("does not fit in a u64"), "{err}");
+}
