@@ -27,6 +27,17 @@ use std::thread;
 
 use anyhow::{Context, anyhow};
 
+/// Python's `os.cpu_count()`, twice over. How many threads to run: std's
+/// `available_parallelism`, which respects an affinity mask (`taskset`) and a cgroup CPU
+/// quota (a container), so it is the number this process can really use. What std lacks:
+/// how many *physical* cores those logical ones sit on (`num_cpus::get_physical`). Two
+/// hyper-threads of one core share its execution units, so CPU-bound work may scale less
+/// than the logical count suggests.
+pub fn cores() -> (usize, usize) {
+    let usable = thread::available_parallelism().map_or(1, |n| n.get());
+    (usable, num_cpus::get_physical())
+}
+
 /// `0..n` in `parts` contiguous chunks of nearly equal length.
 pub fn split(n: u64, parts: usize) -> Vec<Range<u64>> {
     let parts = parts.max(1) as u64;
@@ -90,7 +101,7 @@ const ROUNDS: usize = 3;
 
 fn run() -> SectionResult {
     // How many cores this process may use (an affinity mask or a CPU quota counts).
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let (cores, physical) = cores();
     let expected = sum_of_squares_expected(N);
     let (mut best_seq, mut best_par) = (Duration::MAX, Duration::MAX);
     let mut shown = Recorded::default();
@@ -114,6 +125,10 @@ fn run() -> SectionResult {
     figure(
         "sum of squares",
         format!("n = {N}, result checked (best of {ROUNDS})"),
+    );
+    figure(
+        "cores",
+        format!("{cores} usable (available_parallelism), {physical} physical (num_cpus)"),
     );
     figure("one thread", Secs(best_seq));
     figure(
