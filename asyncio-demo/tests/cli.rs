@@ -35,6 +35,8 @@ fn rejects_bad_download_options_in_one_line() {
         &["download", "--requests", "0"][..],
         &["download", "--concurrency", "many"],
         &["download", "--url", "ftp://example.com/"],
+        &["download", "--max-bytes", "1.5M"],
+        &["download", "--max-bytes", "0"],
     ] {
         let out = common::testing::run(EXE, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -42,4 +44,27 @@ fn rejects_bad_download_options_in_one_line() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "nothing runs");
     }
+}
+
+/// At `ulimit -n 256` (macOS's default) `download` fits its requests in flight to the
+/// open-files limit and says so, instead of failing with "Too many open files".
+#[test]
+fn download_fits_a_low_open_files_limit() {
+    let script = r#"ulimit -n 256 2>/dev/null || exit 77; exec "$0" download --requests 300"#;
+    let out = std::process::Command::new("sh")
+        .args(["-c", script, EXE])
+        .output()
+        .unwrap();
+    if out.status.code() == Some(77) {
+        eprintln!("skipped: the hard open-files limit is below 256 here");
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("only 256 open files allowed (the hard limit): using 48 in flight"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("all passed"), "{stdout}");
 }
