@@ -114,13 +114,26 @@ fn cached_read(path: &Path) -> std::io::Result<Vec<u8>> {
 struct Folder(PathBuf);
 
 impl Folder {
+    /// A new folder of `files` test files in the temporary folder (`TMPDIR`).
     fn create(files: u64, size: usize) -> anyhow::Result<Folder> {
-        let dir = std::env::temp_dir().join(format!(
+        Folder::create_in(&std::env::temp_dir(), files, size)
+    }
+
+    /// Creates only its own folder, inside `parent`: a missing `parent` is an error (one
+    /// line), never created.
+    fn create_in(parent: &Path, files: u64, size: usize) -> anyhow::Result<Folder> {
+        let dir = parent.join(format!(
             "asyncio-demo-file-io-{}-{}",
             std::process::id(),
             now_us()
         ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                "the temporary folder {} does not exist (set TMPDIR to an existing folder)",
+                parent.display()
+            ),
+            created => created.with_context(|| format!("creating {}", dir.display()))?,
+        }
         let folder = Folder(dir);
         for id in 0..files {
             std::fs::write(folder.file(id), file_bytes(id, size))?;
@@ -311,5 +324,20 @@ mod tests {
         });
         drop(folder);
         assert!(!dir.exists(), "the folder is removed on drop");
+    }
+
+    #[test]
+    fn a_missing_temporary_folder_is_reported_not_created() {
+        let missing = std::env::temp_dir().join(format!("no-such-dir-{}", std::process::id()));
+        let parent = missing.join("tmp");
+        let error = Folder::create_in(&parent, 1, 10).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the temporary folder {} does not exist (set TMPDIR to an existing folder)",
+                parent.display()
+            )
+        );
+        assert!(!missing.exists(), "nothing was created");
     }
 }
