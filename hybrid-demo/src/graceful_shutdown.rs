@@ -18,7 +18,9 @@
 //! what was queued, and `TaskTracker::wait` waits for the jobs in flight, like the
 //! TaskGroup's exit, with a time limit so a stuck job cannot hang shutdown forever.
 //! `tokio::signal::ctrl_c()` is the signal handler; once installed it stays for the life of
-//! the process (Ctrl-C no longer kills it), which is why the demo only installs it when asked.
+//! the process (Ctrl-C no longer kills it by itself), which is why the demo only installs it
+//! when asked, and then keeps listening: a second Ctrl-C, during the drain or in any later
+//! section, ends the program at once (exit code 130, as a shell reports a Ctrl-C).
 //!
 //! Watch: clients submit jobs every few milliseconds; the demo fires the shutdown itself
 //! after a moment. Every accepted job finishes with the right answer, later submissions
@@ -168,6 +170,10 @@ pub async fn ctrl_c_or(limit: Duration) -> std::io::Result<&'static str> {
 
 // --- run and measure ---
 
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, Once};
+
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timing::{Secs, Stopwatch};
@@ -272,6 +278,54 @@ async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> 
     Ok(ctrl_c_or(CTRL_C_WAIT).await?)
 }
 
+/// Set while the section itself waits for Ctrl-C: that one is the section's, not a stop.
+static WAITING_FOR_CTRL_C: AtomicBool = AtomicBool::new(false);
+/// When the section's wait for Ctrl-C ended.
+static HANDLED_AT: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+/// A Ctrl-C this soon after the section's is the same key press seen twice (a terminal
+/// signals the whole process group, and a supervising parent passes it on as well).
+const ECHO: Duration = Duration::from_millis(500);
+
+/// `ctrl_c()` leaves its handler installed for the rest of the process, so Ctrl-C would
+/// no longer stop the program. Once the section stops listening, a thread (started once)
+/// listens instead: the next Ctrl-C, other than the section's own, ends the process with
+/// exit code 130, as the default handler would have.
+fn ctrl_c_ends_the_process(handled_at: std::time::Instant) {
+    static LISTENER: Once = Once::new();
+    *HANDLED_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(handled_at);
+    WAITING_FOR_CTRL_C.store(false, Ordering::SeqCst);
+    LISTENER.call_once(|| {
+        let listen = || -> std::io::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                loop {
+                    tokio::signal::ctrl_c().await?;
+                    let echo = HANDLED_AT
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_some_and(|at| at.elapsed() < ECHO);
+                    if !echo && !WAITING_FOR_CTRL_C.load(Ordering::SeqCst) {
+                        let _ = writeln!(std::io::stderr(), "Ctrl-C: stopping");
+                        std::process::exit(130);
+                    }
+                }
+            })
+        };
+        let started = std::thread::Builder::new()
+            .name("ctrl-c".into())
+            .spawn(move || {
+                if let Err(e) = listen() {
+                    let _ = writeln!(std::io::stderr(), "Ctrl-C listener: {e}");
+                }
+            });
+        if let Err(e) = started {
+            let _ = writeln!(std::io::stderr(), "Ctrl-C listener not started: {e}");
+        }
+    });
+}
+
 #[tokio::main]
 async fn run(options: &Options) -> SectionResult {
     let shutdown = CancellationToken::new();
@@ -282,7 +336,15 @@ async fn run(options: &Options) -> SectionResult {
     });
     drop(client);
 
-    let cause = shutdown_signal(options.ctrl_c).await?;
+    if options.ctrl_c {
+        WAITING_FOR_CTRL_C.store(true, Ordering::SeqCst);
+    }
+    let cause = shutdown_signal(options.ctrl_c).await;
+    if options.ctrl_c {
+        // From here on the section no longer listens: a Ctrl-C stops the program again.
+        ctrl_c_ends_the_process(Instant::now().into_std());
+    }
+    let cause = cause?;
     let sw = Stopwatch::start();
     shutdown.cancel();
     let server = server.await??;
