@@ -7,19 +7,35 @@
 //! known one, then reads the child's peak memory from `wait4`.
 //! For a server cell the child prints `listening PORT` first and the parent's clients
 //! measure the time.
+//!
+//! No wait is unbounded. The parent gives a cell [`CELL_LIMIT`] to answer and exit, then
+//! kills it (a stopped or frozen child cannot run a watchdog of its own). A child ends
+//! itself when its parent is gone, or after the limit and a grace period ([`watchdog`]).
+//! Both limits count only time the process was running ([`Limit`]), so a Ctrl-Z of the
+//! whole run, however long, does not use them up.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use common::child::{exit_after, role_command};
+use common::child::role_command;
 use common::timing::Stopwatch;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{Job, cores};
-use crate::models::{self, CELL_LIMIT, Model};
+use crate::models::{self, Model};
 use crate::table::{Cell, Row, Scenario, row_from_cells};
+
+/// How long the parent waits for a cell to answer and exit before it kills it. A cell at
+/// full size in a release build takes well under a second.
+pub const CELL_LIMIT: Duration = Duration::from_secs(60);
+
+/// How much longer than [`CELL_LIMIT`] a child process waits before it ends itself: the
+/// parent's limit is the one that normally acts.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// What a cell's child prints.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,11 +58,11 @@ pub fn cell_role(args: &[String]) -> anyhow::Result<()> {
     let [spec] = args else {
         bail!("usage: --role cell CELL_JSON");
     };
-    exit_after(CELL_LIMIT);
+    watchdog()?;
     let CellSpec { model, job } = serde_json::from_str(spec).context("reading the cell")?;
     let report = if let Job::Serve { clients, .. } = job {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        println!("listening {}", listener.local_addr()?.port());
+        say(&format!("listening {}", listener.local_addr()?.port()))?;
         let sw = Stopwatch::start();
         let (answer, children_peak_rss) = models::serve(model, listener, clients)?;
         CellReport {
@@ -67,30 +83,105 @@ pub fn cell_role(args: &[String]) -> anyhow::Result<()> {
             children_peak_rss,
         }
     };
-    println!("{}", serde_json::to_string(&report)?);
+    say(&serde_json::to_string(&report)?)
+}
+
+/// A child process's line to its parent. If the parent has gone (a broken pipe), nobody is
+/// listening: end quietly, with no panic and no message on the terminal.
+pub fn say(line: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(1),
+        Err(e) => Err(e).context("writing to the parent"),
+    }
+}
+
+/// A time limit that counts only the time this process was running. It is checked in steps
+/// of at most [`Limit::STEP`]; a step that took longer than two (this process was stopped
+/// by Ctrl-Z, or the machine slept) counts as two. So a stuck child uses up its parent's
+/// limit while the parent waits, but a suspended terminal does not use up anyone's.
+#[derive(Debug)]
+pub struct Limit {
+    left: Duration,
+    last: Instant,
+}
+
+impl Limit {
+    pub const STEP: Duration = Duration::from_millis(100);
+
+    pub fn new(limit: Duration) -> Self {
+        Self::starting_at(limit, Instant::now())
+    }
+
+    fn starting_at(limit: Duration, now: Instant) -> Self {
+        Limit {
+            left: limit,
+            last: now,
+        }
+    }
+
+    /// How long to wait before the next check.
+    pub fn step(&self) -> Duration {
+        self.left.clamp(Duration::from_millis(1), Self::STEP)
+    }
+
+    /// Count the time since the last check. True once the limit is used up.
+    pub fn is_up(&mut self) -> bool {
+        self.is_up_at(Instant::now())
+    }
+
+    fn is_up_at(&mut self, now: Instant) -> bool {
+        let took = now.saturating_duration_since(self.last);
+        self.last = now;
+        self.left = self.left.saturating_sub(took.min(2 * Self::STEP));
+        self.left.is_zero()
+    }
+}
+
+/// A child process's watchdog (cells and worker processes): end this process quietly as
+/// soon as its parent is gone (no one would read its answer), and with one line after
+/// [`CELL_LIMIT`] and a grace period, if the parent has not already killed it.
+pub fn watchdog() -> anyhow::Result<()> {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::Builder::new()
+        .name("watchdog".to_owned())
+        .spawn(move || {
+            let mut limit = Limit::new(CELL_LIMIT + GRACE);
+            loop {
+                std::thread::sleep(limit.step());
+                if std::os::unix::process::parent_id() != parent {
+                    std::process::exit(1);
+                }
+                if limit.is_up() {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "compare: a child process gave up after {} s",
+                        (CELL_LIMIT + GRACE).as_secs()
+                    );
+                    std::process::exit(124);
+                }
+            }
+        })
+        .context("starting the watchdog thread")?;
     Ok(())
 }
 
-/// The parent's side: run one cell in a child process; check its answer.
-fn measure(model: Model, job: &Job) -> anyhow::Result<(f64, Option<u64>)> {
+/// The parent's side: run one cell in a child process, killed if it has not answered and
+/// exited within `limit`; check its answer.
+fn measure(model: Model, job: &Job, limit: Duration) -> anyhow::Result<(f64, Option<u64>)> {
     let spec = serde_json::to_string(&CellSpec {
         model,
         job: job.clone(),
     })?;
-    let mut child = role_command(env!("CARGO_PKG_NAME"), "cell")?
-        .arg(spec)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting a cell process")?;
-    let mut out = BufReader::new(child.stdout.take().context("no stdout")?);
-    let talked = talk_to_cell(job, &mut out);
-    drop(out);
-    if talked.is_err() {
-        // Do not leave a server cell waiting for clients that will never come.
-        let _ = child.kill();
-    }
-    let (status, peak) = common::memory::wait_with_peak_rss(child)?;
-    let (line, client_seconds) = talked?;
+    let mut cell = role_command(env!("CARGO_PKG_NAME"), "cell")?;
+    cell.arg(spec);
+    let Ran {
+        status,
+        peak,
+        line,
+        client_seconds,
+    } = run_cell(cell, job, limit).with_context(|| format!("the {} cell", model.name()))?;
     ensure!(status.success(), "{} cell failed: {status}", model.name());
     let report: CellReport = serde_json::from_str(line.trim())
         .with_context(|| format!("the {} cell said {line:?}", model.name()))?;
@@ -109,6 +200,77 @@ fn measure(model: Model, job: &Job) -> anyhow::Result<(f64, Option<u64>)> {
         (own, _) => own,
     };
     Ok((client_seconds.unwrap_or(report.seconds), peak))
+}
+
+/// A finished cell process: its exit status and peak memory, its report line and, for a
+/// server, the clients' seconds.
+#[derive(Debug)]
+struct Ran {
+    status: ExitStatus,
+    peak: Option<u64>,
+    line: String,
+    client_seconds: Option<f64>,
+}
+
+/// Start `cell`, talk to it ([`talk_to_cell`]) and wait for it to exit, at most `limit`
+/// in all; kill it then, or as soon as talking to it fails.
+fn run_cell(mut cell: Command, job: &Job, limit: Duration) -> anyhow::Result<Ran> {
+    let mut child = cell
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting a cell process")?;
+    let talked = talk_within(&mut child, job, limit);
+    if talked.is_err() {
+        // A stopped child dies of SIGKILL too. A server cell stops waiting for clients.
+        let _ = child.kill();
+    }
+    // The child has closed its standard output (exited) or been killed: this returns at once.
+    let (status, peak) = common::memory::wait_with_peak_rss(child)?;
+    let (line, client_seconds) = talked?;
+    Ok(Ran {
+        status,
+        peak,
+        line,
+        client_seconds,
+    })
+}
+
+/// [`talk_to_cell`] on a thread of its own, then read the child's output to its end (the
+/// child exiting), while this thread keeps the time: an error once `limit` is used up.
+fn talk_within(
+    child: &mut Child,
+    job: &Job,
+    limit: Duration,
+) -> anyhow::Result<(String, Option<f64>)> {
+    let out = child.stdout.take().context("no stdout")?;
+    let job = job.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("cell".to_owned())
+        .spawn(move || {
+            let mut out = BufReader::new(out);
+            let talked = talk_to_cell(&job, &mut out).and_then(|talked| {
+                let mut rest = String::new();
+                out.read_to_string(&mut rest)?;
+                ensure!(rest.trim().is_empty(), "more output: {rest:?}");
+                Ok(talked)
+            });
+            // Nobody receives once the parent has given up: the cell was killed.
+            let _ = tx.send(talked);
+        })
+        .context("starting a thread to talk to the cell")?;
+    let mut left = Limit::new(limit);
+    loop {
+        match rx.recv_timeout(left.step()) {
+            Ok(talked) => return talked,
+            Err(RecvTimeoutError::Timeout) if left.is_up() => bail!(
+                "no answer within {} s: stopped or stuck; killed it",
+                limit.as_secs_f64()
+            ),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => bail!("the thread talking to it panicked"),
+        }
+    }
 }
 
 /// Read the cell's report line; for a server cell, first run the clients against it.
@@ -134,14 +296,11 @@ fn talk_to_cell(job: &Job, out: &mut impl BufRead) -> anyhow::Result<(String, Op
         .enable_all()
         .build()?;
     let sw = Stopwatch::start();
-    let echoed = rt.block_on(async {
-        tokio::time::timeout(
-            CELL_LIMIT,
-            models::drive_clients(addr, clients, messages, think_ms),
-        )
-        .await
-        .context("the clients gave up")?
-    })?;
+    // No timeout of their own: the caller kills a cell that takes too long, which ends
+    // the clients' connections.
+    let echoed = rt
+        .block_on(models::drive_clients(addr, clients, messages, think_ms))
+        .context("the clients failed")?;
     let seconds = sw.elapsed().as_secs_f64();
     ensure!(echoed == clients * messages, "clients got {echoed} echoes");
     line.clear();
@@ -175,7 +334,7 @@ pub fn measure_row(
                 progress(None);
                 continue;
             }
-            let (s, p) = measure(model, &scenario.job)
+            let (s, p) = measure(model, &scenario.job, CELL_LIMIT)
                 .with_context(|| format!("{}, {}", scenario.name, model.name()))?;
             tracing::debug!(
                 row = scenario.name,
@@ -188,4 +347,74 @@ pub fn measure_row(
         }
     }
     Ok(row_from_cells(scenario, cells))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: Job = Job::SumSquares { n: 10, chunks: 2 };
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn a_cell_that_answers_and_exits_is_read() {
+        let ran = run_cell(sh("echo answer"), &JOB, CELL_LIMIT).unwrap();
+        assert!(ran.status.success());
+        assert_eq!(ran.line.trim(), "answer");
+        assert_eq!(ran.client_seconds, None);
+    }
+
+    #[test]
+    fn a_cell_that_never_answers_is_killed_at_the_limit() {
+        let err = run_cell(sh("exec sleep 600"), &JOB, Duration::from_millis(200)).unwrap_err();
+        assert!(err.to_string().contains("killed it"), "{err:#}");
+    }
+
+    #[test]
+    fn a_stopped_cell_is_killed_at_the_limit() {
+        // The child stops itself (as `kill -STOP` would): no watchdog of its own can run.
+        let err = run_cell(sh("kill -STOP $$"), &JOB, Duration::from_millis(200)).unwrap_err();
+        assert!(err.to_string().contains("stopped or stuck"), "{err:#}");
+    }
+
+    #[test]
+    fn a_cell_stopped_after_its_answer_is_killed_too() {
+        let err = run_cell(
+            sh("echo answer; kill -STOP $$"),
+            &JOB,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("killed it"), "{err:#}");
+    }
+
+    #[test]
+    fn more_than_the_report_is_an_error() {
+        let err = run_cell(sh("echo answer; echo more"), &JOB, CELL_LIMIT).unwrap_err();
+        assert!(err.to_string().contains("more output"), "{err:#}");
+    }
+
+    #[test]
+    fn the_limit_counts_time_awake_not_time_stopped() {
+        let start = Instant::now();
+        let mut limit = Limit::starting_at(Duration::from_secs(1), start);
+        let step = Limit::STEP;
+        assert_eq!(limit.step(), step);
+        // Ten steps of waiting: the whole second.
+        let mut now = start;
+        for k in 1..=10 {
+            now += step;
+            assert_eq!(limit.is_up_at(now), k == 10, "step {k}");
+        }
+        // A ten-minute gap (Ctrl-Z, then fg) counts as two steps.
+        let mut limit = Limit::starting_at(Duration::from_secs(1), start);
+        assert!(!limit.is_up_at(start + Duration::from_secs(600)));
+        assert_eq!(limit.left, Duration::from_secs(1) - 2 * step);
+        assert!(limit.step() <= step);
+    }
 }

@@ -12,8 +12,12 @@
 //! The runner every demo uses (`common::cli`): `--list`, section names, one-line errors with
 //! exit code 2, `--role NAME` for child processes, `--trace`. With `--format json` or
 //! `markdown` the sections run without the runner's banners (`Output::Quiet`), so standard
-//! output holds only the data, printed after the last section.
+//! output holds only the data, printed after the last section. A failure to write it (a
+//! full disk) is exit code 1; a reader that has gone (`| head`) is a quiet stop.
 
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use common::cli::{Demo, Output, Role, Section};
@@ -40,6 +44,10 @@ const ROLES: &[Role] = &[
 ];
 
 fn main() -> ExitCode {
+    if let Some(message) = same_trace_and_chart(std::env::args_os()) {
+        let _ = writeln!(io::stderr(), "compare: {message}");
+        return ExitCode::from(2);
+    }
     Demo {
         name: "compare",
         about: "The guides' benchmark table and decision matrix, re-measured for Rust on this machine",
@@ -59,10 +67,91 @@ fn main() -> ExitCode {
         let names: Vec<&str> = chosen.sections().map(|s| s.name).collect();
         match session::finish(options, &names) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("compare: {e:#}");
+                let _ = writeln!(io::stderr(), "compare: {e:#}");
                 ExitCode::FAILURE
             }
         }
     })
+}
+
+/// The reader of standard output went away (`compare --format json | head -1`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.root_cause()
+        .downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// `--trace F --chart F`: one file for both, checked before the runner creates the trace
+/// file. The runner parses `--trace`; this looks at the raw arguments for both values.
+fn same_trace_and_chart(args: impl IntoIterator<Item = OsString>) -> Option<String> {
+    let args: Vec<OsString> = args.into_iter().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--role") {
+        return None;
+    }
+    let value = |name: &str| -> Option<PathBuf> {
+        let mut found = None;
+        let mut words = args.iter().take_while(|a| *a != "--");
+        while let Some(word) = words.next() {
+            let word = word.to_string_lossy();
+            if word == name {
+                found = words.next().map(PathBuf::from);
+            } else if let Some(v) = word.strip_prefix(name).and_then(|w| w.strip_prefix('=')) {
+                found = Some(PathBuf::from(v));
+            }
+        }
+        found
+    };
+    let (trace, chart) = (value("--trace")?, value("--chart")?);
+    same_file(&trace, &chart).then(|| {
+        format!(
+            "--trace and --chart both name '{}'; give them different files",
+            chart.display()
+        )
+    })
+}
+
+/// Whether two paths name one file (which need not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let key = |p: &Path| -> Option<PathBuf> {
+        if let Ok(p) = p.canonicalize() {
+            return Some(p);
+        }
+        let p = std::path::absolute(p).ok()?;
+        let dir = match p.parent()?.canonicalize() {
+            Ok(dir) => dir,
+            Err(_) => p.parent()?.to_path_buf(),
+        };
+        Some(dir.join(p.file_name()?))
+    };
+    match (key(a), key(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("compare")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn one_file_for_the_trace_and_the_chart_is_refused() {
+        let refused = |words: &[&str]| same_trace_and_chart(args(words)).is_some();
+        assert!(refused(&["--trace", "x.svg", "--chart", "x.svg"]));
+        assert!(refused(&["--chart=x.svg", "--tiny", "--trace", "./x.svg"]));
+        assert!(refused(&["--trace", "src/../x.svg", "--chart", "x.svg"]));
+        assert!(!refused(&["--trace", "x.json", "--chart", "x.svg"]));
+        assert!(!refused(&["--chart", "x.svg"]));
+        assert!(!refused(&[
+            "--role", "cell", "--trace", "x.svg", "--chart", "x.svg"
+        ]));
+    }
 }

@@ -28,7 +28,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::ScopedJoinHandle;
+use std::thread::{self, ScopedJoinHandle};
 
 use anyhow::{Context, anyhow, ensure};
 use rayon::prelude::*;
@@ -47,18 +47,20 @@ pub fn sequential<W>(
 }
 
 /// A thread per item. Scoped threads may borrow `init` and `item` from the caller.
+/// `Builder::spawn_scoped` returns an error when the OS refuses a thread (Python's
+/// `Thread.start()` raises `RuntimeError: can't start new thread`); `s.spawn` would panic.
 pub fn threads<W>(
     n: u64,
     init: impl Fn() -> W + Sync,
     item: impl Fn(&mut W, u64) -> Answer + Sync,
 ) -> Answer {
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
+        let handles = (0..n)
             .map(|i| {
                 let (init, item) = (&init, &item);
-                s.spawn(move || item(&mut init(), i))
+                thread::Builder::new().spawn_scoped(s, move || item(&mut init(), i))
             })
-            .collect();
+            .collect::<io::Result<Vec<_>>>()?;
         sum_joined(handles)
     })
 }
@@ -73,9 +75,9 @@ pub fn thread_pool<W>(
 ) -> Answer {
     let next = AtomicU64::new(0);
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
+        let handles = (0..workers)
             .map(|_| {
-                s.spawn(|| {
+                thread::Builder::new().spawn_scoped(s, || {
                     let mut worker = init();
                     let mut acc = 0u64;
                     loop {
@@ -87,7 +89,7 @@ pub fn thread_pool<W>(
                     }
                 })
             })
-            .collect();
+            .collect::<io::Result<Vec<_>>>()?;
         sum_joined(handles)
     })
 }
@@ -219,7 +221,7 @@ pub fn serve_threads(listener: &TcpListener, clients: u64) -> Answer {
         let mut handles = Vec::new();
         for _ in 0..clients {
             let (stream, _) = listener.accept()?;
-            handles.push(s.spawn(move || echo(stream)));
+            handles.push(thread::Builder::new().spawn_scoped(s, move || echo(stream))?);
         }
         sum_joined(handles)
     })
@@ -233,9 +235,9 @@ pub fn serve_pool(listener: &TcpListener, clients: u64, workers: usize) -> Answe
             .is_ok()
     };
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
+        let handles = (0..workers)
             .map(|_| {
-                s.spawn(|| {
+                thread::Builder::new().spawn_scoped(s, || {
                     let mut acc = 0;
                     while take_one() {
                         acc += echo(listener.accept()?.0)?;
@@ -243,7 +245,7 @@ pub fn serve_pool(listener: &TcpListener, clients: u64, workers: usize) -> Answe
                     Ok(acc)
                 })
             })
-            .collect();
+            .collect::<io::Result<Vec<_>>>()?;
         sum_joined(handles)
     })
 }
@@ -323,13 +325,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use common::child::{exit_after, role_command};
+use common::child::role_command;
 use serde::{Deserialize, Serialize};
 
+use crate::cells::{say, watchdog};
 use crate::jobs::{Job, cores};
-
-/// The longest a cell (or a worker process) may run before it ends itself.
-pub const CELL_LIMIT: Duration = Duration::from_secs(60);
 
 /// A concurrency model, named as the table prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -452,6 +452,9 @@ pub fn run(
     let n = job.items();
     let workers = model.workers(n, cores());
     tracing::debug!(model = model.name(), items = n, workers, "run");
+    if matches!(model, Model::Rayon | Model::Hybrid) {
+        start_rayon()?;
+    }
     let http = blocking_client(job)?;
     let init = || Worker {
         job,
@@ -474,6 +477,18 @@ pub fn run(
     Ok((answer, None))
 }
 
+/// Start rayon's global pool now, so that an OS that refuses its threads is an error here
+/// and not a panic at the first parallel iterator.
+fn start_rayon() -> anyhow::Result<()> {
+    use std::error::Error as _;
+    match rayon::ThreadPoolBuilder::new().build_global() {
+        // Only a failure to start threads has a source; the other errors say the pool is
+        // already running.
+        Err(e) if e.source().is_some() => Err(e).context("starting rayon's threads"),
+        _ => Ok(()),
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -489,6 +504,9 @@ fn blocking_client(job: &Job) -> anyhow::Result<Option<reqwest::blocking::Client
     }
     Ok(Some(
         reqwest::blocking::Client::builder()
+            // No 30 s default: the parent bounds the whole cell, counting only the time it
+            // ran, so a Ctrl-Z mid-download does not fail it.
+            .timeout(None)
             .build()
             .context("building the HTTP client")?,
     ))
@@ -614,7 +632,7 @@ pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
     let [spec, k, of] = args else {
         bail!("usage: --role worker JOB_JSON K OF");
     };
-    exit_after(CELL_LIMIT);
+    watchdog()?;
     let job: Job = serde_json::from_str(spec).context("reading the job")?;
     let (k, of): (u64, u64) = (k.parse()?, of.parse()?);
     let mine = (k..job.items()).step_by(of.max(1) as usize);
@@ -640,14 +658,13 @@ pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
         acc = acc.wrapping_add(w.item(i)?);
     }
     tracing::debug!(pid = std::process::id(), k, "worker done");
-    print_answer(acc);
-    Ok(())
+    print_answer(acc)
 }
 
-fn print_answer(answer: u64) {
+fn print_answer(answer: u64) -> anyhow::Result<()> {
     match common::memory::peak_rss() {
-        Some(peak) => println!("{answer} {peak}"),
-        None => println!("{answer}"),
+        Some(peak) => say(&format!("{answer} {peak}")),
+        None => say(&answer.to_string()),
     }
 }
 
@@ -663,7 +680,10 @@ pub fn serve(
         Model::Sequential => serve_sequential(&listener, clients)?,
         Model::Threads => serve_threads(&listener, clients)?,
         Model::ThreadPool => serve_pool(&listener, clients, workers)?,
-        Model::Rayon => serve_rayon(&listener, clients)?,
+        Model::Rayon => {
+            start_rayon()?;
+            serve_rayon(&listener, clients)?
+        }
         Model::Tokio => runtime()?.block_on(serve_tokio(listener, clients))?,
         Model::Processes => {
             let share = |k: usize| {
@@ -690,11 +710,10 @@ pub fn server_worker_role(args: &[String]) -> anyhow::Result<()> {
     let [share] = args else {
         bail!("usage: --role server-worker CLIENTS (the listener as stdin)");
     };
-    exit_after(CELL_LIMIT);
+    watchdog()?;
     let listener = listener_from_stdin().context("standard input is not a listening socket")?;
     let echoed = serve_threads(&listener, share.parse()?)?;
-    print_answer(echoed);
-    Ok(())
+    print_answer(echoed)
 }
 
 /// The client side: `clients` connections at once, each sending `messages` lines with

@@ -2,6 +2,7 @@
 //! server, the SQLite file), the rows measured so far, and how a section measures and prints
 //! its rows. Not a lesson: the harness around `models.rs`.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -44,8 +45,8 @@ pub struct Options {
     /// Tiny jobs that only check every cell works (the tests use it; figures mean nothing)
     #[arg(long)]
     pub tiny: bool,
-    /// How to print the results
-    #[arg(long, value_enum, default_value_t = Format::Terminal)]
+    /// How to print the results: terminal, markdown or json
+    #[arg(long, value_name = "FORMAT", value_parser = format_name, default_value = "terminal")]
     pub format: Format,
     /// Also draw the table as a bar chart into this SVG file (e.g. target/compare.svg)
     #[arg(long, value_name = "FILE.svg", value_parser = chart_path)]
@@ -55,11 +56,29 @@ pub struct Options {
     pub shared: Shared,
 }
 
-/// `--chart`: a file name ending in `.svg`, in a folder that exists.
+/// `--format`: one of [`Format`]'s names. The error names them all on its first line, the
+/// line the runner shows.
+fn format_name(arg: &str) -> Result<Format, String> {
+    Format::from_str(arg, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect();
+        format!("valid formats: {}", names.join(", "))
+    })
+}
+
+/// `--chart`: a file name ending in `.svg`, in a folder that exists, and not a folder.
 fn chart_path(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);
     if path.extension().is_none_or(|e| e != "svg") {
         return Err("needs a file name ending in .svg".to_owned());
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "'{}' is a folder; give a file name ending in .svg",
+            path.display()
+        ));
     }
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -193,35 +212,19 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
     Ok(())
 }
 
-/// After the last section: the Markdown or JSON of every row, and the chart.
+/// After the last section: the Markdown or JSON of every row (to standard output), and the
+/// chart.
 pub fn finish(options: &Options, names: &[&str]) -> anyhow::Result<()> {
     let (rows, machine) = options.shared.results();
     let machine = machine.unwrap_or_else(|| Machine::here(options.sizes()));
-    match options.format {
-        Format::Terminal => {}
-        Format::Markdown => {
-            println!(
-                "Measured on {}; when it started: {}.\n",
-                machine.line(),
-                machine.load.describe()
-            );
-            for name in names {
-                let rows: Vec<Row> = rows
-                    .iter()
-                    .filter(|r| r.section == *name)
-                    .cloned()
-                    .collect();
-                println!("#### {name}\n\n{}", report::markdown(&rows));
-            }
-        }
-        Format::Json => println!(
-            "{}",
-            report::json(&report::Report {
-                machine: &machine,
-                rows: &rows,
-            })?
-        ),
-    }
+    write_data(
+        &mut io::stdout().lock(),
+        options.format,
+        &rows,
+        &machine,
+        names,
+    )
+    .context("writing the results to standard output")?;
     if let Some(path) = &options.chart {
         crate::chart::write_svg(&rows, &machine, path)
             .with_context(|| format!("drawing the chart into {}", path.display()))?;
@@ -229,6 +232,39 @@ pub fn finish(options: &Options, names: &[&str]) -> anyhow::Result<()> {
             figure("chart written to", path.display());
         }
     }
+    Ok(())
+}
+
+/// The Markdown or JSON of every row into `out`, flushed: a full disk or a closed output is
+/// an error, never a truncated file and exit code 0.
+fn write_data(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[Row],
+    machine: &Machine,
+    names: &[&str],
+) -> anyhow::Result<()> {
+    match format {
+        Format::Terminal => {}
+        Format::Markdown => {
+            writeln!(
+                out,
+                "Measured on {}; when it started: {}.\n",
+                machine.line(),
+                machine.load.describe()
+            )?;
+            for name in names {
+                let rows: Vec<Row> = rows
+                    .iter()
+                    .filter(|r| r.section == *name)
+                    .cloned()
+                    .collect();
+                writeln!(out, "#### {name}\n\n{}", report::markdown(&rows))?;
+            }
+        }
+        Format::Json => writeln!(out, "{}", report::json(&report::Report { machine, rows })?)?,
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -403,6 +439,55 @@ mod tests {
                 .unwrap_err()
                 .contains("does not exist")
         );
+    }
+
+    #[test]
+    fn a_chart_path_that_is_a_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("d.svg");
+        std::fs::create_dir(&folder).unwrap();
+        let err = chart_path(folder.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("is a folder"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_format_names_every_valid_one() {
+        assert_eq!(format_name("json"), Ok(Format::Json));
+        assert_eq!(
+            format_name("yaml").unwrap_err(),
+            "valid formats: terminal, markdown, json"
+        );
+    }
+
+    /// A writer that takes `room` bytes, then fails as a full disk does.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_a_truncated_file() {
+        let machine = Machine::here(Sizes::Tiny);
+        for format in [Format::Json, Format::Markdown] {
+            let mut out = Full { room: 100 };
+            assert!(write_data(&mut out, format, &[], &machine, &["benchmark-table"]).is_err());
+            let mut out = Full { room: usize::MAX };
+            write_data(&mut out, format, &[], &machine, &["benchmark-table"]).unwrap();
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use common::testing::{
     assert_rejects_unknown_section, assert_sections_documented, run, run_ok, section_names,
 };
 use serde_json::Value;
+use std::process::Command;
 
 const EXE: &str = env!("CARGO_BIN_EXE_compare");
 const MODELS: [&str; 7] = [
@@ -203,6 +204,72 @@ fn rejects_bad_options_in_one_line_with_code_2() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"));
     }
+}
+
+#[test]
+fn a_chart_that_is_a_folder_or_the_trace_file_is_refused_before_any_cell_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("d.svg");
+    std::fs::create_dir(&folder).unwrap();
+    let same = dir.path().join("x.svg");
+    let same = same.to_str().unwrap();
+    for args in [
+        &["--tiny", "--chart", folder.to_str().unwrap()][..],
+        &["--tiny", "--trace", same, "--chart", same],
+    ] {
+        let out = run(EXE, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "no section ran: {args:?}");
+    }
+    assert!(!std::path::Path::new(same).exists(), "no trace file left");
+}
+
+#[test]
+fn a_bad_format_names_the_valid_ones() {
+    let out = run(EXE, &["--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("terminal, markdown, json"), "{stderr}");
+}
+
+/// `compare --format json > /dev/full`: exit code 1 and one line saying so, never exit 0
+/// with the JSON lost.
+#[test]
+fn a_full_disk_for_the_json_is_a_failure() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not Linux
+    };
+    let out = Command::new(EXE)
+        .args(["benchmark-table", "--tiny", "--format", "json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("writing the results"), "{stderr}");
+    assert!(last.contains("No space left"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A cell whose parent has gone (its standard output a pipe nobody reads) ends quietly:
+/// no panic, nothing on the terminal.
+#[test]
+fn a_cell_with_no_one_to_answer_ends_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let spec =
+        r#"{"model":"threads","job":{"kind":"serve","clients":1,"messages":1,"think_ms":0}}"#;
+    let out = Command::new(EXE)
+        .args(["--role", "cell", spec])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(!out.status.success());
 }
 
 #[test]
