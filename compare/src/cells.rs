@@ -59,6 +59,10 @@ pub fn cell_role(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: --role cell CELL_JSON");
     };
     watchdog()?;
+    quiet_if_orphaned(run_cell_role(spec))
+}
+
+fn run_cell_role(spec: &str) -> anyhow::Result<()> {
     let CellSpec { model, job } = serde_json::from_str(spec).context("reading the cell")?;
     let report = if let Job::Serve { clients, .. } = job {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -139,11 +143,47 @@ impl Limit {
     }
 }
 
+/// The parent this child process started with (set by [`watchdog`]).
+static PARENT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// This child's parent has exited, or is exiting (its sockets, the file server among them,
+/// close before its children are handed to another parent).
+fn orphaned() -> bool {
+    let Some(&parent) = PARENT.get() else {
+        return false;
+    };
+    if std::os::unix::process::parent_id() != parent {
+        return true;
+    }
+    // `/proc/PID/stat`: after the name in parentheses come the state, then six fields on,
+    // the flags; PF_EXITING is 0x4.
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{parent}/stat")) else {
+        return false;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let exiting = fields
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & 0x4 != 0);
+    exiting || matches!(fields.first(), Some(&"Z" | &"X"))
+}
+
+/// A child's failure, unless its parent has gone: then nobody would read it, and the
+/// terminal is the user's again. End quietly.
+pub fn quiet_if_orphaned(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if result.is_err() && orphaned() {
+        std::process::exit(1);
+    }
+    result
+}
+
 /// A child process's watchdog (cells and worker processes): end this process quietly as
 /// soon as its parent is gone (no one would read its answer), and with one line after
 /// [`CELL_LIMIT`] and a grace period, if the parent has not already killed it.
 pub fn watchdog() -> anyhow::Result<()> {
-    let parent = std::os::unix::process::parent_id();
+    let parent = *PARENT.get_or_init(std::os::unix::process::parent_id);
     std::thread::Builder::new()
         .name("watchdog".to_owned())
         .spawn(move || {

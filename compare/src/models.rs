@@ -60,7 +60,8 @@ pub fn threads<W>(
                 let (init, item) = (&init, &item);
                 thread::Builder::new().spawn_scoped(s, move || item(&mut init(), i))
             })
-            .collect::<io::Result<Vec<_>>>()?;
+            .collect::<io::Result<Vec<_>>>()
+            .context("starting a thread")?;
         sum_joined(handles)
     })
 }
@@ -89,7 +90,8 @@ pub fn thread_pool<W>(
                     }
                 })
             })
-            .collect::<io::Result<Vec<_>>>()?;
+            .collect::<io::Result<Vec<_>>>()
+            .context("starting a thread")?;
         sum_joined(handles)
     })
 }
@@ -221,7 +223,10 @@ pub fn serve_threads(listener: &TcpListener, clients: u64) -> Answer {
         let mut handles = Vec::new();
         for _ in 0..clients {
             let (stream, _) = listener.accept()?;
-            handles.push(thread::Builder::new().spawn_scoped(s, move || echo(stream))?);
+            let handle = thread::Builder::new()
+                .spawn_scoped(s, move || echo(stream))
+                .context("starting a thread")?;
+            handles.push(handle);
         }
         sum_joined(handles)
     })
@@ -245,7 +250,8 @@ pub fn serve_pool(listener: &TcpListener, clients: u64, workers: usize) -> Answe
                     Ok(acc)
                 })
             })
-            .collect::<io::Result<Vec<_>>>()?;
+            .collect::<io::Result<Vec<_>>>()
+            .context("starting a thread")?;
         sum_joined(handles)
     })
 }
@@ -328,7 +334,7 @@ use anyhow::bail;
 use common::child::role_command;
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{say, watchdog};
+use crate::cells::{quiet_if_orphaned, say, watchdog};
 use crate::jobs::{Job, cores};
 
 /// A concurrency model, named as the table prints it.
@@ -633,6 +639,10 @@ pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: --role worker JOB_JSON K OF");
     };
     watchdog()?;
+    quiet_if_orphaned(run_worker(spec, k, of))
+}
+
+fn run_worker(spec: &str, k: &str, of: &str) -> anyhow::Result<()> {
     let job: Job = serde_json::from_str(spec).context("reading the job")?;
     let (k, of): (u64, u64) = (k.parse()?, of.parse()?);
     let mine = (k..job.items()).step_by(of.max(1) as usize);
@@ -711,9 +721,11 @@ pub fn server_worker_role(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: --role server-worker CLIENTS (the listener as stdin)");
     };
     watchdog()?;
-    let listener = listener_from_stdin().context("standard input is not a listening socket")?;
-    let echoed = serve_threads(&listener, share.parse()?)?;
-    print_answer(echoed)
+    quiet_if_orphaned((|| {
+        let listener = listener_from_stdin().context("standard input is not a listening socket")?;
+        let echoed = serve_threads(&listener, share.parse()?)?;
+        print_answer(echoed)
+    })())
 }
 
 /// The client side: `clients` connections at once, each sending `messages` lines with
