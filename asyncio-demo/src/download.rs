@@ -115,8 +115,10 @@ where
 // --- run and measure ---
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::awake::until_stalled;
 use common::cli::{Section, SectionResult};
 use common::fixture::{ServerConfig, TestServer};
 use common::print::{Evidence, figure, takeaway_if};
@@ -186,6 +188,9 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
 
 /// How long the local server waits before each answer: the "network".
 const LATENCY: Duration = Duration::from_millis(10);
+/// A download that receives nothing for this long (not counting time the process was
+/// stopped) is stopped: a server that went silent.
+const STALL: Duration = Duration::from_secs(30);
 /// Requests in the one-at-a-time baseline (at most `--requests`).
 const BASELINE: u64 = 20;
 
@@ -332,45 +337,60 @@ async fn run(options: &Options) -> SectionResult {
         (None, Some(server)) => Target::files(server.url(""), server.config().body_size),
         (None, None) => anyhow::bail!("no URL and no local server"),
     };
+    // No reqwest timeout (its clock runs on while a Ctrl-Z stops the run): the downloads
+    // below are bounded by `until_stalled`, which counts chunks and skips stopped time.
     let client = Client::builder()
         .pool_max_idle_per_host(concurrency)
-        .timeout(Duration::from_secs(30))
         .build()
         .context("building the HTTP client")?;
+    let chunks = AtomicU64::new(0);
+    let stalled = |e: anyhow::Error| e.context("the server went silent");
 
     // The baseline: a few requests one at a time (offset ids: different files).
     let baseline = requests.min(BASELINE);
     let ids = requests..requests + baseline;
-    let (one_by_one, took_one) = timed_async(download_all(
-        &client,
-        target.urls(ids),
-        1,
-        max_bytes,
-        |id, offset, chunk| target.check(requests + id, offset, chunk),
+    let (one_by_one, took_one) = timed_async(until_stalled(
+        STALL,
+        &chunks,
+        download_all(
+            &client,
+            target.urls(ids),
+            1,
+            max_bytes,
+            |id, offset, chunk| {
+                chunks.fetch_add(1, Ordering::Relaxed);
+                target.check(requests + id, offset, chunk)
+            },
+        ),
     ))
     .await;
-    one_by_one?;
+    one_by_one.map_err(stalled)??;
     let served_before = local.as_ref().map_or(0, |s| s.requests_served());
 
     let progress = progress_bar(requests);
     let recording = Recording::start();
-    let (bytes, took) = timed_async(download_all(
-        &client,
-        target.urls(0..requests),
-        concurrency,
-        max_bytes,
-        |id, offset, chunk| {
-            target.check(id, offset, chunk)?;
-            if chunk.is_empty() {
-                progress.inc(1); // the end of a body
-            }
-            Ok(())
-        },
+    let (bytes, took) = timed_async(until_stalled(
+        STALL,
+        &chunks,
+        download_all(
+            &client,
+            target.urls(0..requests),
+            concurrency,
+            max_bytes,
+            |id, offset, chunk| {
+                chunks.fetch_add(1, Ordering::Relaxed);
+                target.check(id, offset, chunk)?;
+                if chunk.is_empty() {
+                    progress.inc(1); // the end of a body
+                }
+                Ok(())
+            },
+        ),
     ))
     .await;
     let client_max = recording.finish().named(&["request"]).most_at_once();
     progress.finish_and_clear();
-    let bytes = bytes?;
+    let bytes = bytes.map_err(stalled)??;
     anyhow::ensure!(
         client_max <= concurrency,
         "{client_max} in flight, limit {concurrency}"

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Role, Section};
 
+mod awake;
 mod blocking_pitfall;
 mod broadcast;
 mod cancellation;

@@ -117,6 +117,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
+use crate::awake::{AwakeClock, awake_timeout};
 use anyhow::bail;
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
@@ -125,7 +126,6 @@ use common::memory::{current_rss, peak_rss};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timing::{Bytes, Secs, Stopwatch};
 use tokio::net::TcpSocket;
-use tokio::time::Instant; // std's outside a runtime; the paused clock in tests
 
 pub const SECTION: Section = Section::new(
     "many-connections",
@@ -154,56 +154,6 @@ static LIVE: Gauge = Gauge::new();
 async fn counted_echo(socket: TcpStream) {
     let _inside = LIVE.enter();
     echo(socket).await;
-}
-
-/// A clock for bounded waits that skips the time this process was stopped. Each reading
-/// adds the time since the last one, but at most [`AwakeClock::MAX_STEP`]: a longer gap
-/// between two readings of a polling loop means the process was not running (a Ctrl-Z and
-/// `fg`, a SIGSTOP, a debugger), and a whole terminal suspended for a minute must not turn
-/// into "the child is stuck" when it resumes. A child stopped alone still runs out the
-/// clock, because its parent keeps running and reading.
-struct AwakeClock {
-    awake: Duration,
-    last: Instant,
-}
-
-impl AwakeClock {
-    /// The most one reading adds; polling loops read every [`AwakeClock::POLL`] or so.
-    const MAX_STEP: Duration = Duration::from_secs(2);
-    const POLL: Duration = Duration::from_millis(100);
-
-    fn start() -> AwakeClock {
-        AwakeClock {
-            awake: Duration::ZERO,
-            last: Instant::now(),
-        }
-    }
-
-    /// The awake time so far.
-    fn read(&mut self) -> Duration {
-        self.read_at(Instant::now())
-    }
-
-    fn read_at(&mut self, now: Instant) -> Duration {
-        let gap = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.awake += gap.min(Self::MAX_STEP);
-        self.awake
-    }
-}
-
-/// `tokio::time::timeout(limit, work)`, with `limit` counted on an [`AwakeClock`].
-async fn awake_timeout<F: Future>(limit: Duration, work: F) -> anyhow::Result<F::Output> {
-    let deadline = async {
-        let mut clock = AwakeClock::start();
-        while clock.read() < limit {
-            tokio::time::sleep(AwakeClock::POLL).await;
-        }
-    };
-    tokio::select! {
-        out = work => Ok(out),
-        () = deadline => bail!("not done within {} (not counting time stopped)", Secs(limit)),
-    }
 }
 
 fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -489,30 +439,6 @@ mod tests {
         drop(open);
         stop.send(true).unwrap();
         server.await.unwrap().unwrap();
-    }
-
-    #[test]
-    fn the_awake_clock_skips_a_stop() {
-        let mut clock = AwakeClock::start();
-        let t0 = clock.last;
-        let ms = Duration::from_millis;
-        assert_eq!(clock.read_at(t0 + ms(100)), ms(100));
-        assert_eq!(clock.read_at(t0 + ms(1900)), ms(1900));
-        // Stopped for a minute (Ctrl-Z, then fg): counts as one step at most.
-        let resumed = t0 + ms(61_900);
-        assert_eq!(clock.read_at(resumed), ms(1900) + AwakeClock::MAX_STEP);
-        assert_eq!(clock.read_at(resumed + ms(100)), ms(4000));
-        assert_eq!(clock.read_at(resumed), ms(4000), "never backwards");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn awake_timeout_gives_up_and_lets_quick_work_through() {
-        assert_eq!(awake_timeout(LIMIT, async { 7 }).await.unwrap(), 7);
-        let never = std::future::pending::<()>();
-        let error = awake_timeout(Duration::from_secs(1), never)
-            .await
-            .unwrap_err();
-        assert!(error.to_string().contains("within 1.000 s"), "{error}");
     }
 
     #[tokio::test]
