@@ -142,6 +142,7 @@ pub async fn chat(
 
 use std::time::Duration;
 
+use crate::awake::awake_timeout;
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
 use common::timing::{Secs, timed_async};
@@ -178,7 +179,7 @@ async fn next_events(
 ) -> anyhow::Result<Vec<Event>> {
     let mut got = Vec::new();
     while got.len() < n {
-        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        let event = awake_timeout(Duration::from_secs(5), events.recv())
             .await
             .context("the server went quiet")?
             .context("the server stopped")?;
