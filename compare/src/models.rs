@@ -496,10 +496,43 @@ fn start_rayon() -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // tokio panics when the OS refuses its first worker thread, and stalls when it refuses a
+    // later one: check first that its workers (one per core) can all run at once.
+    threads_can_start(cores()).context("starting tokio's worker threads")?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("building the tokio runtime")
+}
+
+/// Whether `n` more threads can run at once: they start, wait at a gate until all have
+/// started (or one could not), and end. Returns once Linux has let go of them (a thread
+/// counts against the process limit a little after `join` returns).
+fn threads_can_start(n: usize) -> io::Result<()> {
+    let live = || {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Threads:"))?;
+        line["Threads:".len()..].trim().parse::<usize>().ok()
+    };
+    let before = live();
+    let gate = std::sync::RwLock::new(());
+    let started = thread::scope(|s| {
+        let closed = gate.write().unwrap_or_else(|p| p.into_inner());
+        let started = (0..n).try_for_each(|_| {
+            thread::Builder::new()
+                .spawn_scoped(s, || drop(gate.read()))
+                .map(drop)
+        });
+        drop(closed);
+        started
+    });
+    for _ in 0..1000 {
+        if live() <= before {
+            break;
+        }
+        thread::sleep(Duration::from_micros(100));
+    }
+    started
 }
 
 /// A blocking HTTP client for download jobs (one per process, shared by its threads:
@@ -925,6 +958,11 @@ mod tests {
             assert_eq!(sent, 15);
             assert_eq!(server.join().unwrap().unwrap().0, 15, "{model:?}");
         }
+    }
+
+    #[test]
+    fn a_few_threads_can_start() {
+        threads_can_start(3).unwrap();
     }
 
     #[test]
