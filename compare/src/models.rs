@@ -508,7 +508,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Whether `n` more threads can run at once: they start, wait at a gate until all have
 /// started (or one could not), and end. Returns once Linux has let go of them (a thread
 /// counts against the process limit a little after `join` returns).
-fn threads_can_start(n: usize) -> io::Result<()> {
+pub fn threads_can_start(n: usize) -> io::Result<()> {
     let live = || {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let line = status.lines().find(|l| l.starts_with("Threads:"))?;

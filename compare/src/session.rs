@@ -149,6 +149,9 @@ impl Shared {
 impl State {
     fn fixtures(&mut self, sizes: Sizes) -> anyhow::Result<&Env> {
         if self.fixtures.is_none() {
+            // The server's thread and its tokio runtime's two workers: tokio panics when the
+            // OS refuses them (a low thread limit), so check they can start.
+            crate::models::threads_can_start(3).context("starting the local file server")?;
             let server =
                 TestServer::start(Default::default()).context("starting the local file server")?;
             let dir = tempfile::tempdir().context("creating a temporary folder")?;
