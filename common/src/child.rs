@@ -46,7 +46,10 @@ pub fn role_command(bin: &str, role: &str) -> io::Result<Command> {
     let mut cmd = Command::new(demo_exe(bin)?);
     cmd.arg("--role").arg(role);
     if let Some(file) = trace::child_trace_file(role) {
-        cmd.env(trace::CHILD_TRACE_ENV, file);
+        cmd.env(trace::CHILD_TRACE_ENV, file).env(
+            trace::CHILD_TRACE_PARENT_ENV,
+            std::process::id().to_string(),
+        );
     }
     Ok(cmd)
 }

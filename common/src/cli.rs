@@ -27,6 +27,11 @@
 //! its time, a summary). [`Demo::main`] is both. A demo that prints data (`compare
 //! --format json`) calls the front end with its own body and runs the loop with
 //! [`Output::Quiet`], so standard output holds only the data.
+//!
+//! Started from `main` ([`Demo::main`], [`Demo::main_with`]), a run of sections is
+//! supervised ([`crate::supervise`]): the binary re-runs itself with a private `TMPDIR` and
+//! removes it however the run ends, Ctrl-C included. A write error on standard output is a
+//! failure (exit code 1, one line), except a closed pipe (`demo | head`), a quiet stop.
 
 use std::cell::Cell;
 use std::ffi::OsString;
@@ -38,6 +43,8 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::claim::Machine;
+use crate::stdio::{self, WriteFailure};
+use crate::supervise;
 use crate::timing::{Secs, Stopwatch};
 use crate::trace;
 
@@ -73,7 +80,12 @@ pub struct Section<O: 'static = NoOptions> {
     /// Its figures need every usable core: the runner warns first when the machine is busy.
     pub cpu_bound: bool,
     run: Run<O>,
+    check: Option<UsageCheck<O>>,
 }
+
+/// A section's check of the demo's options, run before anything else (see
+/// [`Section::usage_check`]).
+pub type UsageCheck<O> = fn(&O) -> Result<(), UsageError>;
 
 enum Run<O: 'static> {
     Plain(fn() -> SectionResult),
@@ -94,6 +106,7 @@ impl<O> Section<O> {
             summary,
             cpu_bound: false,
             run: Run::Plain(run),
+            check: None,
         }
     }
 
@@ -110,7 +123,16 @@ impl<O> Section<O> {
             summary,
             cpu_bound: false,
             run: Run::WithOptions(run),
+            check: None,
         }
+    }
+
+    /// Check the demo's options for this section before anything runs: a [`UsageError`]
+    /// is one line and exit code 2 with no banner printed, no trace file, no child started
+    /// (`--hosts FILE` without `--process I`). Checked only when the section is chosen.
+    pub const fn usage_check(mut self, check: fn(&O) -> Result<(), UsageError>) -> Self {
+        self.check = Some(check);
+        self
     }
 
     /// Mark a section whose figures need every usable core (speedups, efficiencies): the
@@ -135,6 +157,7 @@ impl<O> Section<O> {
             summary: self.summary,
             cpu_bound: self.cpu_bound,
             run: Run::Plain(run),
+            check: None,
         }
     }
 
@@ -208,7 +231,9 @@ impl<O: clap::Args> Chosen<'_, O> {
 /// What the command line asked for.
 #[derive(Debug)]
 enum Request<O> {
-    List,
+    List {
+        sections: Vec<usize>,
+    },
     Run {
         sections: Vec<usize>,
         options: O,
@@ -234,7 +259,7 @@ struct Rejection {
 impl<O: clap::Args> Demo<O> {
     /// Parse `std::env::args`, run what was asked, and return the exit code.
     pub fn main(&self) -> ExitCode {
-        self.main_from(std::env::args_os())
+        self.main_with(|chosen| chosen.run(Output::Banners))
     }
 
     /// [`Demo::main`] with explicit arguments (the first one is the program name).
@@ -246,8 +271,23 @@ impl<O: clap::Args> Demo<O> {
     /// answer `--list`, `--help`, `--role` and bad input (one line, exit code 2) itself, set
     /// up `RUST_LOG` and `--trace`, then hand the chosen sections and options to `body`
     /// (which usually calls [`Chosen::run`]). `--interactive` runs the menu with banners.
+    ///
+    /// Being `main`, it supervises a run of sections ([`crate::supervise`]) and refuses a
+    /// closed standard output (`demo >&-`), whose output would vanish.
     pub fn main_with(&self, body: impl FnOnce(&Chosen<'_, O>) -> ExitCode) -> ExitCode {
-        self.front_end(std::env::args_os(), body)
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let role = args.get(1).is_some_and(|a| a == "--role");
+        let top = !role && !supervise::is_supervised();
+        if top && stdio::stdout_was_closed() {
+            return stdio::guarded(self.name, true, || {
+                eprintln!(
+                    "{}: standard output is closed; to discard the output, send it to /dev/null (>/dev/null)",
+                    self.name
+                );
+                ExitCode::FAILURE
+            });
+        }
+        self.front_end_with(args, top, body)
     }
 
     /// [`Demo::main_with`] with explicit arguments (the first one is the program name).
@@ -256,9 +296,38 @@ impl<O: clap::Args> Demo<O> {
         args: impl IntoIterator<Item = impl Into<OsString>>,
         body: impl FnOnce(&Chosen<'_, O>) -> ExitCode,
     ) -> ExitCode {
-        match self.parse(args) {
-            Ok(Request::List) => {
-                print!("{}", self.section_table());
+        self.front_end_with(args.into_iter().map(Into::into).collect(), false, body)
+    }
+
+    /// The front end, under supervision when `supervise` (and the request runs sections),
+    /// with write errors on standard output and error turned into exit codes.
+    fn front_end_with(
+        &self,
+        args: Vec<OsString>,
+        supervise: bool,
+        body: impl FnOnce(&Chosen<'_, O>) -> ExitCode,
+    ) -> ExitCode {
+        let role = args.get(1).is_some_and(|a| a == "--role");
+        stdio::guarded(self.name, !role, || {
+            let request = self.parse(args.iter().cloned());
+            if supervise
+                && matches!(request, Ok(Request::Run { .. } | Request::Menu { .. }))
+                && let Some(code) = supervise::run(self.name, &args)
+            {
+                return code;
+            }
+            self.answer(request, body)
+        })
+    }
+
+    fn answer(
+        &self,
+        request: Result<Request<O>, Rejection>,
+        body: impl FnOnce(&Chosen<'_, O>) -> ExitCode,
+    ) -> ExitCode {
+        match request {
+            Ok(Request::List { sections }) => {
+                print!("{}", self.section_table_of(&sections));
                 ExitCode::SUCCESS
             }
             Ok(Request::Run {
@@ -290,9 +359,12 @@ impl<O: clap::Args> Demo<O> {
     }
 
     /// `DEMO --role NAME ARGS...`: logging and the child's trace file, then the role.
+    /// A write error on stdout or stderr ends it with exit code 1 and no panic text (the
+    /// parent may be gone); a trace file it cannot create leaves it untraced.
     fn run_role(&self, role: &Role, args: &[String]) -> ExitCode {
-        let trace = std::env::var_os(trace::CHILD_TRACE_ENV).map(PathBuf::from);
-        let _guard = match trace::init(trace.as_deref()) {
+        let trace = trace::child_trace_path();
+        let guard = trace::init(trace.as_deref()).or_else(|_| trace::init(None));
+        let _guard = match guard {
             Ok(guard) => guard,
             Err(e) => {
                 eprintln!("{} --role {}: {e}", self.name, role.name);
@@ -306,6 +378,15 @@ impl<O: clap::Args> Demo<O> {
         );
         match (role.run)(args) {
             Ok(()) => ExitCode::SUCCESS,
+            // The parent hung up: nobody is left to read a message.
+            Err(e)
+                if e.chain().any(|c| {
+                    c.downcast_ref::<io::Error>()
+                        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                }) =>
+            {
+                ExitCode::FAILURE
+            }
             Err(e) => {
                 eprintln!("{} --role {}: {e:#}", self.name, role.name);
                 ExitCode::FAILURE
@@ -328,9 +409,17 @@ impl<O: clap::Args> Demo<O> {
                 return ExitCode::from(2);
             }
         };
-        let code = quiet_on_broken_pipe(body);
-        drop(guard);
+        let code = body();
+        if let Err(e) = guard.finish() {
+            eprintln!("{}: {e}", self.name);
+            return ExitCode::FAILURE;
+        }
         if let Some(path) = trace {
+            if code == ExitCode::from(2) {
+                // Bad input found by a section: no trace of a run that did not happen.
+                let _ = std::fs::remove_file(path);
+                return code;
+            }
             let line = format!(
                 "trace written to {} (open it at https://ui.perfetto.dev)",
                 path.display()
@@ -399,7 +488,9 @@ impl<O: clap::Args> Demo<O> {
             .map_err(|e| self.reject_clap(&cmd, e))?;
         let options = O::from_arg_matches(&matches).map_err(|e| self.reject_clap(&cmd, e))?;
         if matches.get_flag("list") {
-            return Ok(Request::List);
+            // `--list NAME...` lists those (an unknown name is bad input, exit code 2).
+            let sections = self.selected_sections(&matches)?;
+            return Ok(Request::List { sections });
         }
         let trace = matches.get_one::<PathBuf>("trace").cloned();
         if matches.get_flag("interactive") {
@@ -411,6 +502,7 @@ impl<O: clap::Args> Demo<O> {
             return Ok(Request::Menu { options, trace });
         }
         let sections = self.selected_sections(&matches)?;
+        self.check_usage(&sections, &options)?;
         Ok(Request::Run {
             sections,
             options,
@@ -418,11 +510,26 @@ impl<O: clap::Args> Demo<O> {
         })
     }
 
+    /// The chosen sections' own checks of the options, before anything runs.
+    fn check_usage(&self, sections: &[usize], options: &O) -> Result<(), Rejection> {
+        for &i in sections {
+            if let Some(check) = self.sections[i].check {
+                check(options).map_err(|UsageError(e)| self.usage_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
     fn parse_role(&self, args: &[OsString]) -> Result<Request<O>, Rejection> {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        if self.roles.is_empty() {
+            return Err(self.usage_error(
+                "has no roles: --role runs a child process of a demo that starts copies of itself; run sections instead (see --list)".to_owned(),
+            ));
+        }
         let valid = || join(self.roles.iter().map(|r| r.name));
         let Some(name) = args.first() else {
             return Err(self.usage_error(format!("--role needs a name; valid roles: {}", valid())));
@@ -492,6 +599,11 @@ impl<O: clap::Args> Demo<O> {
     }
 
     fn section_table(&self) -> String {
+        self.section_table_of(&(0..self.sections.len()).collect::<Vec<_>>())
+    }
+
+    /// The table rows of these sections, aligned as in the full table.
+    fn section_table_of(&self, selected: &[usize]) -> String {
         let w_name = self
             .sections
             .iter()
@@ -504,8 +616,9 @@ impl<O: clap::Args> Demo<O> {
             .map(|s| s.python.chars().count())
             .max()
             .unwrap_or(0);
-        self.sections
+        selected
             .iter()
+            .map(|&i| &self.sections[i])
             .map(|s| format!("  {:w_name$}  {:w_py$}  {}\n", s.name, s.python, s.summary))
             .collect()
     }
@@ -542,10 +655,11 @@ impl<O: clap::Args> Demo<O> {
                 span.in_scope(|| catch_unwind(AssertUnwindSafe(|| section.call(options))));
             let took = Secs(sw.elapsed());
             if let Err(payload) = &outcome
-                && is_broken_pipe(payload.as_ref())
+                && let Some(failure) = WriteFailure::from_payload(payload.as_ref())
             {
-                // `demo | head`: the reader has gone, so stop quietly, like Python's CLI tools.
-                return ExitCode::SUCCESS;
+                // `demo | head`: the reader has gone, so stop quietly, like Python's CLI
+                // tools. Any other write error (a full disk) loses output: exit code 1.
+                return failure.exit(self.name, true);
             }
             match outcome {
                 Ok(Ok(())) if quiet => {}
@@ -657,36 +771,17 @@ fn parse_choice(answer: &str, count: usize) -> Result<Option<Vec<usize>>, String
     Ok(Some(chosen))
 }
 
-const BROKEN_PIPE: &str = "failed printing to stdout";
-
-fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
-    let text = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied());
-    text.is_some_and(|t| t.contains(BROKEN_PIPE))
-}
-
 /// Run `body`, but when stdout is a pipe whose reader has gone (`demo | head`) and a
-/// `println!` panics, stop quietly with success: no panic message, no backtrace.
+/// `println!` panics, stop quietly with success: no panic message, no backtrace. Any other
+/// write error on stdout (a full disk, `/dev/full`) is one line on stderr and exit code 1;
+/// one on stderr is exit code 1. Standard output is flushed and checked at the end.
+/// [`Demo::main`] and [`Demo::main_with`] do this already.
 pub fn quiet_on_broken_pipe(body: impl FnOnce() -> ExitCode) -> ExitCode {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !info
-                .payload_as_str()
-                .is_some_and(|m| m.contains(BROKEN_PIPE))
-            {
-                default(info);
-            }
-        }));
-    });
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(code) => code,
-        Err(payload) if is_broken_pipe(payload.as_ref()) => ExitCode::SUCCESS,
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
+    let name = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    stdio::guarded(&name, true, body)
 }
 
 /// The valid name closest to a mistyped one (`thread_basics` -> `thread-basics`), if any is
@@ -788,7 +883,13 @@ mod tests {
 
     #[test]
     fn list_and_help() {
-        assert!(matches!(parse(&["--list"]).unwrap(), Request::List));
+        assert!(matches!(parse(&["--list"]).unwrap(), Request::List { .. }));
+        match parse(&["--list", "second"]).unwrap() {
+            Request::List { sections } => assert_eq!(sections, [1]),
+            other => panic!("{other:?}"),
+        }
+        let err = parse(&["--list", "nope"]).unwrap_err();
+        assert_eq!(err.code, 2, "--list with an unknown name is bad input");
         let help = parse(&["--help"]).unwrap_err();
         assert_eq!(help.code, 0);
         assert!(help.message.contains("first-one"), "{}", help.message);
@@ -903,6 +1004,58 @@ mod tests {
             demo.run_sections(&[0], &NoOptions {}, Output::Banners),
             ExitCode::from(2)
         );
+    }
+
+    fn needs_requests(o: &Opts) -> Result<(), UsageError> {
+        if o.requests == 0 {
+            return Err(UsageError("--requests must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_usage_check_rejects_before_anything_runs() {
+        const S: &[Section<Opts>] = &[
+            Section::with_options("dl", "", "", with_opts).usage_check(needs_requests),
+            Section::with_options("other", "", "", with_opts),
+        ];
+        let demo: Demo<Opts> = Demo {
+            name: "opt-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        let err = demo.parse(["opt-demo", "--requests", "0"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert_eq!(err.message, "opt-demo: --requests must be at least 1");
+        assert!(
+            demo.parse(["opt-demo", "--requests", "0", "other"]).is_ok(),
+            "only the chosen sections' checks"
+        );
+        let mut ran = false;
+        let code = demo.front_end(["opt-demo", "--requests", "0"], |_| {
+            ran = true;
+            ExitCode::SUCCESS
+        });
+        assert_eq!(code, ExitCode::from(2));
+        assert!(!ran);
+    }
+
+    #[test]
+    fn a_demo_without_roles_says_so() {
+        let demo: Demo = Demo {
+            name: "plain-demo",
+            about: "",
+            sections: SECTIONS,
+            roles: &[],
+        };
+        let err = demo
+            .parse(["plain-demo", "--role", "x"])
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(err.message.contains("has no roles"), "{}", err.message);
+        assert!(!err.message.contains("valid roles"), "{}", err.message);
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
+//! - [`supervise`]: clean stops (the runner re-runs the demo with a private `TMPDIR` and
+//!   removes it however the run ends); `stdio`: standard output or error that cannot be
+//!   written is a failure, a closed pipe a quiet stop.
 
 pub mod child;
 pub mod claim;
@@ -20,6 +23,8 @@ pub mod fixture;
 pub mod gauge;
 pub mod memory;
 pub mod print;
+mod stdio;
+pub mod supervise;
 pub mod testing;
 pub mod timeline;
 pub mod timing;

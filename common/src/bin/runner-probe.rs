@@ -1,0 +1,60 @@
+//! A tiny demo binary that the runner's own tests drive (`common/tests/runner.rs`): not a
+//! lesson. `runner-probe SECTION...` runs sections that print, fail, or hold a temporary
+//! file until they are interrupted.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::cli::{Demo, Role, Section, SectionResult};
+
+/// Print a few hundred lines (to fill a pipe or a full disk).
+fn print() -> SectionResult {
+    for i in 0..500 {
+        println!("line {i}");
+    }
+    Ok(())
+}
+
+/// Fail, which makes the runner write to stderr.
+fn fail() -> SectionResult {
+    anyhow::bail!("failing on purpose")
+}
+
+/// Create a temporary folder with a file in it, then wait to be interrupted (at most 60 s).
+fn hold_tmp() -> SectionResult {
+    let dir = std::env::temp_dir().join(format!("probe-{}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    std::fs::write(dir.join("held.txt"), "held until the run ends")?;
+    std::thread::sleep(Duration::from_secs(60));
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// A child role that writes one line.
+fn echo(args: &[String]) -> anyhow::Result<()> {
+    println!("{}", args.join(" "));
+    Ok(())
+}
+
+const SECTIONS: &[Section] = &[
+    Section::new("print", "print()", "prints 500 lines", print),
+    Section::new("fail", "raise", "fails", fail),
+    Section::new(
+        "hold-tmp",
+        "tempfile",
+        "holds a temporary file until stopped",
+        hold_tmp,
+    ),
+];
+
+const ROLES: &[Role] = &[Role::new("echo", echo)];
+
+fn main() -> ExitCode {
+    Demo {
+        name: "runner-probe",
+        about: "A tiny demo for the runner's tests",
+        sections: SECTIONS,
+        roles: ROLES,
+    }
+    .main()
+}

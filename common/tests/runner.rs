@@ -1,0 +1,178 @@
+//! The runner (`common::cli`) seen from outside, through the tiny `runner-probe` binary:
+//! write errors on standard output and error, clean stops, child trace files.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_runner-probe");
+
+fn dev_full() -> Option<Stdio> {
+    File::options()
+        .write(true)
+        .open("/dev/full")
+        .ok()
+        .map(Stdio::from)
+}
+
+/// A fresh folder under the target directory, removed on drop.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(tag: &str) -> Self {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("runner-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Folder(path)
+    }
+
+    fn entries(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![self.0.clone()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p.clone());
+                }
+                found.push(p);
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_exit_1_with_one_line() {
+    for args in [&["print"][..], &["--list"], &["--help"]] {
+        let Some(full) = dev_full() else { return };
+        let out = Command::new(EXE).args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot write standard output"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_exit_1() {
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$0\" print >&-", EXE])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard output is closed"), "{stderr}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_a_quiet_success() {
+    let mut child = Command::new(EXE)
+        .arg("print")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unwritable_stderr_is_exit_1_not_a_panic() {
+    let Some(full) = dev_full() else { return };
+    let out = Command::new(EXE)
+        .arg("fail")
+        .stdout(Stdio::null())
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_trace_file_left_in_the_environment_is_never_written_by_a_child() {
+    let folder = Folder::new("trace-env");
+    let notes = folder.0.join("notes.txt");
+    std::fs::write(&notes, "keep").unwrap();
+    let out = Command::new(EXE)
+        .args(["--role", "echo", "hi"])
+        .env("DEMO_TRACE_FILE", &notes)
+        .env("DEMO_TRACE_PARENT", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep");
+}
+
+#[test]
+fn an_unwritable_trace_file_is_one_line_and_exit_1() {
+    if dev_full().is_none() {
+        return;
+    }
+    let out = Command::new(EXE)
+        .args(["--trace", "/dev/full", "print"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot write the trace file"), "{stderr}");
+}
+
+/// Ctrl-C in the middle of a section: the section's temporary folder is gone afterwards.
+#[test]
+fn sigint_mid_section_leaves_the_temporary_folder_empty() {
+    for signal in ["INT", "TERM"] {
+        let tmp = Folder::new(&format!("sig{signal}"));
+        let mut child = Command::new(EXE)
+            .arg("hold-tmp")
+            .env("TMPDIR", &tmp.0)
+            .env_remove("DEMO_SUPERVISED")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Bounded wait for the section to have made its file.
+        let start = Instant::now();
+        while !tmp
+            .entries()
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == "held.txt"))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the section never made its file"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "the probe ended early");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sent = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let expected = if signal == "INT" { 130 } else { 143 };
+        assert_eq!(status.code(), Some(expected), "{signal}");
+        assert_eq!(
+            tmp.entries(),
+            Vec::<PathBuf>::new(),
+            "{signal}: left behind"
+        );
+    }
+}
