@@ -272,21 +272,11 @@ impl<O: clap::Args> Demo<O> {
     /// up `RUST_LOG` and `--trace`, then hand the chosen sections and options to `body`
     /// (which usually calls [`Chosen::run`]). `--interactive` runs the menu with banners.
     ///
-    /// Being `main`, it supervises a run of sections ([`crate::supervise`]) and refuses a
-    /// closed standard output (`demo >&-`), whose output would vanish.
+    /// Being `main`, it supervises a run of sections ([`crate::supervise`]).
     pub fn main_with(&self, body: impl FnOnce(&Chosen<'_, O>) -> ExitCode) -> ExitCode {
         let args: Vec<OsString> = std::env::args_os().collect();
         let role = args.get(1).is_some_and(|a| a == "--role");
         let top = !role && !supervise::is_supervised();
-        if top && stdio::stdout_was_closed() {
-            return stdio::guarded(self.name, true, || {
-                eprintln!(
-                    "{}: standard output is closed; to discard the output, send it to /dev/null (>/dev/null)",
-                    self.name
-                );
-                ExitCode::FAILURE
-            });
-        }
         self.front_end_with(args, top, body)
     }
 

@@ -2,9 +2,13 @@
 //!
 //! `println!` panics when it cannot write. Only a closed pipe (`demo | head`: the reader
 //! has gone, `ErrorKind::BrokenPipe`) is a quiet stop with success, as Python's command-line
-//! tools do. Any other error on standard output (a full disk, `/dev/full`, EIO, a closed
-//! stdout) loses output a script would keep, so it is a failure: one line on stderr, exit
-//! code 1. An error on stderr itself is exit code 1 with nothing to say.
+//! tools do. Any other error on standard output (a full disk, `/dev/full`, EIO) loses
+//! output a script would keep, so it is a failure: one line on stderr, exit code 1. An error
+//! on stderr itself is exit code 1 with nothing to say.
+//!
+//! A stdout closed by the shell (`demo >&-`) is not seen: Rust's runtime reopens a closed
+//! standard stream on `/dev/null` before `main`, and that cannot be told apart from a
+//! `/dev/null` a caller chose (Python's `subprocess.DEVNULL` opens it the same way).
 
 use std::io::{self, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -105,26 +109,6 @@ pub(crate) fn guarded(name: &str, quiet_pipe: bool, body: impl FnOnce() -> ExitC
         }
         Err(e) => WriteFailure::Stdout(e.to_string()).exit(name, quiet_pipe),
     }
-}
-
-/// Standard output was closed when this process started (`demo >&-`). Rust reopens a
-/// closed standard stream on `/dev/null` read-write before `main`, so every write would
-/// succeed and the output vanish: a redirect to `/dev/null` by a shell is write-only, the
-/// runtime's stand-in is read-write. Linux only (it reads `/proc`); `false` elsewhere.
-pub(crate) fn stdout_was_closed() -> bool {
-    let Ok(target) = std::fs::read_link("/proc/self/fd/1") else {
-        return false;
-    };
-    if target != std::path::Path::new("/dev/null") {
-        return false;
-    }
-    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
-        return false;
-    };
-    info.lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-        .is_some_and(|flags| flags & 0o3 == 0o2) // O_ACCMODE == O_RDWR
 }
 
 #[cfg(test)]

@@ -59,9 +59,21 @@ pub(crate) fn run(name: &str, args: &[OsString]) -> Option<ExitCode> {
     let tmp = PrivateTmp::create(name).ok()?;
     let code = runtime.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).ok()?;
-        let mut term = signal(SignalKind::terminate()).ok()?;
-        let mut hup = signal(SignalKind::hangup()).ok()?;
+        // A signal ignored when we started (`nohup`, a background job of a script) stays
+        // ignored, here and in the child: no handler for it.
+        let ignored = ignored_signals();
+        let listen = |kind: SignalKind| {
+            let number = kind.as_raw_value();
+            let is_ignored = (1..64).contains(&number) && ignored & (1 << (number - 1)) != 0;
+            if is_ignored {
+                Ok(None)
+            } else {
+                signal(kind).map(Some)
+            }
+        };
+        let mut int = listen(SignalKind::interrupt()).ok()?;
+        let mut term = listen(SignalKind::terminate()).ok()?;
+        let mut hup = listen(SignalKind::hangup()).ok()?;
         let mut child = tokio::process::Command::new(&exe)
             .args(args.iter().skip(1))
             .env("TMPDIR", tmp.path())
@@ -72,9 +84,9 @@ pub(crate) fn run(name: &str, args: &[OsString]) -> Option<ExitCode> {
         loop {
             let sig = tokio::select! {
                 status = child.wait() => return Some(status),
-                _ = int.recv() => "INT",
-                _ = term.recv() => "TERM",
-                _ = hup.recv() => "HUP",
+                _ = recv(&mut int) => "INT",
+                _ = recv(&mut term) => "TERM",
+                _ = recv(&mut hup) => "HUP",
             };
             // A terminal's Ctrl-C reaches the whole process group; `kill PID` reaches only
             // this one: pass it on, so the child ends (or handles it) as it would alone.
@@ -109,4 +121,26 @@ pub(crate) fn run(name: &str, args: &[OsString]) -> Option<ExitCode> {
         (None, None) => 1,
     };
     Some(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// The next delivery of a signal we listen to; never, for one we do not.
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The signals this process ignores (bit N-1 for signal N), read from `/proc/self/status`;
+/// none where that cannot be read.
+fn ignored_signals() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(line.trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }

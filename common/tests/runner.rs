@@ -64,17 +64,6 @@ fn a_full_disk_on_stdout_is_exit_1_with_one_line() {
 }
 
 #[test]
-fn a_closed_stdout_is_exit_1() {
-    let out = Command::new("sh")
-        .args(["-c", "exec \"$0\" print >&-", EXE])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("standard output is closed"), "{stderr}");
-}
-
-#[test]
 fn a_reader_that_goes_away_is_a_quiet_success() {
     let mut child = Command::new(EXE)
         .arg("print")
