@@ -1,7 +1,7 @@
 //! This binary re-run as a child process, and never waited on forever: the plumbing of the
 //! `multiprocessing` lessons, not a lesson.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -83,7 +83,8 @@ pub fn exit_after(limit: Duration) {
             .ok()
             .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "child".to_owned());
-        eprintln!("{name}: gave up after {limit:?}");
+        // Not `eprintln!`: with stderr gone it would panic this thread and never exit.
+        let _ = writeln!(io::stderr(), "{name}: gave up after {limit:?}");
         std::process::exit(124);
     });
 }
