@@ -124,6 +124,43 @@ fn an_unwritable_trace_file_is_one_line_and_exit_1() {
     assert!(stderr.contains("cannot write the trace file"), "{stderr}");
 }
 
+#[test]
+fn children_trace_beside_a_regular_file_only() {
+    let folder = Folder::new("trace-children");
+    let trace = folder.0.join("t.json");
+    let out = Command::new(EXE)
+        .arg("--trace")
+        .arg(&trace)
+        .arg("child")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        folder.0.join("t.json.echo-1.json").is_file(),
+        "{:?}",
+        folder.entries()
+    );
+    let sibling = Path::new("/dev/null.echo-1.json");
+    let existed = sibling.exists();
+    let out = Command::new(EXE)
+        .args(["--trace", "/dev/null", "child"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !existed && sibling.exists() {
+        let _ = std::fs::remove_file(sibling);
+        panic!("--trace /dev/null made {}", sibling.display());
+    }
+}
+
 /// Ctrl-C in the middle of a section: the section's temporary folder is gone afterwards.
 #[test]
 fn sigint_mid_section_leaves_the_temporary_folder_empty() {

@@ -30,6 +30,16 @@ fn hold_tmp() -> SectionResult {
     Ok(())
 }
 
+/// Start this binary as a child (`--role echo`) and check what it says.
+fn child() -> SectionResult {
+    let out = common::child::role_command("runner-probe", "echo")?
+        .arg("hello")
+        .output()?;
+    anyhow::ensure!(out.status.success(), "the child failed: {}", out.status);
+    anyhow::ensure!(out.stdout == b"hello\n", "the child said {:?}", out.stdout);
+    Ok(())
+}
+
 /// A child role that writes one line.
 fn echo(args: &[String]) -> anyhow::Result<()> {
     println!("{}", args.join(" "));
@@ -39,6 +49,7 @@ fn echo(args: &[String]) -> anyhow::Result<()> {
 const SECTIONS: &[Section] = &[
     Section::new("print", "print()", "prints 500 lines", print),
     Section::new("fail", "raise", "fails", fail),
+    Section::new("child", "multiprocessing.Process", "starts a child", child),
     Section::new(
         "hold-tmp",
         "tempfile",
