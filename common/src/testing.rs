@@ -110,3 +110,28 @@ pub fn assert_sections_documented(exe: &str, crate_dir: &str) {
         );
     }
 }
+
+/// `exe args > /dev/full`: a write error on standard output is exit code 1 with one line
+/// on stderr, never a panic and never success (a script would keep truncated output).
+/// Does nothing where `/dev/full` does not exist.
+pub fn assert_full_disk_fails(exe: &str, args: &[&str]) {
+    let Ok(full) = std::fs::File::options().write(true).open("/dev/full") else {
+        return;
+    };
+    let out = Command::new(exe)
+        .args(args)
+        .stdout(full)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {exe}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{exe} {args:?} > /dev/full: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.contains("No space left")),
+        "says why: {stderr}"
+    );
+}

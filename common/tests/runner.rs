@@ -64,6 +64,11 @@ fn a_full_disk_on_stdout_is_exit_1_with_one_line() {
 }
 
 #[test]
+fn the_shared_full_disk_check_passes_on_the_probe() {
+    common::testing::assert_full_disk_fails(EXE, &["print"]);
+}
+
+#[test]
 fn a_reader_that_goes_away_is_a_quiet_success() {
     let mut child = Command::new(EXE)
         .arg("print")
@@ -74,6 +79,24 @@ fn a_reader_that_goes_away_is_a_quiet_success() {
     drop(child.stdout.take()); // `| head -0`
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_child_whose_parent_is_gone_ends_quietly_with_exit_1() {
+    let mut child = Command::new(EXE)
+        .args(["--role", "echo", "hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the parent stopped reading
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stderr.is_empty(),
         "{}",
