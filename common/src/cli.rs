@@ -569,6 +569,15 @@ impl<O: clap::Args> Demo<O> {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or("invalid arguments");
         let first = first.trim_start_matches("error: ");
+        // An enum option's values (`[possible values: terminal, markdown, json]`) are on a
+        // later line of clap's message: keep them in the one line.
+        if let Some(values) = rendered
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("[possible values: "))
+        {
+            let values = values.trim_end_matches(']');
+            return self.usage_error(format!("{first}; valid values: {values}"));
+        }
         let mut options: Vec<String> = cmd
             .get_arguments()
             .filter_map(|a| a.get_long())
@@ -1087,5 +1096,41 @@ mod tests {
         assert_eq!(LISTED[0].name, "plain");
         assert!(LISTED[0].cpu_bound);
         assert!(LISTED[0].call(&Opts {}).is_ok());
+    }
+
+    #[test]
+    fn a_bad_enum_value_names_the_valid_values_in_one_line() {
+        #[derive(clap::ValueEnum, Clone, Debug)]
+        enum Format {
+            Terminal,
+            Json,
+        }
+        #[derive(clap::Args, Debug)]
+        struct Opts {
+            #[arg(long, value_enum)]
+            format: Option<Format>,
+        }
+        const S: &[Section<Opts>] = &[Section::with_options("s", "", "", |_| Ok(()))];
+        let demo: Demo<Opts> = Demo {
+            name: "enum-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        let Err(rejection) = demo.parse(["enum-demo", "--format", "yaml"]) else {
+            panic!("yaml is not a format");
+        };
+        assert_eq!(rejection.code, 2);
+        assert_eq!(
+            rejection.message.lines().count(),
+            1,
+            "{}",
+            rejection.message
+        );
+        assert!(
+            rejection.message.contains("valid values: terminal, json"),
+            "{}",
+            rejection.message
+        );
     }
 }
