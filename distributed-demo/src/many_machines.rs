@@ -210,7 +210,9 @@ pub const SECTION: Section<Options> = Section::with_options(
     "dask worker tcp://host0:8786 / ray start --address",
     "the commands for several machines (--hosts FILE --process I), run over loopback",
     run,
-);
+)
+// A bad host file or a wrong --job is refused before anything runs (no banner, no trace file).
+.usage_check(|options| options.check().map_err(UsageError));
 
 /// How long a process started by hand waits for the rest of the cluster (`--wait`), and
 /// then for the job to finish.
