@@ -68,3 +68,8 @@ fn download_fits_a_low_open_files_limit() {
     );
     assert!(stdout.contains("all passed"), "{stdout}");
 }
+
+#[test]
+fn a_full_disk_is_a_failure_not_a_silent_success() {
+    common::testing::assert_full_disk_fails(EXE, &["--list"]);
+}

@@ -158,3 +158,8 @@ fn a_missing_peer_is_one_line_after_wait() {
     assert!(stderr.lines().count() <= 3, "no line per retry: {stderr}");
     assert!(!stderr.contains("retrying"), "{stderr}");
 }
+
+#[test]
+fn a_full_disk_is_a_failure_not_a_silent_success() {
+    common::testing::assert_full_disk_fails(EXE, &["--list"]);
+}

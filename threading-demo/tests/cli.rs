@@ -25,3 +25,8 @@ fn rejects_an_unknown_section() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_rejects_unknown_section(EXE, &names);
 }
+
+#[test]
+fn a_full_disk_is_a_failure_not_a_silent_success() {
+    common::testing::assert_full_disk_fails(EXE, &["--list"]);
+}
