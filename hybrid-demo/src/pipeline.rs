@@ -198,13 +198,17 @@ where
     W: Fn(Page) -> T + Sync,
     T: Display + Send,
 {
-    let client = reqwest::blocking::Client::new();
+    // `Client::new()` and `s.spawn` panic when the OS refuses a thread (a process limit):
+    // their `Builder`s return the error instead.
+    let client = reqwest::blocking::Client::builder()
+        .build()
+        .context("starting the blocking HTTP client")?;
     let next = AtomicU64::new(0);
     let seen = Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..job.fetchers)
+        let workers = (0..job.fetchers)
             .map(|_| {
-                s.spawn(|| -> anyhow::Result<()> {
+                std::thread::Builder::new().spawn_scoped(s, || -> anyhow::Result<()> {
                     loop {
                         let id = next.fetch_add(1, Ordering::Relaxed);
                         if id >= job.pages {
@@ -225,7 +229,8 @@ where
                     }
                 })
             })
-            .collect();
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("starting a fetch thread")?;
         workers
             .into_iter()
             .try_for_each(|w| w.join().map_err(|_| anyhow!("a worker panicked"))?)
@@ -378,18 +383,59 @@ fn print_stages(spans: &Recorded) {
     chart.print();
 }
 
+/// Make sure `n` more threads can run at once, or say so in one line. The all-threads run
+/// starts `JOB.fetchers` at once, beside the blocking HTTP client's and tokio's file
+/// threads; under a process limit (`ulimit -u`) tokio's `spawn_blocking` panics when the
+/// OS refuses a thread, so the threads are asked for (and given back) first.
+fn ensure_threads(n: usize) -> anyhow::Result<()> {
+    let mut held = Vec::new();
+    let mut refused = None;
+    for _ in 0..n {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        match std::thread::Builder::new().spawn(move || {
+            let _ = wait.recv();
+        }) {
+            Ok(thread) => held.push((release, thread)),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let got = held.len();
+    for (release, thread) in held {
+        drop(release);
+        let _ = thread.join();
+    }
+    match refused {
+        None => Ok(()),
+        Some(e) => anyhow::bail!(
+            "this section needs {n} more threads at once; the OS gave {got}: {e} (a process limit? see ulimit -u)"
+        ),
+    }
+}
+
 fn run() -> SectionResult {
     // rayon's threads named `rayon-0`, `rayon-1`...: the timeline's lanes (only possible
     // before the global pool first runs: an earlier section may have started it).
-    let _ = rayon::ThreadPoolBuilder::new()
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("rayon-{i}"))
-        .build_global();
+        .build_global()
+    {
+        // Already started is fine; no threads to be had (a process limit) is not: left
+        // alone, rayon's first use would panic with it.
+        anyhow::ensure!(
+            e.to_string().contains("already been initialized"),
+            "starting rayon's threads: {e}"
+        );
+    }
     let server = TestServer::start(
         ServerConfig::default()
             .with_latency(LATENCY)
             .with_body_size(PAGE_SIZE),
     )?;
     let base = server.url("");
+    ensure_threads(JOB.fetchers + 4)?;
     let dir = tempfile::tempdir()?;
     // One event-loop thread, as in asyncio; rayon adds one thread per core.
     let runtime = tokio::runtime::Builder::new_current_thread()
