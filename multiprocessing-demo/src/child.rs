@@ -104,6 +104,10 @@ where
 
 /// A role's body: connect to the parent named in `args` and hand the inbox to `body`
 /// (the lesson's child side).
+///
+/// A child whose parent has gone (killed, or ended by `| head`) fails on its next message
+/// (`parent hung up`, `Broken pipe`). Nobody is left to read that, and the user's terminal
+/// should not show it: such a child ends quietly.
 pub fn serve<T>(
     args: &[String],
     body: impl FnOnce(IpcReceiver<T>) -> anyhow::Result<()>,
@@ -111,7 +115,29 @@ pub fn serve<T>(
 where
     T: Serialize + for<'de> Deserialize<'de>,
 {
-    body(connect(server_arg(args)?)?)
+    let parent = std::os::unix::process::parent_id();
+    let outcome = connect(server_arg(args)?).and_then(body);
+    if outcome.is_err() && parent_gone(parent) {
+        tracing::debug!("the parent is gone: ending quietly");
+        return Ok(());
+    }
+    outcome
+}
+
+/// This process's parent is no longer `parent` (it was re-parented: the parent died).
+/// A dead parent's channels close a moment before its children are re-parented, so
+/// this looks for up to 200 ms.
+fn parent_gone(parent: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        if std::os::unix::process::parent_id() != parent {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The child's side of the handshake: make an inbox, send its sending end to the parent.
@@ -293,11 +319,23 @@ mod tests {
         // Other folders than TMPDIR: tests run in parallel and share the environment.
         assert!(check_temp_dir().is_ok());
         let missing = check_socket_dir(Path::new("/nonexistent/tmp")).unwrap_err();
-        assert!(missing.to_string().contains("/nonexistent/tmp (TMPDIR)"), "{missing}");
-        let a_file = check_socket_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").as_path());
+        assert!(
+            missing.to_string().contains("/nonexistent/tmp (TMPDIR)"),
+            "{missing}"
+        );
+        let a_file = check_socket_dir(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("Cargo.toml")
+                .as_path(),
+        );
         assert!(a_file.is_err());
         let long = std::env::temp_dir().join("x".repeat(100));
-        assert!(check_socket_dir(&long).unwrap_err().to_string().contains("too long"));
+        assert!(
+            check_socket_dir(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("too long")
+        );
         let err = without_ipc_panic(|| -> u32 { panic!("not from ipc-channel") }).unwrap_err();
         assert!(err.to_string().contains("not from ipc-channel"), "{err}");
         assert_eq!(without_ipc_panic(|| 7).unwrap(), 7);

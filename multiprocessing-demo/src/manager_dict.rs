@@ -198,7 +198,10 @@ pub fn run_manager(
     entries: &[(&str, i64)],
     visits: u32,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let (mut manager, manager_inbox) = start_manager()?;
+    let (manager, manager_inbox) = start_manager()?;
+    // `with Manager()` shuts the manager down however the block ends: an error below must
+    // not leave it running (or stopped) with no parent.
+    let mut manager = KillOnDrop(manager);
     let workers = entries
         .iter()
         .map(|&(key, value)| {
@@ -219,9 +222,21 @@ pub fn run_manager(
     let d = DictProxy::new(manager_inbox.clone())?;
     let all = d.snapshot()?;
     manager_inbox.send(Request::Shutdown)?;
-    let status = manager.wait()?;
+    let status = manager.0.wait()?;
     anyhow::ensure!(status.success(), "the manager failed: {status}");
     Ok(all)
+}
+
+/// A child process that is killed and reaped when dropped, unless it has exited already.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 // --- run and measure ---
@@ -290,6 +305,26 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_failed_run_leaves_no_manager_behind() {
+        let pid = std::cell::Cell::new(0);
+        let start_manager = || {
+            let (manager, inbox) = child::start::<Request>("manager", &[])?;
+            pid.set(manager.id());
+            Ok((manager, inbox))
+        };
+        let no_worker =
+            || -> anyhow::Result<(Child, IpcSender<WorkerArgs>)> { bail!("no worker today") };
+        let err = run_manager(start_manager, no_worker, &[("a", 1)], 1).unwrap_err();
+        assert!(err.to_string().contains("no worker today"), "{err}");
+        // Killed and reaped: not even a zombie is left.
+        let proc = format!("/proc/{}", pid.get());
+        assert!(
+            !std::path::Path::new(&proc).exists(),
+            "{proc} is still there"
+        );
     }
 
     #[test]

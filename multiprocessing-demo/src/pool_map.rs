@@ -89,12 +89,15 @@ pub fn worker(
             Task::Hello { .. } => bail!("Hello twice"),
         };
         let out = inputs.iter().map(|&n| compute(n)).collect();
-        results.send(Done {
+        let done = Done {
             pid,
             job,
             index,
             results: out,
-        })?;
+        };
+        if results.send(done).is_err() {
+            return Ok(()); // the pool is gone: nobody to answer, nothing to report
+        }
     }
 }
 
@@ -162,6 +165,7 @@ impl Pool {
         let mut todo: VecDeque<(usize, u32)> = (0..chunks.len()).map(|i| (i, 0)).collect();
         let mut left = chunks.len();
         let mut last_progress = Instant::now();
+        let mut turn_started = Instant::now();
         while left > 0 {
             // Hand a chunk to every idle worker.
             for w in self.workers.iter_mut().filter(|w| w.busy.is_none()) {
@@ -201,6 +205,13 @@ impl Pool {
                 Err(e) => return Err(e).context("reading results"),
             }
             self.replace_dead_workers(job, &mut todo)?;
+            // A turn takes about 5 ms. One that took seconds means this process was
+            // stopped (Ctrl-Z, then `fg`), its workers with it: the pool is not stuck,
+            // so its patience starts again.
+            if turn_started.elapsed() > Duration::from_secs(1) {
+                last_progress = Instant::now();
+            }
+            turn_started = Instant::now();
             if last_progress.elapsed() > PATIENCE {
                 bail!("no result for {PATIENCE:?}: the pool is stuck");
             }
