@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::{Receiver, bounded, unbounded};
+use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,9 @@ pub fn worker(args: &[String]) -> anyhow::Result<()> {
     // recv() fails once the parent is gone: a worker never outlives its pool.
     while let Ok(ToWorker::Compute { index, n }) = jobs.recv() {
         let value = compute_factorial(n);
-        to_parent.send(FromWorker::Done { index, value })?;
+        if to_parent.send(FromWorker::Done { index, value }).is_err() {
+            break; // the parent is gone: nobody to answer, nothing to report
+        }
         done += 1;
     }
     tracing::debug!(pid, done, "worker stops");
@@ -232,14 +235,37 @@ fn feed(
     let mut done = Vec::new();
     for (index, n) in queue.iter() {
         let _round_trip = tracing::info_span!("job", index).entered();
-        w.jobs.send(ToWorker::Compute { index, n })?;
+        if w.jobs.send(ToWorker::Compute { index, n }).is_err() {
+            return Err(w.died(index));
+        }
         match w.results.try_recv_timeout(JOB_LIMIT) {
             Ok(FromWorker::Done { index, value }) => done.push((index, value)),
             Ok(other) => bail!("worker pid {} sent {other:?}", w.pid),
-            Err(e) => bail!("worker pid {} did not answer job {index}: {e}", w.pid),
+            Err(TryRecvError::Empty) => {
+                bail!(
+                    "worker pid {} did not answer job {index} within {JOB_LIMIT:?}",
+                    w.pid
+                )
+            }
+            Err(_) => return Err(w.died(index)),
         }
     }
     Ok(done)
+}
+
+impl WorkerProcess {
+    /// The worker's end of a channel closed: it died (a crash, a kill). Say how, in one
+    /// line; its pipe closes a moment before its exit status can be collected.
+    fn died(&mut self, index: usize) -> anyhow::Error {
+        let status = wait_or_kill(&mut self.child, STOP_LIMIT)
+            .ok()
+            .and_then(|exited| exited.then(|| self.child.try_wait().ok().flatten()))
+            .flatten();
+        match status {
+            Some(status) => anyhow!("worker pid {} died: {status} (job {index} lost)", self.pid),
+            None => anyhow!("worker pid {} hung up on job {index}", self.pid),
+        }
+    }
 }
 
 /// `server.accept()`, but giving up after `limit` (a child that died never connects).
@@ -296,9 +322,8 @@ fn run() -> SectionResult {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     // ipc-channel panics on an unusable TMPDIR: check it, and catch what slips through.
     ipc_temp::check_temp_dir()?;
-    let (pool, started_in) = timed(|| {
-        ipc_temp::without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command))
-    });
+    let (pool, started_in) =
+        timed(|| ipc_temp::without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command)));
     let mut pool = pool??;
     let threads = ThreadPoolExecutor::new(cores)?;
 
