@@ -74,9 +74,10 @@ pub fn heartbeat_and_worker(join_worker: bool) -> anyhow::Result<()> {
 // --- run and measure ---
 
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::Instant;
 
-use common::child::{role_command, wait_or_kill};
+use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 
@@ -87,7 +88,8 @@ pub const SECTION: Section = Section::new(
     run,
 );
 
-/// The child is done in about 1 s whatever happens; past this it is killed.
+/// The child is done in about 1 s whatever happens; past this (counted while this
+/// process runs, see [`wait_or_kill`]) it is killed.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// The child's side: `--role daemon-child join|detach`. The process exits when it returns.
@@ -97,7 +99,51 @@ pub fn child(args: &[String]) -> anyhow::Result<()> {
         Some("detach") => false,
         other => anyhow::bail!("daemon-child needs 'join' or 'detach', got {other:?}"),
     };
+    quiet_when_the_reader_is_gone();
     heartbeat_and_worker(join)
+}
+
+/// The child writes into a pipe its parent reads. Once the parent is gone (killed, or
+/// stopped by `| head`), a `println!` on any thread panics with `failed printing to
+/// stdout`: end this process then, without a panic message on the user's terminal.
+fn quiet_when_the_reader_is_gone() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload_as_str().unwrap_or("");
+        if text.contains("failed printing to stdout") {
+            if text.contains("Broken pipe") {
+                std::process::exit(0); // nobody is reading: a quiet stop
+            }
+            eprintln!("threading-demo --role daemon-child: {text}");
+            std::process::exit(1);
+        }
+        default(info);
+    }));
+}
+
+/// Wait at most `limit` for `child`, else kill it; `None` when it was killed.
+///
+/// Only time while this process was running counts: a poll that comes back more than a
+/// second late means it was stopped (Ctrl-Z, then `fg`), the child with it, and a child
+/// frozen by the user is not a stuck child.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let (mut counted, mut last_poll) = (Duration::ZERO, Instant::now());
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let gap = last_poll.elapsed();
+        last_poll = Instant::now();
+        if gap < Duration::from_secs(1) {
+            counted += gap;
+        }
+        if counted >= limit {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// What one child run printed: lines written by each thread.
@@ -207,6 +253,38 @@ mod tests {
         assert_eq!(w.worker, WORKER_LINES);
         assert!(w.main_returned);
         assert!(w.heartbeat <= HEARTBEAT_LINES);
+    }
+
+    #[test]
+    fn a_stuck_child_is_killed() {
+        let mut stuck = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let status = wait_or_kill(&mut stuck, Duration::from_millis(20)).unwrap();
+        assert!(status.is_none());
+    }
+
+    #[test]
+    fn a_child_whose_reader_has_gone_stops_quietly() {
+        // The parent reads one line, then hangs up, as a killed parent or `| head` does.
+        let mut child = role_command(env!("CARGO_PKG_NAME"), "daemon-child")
+            .unwrap()
+            .arg("join")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let mut stderr = child.stderr.take().unwrap();
+        let status = wait_or_kill(&mut child, CHILD_LIMIT).unwrap().unwrap();
+        let mut said = String::new();
+        stderr.read_to_string(&mut said).unwrap();
+        assert!(said.is_empty(), "{said}");
+        assert!(status.success(), "{status}");
     }
 
     #[test]
