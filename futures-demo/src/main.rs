@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         {
             let _ = writeln!(
                 std::io::stderr(),
-                "futures-demo: {e:#}; process-pool needs it: set TMPDIR to a writable folder"
+                "futures-demo: {e:#}; process-pool needs it: set TMPDIR to a short, writable folder"
             );
             return ExitCode::FAILURE;
         }

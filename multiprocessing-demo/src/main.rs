@@ -82,9 +82,10 @@ fn main() -> ExitCode {
         if !needing.is_empty()
             && let Err(e) = child::check_temp_dir()
         {
+            let verb = if needing.len() == 1 { "needs" } else { "need" };
             let _ = writeln!(
                 std::io::stderr(),
-                "multiprocessing-demo: {e:#}; {} need(s) it: set TMPDIR to a writable folder",
+                "multiprocessing-demo: {e:#}; {} {verb} it: set TMPDIR to a short, writable folder",
                 needing.join(", ")
             );
             return ExitCode::FAILURE;
