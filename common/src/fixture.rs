@@ -24,6 +24,9 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::gauge::Gauge;
+
+/// How long [`TestServer::start`] waits for its server to listen.
+const START_LIMIT: Duration = Duration::from_secs(20);
 use crate::workload::{file_bytes, file_source, file_window};
 
 /// How the server answers `/files/{id}`.
@@ -172,9 +175,21 @@ impl TestServer {
                     }
                 });
             })?;
-        let addr = ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("the server thread ended before it was ready"))??;
+        // Bounded: a runtime whose worker threads the OS refuses (a low thread limit) can
+        // panic on a thread of its own and leave this one waiting forever.
+        let addr = match ready_rx.recv_timeout(START_LIMIT) {
+            Ok(addr) => addr?,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                return Err(io::Error::other(format!(
+                    "the local HTTP server did not start within {START_LIMIT:?} (too few threads allowed?)"
+                )));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other(
+                    "the local HTTP server's thread ended before it was ready (too few threads allowed?)",
+                ));
+            }
+        };
         Ok(TestServer {
             addr,
             config,
