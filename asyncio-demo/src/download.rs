@@ -133,7 +133,8 @@ pub const SECTION: Section<Options> = Section::with_options(
     "aiohttp.ClientSession + gather, 100 in flight",
     "5000 files from a local HTTP server, 100 at a time, every byte checked, against one at a time; --url, --requests, --concurrency, --max-bytes",
     run,
-);
+)
+.owns_options(&["url", "requests", "concurrency", "max-bytes"]);
 
 /// The demo-wide options (`--url`, `--requests`, `--concurrency`, `--max-bytes`).
 #[derive(clap::Args, Clone, Debug)]

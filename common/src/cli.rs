@@ -81,6 +81,8 @@ pub struct Section<O: 'static = NoOptions> {
     pub cpu_bound: bool,
     run: Run<O>,
     check: Option<UsageCheck<O>>,
+    /// Long names of the demo options only this section reads (`url`, `requests`).
+    owns: &'static [&'static str],
 }
 
 /// A section's check of the demo's options, run before anything else (see
@@ -107,6 +109,7 @@ impl<O> Section<O> {
             cpu_bound: false,
             run: Run::Plain(run),
             check: None,
+            owns: &[],
         }
     }
 
@@ -124,6 +127,7 @@ impl<O> Section<O> {
             cpu_bound: false,
             run: Run::WithOptions(run),
             check: None,
+            owns: &[],
         }
     }
 
@@ -132,6 +136,14 @@ impl<O> Section<O> {
     /// (`--hosts FILE` without `--process I`). Checked only when the section is chosen.
     pub const fn usage_check(mut self, check: fn(&O) -> Result<(), UsageError>) -> Self {
         self.check = Some(check);
+        self
+    }
+
+    /// The demo options (long names, without `--`) only this section reads. Given on a
+    /// command line that does not run this section, they are a usage error instead of
+    /// being silently ignored (`asyncio-demo gather --url ...`).
+    pub const fn owns_options(mut self, names: &'static [&'static str]) -> Self {
+        self.owns = names;
         self
     }
 
@@ -158,6 +170,7 @@ impl<O> Section<O> {
             cpu_bound: self.cpu_bound,
             run: Run::Plain(run),
             check: None,
+            owns: self.owns,
         }
     }
 
@@ -461,7 +474,15 @@ impl<O: clap::Args> Demo<O> {
                 first = self.sections.first().map_or("SECTION", |s| s.name),
             ));
         // A doc comment on the options struct would replace `about`: keep the demo's own.
-        O::augment_args(cmd).about(self.about)
+        // `--requests -1` is a value out of range, not an unknown flag: let the value parser
+        // say what is valid.
+        O::augment_args(cmd).about(self.about).mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
     }
 
     fn parse(
@@ -492,12 +513,43 @@ impl<O: clap::Args> Demo<O> {
             return Ok(Request::Menu { options, trace });
         }
         let sections = self.selected_sections(&matches)?;
+        self.check_owned_options(&cmd, &matches, &sections)?;
         self.check_usage(&sections, &options)?;
         Ok(Request::Run {
             sections,
             options,
             trace,
         })
+    }
+
+    /// An option that only an unchosen section reads is a mistake, not a no-op.
+    fn check_owned_options(
+        &self,
+        cmd: &clap::Command,
+        matches: &ArgMatches,
+        chosen: &[usize],
+    ) -> Result<(), Rejection> {
+        for (i, section) in self.sections.iter().enumerate() {
+            if chosen.contains(&i) {
+                continue;
+            }
+            for long in section.owns {
+                let given = cmd
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(long))
+                    .is_some_and(|a| {
+                        matches.value_source(a.get_id().as_str())
+                            == Some(clap::parser::ValueSource::CommandLine)
+                    });
+                if given {
+                    return Err(self.usage_error(format!(
+                        "--{long} is for the '{}' section, which this run does not include; add '{}' or drop --{long}",
+                        section.name, section.name
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The chosen sections' own checks of the options, before anything runs.
@@ -1132,5 +1184,48 @@ mod tests {
             "{}",
             rejection.message
         );
+    }
+
+    #[test]
+    fn an_option_of_a_section_not_chosen_is_refused_and_negatives_reach_the_parser() {
+        #[derive(clap::Args, Debug)]
+        struct Opts {
+            #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+            requests: Option<u64>,
+        }
+        const S: &[Section<Opts>] = &[
+            Section::with_options("download", "", "", |_| Ok(())).owns_options(&["requests"]),
+            Section::<NoOptions>::new("gather", "", "", ok).in_demo(),
+        ];
+        let demo: Demo<Opts> = Demo {
+            name: "owner-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        let Err(r) = demo.parse(["owner-demo", "gather", "--requests", "5"]) else {
+            panic!("--requests without download");
+        };
+        assert_eq!(r.code, 2);
+        assert!(
+            r.message
+                .contains("--requests is for the 'download' section"),
+            "{}",
+            r.message
+        );
+        assert!(
+            demo.parse(["owner-demo", "download", "--requests", "5"])
+                .is_ok()
+        );
+        assert!(
+            demo.parse(["owner-demo", "--requests", "5"]).is_ok(),
+            "all sections"
+        );
+        let Err(r) = demo.parse(["owner-demo", "download", "--requests", "-1"]) else {
+            panic!("-1 is out of range");
+        };
+        assert_eq!(r.code, 2);
+        assert!(!r.message.contains("unexpected argument"), "{}", r.message);
+        assert!(r.message.contains("-1"), "{}", r.message);
     }
 }

@@ -212,7 +212,8 @@ pub const SECTION: Section<Options> = Section::with_options(
     run,
 )
 // A bad host file or a wrong --job is refused before anything runs (no banner, no trace file).
-.usage_check(|options| options.check().map_err(UsageError));
+.usage_check(|options| options.check().map_err(UsageError))
+.owns_options(&["hosts", "process", "job", "wait"]);
 
 /// How long a process started by hand waits for the rest of the cluster (`--wait`), and
 /// then for the job to finish.

@@ -193,7 +193,8 @@ pub const SECTION: Section<Options> = Section::with_options(
     "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",
     "a job server that stops taking work on Ctrl-C and finishes what it accepted",
     run,
-);
+)
+.owns_options(&["ctrl-c"]);
 
 const CLIENTS: u64 = 4;
 const SUBMIT_EVERY: Duration = Duration::from_millis(10);
