@@ -89,7 +89,7 @@ fn a_reader_that_goes_away_is_a_quiet_success() {
 #[test]
 fn a_child_whose_parent_is_gone_ends_quietly_with_exit_1() {
     let mut child = Command::new(EXE)
-        .args(["--role", "echo", "hello"])
+        .args(["--role", "flood"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,7 +189,11 @@ fn children_trace_beside_a_regular_file_only() {
 fn sigint_mid_section_leaves_the_temporary_folder_empty() {
     for signal in ["INT", "TERM"] {
         let tmp = Folder::new(&format!("sig{signal}"));
-        let mut child = Command::new(EXE)
+        // A shell's background job starts with SIGINT ignored, and the supervisor keeps an
+        // inherited ignore (as `nohup` expects): start the probe with both signals at their
+        // defaults, whatever this test inherited.
+        let mut child = Command::new("env")
+            .args(["--default-signal=INT,TERM", EXE])
             .arg("hold-tmp")
             .env("TMPDIR", &tmp.0)
             .env_remove("DEMO_SUPERVISED")

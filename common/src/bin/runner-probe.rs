@@ -46,6 +46,15 @@ fn echo(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A child role that writes until its reader is gone (at most a few MiB, far more than a
+/// pipe holds), so a write error is certain whatever the timing.
+fn flood(_: &[String]) -> anyhow::Result<()> {
+    for i in 0..1_000_000 {
+        println!("line {i} of a child whose parent stops reading");
+    }
+    Ok(())
+}
+
 const SECTIONS: &[Section] = &[
     Section::new("print", "print()", "prints 500 lines", print),
     Section::new("fail", "raise", "fails", fail),
@@ -58,7 +67,7 @@ const SECTIONS: &[Section] = &[
     ),
 ];
 
-const ROLES: &[Role] = &[Role::new("echo", echo)];
+const ROLES: &[Role] = &[Role::new("echo", echo), Role::new("flood", flood)];
 
 fn main() -> ExitCode {
     Demo {
