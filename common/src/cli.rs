@@ -681,8 +681,10 @@ impl<O: clap::Args> Demo<O> {
         for (k, &index) in selected.iter().enumerate() {
             let section = &self.sections[index];
             if !quiet {
+                // A blank line between sections, none above the first.
                 println!(
-                    "\n━━ {} ({}/{}) ━━ Python: {}",
+                    "{}━━ {} ({}/{}) ━━ Python: {}",
+                    if k == 0 { "" } else { "\n" },
                     section.name,
                     k + 1,
                     selected.len(),
@@ -739,6 +741,9 @@ impl<O: clap::Args> Demo<O> {
                 );
             }
             ExitCode::SUCCESS
+        } else if selected.len() == 1 {
+            // The one `✗ NAME failed ...` line has said it all.
+            ExitCode::FAILURE
         } else {
             eprintln!(
                 "\n{}: {} of {} section(s) failed: {}",

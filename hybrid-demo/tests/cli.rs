@@ -74,7 +74,10 @@ fn after_graceful_shutdown_ctrl_c_stops_the_program_again() {
 
     // Sections after graceful-shutdown that take seconds (about 2 s together, more under
     // load): a Ctrl-C must end the run there.
-    let mut child = std::process::Command::new(EXE)
+    // Started with SIGINT at its default: a shell's background job (a CI runner may be one)
+    // inherits it ignored, and the demo rightly keeps an inherited ignore.
+    let mut child = std::process::Command::new("env")
+        .args(["--default-signal=INT", EXE])
         .args([
             "graceful-shutdown",
             "--ctrl-c",
