@@ -17,7 +17,8 @@
 //! the token fires; it then closes the inbox (later submissions fail at once), refuses
 //! what was queued, and `TaskTracker::wait` waits for the jobs in flight, like the
 //! TaskGroup's exit, with a time limit so a stuck job cannot hang shutdown forever.
-//! `tokio::signal::ctrl_c()` is the signal handler; once installed it stays for the life of
+//! A tokio signal listener is the handler, installed before the prompt (a Ctrl-C with no
+//! listener yet still kills the process); once installed it stays for the life of
 //! the process (Ctrl-C no longer kills it by itself), which is why the demo only installs it
 //! when asked, and then keeps listening: a second Ctrl-C, during the drain or in any later
 //! section, ends the program at once (exit code 130, as a shell reports a Ctrl-C).
@@ -156,16 +157,20 @@ where
     Ok(report)
 }
 
-/// Wait for Ctrl-C, at most `limit`; says which came first. Once `ctrl_c()` is installed,
-/// Ctrl-C no longer kills the process, for the rest of its life.
-pub async fn ctrl_c_or(limit: Duration) -> std::io::Result<&'static str> {
-    tokio::select! {
-        signal = tokio::signal::ctrl_c() => {
-            signal?;
-            Ok("Ctrl-C")
+/// Listen for Ctrl-C from now on, and return the wait for it (at most `limit`), which says
+/// what came first. Listen *before* telling the user to press it: a Ctrl-C that arrives
+/// while nothing listens still kills the process (`tokio::signal::ctrl_c()` only starts
+/// listening when first polled). Once installed, the handler stays for the life of the
+/// process: Ctrl-C no longer kills it by itself.
+pub fn ctrl_c_or(limit: Duration) -> std::io::Result<impl Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?; // listening from here on
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "Ctrl-C",
+            () = tokio::time::sleep(limit) => "no Ctrl-C came: the time limit",
         }
-        () = tokio::time::sleep(limit) => Ok("no Ctrl-C came: the time limit"),
-    }
+    })
 }
 
 // --- run and measure ---
@@ -272,11 +277,12 @@ async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> 
         tokio::time::sleep(RUN_FOR).await;
         return Ok("the demo's timer (no real signal)");
     }
+    let ctrl_c = ctrl_c_or(CTRL_C_WAIT)?; // listen first, then ask
     println!(
         "  serving; press Ctrl-C to shut down (or wait {})",
         Secs(CTRL_C_WAIT)
     );
-    Ok(ctrl_c_or(CTRL_C_WAIT).await?)
+    Ok(ctrl_c.await)
 }
 
 /// Set while the section itself waits for Ctrl-C: that one is the section's, not a stop.
