@@ -9,6 +9,7 @@
 //! - [`print`]: figures and takeaways; [`claim`]: a takeaway printed as fact only when this
 //!   run's figures support it.
 //! - [`child`]: this binary re-run as a child process, with bounded waits.
+//! - [`ipc_temp`]: a `TMPDIR` that can hold ipc-channel's sockets, checked in one line.
 //! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
@@ -21,6 +22,7 @@ pub mod claim;
 pub mod cli;
 pub mod fixture;
 pub mod gauge;
+pub mod ipc_temp;
 pub mod memory;
 pub mod print;
 mod stdio;

@@ -15,7 +15,6 @@ mod as_completed;
 mod async_futures;
 mod cancel;
 mod exceptions;
-mod ipc_temp;
 mod map;
 mod process_pool;
 mod result_timeout;
@@ -49,7 +48,7 @@ fn main() -> ExitCode {
         // process-pool's IPC servers need a usable TMPDIR: one line before any section
         // starts, not a failure halfway through the run.
         if chosen.sections().any(|s| s.name == process_pool::SECTION.name)
-            && let Err(e) = ipc_temp::check_temp_dir()
+            && let Err(e) = common::ipc_temp::check_temp_dir()
         {
             let _ = writeln!(
                 std::io::stderr(),

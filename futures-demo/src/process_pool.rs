@@ -290,7 +290,6 @@ use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 
-use crate::ipc_temp;
 // map.rs's version of the thread pool: submit.rs's plus `map`.
 use crate::map::ThreadPoolExecutor;
 
@@ -321,9 +320,10 @@ const RUNS: usize = 3;
 fn run() -> SectionResult {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     // ipc-channel panics on an unusable TMPDIR: check it, and catch what slips through.
-    ipc_temp::check_temp_dir()?;
-    let (pool, started_in) =
-        timed(|| ipc_temp::without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command)));
+    common::ipc_temp::check_temp_dir()?;
+    let (pool, started_in) = timed(|| {
+        common::ipc_temp::without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command))
+    });
     let mut pool = pool??;
     let threads = ThreadPoolExecutor::new(cores)?;
 

@@ -20,15 +20,15 @@
 //! returns `(Child, IpcSender<T>)` (the parent side, built here by [`starter`]), or the
 //! child's inbox `IpcReceiver<T>` (the child side, handed over by [`serve`]).
 
-use std::cell::Cell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Once, mpsc};
+
+pub use common::ipc_temp::check_temp_dir;
+use common::ipc_temp::without_ipc_panic;
+
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use common::child::role_command;
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
@@ -185,79 +185,6 @@ where
         })
 }
 
-/// The temporary folder can hold ipc-channel's sockets: it exists, is a folder, is
-/// writable (a folder is made in it and removed, as ipc-channel will), its path is UTF-8
-/// and short enough for a Unix socket address (108 bytes, with `/.tmpXXXXXX/socket`).
-pub fn check_temp_dir() -> anyhow::Result<()> {
-    check_socket_dir(&std::env::temp_dir())
-}
-
-/// [`check_temp_dir`] for any folder.
-fn check_socket_dir(dir: &Path) -> anyhow::Result<()> {
-    static PROBES: AtomicU64 = AtomicU64::new(0);
-    let problem = if dir.to_str().is_none() {
-        Some("its path is not UTF-8".to_owned())
-    } else if dir.as_os_str().len() + "/.tmpXXXXXX/socket".len() >= 108 {
-        Some(format!(
-            "its path is {} bytes, too long for a Unix socket path in it (at most 89)",
-            dir.as_os_str().len()
-        ))
-    } else {
-        let probe = dir.join(format!(
-            ".ipc-probe-{}-{}",
-            std::process::id(),
-            PROBES.fetch_add(1, Ordering::Relaxed)
-        ));
-        match std::fs::create_dir(&probe) {
-            Ok(()) => {
-                let _ = std::fs::remove_dir(&probe);
-                None
-            }
-            Err(e) => Some(e.to_string()),
-        }
-    };
-    match problem {
-        None => Ok(()),
-        Some(why) => bail!(
-            "the temporary folder {} (TMPDIR) cannot hold ipc-channel's sockets: {why}",
-            dir.display()
-        ),
-    }
-}
-
-thread_local! {
-    /// Set while [`without_ipc_panic`] runs on this thread.
-    static CATCHING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Run `f`; a panic raised inside ipc-channel's own code becomes an error and is not
-/// printed. Any other panic is printed as usual (and still returned as an error).
-fn without_ipc_panic<R>(f: impl FnOnce() -> R) -> anyhow::Result<R> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_ipc_channel = info
-                .location()
-                .is_some_and(|l| l.file().contains("ipc-channel"));
-            if !(in_ipc_channel && CATCHING.with(Cell::get)) {
-                previous(info);
-            }
-        }));
-    });
-    CATCHING.with(|c| c.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(f));
-    CATCHING.with(|c| c.set(false));
-    outcome.map_err(|payload| {
-        let text = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("a panic");
-        anyhow!("ipc-channel failed: {text}")
-    })
-}
-
 /// Time spent waiting, not counting spells when this process was not running.
 ///
 /// A wait loop polls every few milliseconds. When one poll returns much later than that,
@@ -312,33 +239,6 @@ mod tests {
             panic!("must fail")
         };
         assert!(err.to_string().contains("never connected"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_temp_dir_is_one_clear_error_not_a_panic() {
-        // Other folders than TMPDIR: tests run in parallel and share the environment.
-        assert!(check_temp_dir().is_ok());
-        let missing = check_socket_dir(Path::new("/nonexistent/tmp")).unwrap_err();
-        assert!(
-            missing.to_string().contains("/nonexistent/tmp (TMPDIR)"),
-            "{missing}"
-        );
-        let a_file = check_socket_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("Cargo.toml")
-                .as_path(),
-        );
-        assert!(a_file.is_err());
-        let long = std::env::temp_dir().join("x".repeat(100));
-        assert!(
-            check_socket_dir(&long)
-                .unwrap_err()
-                .to_string()
-                .contains("too long")
-        );
-        let err = without_ipc_panic(|| -> u32 { panic!("not from ipc-channel") }).unwrap_err();
-        assert!(err.to_string().contains("not from ipc-channel"), "{err}");
-        assert_eq!(without_ipc_panic(|| 7).unwrap(), 7);
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! Plumbing, not a lesson: ipc-channel's `IpcOneShotServer::new` panics (an assertion
-//! inside the crate, with a backtrace) when it cannot make its socket's folder in the
-//! temporary folder: a missing, read-only or full `TMPDIR`. [`check_temp_dir`] says what is
-//! wrong in one line first; [`without_ipc_panic`] catches the panic if it comes anyway.
-//! (The same as multiprocessing-demo's `child.rs`: two binaries cannot share a module
-//! without `common`, and this is the only section here that needs it.)
+//! For the demos that use ipc-channel (multiprocessing-demo, futures-demo's process pool):
+//! its `IpcOneShotServer::new` panics (an assertion inside the crate, with a backtrace)
+//! when it cannot make its socket's folder in the temporary folder: a missing, read-only or
+//! full `TMPDIR`. [`check_temp_dir`] says what is wrong in one line first;
+//! [`without_ipc_panic`] catches the panic if it comes anyway. No lesson is about this.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,7 +19,7 @@ pub fn check_temp_dir() -> anyhow::Result<()> {
     check_socket_dir(&std::env::temp_dir())
 }
 
-fn check_socket_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_socket_dir(dir: &Path) -> anyhow::Result<()> {
     static PROBES: AtomicU64 = AtomicU64::new(0);
     let problem = if dir.to_str().is_none() {
         Some("its path is not UTF-8".to_owned())
