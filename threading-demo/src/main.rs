@@ -9,13 +9,17 @@ use common::cli::{Demo, Role, Section};
 mod daemon_threads;
 mod deadlock;
 mod event;
+mod gil;
 mod lock;
 mod no_gil;
 mod queue;
 mod race_condition;
+mod responsive_main;
 mod rlock;
 mod scoped_threads;
 mod semaphore;
+mod send_sync;
+mod shared_state;
 mod thread_basics;
 mod thread_local;
 mod thread_pool;
@@ -25,14 +29,18 @@ const SECTIONS: &[Section] = &[
     thread_basics::SECTION,
     scoped_threads::SECTION,
     race_condition::SECTION,
+    shared_state::SECTION,
+    send_sync::SECTION,
     lock::SECTION,
     rlock::SECTION,
     model_checked(semaphore::SECTION),
     model_checked(event::SECTION),
     daemon_threads::SECTION,
     queue::SECTION,
+    responsive_main::SECTION,
     thread_pool::SECTION,
     web_download::SECTION,
+    gil::SECTION,
     no_gil::SECTION,
     deadlock::SECTION,
     thread_local::SECTION,
