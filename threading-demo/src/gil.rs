@@ -122,8 +122,8 @@ fn slice_work(n: u64, total: &AtomicU64) -> impl Fn() + Sync + '_ {
     }
 }
 
-/// Run `body(per_thread)` on `threads` threads named `name`; time it, check the slices'
-/// sum, and return the time.
+/// The [`SLICES`] split over `threads` threads named `name`, under `gil` or not: time
+/// them, check the slices' sum, and return the time.
 fn cpu_run(
     name: &str,
     threads: usize,
@@ -156,8 +156,9 @@ fn io_run(name: &str, threads: usize, gil: Option<&Mutex<()>>) -> anyhow::Result
 }
 
 fn run() -> SectionResult {
-    // As many threads as usable cores (at least 2, so the GIL has someone to turn away);
-    // a power of two, so the slices and waits split evenly.
+    // 2 threads (the GIL needs someone to turn away), 4 on 4 or more usable cores: a power
+    // of two, so the slices and waits split evenly, and no more than the cores, so the
+    // threads without the lock can all run at once.
     let usable = thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if usable >= 4 { 4 } else { 2 };
     let n = calibrate();
