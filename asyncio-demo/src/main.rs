@@ -9,15 +9,21 @@ mod awake;
 mod blocking_pitfall;
 mod broadcast;
 mod cancellation;
+#[cfg(test)]
+mod compile_fail;
 mod download;
 mod event_loop;
 mod exceptions;
 mod file_io;
 mod gather;
+mod join;
 mod many_connections;
+mod mutex_across_await;
 mod other_runtimes;
 mod queue;
+mod rate_limit;
 mod semaphore;
+mod spawn_send;
 mod tasks;
 mod timeout;
 
@@ -26,9 +32,13 @@ mod timeout;
 const SECTIONS: &[Section<download::Options>] = &[
     event_loop::SECTION.in_demo(),
     tasks::SECTION.in_demo(),
+    spawn_send::SECTION.in_demo(),
     gather::SECTION.in_demo(),
+    join::SECTION.in_demo(),
     exceptions::SECTION.in_demo(),
     semaphore::SECTION.in_demo(),
+    rate_limit::SECTION.in_demo(),
+    mutex_across_await::SECTION.in_demo(),
     timeout::SECTION.in_demo(),
     cancellation::SECTION.in_demo(),
     queue::SECTION.in_demo(),
