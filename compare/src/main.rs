@@ -25,6 +25,7 @@ use common::cli::{Demo, Output, Role, Section};
 mod benchmark_table;
 mod cells;
 mod chart;
+mod child_side;
 mod decision_matrix;
 mod jobs;
 mod models;

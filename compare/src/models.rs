@@ -334,7 +334,7 @@ use anyhow::bail;
 use common::child::role_command;
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{quiet_if_orphaned, say, watchdog};
+use crate::child_side::{quiet_if_orphaned, say, watchdog};
 use crate::jobs::{Job, cores};
 
 /// A concurrency model, named as the table prints it.
