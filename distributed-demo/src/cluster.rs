@@ -29,7 +29,6 @@ use serde::{Deserialize, Serialize};
 use timely::worker::Worker;
 
 use crate::dataflow::{Job, pool_map};
-use crate::local_cluster::{host_file_text, new_job_id};
 
 /// How long a peer waits for the cluster to form and the job to finish before it gives up.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -284,6 +283,26 @@ pub struct LoopbackHosts {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
     pub addresses: Vec<String>,
+}
+
+/// A job id unique per launch. The plumbing's copy of `local_cluster`'s lesson function
+/// (the lesson must compile alone, and this file must not import a lesson that imports it
+/// back); a test there checks that both write the same host file.
+pub fn new_job_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// The text of a host file: the job line, then line I for process I.
+pub fn host_file_text(job: &str, addresses: &[String]) -> String {
+    format!("job {job}\n{}\n", addresses.join("\n"))
 }
 
 pub fn loopback_hosts(n: usize) -> anyhow::Result<LoopbackHosts> {

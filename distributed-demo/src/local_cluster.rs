@@ -236,6 +236,17 @@ fn run() -> SectionResult {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_lesson_and_the_plumbing_write_the_same_host_file() {
+        let addresses = ["127.0.0.1:2101".to_owned(), "127.0.0.1:2102".to_owned()];
+        assert_eq!(
+            host_file_text("job-a", &addresses),
+            cluster::host_file_text("job-a", &addresses)
+        );
+        assert_eq!(new_job_id().len(), cluster::new_job_id().len());
+        assert_ne!(new_job_id(), new_job_id(), "a new id every launch");
+    }
+
     fn shell(script: String, hosts: &Path) -> std::io::Result<Command> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(script).arg(hosts); // the host file is $0
