@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::timing::Stopwatch;
+use crate::awake::AwakeClock;
 use crate::trace;
 
 /// The path of demo binary `bin`, to re-run it as a child process.
@@ -56,16 +56,18 @@ pub fn role_command(bin: &str, role: &str) -> io::Result<Command> {
 
 /// Wait at most `limit` for `child`; kill it if it is still running then. Returns its
 /// status, or `None` when it had to be killed. Child processes in the demos never hang a run.
+/// The limit counts only time this process was running ([`AwakeClock`]): Ctrl-Z then `fg`
+/// does not turn into a killed child.
 pub fn wait_or_kill(
     child: &mut std::process::Child,
     limit: Duration,
 ) -> io::Result<Option<std::process::ExitStatus>> {
-    let sw = Stopwatch::start();
+    let mut clock = AwakeClock::start(Duration::from_secs(1));
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
-        if sw.elapsed() >= limit {
+        if clock.read() >= limit {
             child.kill()?;
             child.wait()?;
             return Ok(None);

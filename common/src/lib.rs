@@ -8,6 +8,7 @@
 //! - [`cli`]: the section runner every demo binary uses.
 //! - [`print`]: figures and takeaways; [`claim`]: a takeaway printed as fact only when this
 //!   run's figures support it.
+//! - [`awake`]: a clock for bounded waits that skips the time the process was stopped.
 //! - [`child`]: this binary re-run as a child process, with bounded waits.
 //! - [`ipc_temp`]: a `TMPDIR` that can hold ipc-channel's sockets, checked in one line.
 //! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
@@ -17,6 +18,7 @@
 //!   removes it however the run ends); `stdio`: standard output or error that cannot be
 //!   written is a failure, a closed pipe a quiet stop.
 
+pub mod awake;
 pub mod child;
 pub mod claim;
 pub mod cli;

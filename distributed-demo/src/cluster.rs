@@ -21,7 +21,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use common::awake::AwakeClock;
 use common::child::role_command;
+/// Bounded by awake time, like [`Budget`].
+pub use common::child::wait_or_kill;
 use common::timeline::{Recorded, Recording, Span, SpanRecord, now_us};
 use common::timing::{Secs, Stopwatch};
 use common::workload::sum_of_squares;
@@ -563,65 +566,37 @@ fn signal_name(signal: i32) -> Option<&'static str> {
     })
 }
 
-/// A time limit that counts only time spent waiting, not time this process spent stopped
-/// (Ctrl-Z then `fg`, a suspended laptop): each call charges the time since the previous
-/// one, at most [`Budget::MAX_STEP`]. Callers poll at most every [`Budget::POLL`].
+/// A time limit on an [`AwakeClock`]: time this process spent stopped (Ctrl-Z then `fg`, a
+/// suspended laptop) does not count. Callers poll at most every [`Budget::POLL`].
 pub struct Budget {
     limit: Duration,
-    used: Duration,
-    last: Instant,
+    clock: AwakeClock,
 }
 
 impl Budget {
-    pub const POLL: Duration = Duration::from_millis(100);
+    pub const POLL: Duration = AwakeClock::POLL;
     /// A longer gap between two polls was a stop, not a wait.
     pub const MAX_STEP: Duration = Duration::from_secs(1);
 
     pub fn new(limit: Duration) -> Self {
         Budget {
             limit,
-            used: Duration::ZERO,
-            last: Instant::now(),
+            clock: AwakeClock::start(Self::MAX_STEP),
         }
-    }
-
-    fn charge(&mut self) {
-        let now = Instant::now();
-        self.used += (now - self.last).min(Self::MAX_STEP);
-        self.last = now;
     }
 
     /// What is left of the limit.
     pub fn left(&mut self) -> Duration {
-        self.charge();
-        self.limit.saturating_sub(self.used)
+        self.limit.saturating_sub(self.clock.read())
     }
 
     /// The time waited so far.
     pub fn used(&mut self) -> Duration {
-        self.charge();
-        self.used
+        self.clock.read()
     }
 
     pub fn is_over(&mut self) -> bool {
         self.left().is_zero()
-    }
-}
-
-/// Wait at most `limit` (stops not counted) for the child to exit; kill it then. `None`:
-/// it had to be killed.
-pub fn wait_or_kill(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
-    let mut budget = Budget::new(limit);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if budget.is_over() {
-            child.kill()?;
-            child.wait()?;
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -944,10 +919,15 @@ mod tests {
 
     #[test]
     fn time_stopped_is_not_time_waited() {
-        let mut budget = Budget::new(Duration::from_secs(3600));
         // A gap between two polls longer than MAX_STEP (as after Ctrl-Z, then fg) counts
         // as MAX_STEP.
-        budget.last -= Duration::from_secs(120);
+        let two_minutes_ago = Instant::now()
+            .checked_sub(Duration::from_secs(120))
+            .expect("the machine has been up for two minutes");
+        let mut budget = Budget {
+            limit: Duration::from_secs(3600),
+            clock: AwakeClock::start_at(Budget::MAX_STEP, two_minutes_ago),
+        };
         assert!(budget.used() <= Budget::MAX_STEP + Duration::from_millis(100));
         assert!(!budget.is_over());
         assert!(Budget::new(Duration::ZERO).is_over());

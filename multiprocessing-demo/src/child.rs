@@ -29,6 +29,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use common::awake::AwakeClock;
 use common::child::role_command;
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,7 @@ where
     std::thread::spawn(move || {
         let _ = done_tx.send(server.accept());
     });
-    let mut waited = Waited::start();
+    let mut waited = AwakeClock::start(Duration::from_secs(1));
     loop {
         match done_rx.recv_timeout(Duration::from_millis(2)) {
             Ok(accepted) => {
@@ -68,7 +69,7 @@ where
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let exited = child.try_wait()?;
-        if exited.is_some() || waited.more_than(PATIENCE) {
+        if exited.is_some() || waited.read() > PATIENCE {
             // Give a message already on its way a moment, then unblock `accept` by
             // connecting and hanging up ourselves.
             if let Ok(Ok((_, inbox))) = done_rx.recv_timeout(Duration::from_millis(50)) {
@@ -185,42 +186,6 @@ where
         })
 }
 
-/// Time spent waiting, not counting spells when this process was not running.
-///
-/// A wait loop polls every few milliseconds. When one poll returns much later than that,
-/// the process was stopped (Ctrl-Z, then `fg`; `kill -STOP`) or the machine was suspended:
-/// the child was frozen too, so that spell is not the child's fault and does not count.
-pub struct Waited {
-    counted: Duration,
-    last: Instant,
-}
-
-/// A gap between two polls longer than this is a suspension, not waiting.
-const STALL: Duration = Duration::from_secs(1);
-
-impl Waited {
-    pub fn start() -> Waited {
-        Waited {
-            counted: Duration::ZERO,
-            last: Instant::now(),
-        }
-    }
-
-    /// Count the time since the last call (unless it was a stall); true once more than
-    /// `limit` has been counted. Call it once per poll.
-    pub fn more_than(&mut self, limit: Duration) -> bool {
-        let now = Instant::now();
-        let gap = now - self.last;
-        self.last = now;
-        if gap < STALL {
-            self.counted += gap;
-        } else {
-            tracing::debug!(?gap, "this process was stopped: not counted as waiting");
-        }
-        self.counted > limit
-    }
-}
-
 /// The first command-line argument of a role: the parent's IPC server name.
 pub fn server_arg(args: &[String]) -> anyhow::Result<&str> {
     args.first()
@@ -239,15 +204,5 @@ mod tests {
             panic!("must fail")
         };
         assert!(err.to_string().contains("never connected"), "{err}");
-    }
-
-    #[test]
-    fn a_stall_between_polls_is_not_counted_as_waiting() {
-        let mut waited = Waited::start();
-        // As if this process had been stopped for a minute since the last poll.
-        waited.last -= Duration::from_secs(60);
-        assert!(!waited.more_than(Duration::from_secs(10)));
-        waited.counted = Duration::from_secs(11);
-        assert!(waited.more_than(Duration::from_secs(10)));
     }
 }
