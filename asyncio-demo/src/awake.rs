@@ -12,39 +12,26 @@ use anyhow::bail;
 use common::timing::Secs;
 use tokio::time::Instant; // std's outside a runtime; the paused clock in tests
 
-/// A clock for bounded waits that skips the time this process was stopped. Each reading
-/// adds the time since the last one, but at most [`AwakeClock::MAX_STEP`]: a longer gap
-/// between two readings of a polling loop means the process was not running (a Ctrl-Z and
-/// `fg`, a SIGSTOP, a debugger), and a whole terminal suspended for a minute must not turn
-/// into "the child is stuck" when it resumes. A child stopped alone still runs out the
-/// clock, because its parent keeps running and reading.
-pub struct AwakeClock {
-    awake: Duration,
-    last: Instant,
-}
+/// `common::awake::AwakeClock` read on tokio's clock (std's outside a runtime, the paused
+/// clock in tests). A longer gap than [`AwakeClock::MAX_STEP`] between two readings was a
+/// stop, not a wait.
+pub struct AwakeClock(common::awake::AwakeClock);
 
 impl AwakeClock {
     /// The most one reading adds; polling loops read every [`AwakeClock::POLL`] or so.
     pub const MAX_STEP: Duration = Duration::from_secs(2);
-    pub const POLL: Duration = Duration::from_millis(100);
+    pub const POLL: Duration = common::awake::AwakeClock::POLL;
 
     pub fn start() -> AwakeClock {
-        AwakeClock {
-            awake: Duration::ZERO,
-            last: Instant::now(),
-        }
+        AwakeClock(common::awake::AwakeClock::start_at(
+            Self::MAX_STEP,
+            Instant::now().into_std(),
+        ))
     }
 
     /// The awake time so far.
     pub fn read(&mut self) -> Duration {
-        self.read_at(Instant::now())
-    }
-
-    fn read_at(&mut self, now: Instant) -> Duration {
-        let gap = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.awake += gap.min(Self::MAX_STEP);
-        self.awake
+        self.0.read_at(Instant::now().into_std())
     }
 }
 
@@ -93,20 +80,6 @@ pub async fn until_stalled<F: Future>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_awake_clock_skips_a_stop() {
-        let mut clock = AwakeClock::start();
-        let t0 = clock.last;
-        let ms = Duration::from_millis;
-        assert_eq!(clock.read_at(t0 + ms(100)), ms(100));
-        assert_eq!(clock.read_at(t0 + ms(1900)), ms(1900));
-        // Stopped for a minute (Ctrl-Z, then fg): counts as one step at most.
-        let resumed = t0 + ms(61_900);
-        assert_eq!(clock.read_at(resumed), ms(1900) + AwakeClock::MAX_STEP);
-        assert_eq!(clock.read_at(resumed + ms(100)), ms(4000));
-        assert_eq!(clock.read_at(resumed), ms(4000), "never backwards");
-    }
 
     #[tokio::test(start_paused = true)]
     async fn awake_timeout_gives_up_and_lets_quick_work_through() {

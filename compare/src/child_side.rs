@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use common::awake::AwakeClock;
 
 /// How long the parent waits for a cell to answer and exit before it kills it. A cell at
 /// full size in a release build takes well under a second.
@@ -26,14 +27,15 @@ pub fn say(line: &str) -> anyhow::Result<()> {
     }
 }
 
-/// A time limit that counts only the time this process was running. It is checked in steps
-/// of at most [`Limit::STEP`]; a step that took longer than two (this process was stopped
-/// by Ctrl-Z, or the machine slept) counts as two. So a stuck child uses up its parent's
-/// limit while the parent waits, but a suspended terminal does not use up anyone's.
+/// A time limit that counts only the time this process was running (an [`AwakeClock`]).
+/// It is checked in steps of at most [`Limit::STEP`]; a step that took longer than two
+/// (this process was stopped by Ctrl-Z, or the machine slept) counts as two. So a stuck
+/// child uses up its parent's limit while the parent waits, but a suspended terminal does
+/// not use up anyone's.
 #[derive(Debug)]
 pub struct Limit {
-    left: Duration,
-    last: Instant,
+    limit: Duration,
+    clock: AwakeClock,
 }
 
 impl Limit {
@@ -45,14 +47,19 @@ impl Limit {
 
     fn starting_at(limit: Duration, now: Instant) -> Self {
         Limit {
-            left: limit,
-            last: now,
+            limit,
+            clock: AwakeClock::start_at(2 * Self::STEP, now),
         }
+    }
+
+    /// What is left of the limit, as of the last check.
+    fn left(&self) -> Duration {
+        self.limit.saturating_sub(self.clock.awake())
     }
 
     /// How long to wait before the next check.
     pub fn step(&self) -> Duration {
-        self.left.clamp(Duration::from_millis(1), Self::STEP)
+        self.left().clamp(Duration::from_millis(1), Self::STEP)
     }
 
     /// Count the time since the last check. True once the limit is used up.
@@ -61,10 +68,7 @@ impl Limit {
     }
 
     fn is_up_at(&mut self, now: Instant) -> bool {
-        let took = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.left = self.left.saturating_sub(took.min(2 * Self::STEP));
-        self.left.is_zero()
+        self.clock.read_at(now) >= self.limit
     }
 }
 
@@ -151,7 +155,7 @@ mod tests {
         // A ten-minute gap (Ctrl-Z, then fg) counts as two steps.
         let mut limit = Limit::starting_at(Duration::from_secs(1), start);
         assert!(!limit.is_up_at(start + Duration::from_secs(600)));
-        assert_eq!(limit.left, Duration::from_secs(1) - 2 * step);
+        assert_eq!(limit.left(), Duration::from_secs(1) - 2 * step);
         assert!(limit.step() <= step);
     }
 }
