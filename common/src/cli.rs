@@ -43,6 +43,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::claim::Machine;
+use crate::python::{self, Twin};
 use crate::stdio::{self, WriteFailure};
 use crate::supervise;
 use crate::timing::{Secs, Stopwatch};
@@ -83,6 +84,8 @@ pub struct Section<O: 'static = NoOptions> {
     check: Option<UsageCheck<O>>,
     /// Long names of the demo options only this section reads (`url`, `requests`).
     owns: &'static [&'static str],
+    /// Its Python twin, run beside it with `--python`.
+    twin: Option<&'static Twin>,
 }
 
 /// A section's check of the demo's options, run before anything else (see
@@ -110,6 +113,7 @@ impl<O> Section<O> {
             run: Run::Plain(run),
             check: None,
             owns: &[],
+            twin: None,
         }
     }
 
@@ -128,6 +132,7 @@ impl<O> Section<O> {
             run: Run::WithOptions(run),
             check: None,
             owns: &[],
+            twin: None,
         }
     }
 
@@ -145,6 +150,19 @@ impl<O> Section<O> {
     pub const fn owns_options(mut self, names: &'static [&'static str]) -> Self {
         self.owns = names;
         self
+    }
+
+    /// The section's Python twin (`python/NAME.py`): `--python` runs it after the section
+    /// and prints the two columns (see [`crate::python`]); `--python` alone runs the
+    /// sections that have one.
+    pub const fn twin(mut self, twin: &'static Twin) -> Self {
+        self.twin = Some(twin);
+        self
+    }
+
+    /// Whether the section has a Python twin.
+    pub const fn has_twin(&self) -> bool {
+        self.twin.is_some()
     }
 
     /// Mark a section whose figures need every usable core (speedups, efficiencies): the
@@ -171,6 +189,7 @@ impl<O> Section<O> {
             run: Run::Plain(run),
             check: None,
             owns: self.owns,
+            twin: self.twin,
         }
     }
 
@@ -467,6 +486,21 @@ impl<O: clap::Args> Demo<O> {
                     .value_parser(clap::value_parser!(PathBuf))
                     .help("Write a Chrome / Perfetto trace of the run to FILE (child processes: FILE.ROLE-N.json)"),
             )
+            .arg(
+                Arg::new("python")
+                    .long("python")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with("interactive")
+                    .help("Also run each section's Python twin on the same job and print the two side by side (alone: the sections that have one)"),
+            )
+            .arg(
+                Arg::new("python-exe")
+                    .long("python-exe")
+                    .value_name("PATH")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .conflicts_with("interactive")
+                    .help("The Python interpreter for --python (default: python3 on PATH); implies --python"),
+            )
             .after_help(format!(
                 "Sections, in learning order:\n{}\nExamples:\n  cargo run -p {name}\n  cargo run -p {name} -- {first}\n  cargo run -p {name} -- --list",
                 self.section_table(),
@@ -512,7 +546,20 @@ impl<O: clap::Args> Demo<O> {
             }
             return Ok(Request::Menu { options, trace });
         }
-        let sections = self.selected_sections(&matches)?;
+        let exe = matches.get_one::<PathBuf>("python-exe");
+        let with_python = matches.get_flag("python") || exe.is_some();
+        let mut sections = self.selected_sections(&matches)?;
+        if with_python {
+            let found = python::find(exe.map(PathBuf::as_path))
+                .map_err(|UsageError(e)| self.usage_error(e))?;
+            python::choose(found);
+            // `--python` alone: the sections that have a twin (all, if none has).
+            if matches.get_many::<String>("sections").is_none()
+                && self.sections.iter().any(|s| s.twin.is_some())
+            {
+                sections.retain(|&i| self.sections[i].twin.is_some());
+            }
+        }
         self.check_owned_options(&cmd, &matches, &sections)?;
         self.check_usage(&sections, &options)?;
         Ok(Request::Run {
@@ -935,6 +982,49 @@ mod tests {
         assert!(!err.message.contains('\n'), "{}", err.message);
         assert!(err.message.contains("--frobnicate"), "{}", err.message);
         assert!(err.message.contains("--list"), "{}", err.message);
+    }
+
+    #[test]
+    fn python_without_an_interpreter_is_one_line_with_code_2() {
+        let err = parse(&["--python-exe", "/nonexistent/python3", "second"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(!err.message.contains('\n'), "{}", err.message);
+        assert!(
+            err.message.starts_with(
+                "test-demo: --python-exe /nonexistent/python3: not a usable Python 3 interpreter"
+            ),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn python_alone_runs_the_sections_that_have_a_twin() {
+        const TWIN: Twin = Twin::new("second.py", "", &[]);
+        const WITH_TWIN: &[Section] = &[
+            Section::new("first-one", "threading.Thread", "starts a thread", ok),
+            Section::new("second", "queue.Queue", "passes items", ok).twin(&TWIN),
+        ];
+        const D: Demo = Demo {
+            name: "twin-demo",
+            about: "",
+            sections: WITH_TWIN,
+            roles: &[],
+        };
+        if python::for_tests().is_none() {
+            return;
+        }
+        let parse =
+            |args: &[&str]| D.parse(std::iter::once("twin-demo").chain(args.iter().copied()));
+        match parse(&["--python"]).unwrap() {
+            Request::Run { sections, .. } => assert_eq!(sections, [1]),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["--python", "first-one", "second"]).unwrap() {
+            Request::Run { sections, .. } => assert_eq!(sections, [0, 1]),
+            other => panic!("{other:?}"),
+        }
+        assert!(D.sections[1].has_twin() && !D.sections[0].has_twin());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`ipc_temp`]: a `TMPDIR` that can hold ipc-channel's sockets, checked in one line.
 //! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
+//! - [`python`]: a section's Python twin, run beside it with `--python`.
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
 //! - [`supervise`]: clean stops (the runner re-runs the demo with a private `TMPDIR` and
 //!   removes it however the run ends); `stdio`: standard output or error that cannot be
@@ -27,6 +28,7 @@ pub mod gauge;
 pub mod ipc_temp;
 pub mod memory;
 pub mod print;
+pub mod python;
 mod stdio;
 pub mod supervise;
 pub mod testing;
