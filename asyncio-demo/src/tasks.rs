@@ -61,6 +61,7 @@ pub async fn sleeping_tasks(n: u64, wait: Duration) -> Result<u64, JoinError> {
 use common::cli::{Section, SectionResult};
 use common::memory::{current_rss, peak_rss, reset_peak};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::Recording;
 use common::timing::{Bytes, Secs, timed_async};
 
@@ -69,6 +70,14 @@ pub const SECTION: Section = Section::new(
     "async def / await / asyncio.create_task",
     "futures do nothing until polled; tokio::spawn; 100,000 sleeping tasks",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same 100,000 sleeping tasks with asyncio.
+const TWIN: Twin = Twin::new(
+    "tasks.py",
+    include_str!("../python/tasks.py"),
+    &["elapsed_s", "peak_bytes", "per_task_bytes"],
 );
 
 pub const SLEEPERS: u64 = 100_000;
@@ -137,6 +146,28 @@ async fn run() -> SectionResult {
             None
         }
     };
+    let mut pairs = vec![Pair::secs(
+        format!("{SLEEPERS} tasks sleeping {}", Secs(SLEEP)),
+        "elapsed_s",
+        took.as_secs_f64(),
+    )];
+    if let (Some(peak), Some(per_task)) = (peak, per_task) {
+        pairs.push(Pair::bytes("peak memory", "peak_bytes", peak as f64));
+        pairs.push(Pair::bytes(
+            "memory per task",
+            "per_task_bytes",
+            per_task as f64,
+        ));
+    }
+    TWIN.compare(
+        &[
+            "--tasks".to_owned(),
+            SLEEPERS.to_string(),
+            "--sleep".to_owned(),
+            SLEEP.as_secs_f64().to_string(),
+        ],
+        &pairs,
+    )?;
     takeaway_if(
         &Evidence::new(
             per_task.is_some_and(|b| b < TASK_BYTES),
@@ -173,6 +204,13 @@ mod tests {
         assert_eq!(coro.await, 2);
         assert_eq!(task.await.unwrap(), 4);
         assert_eq!(started.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        if let Some(figures) = TWIN.run_for_test(&["--tasks", "200", "--sleep", "0.01"]) {
+            assert!(figures["elapsed_s"].as_f64().unwrap() >= 0.01);
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,7 +2,8 @@
 //!
 //! A section whose lesson is a figure can have a *Python twin*: a short standard-library
 //! Python file beside it (`CRATE/python/NAME.py`) that does the same job on the same inputs
-//! and prints its figures as one JSON line (`{"elapsed_s": 2.41, "peak_mb": 149.0}`). The
+//! and prints its figures as one JSON line (`{"elapsed_s": 2.41, "peak_bytes": 149000000}`):
+//! seconds in fields ending `_s`, memory in bytes in fields ending `_bytes`. The
 //! section declares it below its marker and lists it on its `Section`:
 //!
 //! ```text
@@ -26,11 +27,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::cli::UsageError;
+use crate::timing::{Bytes, Secs};
 
 /// A Python interpreter that was found and asked what it is.
 #[derive(Clone, Debug)]
@@ -272,8 +275,8 @@ impl Twin {
 pub enum Unit {
     /// Seconds: less is better.
     Secs,
-    /// Megabytes of memory: less is better.
-    Megabytes,
+    /// Bytes of memory (a peak, the cost of one task): less is better.
+    Bytes,
     /// A speedup over one worker (`1.95x`): more is better.
     Speedup,
     /// Things per second: more is better.
@@ -304,8 +307,8 @@ impl Pair {
     pub fn secs(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
         Pair::new(label, field, rust, Unit::Secs)
     }
-    pub fn megabytes(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
-        Pair::new(label, field, rust, Unit::Megabytes)
+    pub fn bytes(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
+        Pair::new(label, field, rust, Unit::Bytes)
     }
     pub fn speedup(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
         Pair::new(label, field, rust, Unit::Speedup)
@@ -320,9 +323,8 @@ impl Pair {
 
 fn show(value: f64, unit: Unit) -> String {
     match unit {
-        Unit::Secs if value < 1.0 => format!("{:.1} ms", value * 1e3),
-        Unit::Secs => format!("{value:.3} s"),
-        Unit::Megabytes => format!("{value:.1} MB"),
+        Unit::Secs => Secs(Duration::from_secs_f64(value.max(0.0))).to_string(),
+        Unit::Bytes => Bytes(value.max(0.0) as u64).to_string(),
         Unit::Speedup => format!("{value:.2}x"),
         Unit::PerSec if value >= 10_000.0 => format!("{:.0}k/s", value / 1e3),
         Unit::PerSec => format!("{value:.0}/s"),
@@ -338,10 +340,10 @@ fn ahead(rust: f64, python: f64, unit: Unit) -> String {
         Unit::Count => format!("differ by {:.0}", (rust - python).abs()),
         Unit::Secs if python >= rust => format!("Rust {:.2}x faster", ratio(python, rust)),
         Unit::Secs => format!("Python {:.2}x faster", ratio(rust, python)),
-        Unit::Megabytes if python >= rust => {
+        Unit::Bytes if python >= rust => {
             format!("Python uses {:.1}x as much", ratio(python, rust))
         }
-        Unit::Megabytes => format!("Rust uses {:.1}x as much", ratio(rust, python)),
+        Unit::Bytes => format!("Rust uses {:.1}x as much", ratio(rust, python)),
         Unit::Speedup | Unit::PerSec if rust >= python => {
             format!("Rust {:.2}x higher", ratio(rust, python))
         }
@@ -357,8 +359,14 @@ fn side_by_side(
     pairs: &[Pair],
     figures: &Map<String, Value>,
 ) -> anyhow::Result<String> {
+    let width = pairs
+        .iter()
+        .map(|p| p.label.chars().count() + 4)
+        .max()
+        .unwrap_or(0)
+        .max(28);
     let mut out = format!(
-        "  side by side with python/{file} ({label}, same job, this run):\n  {:<28} {:>12}  {:>12}\n",
+        "  side by side with python/{file} ({label}, same job, this run):\n  {:<width$} {:>12}  {:>12}\n",
         "", "Rust", "Python"
     );
     for pair in pairs {
@@ -367,7 +375,7 @@ fn side_by_side(
             .and_then(Value::as_f64)
             .with_context(|| format!("{file} printed no number '{}'", pair.field))?;
         out.push_str(&format!(
-            "  {:.<28} {:>12}  {:>12}   {}\n",
+            "  {:.<width$} {:>12}  {:>12}   {}\n",
             format!("{} ", pair.label),
             show(pair.rust, pair.unit),
             show(python, pair.unit),
@@ -396,13 +404,14 @@ mod tests {
 
     #[test]
     fn the_table_says_who_is_ahead_by_how_much() {
-        let figures = map(r#"{"elapsed_s": 2.4, "peak_mb": 149.0, "speedup": 1.0, "lost": 0}"#);
+        let figures =
+            map(r#"{"elapsed_s": 2.4, "peak_bytes": 150000000, "speedup": 1.0, "lost": 0}"#);
         let table = side_by_side(
             "Python 3.11.7",
             "tasks.py",
             &[
                 Pair::secs("100,000 tasks", "elapsed_s", 1.2),
-                Pair::megabytes("peak memory", "peak_mb", 50.0),
+                Pair::bytes("peak memory", "peak_bytes", 50e6),
                 Pair::speedup("2 threads", "speedup", 1.9),
                 Pair::count("lost updates", "lost", 0.0),
             ],
