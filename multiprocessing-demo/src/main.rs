@@ -9,7 +9,9 @@ use common::cli::{Demo, Output, Role, Section};
 mod child;
 mod crash_isolation;
 mod faults;
+mod file_lock;
 mod manager_dict;
+mod own_memory;
 mod par_iter;
 mod pipe;
 mod pool_map;
@@ -21,9 +23,11 @@ mod startup_cost;
 
 const SECTIONS: &[Section] = &[
     process_basics::SECTION,
+    own_memory::SECTION,
     queue::SECTION,
     pipe::SECTION,
     shared_memory::SECTION,
+    file_lock::SECTION,
     pool_map::SECTION,
     manager_dict::SECTION,
     startup_cost::SECTION,
@@ -36,6 +40,9 @@ const SECTIONS: &[Section] = &[
 /// for `--role NAME` before anything else: this is `if __name__ == "__main__":` in Rust.
 const ROLES: &[Role] = &[
     Role::new("square", process_basics::square),
+    Role::new("sleeper", process_basics::sleeper),
+    Role::new("bump", own_memory::bump_role),
+    Role::new("file-adder", file_lock::adder_role),
     Role::new("queue-worker", queue::worker_role),
     Role::new("pipe-child", pipe::child_role),
     Role::new("shm-reader", shared_memory::reader_role),

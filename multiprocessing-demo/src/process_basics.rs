@@ -4,11 +4,23 @@
 //! Python:
 //!     def compute(n):
 //!         print(n * n)
+//!
+//!     def worker(n):
+//!         print(f"Process {n} starting")
+//!         time.sleep(0.2)
+//!         print(f"Process {n} finished")
+//!
 //!     if __name__ == "__main__":
 //!         p = Process(target=compute, args=(5,))
 //!         p.start()
 //!         p.join()
 //!         print(p.exitcode)
+//!
+//!         processes = [Process(target=worker, args=(i,)) for i in range(5)]
+//!         for p in processes:
+//!             p.start()          # all five start before any is joined
+//!         for p in processes:
+//!             p.join()
 //!
 //! Rust cannot fork a closure into a new process. The idiom is to start the program's own
 //! executable (`std::env::current_exe()`) again with an argument that says which part to
@@ -17,13 +29,19 @@
 //! decides whether this process is the parent or a child. The child's answer comes back on
 //! its standard output here; the next sections use real IPC channels.
 //!
+//! `Command::spawn` is `start()`: it returns as soon as the child exists, so five spawns in
+//! a row give five processes running at once; `Child::wait` (or `wait_with_output`) is
+//! `join()`. Joining each child right after starting it would run them one after another.
+//!
 //! Watch: each child has its own pid; the one given bad input exits with code 1 and the
-//! parent carries on; spawning + joining a process costs a millisecond or a few (measured:
-//! the last line; `startup-cost` compares it with a thread and a task).
+//! parent carries on; the five sleepers' bars overlap, so the whole takes about one sleep,
+//! not five; spawning + joining a process costs a millisecond or a few (measured: the last
+//! line; `startup-cost` compares it with a thread and a task).
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- process-basics
 
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -56,17 +74,48 @@ pub fn run_in_child(mut child: Command, arg: &str) -> anyhow::Result<(u32, Outpu
     Ok((pid, output))
 }
 
+/// The guide's `worker(n)`, the child's side of `--role sleeper N MS`: say hello, sleep,
+/// say goodbye.
+pub fn worker(n: u32, nap: Duration) {
+    println!("Process {n} starting");
+    std::thread::sleep(nap);
+    println!("Process {n} finished");
+}
+
+/// The parent's side of the five sleepers: `start()` every child first, then `join()` each.
+/// `commands` are this program re-run as `--role sleeper N MS`; returns each child's pid
+/// and what it printed, in the order they were started.
+pub fn start_all_then_join(commands: Vec<Command>) -> anyhow::Result<Vec<(u32, Output)>> {
+    let mut started = Vec::new();
+    for mut command in commands {
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting a child process")?; // p.start(): returns at once
+        started.push(child);
+    }
+    started
+        .into_iter()
+        .map(|child| {
+            let pid = child.id();
+            Ok((pid, child.wait_with_output()?)) // p.join()
+        })
+        .collect()
+}
+
 // --- run and measure ---
 
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
-use common::print::{figure, takeaway};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Span, Timeline, now_us};
 use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "process-basics",
     "Process(target=f, args).start() / join() / exitcode",
-    "re-run this binary as a child with a role; read its exit code",
+    "re-run this binary as a child with a role; read its exit code; five started together",
     run,
 );
 
@@ -74,6 +123,87 @@ pub const SECTION: Section = Section::new(
 fn square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
     run_in_child(role_command(env!("CARGO_PKG_NAME"), "square")?, arg)
 }
+
+/// `--role sleeper N MS`: the guide's `worker(n)`, then one more line for the parent's
+/// timeline: `span START END`, microseconds since the epoch (comparable between processes).
+pub fn sleeper(args: &[String]) -> anyhow::Result<()> {
+    let [n, ms] = args else {
+        anyhow::bail!("sleeper needs N and MS");
+    };
+    let n: u32 = n
+        .parse()
+        .with_context(|| format!("'{n}' is not a number"))?;
+    let ms: u64 = ms
+        .parse()
+        .with_context(|| format!("'{ms}' is not a number"))?;
+    let start = now_us();
+    worker(n, Duration::from_millis(ms));
+    println!("span {start} {}", now_us());
+    Ok(())
+}
+
+/// Five `--role sleeper i MS` commands, for `start_all_then_join`.
+fn sleepers(count: u32, nap: Duration) -> anyhow::Result<Vec<Command>> {
+    (0..count)
+        .map(|i| {
+            let mut command = role_command(env!("CARGO_PKG_NAME"), "sleeper")?;
+            command.arg(i.to_string()).arg(nap.as_millis().to_string());
+            Ok(command)
+        })
+        .collect()
+}
+
+/// A sleeper's output, checked: its two lines, and the span it reported.
+fn sleeper_span(n: u32, pid: u32, out: &Output) -> anyhow::Result<Span> {
+    anyhow::ensure!(
+        out.status.success(),
+        "sleeper {n} (pid {pid}): {}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let (starting, finished) = (
+        format!("Process {n} starting"),
+        format!("Process {n} finished"),
+    );
+    let [first, second, span] = lines[..] else {
+        anyhow::bail!("sleeper {n} printed {lines:?}");
+    };
+    anyhow::ensure!(
+        first == starting && second == finished,
+        "sleeper {n} printed {lines:?}"
+    );
+    let times: Vec<u64> = span
+        .strip_prefix("span ")
+        .context("no span line")?
+        .split(' ')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [start_us, end_us] = times[..] else {
+        anyhow::bail!("a bad span line {span:?}");
+    };
+    Ok(Span {
+        lane: format!("pid {pid}"),
+        label: format!("Process {n}"),
+        start_us,
+        end_us,
+    })
+}
+
+/// The five sleepers, started together: each one's span, and how long all took.
+fn five_sleepers(count: u32, nap: Duration) -> anyhow::Result<(Timeline, Duration)> {
+    let commands = sleepers(count, nap)?;
+    let timeline = Timeline::new();
+    let (children, took) = timed(|| start_all_then_join(commands));
+    for (n, (pid, out)) in (0..).zip(children?) {
+        timeline.push(sleeper_span(n, pid, &out)?);
+    }
+    Ok((timeline, took))
+}
+
+const SLEEPERS: u32 = 5;
+/// The guide sleeps 2 s; a fifth of a second shows the same overlap.
+const NAP: Duration = Duration::from_millis(200);
 
 fn run() -> SectionResult {
     println!("  parent pid {}", std::process::id());
@@ -99,15 +229,40 @@ fn run() -> SectionResult {
             );
         }
     }
+
+    let (timeline, took) = five_sleepers(SLEEPERS, NAP)?;
+    println!(
+        "  {SLEEPERS} children started together, each sleeping {} (each said its two lines):",
+        Secs(NAP)
+    );
+    timeline.print();
+    let at_once = timeline.max_overlap();
+    figure("started together, all joined", Secs(took));
+    figure("one after another would be", Secs(NAP * SLEEPERS));
+
     let rounds = 20;
-    let (all, took) = timed(|| (0..rounds).try_for_each(|_| square_in_child("3").map(drop)));
+    let (all, spawn_join) = timed(|| (0..rounds).try_for_each(|_| square_in_child("3").map(drop)));
     all?;
     figure(
         format!("spawn + join, avg of {rounds}"),
-        Secs(took / rounds),
+        Secs(spawn_join / rounds),
     );
-    takeaway(
-        "a child process is this binary re-run with a role; its exit code tells the parent how it went",
+    let together = Evidence::new(
+        took < NAP * 2 && at_once == SLEEPERS as usize,
+        format!(
+            "all {SLEEPERS} asleep at once, the total under 2 x {}",
+            Secs(NAP)
+        ),
+        format!("{at_once} at once, {} in all", Secs(took)),
+    );
+    takeaway_if(
+        &together,
+        format!(
+            "a child process is this binary re-run with a role; its exit code tells the parent how it went; \
+             {SLEEPERS} started before any join run at once: {} for {SLEEPERS} sleeps of {}",
+            Secs(took),
+            Secs(NAP)
+        ),
     );
     Ok(())
 }
@@ -126,6 +281,57 @@ mod tests {
         let (_, bad) = square_in_child("seven").unwrap();
         assert_eq!(bad.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("'seven' is not a number"));
+    }
+
+    #[test]
+    fn five_children_are_all_running_before_any_is_joined() {
+        // A barrier across processes: each child leaves a file in a fresh folder, then waits
+        // (bounded: 10 s) until all five files are there. Children run one after another
+        // would never get past it; started together, they all do.
+        let dir = std::env::temp_dir().join(format!("process-basics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let commands = (0..5)
+            .map(|i| {
+                let mut c = Command::new("timeout");
+                c.args(["10", "sh", "-c"])
+                    .arg(format!(
+                        "touch {i}; while [ $(ls | wc -l) -lt 5 ]; do sleep 0.01; done; echo {i}"
+                    ))
+                    .current_dir(&dir);
+                c
+            })
+            .collect();
+        let children = start_all_then_join(commands).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        for (i, (pid, out)) in children.iter().enumerate() {
+            assert!(
+                out.status.success(),
+                "child {i} (pid {pid}) gave up waiting"
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), i.to_string());
+        }
+    }
+
+    #[test]
+    fn each_sleeper_reports_its_lines_and_span_from_its_own_pid() {
+        let (timeline, _) = five_sleepers(3, Duration::from_millis(1)).unwrap();
+        let spans = timeline.spans();
+        assert_eq!(spans.len(), 3);
+        let mut labels: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
+        labels.sort();
+        assert_eq!(labels, ["Process 0", "Process 1", "Process 2"]);
+        let mut lanes: Vec<&str> = spans.iter().map(|s| s.lane.as_str()).collect();
+        lanes.sort();
+        lanes.dedup();
+        assert_eq!(lanes.len(), 3, "three pids: {lanes:?}");
+        assert!(!lanes.contains(&format!("pid {}", std::process::id()).as_str()));
+        assert!(spans.iter().all(|s| s.start_us <= s.end_us));
+    }
+
+    #[test]
+    fn a_sleeper_with_bad_arguments_is_an_error() {
+        assert!(sleeper(&["1".to_owned()]).is_err());
+        assert!(sleeper(&["one".to_owned(), "5".to_owned()]).is_err());
     }
 
     #[test]
