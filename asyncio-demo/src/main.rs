@@ -16,6 +16,7 @@ mod event_loop;
 mod exceptions;
 mod file_io;
 mod gather;
+mod green_threads;
 mod join;
 mod many_connections;
 mod mutex_across_await;
@@ -43,6 +44,7 @@ const SECTIONS: &[Section<download::Options>] = &[
     cancellation::SECTION.in_demo(),
     queue::SECTION.in_demo(),
     blocking_pitfall::SECTION.in_demo(),
+    green_threads::SECTION.in_demo(),
     many_connections::SECTION.in_demo(),
     download::SECTION,
     file_io::SECTION.in_demo(),
