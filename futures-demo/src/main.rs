@@ -17,6 +17,7 @@ mod cancel;
 mod exceptions;
 mod map;
 mod process_pool;
+mod process_submit;
 mod result_timeout;
 mod shutdown;
 mod submit;
@@ -29,13 +30,17 @@ const SECTIONS: &[Section] = &[
     cancel::SECTION,
     exceptions::SECTION,
     process_pool::SECTION,
+    process_submit::SECTION,
     shutdown::SECTION,
     async_futures::SECTION,
 ];
 
 /// The parts this binary plays when started as a child process (`--role NAME`): the
 /// runner checks for them first, as `if __name__ == "__main__":` does in Python.
-const ROLES: &[Role] = &[Role::new(process_pool::ROLE, process_pool::worker)];
+const ROLES: &[Role] = &[
+    Role::new(process_pool::ROLE, process_pool::worker),
+    Role::new(process_submit::ROLE, process_submit::worker_process),
+];
 
 fn main() -> ExitCode {
     Demo {
@@ -45,14 +50,21 @@ fn main() -> ExitCode {
         roles: ROLES,
     }
     .main_with(|chosen| {
-        // process-pool's IPC servers need a usable TMPDIR: one line before any section
+        // The process pools' IPC servers need a usable TMPDIR: one line before any section
         // starts, not a failure halfway through the run.
-        if chosen.sections().any(|s| s.name == process_pool::SECTION.name)
+        let needing: Vec<&str> = chosen
+            .sections()
+            .map(|s| s.name)
+            .filter(|name| [process_pool::SECTION.name, process_submit::SECTION.name].contains(name))
+            .collect();
+        if !needing.is_empty()
             && let Err(e) = common::ipc_temp::check_temp_dir()
         {
+            let verb = if needing.len() == 1 { "needs" } else { "need" };
             let _ = writeln!(
                 std::io::stderr(),
-                "futures-demo: {e:#}; process-pool needs it: set TMPDIR to a short, writable folder"
+                "futures-demo: {e:#}; {} {verb} it: set TMPDIR to a short, writable folder",
+                needing.join(", ")
             );
             return ExitCode::FAILURE;
         }
