@@ -416,7 +416,10 @@ fn run() -> SectionResult {
         Some(e) => Evidence::new(
             false,
             format!("{} threads started", grouped(CROWD)),
-            format!("{} started, then the spawn failed: {e}", threads.started),
+            format!(
+                "{} started, then the spawn failed: {e}",
+                grouped(threads.started)
+            ),
         ),
         None => {
             let memory = match (thread_rss, task_rss) {
