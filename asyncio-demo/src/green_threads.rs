@@ -34,12 +34,13 @@
 //! Stackful coroutines, the nearest thing to greenlets (the `may` crate, 0.3.51), were tried
 //! in a scratch project outside this workspace and are not shown, because:
 //! - `may::coroutine::spawn` is an `unsafe fn` (this workspace forbids `unsafe`); its `go!`
-//!   macro hides the `unsafe` block, and the request to stop hiding it (may issue #109) was
-//!   declined. The hazard is real: a coroutine's stack moves between scheduler threads, and
-//!   the compiler's `Send` checks cannot see it. Measured there: a `thread_local!`
-//!   reference kept across a yield pointed into another thread's storage in 38 to 325 of
-//!   2,000 coroutines (3 runs, 2 workers); may issue #6 shows an `Rc` used from two threads.
-//!   Any library's thread-local (a thread RNG, a current-span stack) is exposed the same way.
+//!   macro hides the `unsafe` block, by the maintainer's design (may issue #109, asking for
+//!   an explicit `unsafe`, is open). The hazard is real: a coroutine's stack moves between
+//!   scheduler threads, and the compiler's `Send` checks cannot see it. Measured there: a
+//!   `thread_local!` reference kept across a yield pointed into another thread's storage in
+//!   38 to 325 of 2,000 coroutines (3 runs, 2 workers); may issue #6 shows an `Rc` used from
+//!   two threads. Any library's thread-local (a thread RNG, a current-span stack) is exposed
+//!   the same way.
 //! - It does not patch std either: five `std::thread::sleep(300 ms)` in coroutines on 2
 //!   workers took 900 ms (three waves); only may's own sleep, net and sync types switch.
 //! - What works: five `may::coroutine::sleep(300 ms)` took 310 ms; 10,000 parked coroutines
@@ -52,9 +53,9 @@
 //!
 //! Watch: five threads and five tasks each sleep 0.15 s (the guide's 2 s, scaled down); the
 //! timeline shows the five bars of each overlapping, about 0.15 s for five, not 0.75 s. A
-//! blocking sleep inside tasks runs
-//! them one at a time until `spawn_blocking` takes it off the loop. Then 10,000 parked
-//! threads against 10,000 parked tasks: the time to start them and the memory each takes.
+//! blocking sleep inside tasks runs them one at a time until `spawn_blocking` takes it off
+//! the loop. Then 10,000 parked threads against 10,000 parked tasks: the time to start them
+//! and the memory each takes.
 //!
 //! Run only this: cargo run -p asyncio-demo -- green-threads
 
