@@ -83,6 +83,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, Stopwatch, speedup, timed};
 use common::workload::{sum_of_squares_expected, sum_of_squares_in};
@@ -93,7 +94,24 @@ pub const SECTION: Section = Section::new(
     "one global lock held to compute, released to wait: CPU ~1.0x, waits ~Nx; without it, CPU ~Nx",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same slices and waits on CPython's real GIL.
+const TWIN: Twin = Twin::new(
+    "gil.py",
+    include_str!("../python/gil.py"),
+    &[
+        "cpu_one_s",
+        "cpu_threads_s",
+        "cpu_speedup",
+        "io_one_s",
+        "io_threads_s",
+        "io_speedup",
+        "squares",
+        "switch_s",
+    ],
+);
 
 /// CPython's switch interval: a slice of work under the lock.
 const SLICE: Duration = Duration::from_millis(5);
@@ -209,6 +227,48 @@ fn run() -> SectionResult {
         format!("{}: {s_cpu_free:.2}x", Secs(cpu_free)),
     );
     spans.print(Lanes::Thread);
+    // The twin calibrates its own slice to the same duration: its loop is much slower.
+    TWIN.compare(
+        &[
+            "--slices".to_owned(),
+            SLICES.to_string(),
+            "--slice".to_owned(),
+            SLICE.as_secs_f64().to_string(),
+            "--waits".to_owned(),
+            WAITS.to_string(),
+            "--wait".to_owned(),
+            WAIT.as_secs_f64().to_string(),
+            "--threads".to_owned(),
+            threads.to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!("CPU, 1 thread ({SLICES} slices of {})", Secs(SLICE)),
+                "cpu_one_s",
+                cpu_one.as_secs_f64(),
+            ),
+            Pair::speedup(
+                format!("CPU, {threads} threads, GIL (Rust: the lock above)"),
+                "cpu_speedup",
+                s_cpu_gil,
+            ),
+            Pair::secs(
+                format!("waits, 1 thread ({WAITS} of {})", Secs(WAIT)),
+                "io_one_s",
+                io_one.as_secs_f64(),
+            ),
+            Pair::speedup(
+                format!("waits, {threads} threads, GIL"),
+                "io_speedup",
+                s_io_gil,
+            ),
+            Pair::speedup(
+                format!("CPU, {threads} threads (Rust: no lock; Python: its GIL)"),
+                "cpu_speedup",
+                s_cpu_free,
+            ),
+        ],
+    )?;
 
     let turns = Evidence::new(
         computing_at_once == 1 && (0.8..=1.25).contains(&s_cpu_gil),
@@ -289,6 +349,26 @@ mod tests {
             blocking_io(Some(&gil), 2, || assert!(!gil.is_locked()))
         })
         .unwrap();
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let figures = TWIN.run_for_test(&[
+            "--slices",
+            "4",
+            "--slice",
+            "0.001",
+            "--waits",
+            "2",
+            "--wait",
+            "0.001",
+            "--threads",
+            "2",
+        ]);
+        if let Some(figures) = figures {
+            assert!(figures["squares"].as_f64().unwrap() >= 1.0);
+            assert!(figures["io_one_s"].as_f64().unwrap() >= 0.002);
+        }
     }
 
     #[test]

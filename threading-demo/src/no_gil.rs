@@ -81,6 +81,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin, chosen};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{sum_of_squares_expected, sum_of_squares_in};
@@ -91,10 +92,23 @@ pub const SECTION: Section = Section::new(
     "Rust threads do speed it up: one per core, measured speedup and efficiency",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same sum with `threading.Thread`, one chunk per thread.
+const TWIN: Twin = Twin::new(
+    "no_gil.py",
+    include_str!("../python/no_gil.py"),
+    &["one_thread_s", "threads_s", "speedup", "threads"],
+);
 
 /// Sized for about 0.5 s on one core of the development machine.
 const N: u64 = 1_000_000_000;
+/// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take about a
+/// minute). With `--python` Rust also sums this size, so one row compares the same job.
+const PY_N: u64 = 12_000_000;
+/// The twin's rounds (best of): enough to keep a hiccup out, few enough to stay quick.
+const PY_ROUNDS: usize = 2;
 /// Each version runs this many times; the best time counts (like `timeit`), which keeps
 /// a moment of noise from other programs out of the figure.
 const ROUNDS: usize = 3;
@@ -149,6 +163,9 @@ fn run() -> SectionResult {
         "about 1.0x: the GIL runs one thread at a time",
     );
     shown.print(Lanes::Thread);
+    if chosen().is_some() {
+        python_side_by_side(cores, s)?;
+    }
     takeaway_if(
         &Evidence::scaling(s, cores),
         format!(
@@ -156,6 +173,50 @@ fn run() -> SectionResult {
         ),
     );
     Ok(())
+}
+
+/// `--python`: Rust on the twin's size too (one thread, then `cores`), then the twin.
+fn python_side_by_side(cores: usize, rust_speedup: f64) -> anyhow::Result<()> {
+    let expected = sum_of_squares_expected(PY_N);
+    let (mut seq, mut par) = (Duration::MAX, Duration::MAX);
+    for _ in 0..ROUNDS {
+        let (sum, took) = timed(|| sum_of_squares_in(0..PY_N));
+        anyhow::ensure!(sum == expected, "sum {sum}, expected {expected}");
+        seq = seq.min(took);
+        let (sum, took) = timed(|| parallel(PY_N, cores, sum_of_squares_in));
+        anyhow::ensure!(sum? == expected, "parallel sum at n = {PY_N} is wrong");
+        par = par.min(took);
+    }
+    TWIN.compare(
+        &[
+            "--n".to_owned(),
+            PY_N.to_string(),
+            "--threads".to_owned(),
+            cores.to_string(),
+            "--rounds".to_owned(),
+            PY_ROUNDS.to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!("one thread, n = {:e}", PY_N as f64),
+                "one_thread_s",
+                seq.as_secs_f64(),
+            ),
+            Pair::secs(
+                format!("{cores} threads, n = {:e}", PY_N as f64),
+                "threads_s",
+                par.as_secs_f64(),
+            ),
+            Pair::speedup(
+                format!(
+                    "speedup, {cores} threads (Rust n = {:e}, Python {:e})",
+                    N as f64, PY_N as f64
+                ),
+                "speedup",
+                rust_speedup,
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -186,6 +247,15 @@ mod tests {
             assert_eq!(chunks.first().map(|r| r.start), Some(0));
             assert_eq!(chunks.last().map(|r| r.end), Some(n));
             assert!(chunks.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+
+    #[test]
+    fn the_python_twin_checks_its_sum_and_prints_its_fields() {
+        let figures = TWIN.run_for_test(&["--n", "10001", "--threads", "3", "--rounds", "1"]);
+        if let Some(figures) = figures {
+            assert_eq!(figures["threads"], 3);
+            assert!(figures["speedup"].as_f64().unwrap() > 0.0);
         }
     }
 }

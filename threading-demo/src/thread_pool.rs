@@ -92,6 +92,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, speedup, timed};
 use common::workload::{download_blocking, verify_file};
@@ -101,6 +102,14 @@ pub const SECTION: Section = Section::new(
     "ThreadPoolExecutor(max_workers=3).map",
     "5 downloads of 0.5 s on 3 workers: two batches, ~1.0 s against 2.5 s",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same downloads with `ThreadPoolExecutor(max_workers=3).map`.
+const TWIN: Twin = Twin::new(
+    "thread_pool.py",
+    include_str!("../python/thread_pool.py"),
+    &["one_by_one_s", "pool_s", "speedup", "most_at_once"],
 );
 
 const FILES: u64 = 5;
@@ -150,6 +159,30 @@ fn run() -> SectionResult {
         format!("{most} (max_workers {WORKERS})"),
     );
     downloads.print(Lanes::Thread);
+    TWIN.compare(
+        &[
+            "--files".to_owned(),
+            FILES.to_string(),
+            "--workers".to_owned(),
+            WORKERS.to_string(),
+            "--latency".to_owned(),
+            LATENCY.as_secs_f64().to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!("{FILES} downloads one by one"),
+                "one_by_one_s",
+                one_by_one.as_secs_f64(),
+            ),
+            Pair::secs(
+                format!("on {WORKERS} workers"),
+                "pool_s",
+                pool_took.as_secs_f64(),
+            ),
+            Pair::speedup("speedup", "speedup", speedup(one_by_one, pool_took)),
+            Pair::count("most downloads at once", "most_at_once", most as f64),
+        ],
+    )?;
     takeaway_if(
         &Evidence::new(
             most == WORKERS && pool_took < ideal + LATENCY / 2,
@@ -217,6 +250,15 @@ mod tests {
         assert!(outcome.is_err(), "the panic reached the caller");
         // Job 3's worker stopped; the other worker drained the rest of the queue.
         assert_eq!(finished.into_inner(), 5);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let figures = TWIN.run_for_test(&["--files", "5", "--workers", "3", "--latency", "0.01"]);
+        if let Some(figures) = figures {
+            let most = figures["most_at_once"].as_u64().unwrap();
+            assert!((1..=3).contains(&most), "{most}");
+        }
     }
 
     #[test]
