@@ -164,6 +164,7 @@ use std::time::Duration;
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway, takeaway_if};
+use common::python::{Pair, Twin, chosen};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
@@ -174,7 +175,21 @@ pub const SECTION: Section = Section::new(
     "ordered parallel map, first failure returned; vs submit per item",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same chunks through `ThreadPoolExecutor.map`, and the same bad inputs.
+const TWIN: Twin = Twin::new(
+    "map.py",
+    include_str!("../python/map.py"),
+    &[
+        "sequential_s",
+        "pool_s",
+        "speedup",
+        "failures",
+        "first_failure",
+    ],
+);
 
 /// One item of the "which inputs fail" part: parse a number, as `int(s)` would.
 fn parse(s: &str) -> anyhow::Result<u64> {
@@ -193,6 +208,11 @@ const CHUNKS: usize = 16;
 /// Each variant runs this many times, every result is checked, and the fastest run
 /// counts: the one least disturbed by other programs on the machine.
 const RUNS: usize = 3;
+/// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take minutes). With
+/// `--python` Rust maps this size too, so two rows compare the same job.
+const PY_N: u64 = 12_000_000;
+/// The twin's runs (best of): enough to keep a hiccup out, few enough to stay quick.
+const PY_RUNS: usize = 2;
 
 fn run() -> SectionResult {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -254,6 +274,9 @@ fn run() -> SectionResult {
         );
     }
     timeline.print(Lanes::Thread);
+    if chosen().is_some() {
+        python_side_by_side(&executor, cores, s_pool)?;
+    }
     // The claim stands on the weaker of the two: the speedup farther from `cores`.
     let farther = |a: f64, b: f64| {
         if (a - cores as f64).abs() >= (b - cores as f64).abs() {
@@ -296,6 +319,69 @@ fn run() -> SectionResult {
          submit = one outcome per item",
     );
     Ok(())
+}
+
+/// `--python`: Rust on the twin's size too (one thread, then `executor.map`), then the twin.
+fn python_side_by_side(
+    executor: &ThreadPoolExecutor,
+    cores: usize,
+    rust_speedup: f64,
+) -> anyhow::Result<()> {
+    let chunks = split_range(PY_N, CHUNKS);
+    let expected = sum_of_squares_expected(PY_N);
+    let total = |parts: &[u64]| parts.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+    let (mut seq, mut pool) = (Duration::MAX, Duration::MAX);
+    for _ in 0..RUNS {
+        let (parts, t) = timed(|| {
+            chunks
+                .iter()
+                .map(|r| sum_of_squares_in(r.clone()))
+                .collect::<Vec<u64>>()
+        });
+        anyhow::ensure!(
+            total(&parts) == expected,
+            "sequential sum at n = {PY_N} is wrong"
+        );
+        seq = seq.min(t);
+        let (parts, t) = timed(|| executor.map(sum_chunk, chunks.clone().into_iter().enumerate()));
+        anyhow::ensure!(
+            total(&parts?) == expected,
+            "executor.map at n = {PY_N} is wrong"
+        );
+        pool = pool.min(t);
+    }
+    TWIN.compare(
+        &[
+            "--n".to_owned(),
+            PY_N.to_string(),
+            "--chunks".to_owned(),
+            CHUNKS.to_string(),
+            "--workers".to_owned(),
+            cores.to_string(),
+            "--rounds".to_owned(),
+            PY_RUNS.to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!("sequential, n = {:e}", PY_N as f64),
+                "sequential_s",
+                seq.as_secs_f64(),
+            ),
+            Pair::secs(
+                format!("executor.map on {cores} workers, n = {:e}", PY_N as f64),
+                "pool_s",
+                pool.as_secs_f64(),
+            ),
+            Pair::speedup(
+                format!(
+                    "executor.map speedup (Rust n = {:e}, Python {:e})",
+                    N as f64, PY_N as f64
+                ),
+                "speedup",
+                rust_speedup,
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -347,6 +433,24 @@ mod tests {
         assert!(err.to_string().contains("one is bad"), "{err:#}");
         // The pool is still there for the next map.
         assert_eq!(executor.map(Ok, 0..3u32).unwrap(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn the_python_twin_checks_its_answers_and_prints_its_fields() {
+        let figures = TWIN.run_for_test(&[
+            "--n",
+            "10007",
+            "--chunks",
+            "5",
+            "--workers",
+            "2",
+            "--rounds",
+            "1",
+        ]);
+        if let Some(figures) = figures {
+            assert_eq!(figures["failures"], 2);
+            assert_eq!(figures["first_failure"], 2);
+        }
     }
 
     #[test]
