@@ -95,6 +95,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Heartbeat, Secs, speedup, timed_async};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
@@ -105,11 +106,32 @@ pub const SECTION: Section = Section::new(
     "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same heartbeat and job in asyncio: inline, then each chunk through
+/// `loop.run_in_executor` on a ThreadPoolExecutor and on a ProcessPoolExecutor.
+const TWIN: Twin = Twin::new(
+    "cpu_offload.py",
+    include_str!("../python/cpu_offload.py"),
+    &[
+        "inline_s",
+        "inline_late_s",
+        "threads_s",
+        "threads_late_s",
+        "threads_speedup",
+        "processes_s",
+        "processes_late_s",
+        "processes_speedup",
+        "workers",
+    ],
+);
 
 /// `sum(i * i for i in range(N))`: a few hundred milliseconds on one core.
 const N: u64 = 400_000_000;
 const CHUNKS: usize = 16;
+/// The twin's size: about 0.5 s of one core in CPython 3.11 (`N` would take half a minute).
+const PY_N: u64 = 8_000_000;
 const TICK: Duration = Duration::from_millis(5);
 /// The most threads `spawn_blocking`'s pool starts by default.
 const BLOCKING_POOL: usize = 512;
@@ -188,6 +210,46 @@ async fn run() -> SectionResult {
     );
     println!("  the job's chunks on rayon (one lane per thread):");
     chunks.print(Lanes::Thread);
+    let rust = |d: Duration| d.as_secs_f64();
+    TWIN.compare(
+        &[
+            "--n".to_owned(),
+            PY_N.to_string(),
+            "--chunks".to_owned(),
+            CHUNKS.to_string(),
+            "--workers".to_owned(),
+            workers.to_string(),
+            "--tick".to_owned(),
+            TICK.as_secs_f64().to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!(
+                    "job inline (Rust n = {:e}, Python {:e})",
+                    N as f64, PY_N as f64
+                ),
+                "inline_s",
+                rust(inline.took),
+            ),
+            Pair::secs(
+                "  heartbeat worst lateness",
+                "inline_late_s",
+                rust(inline.worst_lateness),
+            ),
+            Pair::secs(
+                "rayon / ThreadPoolExecutor: lateness",
+                "threads_late_s",
+                rust(on_rayon.worst_lateness),
+            ),
+            Pair::speedup("  speedup over inline", "threads_speedup", speedup),
+            Pair::secs(
+                "rayon / ProcessPoolExecutor: lateness",
+                "processes_late_s",
+                rust(on_rayon.worst_lateness),
+            ),
+            Pair::speedup("  speedup over inline", "processes_speedup", speedup),
+        ],
+    )?;
     let loop_free = Evidence::new(
         inline.worst_lateness >= inline.took * 8 / 10
             && on_rayon.worst_lateness * 4 <= inline.worst_lateness,
@@ -258,6 +320,23 @@ mod tests {
         let loop_task = tokio::spawn(async move { tx.send(7).unwrap() });
         assert_eq!(job.await.unwrap(), Ok(7));
         loop_task.await.unwrap();
+    }
+
+    #[test]
+    fn the_python_twin_checks_its_sums_and_prints_its_fields() {
+        let figures = TWIN.run_for_test(&[
+            "--n",
+            "20000",
+            "--chunks",
+            "4",
+            "--workers",
+            "2",
+            "--tick",
+            "0.001",
+        ]);
+        if let Some(figures) = figures {
+            assert_eq!(figures["workers"], 2);
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -244,6 +244,7 @@ use std::collections::BTreeSet;
 use common::claim::Machine;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timing::{Secs, rate, timed_async};
 
 pub const SECTION: Section = Section::new(
@@ -251,6 +252,25 @@ pub const SECTION: Section = Section::new(
     "aiosqlite.connect(...) / many database queries",
     "a real SQLite file from async code: one db thread vs spawn_blocking per query",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same files and load with asyncio + sqlite3: a one-thread executor that
+/// owns the connection (aiosqlite's shape), then `run_in_executor(None, ...)`.
+const TWIN: Twin = Twin::new(
+    "database.py",
+    include_str!("../python/database.py"),
+    &[
+        "thread_s",
+        "thread_qps",
+        "thread_trip_s",
+        "thread_rows",
+        "pool_s",
+        "pool_qps",
+        "pool_trip_s",
+        "pool_rows",
+        "pool_connections",
+    ],
 );
 
 const WRITERS: i64 = 8;
@@ -334,7 +354,8 @@ async fn run() -> SectionResult {
         load.writers, load.rows_per_writer, load.readers, load.reads_per_reader
     );
 
-    let path = dir.path().join("thread.db");
+    let thread_db = dir.path().join("thread.db");
+    let path = thread_db.clone();
     create_schema(&path)?;
     let (thread, handle) = DbThread::start(&path)?;
     let db = Db::Thread(thread);
@@ -346,7 +367,8 @@ async fn run() -> SectionResult {
         .join()
         .map_err(|_| anyhow!("the database thread panicked"))?;
 
-    let path = dir.path().join("pool.db");
+    let pool_db = dir.path().join("pool.db");
+    let path = pool_db.clone();
     create_schema(&path)?;
     let pool = BlockingPool::new(&path);
     let db = Db::Pool(pool.clone());
@@ -358,6 +380,56 @@ async fn run() -> SectionResult {
         "  connections the pool opened",
         format!("{connections} (the db thread: 1)"),
     );
+    // The twin works on the same two files while they exist (it empties the table first).
+    let arg = |p: &Path| p.display().to_string();
+    let rows = (load.writers * load.rows_per_writer) as f64; // verify() checked every one
+    TWIN.compare(
+        &[
+            "--thread-db".to_owned(),
+            arg(&thread_db),
+            "--pool-db".to_owned(),
+            arg(&pool_db),
+            "--writers".to_owned(),
+            load.writers.to_string(),
+            "--rows".to_owned(),
+            load.rows_per_writer.to_string(),
+            "--readers".to_owned(),
+            load.readers.to_string(),
+            "--reads".to_owned(),
+            load.reads_per_reader.to_string(),
+            "--trips".to_owned(),
+            TRIPS.to_string(),
+        ],
+        &[
+            Pair::per_sec(
+                "one db thread (Python: 1-thread executor) q/s",
+                "thread_qps",
+                thread_qps,
+            ),
+            Pair::secs(
+                "  one query's round trip",
+                "thread_trip_s",
+                thread_trip.as_secs_f64(),
+            ),
+            Pair::count("  rows read back and checked", "thread_rows", rows),
+            Pair::per_sec(
+                "spawn_blocking (Python: run_in_executor(None)) q/s",
+                "pool_qps",
+                pool_qps,
+            ),
+            Pair::secs(
+                "  one query's round trip",
+                "pool_trip_s",
+                pool_trip.as_secs_f64(),
+            ),
+            Pair::count("  rows read back and checked", "pool_rows", rows),
+            Pair::count(
+                "  connections opened",
+                "pool_connections",
+                connections as f64,
+            ),
+        ],
+    )?;
 
     let ratio = thread_qps / pool_qps;
     let apart = ratio.max(1.0 / ratio);
@@ -491,6 +563,55 @@ mod tests {
         assert!(db.call(insert).await.is_err());
         drop(db);
         handle.join().unwrap();
+    }
+
+    #[test]
+    fn the_python_twin_loads_the_same_files_and_prints_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let (thread_db, pool_db) = (dir.path().join("thread.db"), dir.path().join("pool.db"));
+        for path in [&thread_db, &pool_db] {
+            create_schema(path).unwrap();
+            // A row left by "the Rust side": the twin empties the table before its load.
+            open(path)
+                .unwrap()
+                .execute(
+                    "INSERT INTO items (writer, seq, payload) VALUES (0, 0, 'rust')",
+                    [],
+                )
+                .unwrap();
+        }
+        let (a, b) = (thread_db.to_str().unwrap(), pool_db.to_str().unwrap());
+        let figures = TWIN.run_for_test(&[
+            "--thread-db",
+            a,
+            "--pool-db",
+            b,
+            "--writers",
+            "3",
+            "--rows",
+            "5",
+            "--readers",
+            "2",
+            "--reads",
+            "4",
+            "--trips",
+            "3",
+        ]);
+        if let Some(figures) = figures {
+            assert_eq!(figures["thread_rows"], 15);
+            assert_eq!(figures["pool_rows"], 15);
+            for path in [&thread_db, &pool_db] {
+                let text: String = open(path)
+                    .unwrap()
+                    .query_row(
+                        "SELECT payload FROM items WHERE writer = 2 AND seq = 4",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(text, payload(2, 4), "the twin wrote the Rust side's rows");
+            }
+        }
     }
 
     #[test]
