@@ -104,7 +104,11 @@ fn guide_row(row: &GuideRow) -> (PythonFamily, Vec<(PythonFamily, f64)>) {
 
 pub fn scenarios(env: &Env) -> Vec<Scenario> {
     let (files, latency) = env.pick(by((40, 25), (16, 15), (3, 1)));
-    let n = env.pick(by(1_000_000_000, 500_000_000, 100_000));
+    // With --python: a size Python's threads finish in about 2 s (quick: 0.6 s).
+    let n = env.pick_cpu(
+        by(1_000_000_000, 500_000_000, 100_000),
+        by(25_000_000, 8_000_000, 100_000),
+    );
     let runs = env.pick(by(2, 2, 1));
     let [io, cpu] = &GUIDE;
     let (io_pick, io_seconds) = guide_row(io);

@@ -13,8 +13,16 @@
 //! itself when its parent is gone, or after the limit and a grace period ([`watchdog`]).
 //! Both limits count only time the process was running ([`Limit`]), so a Ctrl-Z of the
 //! whole run, however long, does not use them up.
+//!
+//! With `--python` every row also gets Python cells ([`PythonSide`]): the chosen
+//! interpreter runs a script of `compare/python/` (embedded in this binary and written to
+//! the run's temporary folder) with the job's JSON as its argument. The script answers as a
+//! cell's child does, with one JSON line (`model`, `workers`, `seconds`, `answer`,
+//! `own_peak_rss`, `children_peak_rss`, `python`; a server first says `listening PORT`), and
+//! is measured, limited, killed and checked exactly as a Rust cell is.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -22,13 +30,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use common::child::role_command;
+use common::python::Interpreter;
 use common::timing::Stopwatch;
 use serde::{Deserialize, Serialize};
 
 use crate::child_side::{CELL_LIMIT, Limit, quiet_if_orphaned, say, watchdog};
 use crate::jobs::{Job, cores};
-use crate::models::{self, Model};
-use crate::table::{Cell, Row, Scenario, row_from_cells};
+use crate::models::{self, Model, PyModel};
+use crate::table::{Cell, Row, Scenario, python_columns, row_from_cells};
 
 /// What a cell's child prints.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +47,9 @@ struct CellReport {
     /// This process's own peak (`VmHWM`), read just before it exits.
     own_peak_rss: Option<u64>,
     children_peak_rss: Option<u64>,
+    /// How many workers it used (the Python scripts say; a Rust cell's parent knows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workers: Option<usize>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +79,7 @@ fn run_cell_role(spec: &str) -> anyhow::Result<()> {
             answer,
             own_peak_rss: common::memory::peak_rss(),
             children_peak_rss,
+            workers: None,
         }
     } else {
         // An image job's pictures exist before the clock starts, as a Python list would.
@@ -78,6 +91,7 @@ fn run_cell_role(spec: &str) -> anyhow::Result<()> {
             answer,
             own_peak_rss: common::memory::peak_rss(),
             children_peak_rss,
+            workers: None,
         }
     };
     say(&serde_json::to_string(&report)?)
@@ -92,20 +106,31 @@ fn measure(model: Model, job: &Job, limit: Duration) -> anyhow::Result<(f64, Opt
     })?;
     let mut cell = role_command(env!("CARGO_PKG_NAME"), "cell")?;
     cell.arg(spec);
+    let (seconds, peak, _) = measure_command(model.name(), cell, job, limit)?;
+    Ok((seconds, peak))
+}
+
+/// Run the cell process `cell` (a Rust cell or a Python script, named `name`), check its
+/// answer, and return its seconds, peak memory and, when it says, its workers.
+fn measure_command(
+    name: &str,
+    cell: Command,
+    job: &Job,
+    limit: Duration,
+) -> anyhow::Result<(f64, Option<u64>, Option<usize>)> {
     let Ran {
         status,
         peak,
         line,
         client_seconds,
-    } = run_cell(cell, job, limit).with_context(|| format!("the {} cell", model.name()))?;
-    ensure!(status.success(), "{} cell failed: {status}", model.name());
+    } = run_cell(cell, job, limit).with_context(|| format!("the {name} cell"))?;
+    ensure!(status.success(), "{name} cell failed: {status}");
     let report: CellReport = serde_json::from_str(line.trim())
-        .with_context(|| format!("the {} cell said {line:?}", model.name()))?;
+        .with_context(|| format!("the {name} cell said {line:?}"))?;
     let expected = job.expected()?;
     ensure!(
         report.answer == expected,
-        "{}: wrong answer {} (expected {expected}): its time is not shown",
-        model.name(),
+        "{name}: wrong answer {} (expected {expected}): its time is not shown",
         report.answer
     );
     // The child's own VmHWM, not wait4's ru_maxrss: Linux carries the parent's peak into a
@@ -115,7 +140,62 @@ fn measure(model: Model, job: &Job, limit: Duration) -> anyhow::Result<(f64, Opt
         (Some(own), Some(children)) => Some(own + children),
         (own, _) => own,
     };
-    Ok((client_seconds.unwrap_or(report.seconds), peak))
+    Ok((
+        client_seconds.unwrap_or(report.seconds),
+        peak,
+        report.workers,
+    ))
+}
+
+/// The scripts of `compare --python`, embedded so the binary runs wherever it is: the jobs
+/// (the same items and answers as `jobs.rs`) and one script per [`PyModel`].
+pub const PYTHON_SCRIPTS: [(&str, &str); 5] = [
+    ("jobs.py", include_str!("../python/jobs.py")),
+    ("threads.py", include_str!("../python/threads.py")),
+    ("thread_pool.py", include_str!("../python/thread_pool.py")),
+    ("processes.py", include_str!("../python/processes.py")),
+    (
+        "asyncio_tasks.py",
+        include_str!("../python/asyncio_tasks.py"),
+    ),
+];
+
+/// `--python`: the chosen interpreter, and the folder its scripts were written to.
+#[derive(Clone, Debug)]
+pub struct PythonSide {
+    pub interpreter: Interpreter,
+    pub dir: PathBuf,
+}
+
+impl PythonSide {
+    /// Write the scripts into `dir` (created if needed) for `interpreter` to run.
+    pub fn write(interpreter: Interpreter, dir: &Path) -> anyhow::Result<PythonSide> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, source) in PYTHON_SCRIPTS {
+            let path = dir.join(name);
+            std::fs::write(&path, source).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(PythonSide {
+            interpreter,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Run `model`'s script on `job` in a fresh interpreter, measured and checked as a Rust
+    /// cell is: its seconds, peak memory (the interpreter's plus its worker processes') and
+    /// workers.
+    pub fn measure(
+        &self,
+        model: PyModel,
+        job: &Job,
+        limit: Duration,
+    ) -> anyhow::Result<(f64, Option<u64>, Option<usize>)> {
+        let mut cell = self.interpreter.command();
+        cell.arg(self.dir.join(model.script()))
+            .arg(serde_json::to_string(job)?)
+            .current_dir(&self.dir);
+        measure_command(&format!("Python {}", model.name()), cell, job, limit)
+    }
 }
 
 /// A finished cell process: its exit status and peak memory, its report line and, for a
@@ -224,10 +304,11 @@ fn talk_to_cell(job: &Job, out: &mut impl BufRead) -> anyhow::Result<(String, Op
     Ok((line, Some(seconds)))
 }
 
-/// Measure every model on `scenario`. `progress` hears `Some(what)` before each cell and
-/// `None` after it.
+/// Measure every model on `scenario`, and with `python` every Python model too. `progress`
+/// hears `Some(what)` before each cell and `None` after it.
 pub fn measure_row(
     scenario: &Scenario,
+    python: Option<&PythonSide>,
     mut progress: impl FnMut(Option<&str>),
 ) -> anyhow::Result<Row> {
     let cores = cores();
@@ -241,6 +322,10 @@ pub fn measure_row(
             )
         })
         .collect();
+    let mut py_cells: Vec<Cell<PyModel>> = match python {
+        Some(_) => PyModel::ALL.map(|m| Cell::new(m, 0, None)).to_vec(),
+        None => Vec::new(),
+    };
     // Rounds go across the models (all once, then all again), so a burst of load from
     // elsewhere hits one round of everyone rather than every round of one model.
     for _round in 0..scenario.runs {
@@ -261,8 +346,27 @@ pub fn measure_row(
             cell.record(s, p);
             progress(None);
         }
+        // The Python cells in the same round, so the same burst of load hits both sides.
+        for (cell, model) in py_cells.iter_mut().zip(PyModel::ALL) {
+            let Some(python) = python else { break };
+            progress(Some(&format!(
+                "{} / Python {}",
+                scenario.name,
+                model.name()
+            )));
+            let (s, p, workers) = python
+                .measure(model, &scenario.job, CELL_LIMIT)
+                .with_context(|| format!("{}, Python {}", scenario.name, model.name()))?;
+            cell.workers = workers.unwrap_or(cell.workers);
+            cell.record(s, p);
+            progress(None);
+        }
     }
-    Ok(row_from_cells(scenario, cells))
+    let mut row = row_from_cells(scenario, cells);
+    if let Some(python) = python {
+        row.python = Some(python_columns(&row, python.interpreter.label(), py_cells));
+    }
+    Ok(row)
 }
 
 #[cfg(test)]
@@ -313,5 +417,155 @@ mod tests {
     fn more_than_the_report_is_an_error() {
         let err = run_cell(sh("echo answer; echo more"), &JOB, CELL_LIMIT).unwrap_err();
         assert!(err.to_string().contains("more output"), "{err:#}");
+    }
+}
+
+/// The Python scripts, run for real with tiny sizes when an interpreter is found (the test
+/// says it skipped otherwise): every model on every kind of job gets the known answer, and
+/// its JSON line has the documented fields.
+#[cfg(test)]
+mod python_tests {
+    use super::*;
+    use common::fixture::{ServerConfig, TestServer};
+    use serde_json::Value;
+
+    /// One job of each kind, tiny; the server and SQLite file they use.
+    fn tiny_jobs(server: &TestServer, db: &Path) -> Vec<Job> {
+        let db = db.to_string_lossy().into_owned();
+        vec![
+            Job::SumSquares {
+                n: 10_007,
+                chunks: 5,
+            },
+            Job::Primes {
+                n: 2_000,
+                chunks: 3,
+            },
+            Job::Images {
+                count: 3,
+                width: 256,
+                height: 3,
+            },
+            Job::Fetch {
+                base: server.url(""),
+                count: 4,
+                latency_ms: 1,
+                spread: true,
+                size: 700,
+                parse: true,
+            },
+            Job::Db {
+                path: db.clone(),
+                queries: 5,
+                rows: 300,
+                scan: true,
+            },
+            Job::Db {
+                path: db,
+                queries: 5,
+                rows: 300,
+                scan: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_python_script_answers_every_job_with_the_documented_fields() {
+        let Some(interpreter) = common::python::for_tests() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let python = PythonSide::write(interpreter, &dir.path().join("python")).unwrap();
+        let server = TestServer::start(ServerConfig::default()).unwrap();
+        let db = dir.path().join("t.sqlite");
+        crate::jobs::create_db(&db, 300).unwrap();
+        for job in tiny_jobs(&server, &db) {
+            for model in PyModel::ALL {
+                let out = python
+                    .interpreter
+                    .command()
+                    .arg(python.dir.join(model.script()))
+                    .arg(serde_json::to_string(&job).unwrap())
+                    .output()
+                    .unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "{model:?} {job:?}: {stderr}");
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let lines: Vec<&str> = stdout.lines().collect();
+                assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
+                let report: Value = serde_json::from_str(lines[0]).unwrap();
+                assert_eq!(report["model"], model.name());
+                assert_eq!(
+                    report["answer"],
+                    job.expected().unwrap(),
+                    "{model:?} {job:?}"
+                );
+                assert!(report["seconds"].as_f64().unwrap() >= 0.0);
+                assert!(report["workers"].as_u64().unwrap() >= 1);
+                assert!(report["own_peak_rss"].as_u64().unwrap() > 0, "{report}");
+                assert!(report["python"].is_string());
+                if model == PyModel::Processes {
+                    assert!(
+                        report["children_peak_rss"].as_u64().unwrap() > 0,
+                        "{report}"
+                    );
+                } else {
+                    assert!(report["children_peak_rss"].is_null(), "{report}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn python_cells_are_measured_and_checked_as_rust_ones_are() {
+        let Some(interpreter) = common::python::for_tests() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let python = PythonSide::write(interpreter, dir.path()).unwrap();
+        // The server: the script says `listening PORT`, this side's clients talk to it.
+        let serve = Job::Serve {
+            clients: 3,
+            messages: 2,
+            think_ms: 0,
+        };
+        for model in PyModel::ALL {
+            let (seconds, peak, workers) = python.measure(model, &serve, CELL_LIMIT).unwrap();
+            assert!(seconds > 0.0 && peak.unwrap() > 0, "{model:?}");
+            assert!(workers.unwrap() >= 1);
+        }
+        // A wrong answer is an error, not a time.
+        let wrong = Job::Primes { n: 100, chunks: 2 };
+        let mut cell = python.interpreter.command();
+        cell.arg(python.dir.join("threads.py")).arg(
+            serde_json::to_string(&Job::Primes {
+                n: 1_000,
+                chunks: 2,
+            })
+            .unwrap(),
+        );
+        let err = measure_command("Python threads", cell, &wrong, CELL_LIMIT).unwrap_err();
+        assert!(err.to_string().contains("wrong answer 168"), "{err:#}");
+        // A row with --python gets a Python cell per model, judged.
+        let scenario = crate::table::Scenario {
+            section: "t",
+            name: "row",
+            workload: String::new(),
+            python: crate::models::PythonFamily::Multiprocessing,
+            python_seconds: vec![],
+            runs: 1,
+            job: Job::SumSquares {
+                n: 1_000,
+                chunks: 4,
+            },
+        };
+        let row = measure_row(&scenario, Some(&python), |_| {}).unwrap();
+        let py = row.python.unwrap();
+        let names: Vec<&str> = py.cells.iter().map(|c| c.model.name()).collect();
+        assert_eq!(names, ["threads", "thread-pool", "processes", "asyncio"]);
+        assert!(py.cells.iter().all(|c| c.seconds.is_some() && c.runs == 1));
+        assert_eq!(py.cells.iter().filter(|c| c.fastest).count(), 1);
+        assert!(py.rust_speedup.is_some());
+        assert!(py.interpreter.starts_with("Python 3"));
     }
 }

@@ -1,5 +1,7 @@
 //! `--chart FILE.svg`: two bar panels per row of the table, seconds (the fastest bar in red)
 //! and peak memory; a model that does not apply to a row is marked "n/a", not left out.
+//! With `--python` the row's Python cells follow its Rust ones, in green (the fastest Python
+//! bar darker), labelled `py threads`, `py thread-pool`...
 //!
 //! plotters with only its SVG backend: no font library is linked, the SVG holds `<text>`
 //! elements and the viewer (a browser) draws the letters.
@@ -16,7 +18,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use common::timing::Bytes;
 
 use crate::report::Machine;
-use crate::table::Row;
+use crate::table::{Cell, CellModel, Row};
 
 /// What a panel shows.
 #[derive(Clone, Copy, PartialEq)]
@@ -27,7 +29,7 @@ enum Metric {
 
 impl Metric {
     /// A cell's value in the panel's unit (seconds, MiB), `None` when it does not apply.
-    fn value(self, c: &crate::table::Cell) -> Option<f64> {
+    fn value<M: CellModel>(self, c: &Cell<M>) -> Option<f64> {
         let s = c.seconds?;
         match self {
             Metric::Seconds => Some(s),
@@ -35,7 +37,7 @@ impl Metric {
         }
     }
 
-    fn label(self, c: &crate::table::Cell) -> String {
+    fn label<M: CellModel>(self, c: &Cell<M>) -> String {
         match (self, c.seconds) {
             (_, None) => "n/a".to_owned(),
             (Metric::Seconds, Some(s)) => Secs(Duration::from_secs_f64(s)).to_string(),
@@ -46,9 +48,51 @@ impl Metric {
     }
 }
 
+/// One bar of a panel: a Rust cell, or with `--python` a Python one.
+struct Bar {
+    name: String,
+    value: Option<f64>,
+    text: String,
+    color: RGBAColor,
+}
+
+impl Bar {
+    /// The row's Rust cells, then its Python cells.
+    fn of(row: &Row, metric: Metric) -> Vec<Bar> {
+        let mut bars: Vec<Bar> = row
+            .cells
+            .iter()
+            .map(|c| Bar {
+                name: c.model.name().to_owned(),
+                value: metric.value(c),
+                text: metric.label(c),
+                color: if metric == Metric::Seconds && c.fastest {
+                    RED.to_rgba()
+                } else {
+                    BLUE.mix(0.7)
+                },
+            })
+            .collect();
+        for c in row.python.iter().flat_map(|py| &py.cells) {
+            bars.push(Bar {
+                name: format!("py {}", c.model.name()),
+                value: metric.value(c),
+                text: metric.label(c),
+                color: if metric == Metric::Seconds && c.fastest {
+                    RGBColor(0, 110, 40).to_rgba()
+                } else {
+                    GREEN.mix(0.55)
+                },
+            });
+        }
+        bars
+    }
+}
+
 pub fn write_svg(rows: &[Row], machine: &Machine, path: &Path) -> anyhow::Result<()> {
     let grid_rows = rows.len().max(1);
-    let size = (1400, 240 * grid_rows as u32 + 70);
+    let wide = rows.iter().any(|r| r.python.is_some());
+    let size = (if wide { 2000 } else { 1400 }, 240 * grid_rows as u32 + 70);
     {
         let root = SVGBackend::new(path, size).into_drawing_area();
         root.fill(&WHITE)?;
@@ -80,11 +124,11 @@ fn panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let models: Vec<&str> = row.cells.iter().map(|c| c.model.name()).collect();
-    let top = row
-        .cells
+    let bars = Bar::of(row, metric);
+    let models: Vec<&str> = bars.iter().map(|b| b.name.as_str()).collect();
+    let top = bars
         .iter()
-        .filter_map(|c| metric.value(c))
+        .filter_map(|b| b.value)
         .fold(0.0, f64::max)
         .max(1e-6)
         * 1.15;
@@ -96,6 +140,17 @@ where
             row.winner_name()
         ),
         Metric::Memory => format!("{}: peak memory", row.scenario),
+    };
+    let caption = match (&row.python, metric) {
+        (Some(py), Metric::Seconds) => {
+            format!(
+                "{}, Python: {}; Rust {:.1}x faster",
+                caption.trim_end_matches(')'),
+                py.winner_name(),
+                py.rust_speedup.unwrap_or(f64::NAN)
+            ) + ")"
+        }
+        _ => caption,
     };
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 18))
@@ -121,37 +176,31 @@ where
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let fastest = row.cells.iter().position(|c| c.fastest);
     chart
         .draw_series(
             Histogram::vertical(&chart)
                 .margin(6)
                 .style_func(|x, _| {
-                    let i = match x {
-                        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => Some(*i),
+                    let bar = match x {
+                        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => bars.get(*i),
                         SegmentValue::Last => None,
                     };
-                    if metric == Metric::Seconds && i.is_some() && i == fastest {
-                        RED.filled()
-                    } else {
-                        BLUE.mix(0.7).filled()
-                    }
+                    bar.map_or(BLUE.mix(0.7).filled(), |b| b.color.filled())
                 })
                 .data(
-                    row.cells
-                        .iter()
+                    bars.iter()
                         .enumerate()
-                        .filter_map(|(i, c)| metric.value(c).map(|v| (i, v))),
+                        .filter_map(|(i, b)| b.value.map(|v| (i, v))),
                 ),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Each bar's figure above it (a 50 ms bar beside a 2 s one is otherwise invisible), and
     // "n/a" where the model does not apply.
     chart
-        .draw_series(row.cells.iter().enumerate().map(|(i, c)| {
+        .draw_series(bars.iter().enumerate().map(|(i, b)| {
             Text::new(
-                metric.label(c),
-                (SegmentValue::CenterOf(i), metric.value(c).unwrap_or(0.0)),
+                b.text.clone(),
+                (SegmentValue::CenterOf(i), b.value.unwrap_or(0.0)),
                 TextStyle::from(("sans-serif", 13).into_font())
                     .pos(Pos::new(HPos::Center, VPos::Bottom)),
             )
@@ -202,5 +251,33 @@ mod tests {
             svg.matches("<rect").count() >= 12,
             "a bar per measured model, twice"
         );
+    }
+
+    #[test]
+    fn with_python_the_chart_has_python_bars_after_rust_s() {
+        use crate::models::PyModel;
+        use crate::table::python_columns;
+        use crate::table::tests::py_cell;
+        let mut s = scenario(PythonFamily::Multiprocessing);
+        s.name = "CPU-bound";
+        let cells = Model::ALL.iter().map(|&m| cell(m, Some(0.05))).collect();
+        let mut row = row_from_cells(&s, cells);
+        let py = PyModel::ALL
+            .iter()
+            .map(|&m| py_cell(m, Some(if m == PyModel::Processes { 0.6 } else { 1.2 })))
+            .collect();
+        row.python = Some(python_columns(&row, "Python 3.11.7".into(), py));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chart.svg");
+        write_svg(&[row], &Machine::here(Sizes::Tiny), &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for m in PyModel::ALL {
+            assert!(svg.contains(&format!("py {}", m.name())), "{}", m.name());
+        }
+        assert!(
+            svg.contains("Python: processes; Rust 12.0x faster)"),
+            "caption"
+        );
+        assert!(svg.contains("600.0 ms") && svg.contains("20.0 MiB"));
     }
 }

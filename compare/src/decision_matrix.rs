@@ -83,9 +83,17 @@ pub fn scenarios(env: &Env) -> Vec<Scenario> {
     };
     let few = env.pick(by(100, 40, 1));
     let many = env.pick(by(1000, 250, 10));
-    let (images, side) = env.pick(by((100, 512), (100, 256), (4, 256)));
+    // CPU-bound rows, with --python: sizes Python finishes in a second or two (quick: under
+    // one), for the whole row.
+    let (images, side) = env.pick_cpu(
+        by((100, 512), (100, 256), (4, 256)),
+        by((100, 256), (40, 256), (4, 256)),
+    );
     let (pages, page_ms) = env.pick(by((100, 10), (40, 5), (4, 1)));
-    let primes = env.pick(by(5_000_000, 1_000_000, 10_000));
+    let primes = env.pick_cpu(
+        by(5_000_000, 1_000_000, 10_000),
+        by(1_000_000, 300_000, 10_000),
+    );
     let (few_q, many_q) = env.pick(by((8, 1000), (8, 300), (2, 10)));
     let (clients, messages, think) = env.pick(by((100, 10, 1), (40, 5, 1), (3, 2, 0)));
     let db = |queries, scan| Job::Db {

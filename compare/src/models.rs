@@ -378,6 +378,57 @@ impl PythonFamily {
     }
 }
 
+/// A Python model of `compare --python`: the same job, in the idiom the guides teach, run
+/// by a script of `compare/python/` in a fresh interpreter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PyModel {
+    /// `threading.Thread` per item (`threads.py`).
+    Threads,
+    /// `ThreadPoolExecutor()` (`thread_pool.py`).
+    ThreadPool,
+    /// `multiprocessing.Pool()` (`processes.py`).
+    Processes,
+    /// `asyncio.gather`, a task per item (`asyncio_tasks.py`).
+    Asyncio,
+}
+
+impl PyModel {
+    pub const ALL: [PyModel; 4] = [
+        PyModel::Threads,
+        PyModel::ThreadPool,
+        PyModel::Processes,
+        PyModel::Asyncio,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PyModel::Threads => "threads",
+            PyModel::ThreadPool => "thread-pool",
+            PyModel::Processes => "processes",
+            PyModel::Asyncio => "asyncio",
+        }
+    }
+
+    pub fn python_family(self) -> PythonFamily {
+        match self {
+            PyModel::Threads | PyModel::ThreadPool => PythonFamily::Threading,
+            PyModel::Processes => PythonFamily::Multiprocessing,
+            PyModel::Asyncio => PythonFamily::Asyncio,
+        }
+    }
+
+    /// The script that runs it, in `compare/python/`.
+    pub fn script(self) -> &'static str {
+        match self {
+            PyModel::Threads => "threads.py",
+            PyModel::ThreadPool => "thread_pool.py",
+            PyModel::Processes => "processes.py",
+            PyModel::Asyncio => "asyncio_tasks.py",
+        }
+    }
+}
+
 impl std::fmt::Display for PythonFamily {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

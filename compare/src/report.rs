@@ -1,4 +1,6 @@
 //! The measured rows as a terminal table, a Markdown table, or JSON (fields in the README).
+//! With `--python` each table has a second one beside it: the Python cells of the same rows,
+//! Rust's fastest against Python's fastest, and the guide's pick as measured in Python.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,7 +9,7 @@ use common::timing::{Bytes, Secs};
 use serde::Serialize;
 
 use crate::jobs::{Sizes, cores};
-use crate::table::{Row, Verdict};
+use crate::table::{Cell, CellModel, PythonColumns, Row, Verdict};
 
 /// The Cargo profile this binary was built with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -49,6 +51,9 @@ pub struct Machine {
     /// `online_cores`, `others_busy` (cores' worth of CPU other processes used).
     #[serde(flatten)]
     pub load: common::claim::Machine,
+    /// With `--python`: the interpreter of the Python cells (`Python 3.11.7`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
 }
 
 impl Machine {
@@ -71,12 +76,17 @@ impl Machine {
             profile: Profile::this_build(),
             sizes,
             load: common::claim::Machine::sample(),
+            python: common::python::chosen().map(|py| py.label()),
         }
     }
 
     pub fn line(&self) -> String {
+        let python = self
+            .python
+            .as_ref()
+            .map_or(String::new(), |py| format!(", {py}"));
         format!(
-            "{}, {} cores, {} {}, {} build, {} sizes",
+            "{}, {} cores, {} {}, {} build, {} sizes{python}",
             self.cpu,
             self.cores,
             self.os,
@@ -196,6 +206,188 @@ pub fn markdown(rows: &[Row]) -> String {
             row.winner_name()
         );
     }
+    let python = markdown_python(rows);
+    if !python.is_empty() {
+        out.push('\n');
+        out.push_str(&python);
+    }
+    out
+}
+
+/// A cell's seconds, ★ when fastest, `n/a` when it did not run.
+fn cell_secs<M: CellModel>(c: &Cell<M>) -> String {
+    match c.seconds {
+        Some(s) if c.fastest => format!("★{}", secs(s)),
+        Some(s) => secs(s),
+        None => "n/a".into(),
+    }
+}
+
+fn mark(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Agrees => "=",
+        Verdict::Close => "≈",
+        Verdict::Differs => "≠",
+    }
+}
+
+/// "Rust 12.3x faster" (or "Python 1.2x faster").
+fn rust_vs_python(py: &PythonColumns) -> String {
+    match py.rust_speedup {
+        Some(x) if x >= 1.0 => format!("Rust {x:.1}x faster"),
+        Some(x) => format!("Python {:.1}x faster", 1.0 / x.max(f64::MIN_POSITIVE)),
+        None => "n/a".into(),
+    }
+}
+
+/// The rows that have Python cells, with them.
+fn with_python(rows: &[Row]) -> impl Iterator<Item = (&Row, &PythonColumns)> {
+    rows.iter()
+        .filter_map(|r| r.python.as_ref().map(|py| (r, py)))
+}
+
+/// `--python`, in the terminal: the Python cells of each row (seconds, then peak memory),
+/// Rust's fastest beside them, and the guide's pick against Python's winner.
+pub fn terminal_python(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let Some((_, first)) = with_python(rows).next() else {
+        return out;
+    };
+    let _ = write!(out, "  {:W_NAME$}", first.interpreter);
+    for c in &first.cells {
+        let _ = write!(out, "{:>W_CELL$}", c.model.name());
+    }
+    let _ = writeln!(
+        out,
+        "{:>W_CELL$}   Rust vs Python       guide says -> Python winner",
+        "Rust's best"
+    );
+    for (row, py) in with_python(rows) {
+        let _ = write!(out, "  {:W_NAME$}", row.scenario);
+        for c in &py.cells {
+            let _ = write!(out, "{:>W_CELL$}", cell_secs(c));
+        }
+        let rust_best = row
+            .cells
+            .iter()
+            .filter_map(|c| c.seconds)
+            .min_by(f64::total_cmp);
+        let _ = writeln!(
+            out,
+            "{:>W_CELL$}   {:20} {} {} {}",
+            rust_best.map_or("n/a".into(), secs),
+            rust_vs_python(py),
+            row.python_recommends,
+            mark(py.verdict),
+            py.winner_name()
+        );
+        let _ = write!(out, "  {:W_NAME$}", "  peak memory");
+        for c in &py.cells {
+            let text = match c.seconds {
+                Some(_) => mem(c.peak_rss_bytes),
+                None => "n/a".into(),
+            };
+            let _ = write!(out, "{text:>W_CELL$}");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// `--python`, in the terminal: the Python table, a line where the guide's pick lost in
+/// Python too, and the takeaway, with the figures of this run.
+pub fn print_python(rows: &[Row]) {
+    let measured: Vec<(&Row, &PythonColumns)> = with_python(rows).collect();
+    let Some((_, first)) = measured.first() else {
+        return;
+    };
+    println!();
+    println!(
+        "  The same rows in {} (scripts of compare/python/, each cell a fresh interpreter):",
+        first.interpreter
+    );
+    print!("{}", terminal_python(rows));
+    for (row, py) in &measured {
+        if py.verdict == Verdict::Differs {
+            let by = py.winner_vs_recommended.map_or(String::new(), |x| {
+                format!(", {x:.1}x the best {} cell", row.python_recommends)
+            });
+            println!(
+                "  ≠ {} in Python: the guide says {}, Python's fastest is {}{by}",
+                row.scenario,
+                row.python_recommends,
+                py.winner_name()
+            );
+        }
+    }
+    let speedups: Vec<f64> = measured
+        .iter()
+        .filter_map(|(_, py)| py.rust_speedup)
+        .collect();
+    let faster = speedups.iter().filter(|&&x| x > 1.0).count();
+    let (low, high) = speedups
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    let holds = measured
+        .iter()
+        .filter(|(_, py)| py.verdict != Verdict::Differs)
+        .count();
+    if !speedups.is_empty() {
+        common::print::takeaway(format!(
+            "Rust's fastest beat Python's fastest on {faster} of {} rows ({low:.1}x to {high:.1}x); the guide's pick held (or tied) in Python on {holds} of {}",
+            speedups.len(),
+            measured.len()
+        ));
+    }
+}
+
+/// `--python`: the Markdown table of the Python cells.
+fn markdown_python(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let Some((_, first)) = with_python(rows).next() else {
+        return out;
+    };
+    let _ = write!(out, "| {} |", first.interpreter);
+    for c in &first.cells {
+        let _ = write!(out, " {} |", c.model.name());
+    }
+    out.push_str(" Rust's best | Rust vs Python | Python guide | Python winner |\n|---|");
+    for _ in &first.cells {
+        out.push_str("---:|");
+    }
+    out.push_str("---:|---|---|---|\n");
+    for (row, py) in with_python(rows) {
+        let _ = write!(out, "| {} |", row.scenario);
+        for c in &py.cells {
+            let text = match c.seconds {
+                Some(s) if c.fastest => format!("**{}**<br>{}", secs(s), mem(c.peak_rss_bytes)),
+                Some(s) => format!("{}<br>{}", secs(s), mem(c.peak_rss_bytes)),
+                None => "n/a".into(),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        let rust_best = row
+            .cells
+            .iter()
+            .filter_map(|c| c.seconds)
+            .min_by(f64::total_cmp);
+        let verdict = match py.verdict {
+            Verdict::Agrees => "",
+            Verdict::Close => " (a tie)",
+            Verdict::Differs => " (differs)",
+        };
+        let _ = writeln!(
+            out,
+            " {} ({}) | {} | {} | {}{verdict} |",
+            rust_best.map_or("n/a".into(), secs),
+            row.winner_name(),
+            rust_vs_python(py),
+            row.python_recommends,
+            py.winner_name()
+        );
+    }
     out
 }
 
@@ -241,6 +433,58 @@ mod tests {
         assert_eq!(lines[0].matches('|').count(), lines[2].matches('|').count());
         assert!(lines[2].contains("**400.0 ms**"), "{text}");
         assert!(lines[2].contains("rayon (differs)"), "{text}");
+    }
+
+    fn rows_with_python() -> Vec<Row> {
+        use crate::models::PyModel;
+        use crate::table::python_columns;
+        use crate::table::tests::py_cell;
+        let mut rows = sample_rows();
+        let py = python_columns(
+            &rows[0],
+            "Python 3.11.7".into(),
+            vec![
+                py_cell(PyModel::Threads, Some(4.0)),
+                py_cell(PyModel::ThreadPool, Some(4.1)),
+                py_cell(PyModel::Processes, Some(2.0)),
+                py_cell(PyModel::Asyncio, Some(4.2)),
+            ],
+        );
+        rows[0].python = Some(py);
+        rows
+    }
+
+    #[test]
+    fn the_python_table_sets_python_beside_rust_s_best() {
+        assert!(
+            terminal_python(&sample_rows()).is_empty(),
+            "no --python, no table"
+        );
+        let text = terminal_python(&rows_with_python());
+        assert!(text.contains("Python 3.11.7"), "{text}");
+        assert!(text.contains("★2.000 s"), "{text}");
+        assert!(text.contains("Rust 5.0x faster"), "{text}");
+        assert!(text.contains("multiprocessing = processes"), "{text}");
+        assert!(text.contains("20.0 MiB"), "{text}");
+        let md = markdown(&rows_with_python());
+        let python: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.contains("Python 3.11.7"))
+            .collect();
+        assert_eq!(python.len(), 3, "{md}");
+        assert_eq!(
+            python[0].matches('|').count(),
+            python[2].matches('|').count()
+        );
+        assert!(python[2].contains("**2.000 s**"), "{md}");
+        assert!(
+            python[2].contains("400.0 ms (rayon) | Rust 5.0x faster"),
+            "{md}"
+        );
+        assert!(
+            !markdown(&sample_rows()).contains("Python 3"),
+            "without --python"
+        );
     }
 
     #[test]

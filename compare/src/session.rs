@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cells;
 use crate::jobs::{Env, Job, Sizes, cores};
-use crate::models::Model;
+use crate::models::{Model, PyModel};
 use crate::report::{self, Machine, Profile};
 use crate::table::{Row, Scenario, Verdict};
 
@@ -130,6 +130,8 @@ struct State {
 /// file in a temporary folder.
 struct Fixtures {
     env: Env,
+    /// `--python`: the interpreter and its scripts (in `_dir`).
+    python: Option<cells::PythonSide>,
     _server: TestServer,
     _dir: tempfile::TempDir,
 }
@@ -158,13 +160,18 @@ impl State {
             let db_path = dir.path().join("compare.sqlite");
             let db_rows = Env::db_rows_for(sizes);
             crate::jobs::create_db(&db_path, db_rows)?;
+            let python = common::python::chosen()
+                .map(|py| cells::PythonSide::write(py.clone(), &dir.path().join("python")))
+                .transpose()?;
             self.fixtures = Some(Fixtures {
                 env: Env {
                     sizes,
                     server: server.url(""),
                     db: db_path.to_string_lossy().into_owned(),
                     db_rows,
+                    python: python.is_some(),
                 },
+                python,
                 _server: server,
                 _dir: dir,
             });
@@ -179,6 +186,8 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
     let sizes = options.sizes();
     let mut state = options.shared.lock();
     let scenarios = scenarios(state.fixtures(sizes)?);
+    let python = state.fixtures.as_ref().and_then(|f| f.python.clone());
+    let python_cells = python.as_ref().map_or(0, |_| PyModel::ALL.len());
     let machine = state
         .machine
         .get_or_insert_with(|| Machine::here(sizes))
@@ -193,7 +202,7 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
     }
     let cells: usize = scenarios
         .iter()
-        .map(|r| r.runs as usize * Model::ALL.len())
+        .map(|r| r.runs as usize * (Model::ALL.len() + python_cells))
         .sum();
     let bar = ProgressBar::new(cells as u64).with_style(
         ProgressStyle::with_template("  {bar:30} {pos}/{len} cells  {elapsed}  {msg}")
@@ -201,14 +210,19 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
     );
     let mut rows = Vec::new();
     for scenario in &scenarios {
-        rows.push(cells::measure_row(scenario, |step| match step {
-            Some(cell) => bar.set_message(cell.to_owned()),
-            None => bar.inc(1),
-        })?);
+        rows.push(cells::measure_row(
+            scenario,
+            python.as_ref(),
+            |step| match step {
+                Some(cell) => bar.set_message(cell.to_owned()),
+                None => bar.inc(1),
+            },
+        )?);
     }
     bar.finish_and_clear();
     if options.terminal() {
         print_section(&rows, &scenarios);
+        report::print_python(&rows);
         println!("  {cells} cells, every answer checked.");
     }
     state.rows.extend(rows);

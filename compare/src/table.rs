@@ -5,7 +5,26 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use crate::jobs::Job;
-use crate::models::{Model, PythonFamily};
+use crate::models::{Model, PyModel, PythonFamily};
+
+/// What a cell measures a job with: a Rust [`Model`] or, with `--python`, a Python one
+/// ([`PyModel`]).
+pub trait CellModel: Copy + Serialize {
+    /// The Python family it is (or stands for).
+    fn python_family(self) -> PythonFamily;
+}
+
+impl CellModel for Model {
+    fn python_family(self) -> PythonFamily {
+        Model::python_family(self)
+    }
+}
+
+impl CellModel for PyModel {
+    fn python_family(self) -> PythonFamily {
+        PyModel::python_family(self)
+    }
+}
 
 /// One row of a table: a scenario, what the Python guide says, and the job that measures it.
 #[derive(Clone, Debug)]
@@ -24,10 +43,10 @@ pub struct Scenario {
     pub job: Job,
 }
 
-/// One measured cell.
+/// One measured cell: a Rust model's (`Cell`) or a Python one's (`Cell<PyModel>`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Cell {
-    pub model: Model,
+pub struct Cell<M = Model> {
+    pub model: M,
     /// The Python model it stands for.
     pub python_family: PythonFamily,
     pub workers: usize,
@@ -46,9 +65,9 @@ pub struct Cell {
     pub worst_seconds: Option<f64>,
 }
 
-impl Cell {
+impl<M: CellModel> Cell<M> {
     /// The cell of `model` before it runs.
-    pub fn new(model: Model, workers: usize, not_applicable: Option<&'static str>) -> Cell {
+    pub fn new(model: M, workers: usize, not_applicable: Option<&'static str>) -> Cell<M> {
         Cell {
             model,
             python_family: model.python_family(),
@@ -112,6 +131,42 @@ pub struct Row {
     /// more when the two cells' own runs varied more.
     #[serde(skip)]
     pub tie_margin: f64,
+    /// With `--python`: the same job measured in Python, and how it compares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonColumns>,
+}
+
+/// A row's Python cells (`compare --python`): the same job at the same sizes, run by the
+/// chosen interpreter under `threading`, `ThreadPoolExecutor`, `multiprocessing.Pool` and
+/// `asyncio`, each in a fresh process.
+#[derive(Clone, Debug, Serialize)]
+pub struct PythonColumns {
+    /// `Python 3.11.7`, `Python 3.13.1 free-threaded`.
+    pub interpreter: String,
+    /// The fastest Python cell's model, `none` when none ran.
+    #[serde(serialize_with = "py_winner_name")]
+    pub winner: Option<PyModel>,
+    /// The Python winner's family is the guide's pick.
+    pub agrees: bool,
+    /// The guide's pick as measured in Python: `agrees`, `close` (within the noise of the
+    /// Python winner) or `differs`.
+    pub verdict: Verdict,
+    /// The best Python cell of the guide's pick over the Python winner's seconds.
+    pub winner_vs_recommended: Option<f64>,
+    /// Python's fastest seconds over Rust's fastest: how many times faster Rust's best was.
+    pub rust_speedup: Option<f64>,
+    pub cells: Vec<Cell<PyModel>>,
+}
+
+fn py_winner_name<S: Serializer>(winner: &Option<PyModel>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(winner.map_or("none", PyModel::name))
+}
+
+impl PythonColumns {
+    /// The Python winner's name, `none` when no cell ran.
+    pub fn winner_name(&self) -> &'static str {
+        self.winner.map_or("none", PyModel::name)
+    }
 }
 
 fn winner_name<S: Serializer>(winner: &Option<Model>, s: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +191,65 @@ pub const CLOSE: f64 = 1.10;
 /// Mark the fastest cell and compare it with the guide's pick. The tie margin is the larger
 /// of [`CLOSE`] and the run-to-run spread of the two cells compared.
 pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
+    let judged = judge(&mut cells, scenario.python);
+    Row {
+        section: scenario.section,
+        scenario: scenario.name,
+        workload: scenario.workload.clone(),
+        python_recommends: scenario.python,
+        python_guide_seconds: scenario.python_seconds.iter().copied().collect(),
+        rust_winner: judged.winner,
+        agrees: judged.agrees,
+        verdict: judged.verdict,
+        winner_vs_recommended: judged.ratio,
+        cells,
+        tie_margin: judged.noise,
+        python: None,
+    }
+}
+
+/// The Python cells of a row, judged as the Rust ones are (the fastest marked, the guide's
+/// pick against the winner), and Python's fastest against Rust's fastest.
+pub fn python_columns(
+    row: &Row,
+    interpreter: String,
+    mut cells: Vec<Cell<PyModel>>,
+) -> PythonColumns {
+    let judged = judge(&mut cells, row.python_recommends);
+    let rust_best = row
+        .cells
+        .iter()
+        .filter_map(|c| c.seconds)
+        .min_by(f64::total_cmp);
+    let python_best = cells
+        .iter()
+        .filter_map(|c| c.seconds)
+        .min_by(f64::total_cmp);
+    PythonColumns {
+        interpreter,
+        winner: judged.winner,
+        agrees: judged.agrees,
+        verdict: judged.verdict,
+        winner_vs_recommended: judged.ratio,
+        rust_speedup: python_best
+            .zip(rust_best)
+            .map(|(p, r)| p / r.max(f64::MIN_POSITIVE)),
+        cells,
+    }
+}
+
+/// A set of cells judged: the winner, whether it is of the guide's family, the guide's
+/// best cell over the winner, the tie margin, the verdict.
+struct Judged<M> {
+    winner: Option<M>,
+    agrees: bool,
+    ratio: Option<f64>,
+    noise: f64,
+    verdict: Verdict,
+}
+
+/// Mark the fastest of `cells` and compare it with the best cell of the guide's `pick`.
+fn judge<M: CellModel>(cells: &mut [Cell<M>], pick: PythonFamily) -> Judged<M> {
     let fastest = cells
         .iter()
         .enumerate()
@@ -148,13 +262,13 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
     let winner = fastest.map(|i| &cells[i]);
     let best_recommended = cells
         .iter()
-        .filter(|c| c.python_family == scenario.python && c.seconds.is_some())
+        .filter(|c| c.python_family == pick && c.seconds.is_some())
         .min_by(|a, b| {
             a.seconds
                 .unwrap_or(0.0)
                 .total_cmp(&b.seconds.unwrap_or(0.0))
         });
-    let agrees = winner.is_some_and(|c| c.python_family == scenario.python);
+    let agrees = winner.is_some_and(|c| c.python_family == pick);
     let ratio = winner
         .and_then(|w| w.seconds)
         .zip(best_recommended.and_then(|c| c.seconds))
@@ -169,18 +283,12 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         (false, Some(r)) if r <= noise => Verdict::Close,
         _ => Verdict::Differs,
     };
-    Row {
-        section: scenario.section,
-        scenario: scenario.name,
-        workload: scenario.workload.clone(),
-        python_recommends: scenario.python,
-        python_guide_seconds: scenario.python_seconds.iter().copied().collect(),
-        rust_winner: winner.map(|c| c.model),
+    Judged {
+        winner: winner.map(|c| c.model),
         agrees,
+        ratio,
+        noise,
         verdict,
-        winner_vs_recommended: ratio,
-        cells,
-        tie_margin: noise,
     }
 }
 
@@ -271,6 +379,70 @@ pub mod tests {
         ];
         let row = row_from_cells(&scenario(PythonFamily::Multiprocessing), cells);
         assert_eq!(row.verdict, Verdict::Differs);
+    }
+
+    pub fn py_cell(model: PyModel, seconds: Option<f64>) -> Cell<PyModel> {
+        let mut c = Cell::new(model, 2, None);
+        if let Some(s) = seconds {
+            c.record(s, Some(20 << 20));
+        }
+        c
+    }
+
+    #[test]
+    fn python_cells_are_judged_as_rust_ones_and_against_rust_s_best() {
+        let rust = vec![
+            cell(Model::Processes, Some(0.08)),
+            cell(Model::Rayon, Some(0.04)),
+        ];
+        let row = row_from_cells(&scenario(PythonFamily::Multiprocessing), rust);
+        let py = python_columns(
+            &row,
+            "Python 3.11.7".into(),
+            vec![
+                py_cell(PyModel::Threads, Some(2.0)),
+                py_cell(PyModel::Processes, Some(1.0)),
+                py_cell(PyModel::Asyncio, None),
+            ],
+        );
+        assert_eq!(py.winner, Some(PyModel::Processes));
+        assert!(py.agrees, "Pool is the guide's multiprocessing");
+        assert_eq!(py.verdict, Verdict::Agrees);
+        assert_eq!(
+            py.rust_speedup,
+            Some(25.0),
+            "1.0 s in Python, 0.04 s in Rust"
+        );
+        assert!(py.cells[1].fastest && !py.cells[0].fastest);
+        // The Rust side is untouched.
+        assert_eq!(row.rust_winner, Some(Model::Rayon));
+        let json = serde_json::to_value(&py).unwrap();
+        assert_eq!(json["winner"], "processes");
+        assert_eq!(json["verdict"], "agrees");
+        assert_eq!(json["cells"][1]["model"], "processes");
+        assert_eq!(json["cells"][1]["python_family"], "multiprocessing");
+        assert_eq!(json["cells"][0]["python_family"], "threading");
+        // Threads winning a multiprocessing row in Python differs.
+        let py = python_columns(
+            &row,
+            "Python 3.11.7".into(),
+            vec![
+                py_cell(PyModel::Threads, Some(0.5)),
+                py_cell(PyModel::Processes, Some(1.0)),
+            ],
+        );
+        assert_eq!(py.verdict, Verdict::Differs);
+        assert_eq!(py.winner_vs_recommended, Some(2.0));
+    }
+
+    #[test]
+    fn without_python_a_row_has_no_python_field() {
+        let row = row_from_cells(
+            &scenario(PythonFamily::Threading),
+            vec![cell(Model::Threads, Some(1.0))],
+        );
+        let json = serde_json::to_value(&row).unwrap();
+        assert!(json.get("python").is_none(), "{json}");
     }
 
     #[test]

@@ -67,9 +67,11 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
     for field in ["load_1m", "online_cores", "others_busy"] {
         assert!(report["machine"].get(field).is_some(), "machine.{field}");
     }
+    assert!(report["machine"].get("python").is_none(), "no --python");
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2 + 8, "benchmark table + decision matrix");
     for row in rows {
+        assert!(row.get("python").is_none(), "no --python, no Python cells");
         for field in [
             "section",
             "scenario",
@@ -180,6 +182,91 @@ fn the_terminal_run_of_the_server_row_measures_processes_too() {
         .unwrap();
     assert!(processes["seconds"].as_f64().is_some(), "{processes}");
     assert!(processes["not_applicable"].is_null(), "{processes}");
+}
+
+const PYTHON_MODELS: [&str; 4] = ["threads", "thread-pool", "processes", "asyncio"];
+
+/// `--python`: every row gets its Python cells (the same job, run by compare/python/*.py),
+/// with the documented fields, in the JSON, the Markdown and the chart. Skipped, saying so,
+/// where no Python 3 is installed.
+#[test]
+fn with_python_every_row_has_python_cells() {
+    let Some(python) = common::python::for_tests() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("table.svg");
+    let exe = python.path.to_str().unwrap();
+    let out = run_ok(
+        EXE,
+        &[
+            "--tiny",
+            "--python-exe",
+            exe,
+            "--format",
+            "json",
+            "--chart",
+            chart.to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_str(&out).expect("stdout is JSON and nothing else");
+    assert_eq!(report["machine"]["python"], python.label());
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 + 8);
+    for row in rows {
+        assert_eq!(
+            row["cells"].as_array().unwrap().len(),
+            MODELS.len(),
+            "Rust's cells stay"
+        );
+        let py = &row["python"];
+        for field in [
+            "interpreter",
+            "winner",
+            "agrees",
+            "verdict",
+            "winner_vs_recommended",
+            "rust_speedup",
+            "cells",
+        ] {
+            assert!(py.get(field).is_some(), "python.{field}: {py}");
+        }
+        assert!(py["rust_speedup"].as_f64().unwrap() > 0.0, "{py}");
+        let cells = py["cells"].as_array().unwrap();
+        let names: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();
+        assert_eq!(names, PYTHON_MODELS, "{}", row["scenario"]);
+        for c in cells {
+            assert!(c["seconds"].as_f64().unwrap() > 0.0, "{c}");
+            assert!(c["peak_rss_bytes"].as_u64().unwrap() > 0, "{c}");
+            assert!(c["workers"].as_u64().unwrap() >= 1, "{c}");
+            assert_eq!(c["runs"], 1);
+            assert!(c["python_family"].is_string());
+        }
+        let marked: Vec<&Value> = cells.iter().filter(|c| c["fastest"] == true).collect();
+        assert_eq!(marked.len(), 1);
+        assert_eq!(marked[0]["model"], py["winner"]);
+    }
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(
+        svg.contains("py thread-pool"),
+        "the chart has the Python bars"
+    );
+    let md = run_ok(
+        EXE,
+        &[
+            "benchmark-table",
+            "--tiny",
+            "--python-exe",
+            exe,
+            "--format",
+            "markdown",
+        ],
+    );
+    assert!(
+        md.contains(&format!("| {} | threads |", python.label())),
+        "{md}"
+    );
+    assert!(md.contains("| CPU-bound |"), "{md}");
 }
 
 #[test]
