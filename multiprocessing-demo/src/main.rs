@@ -8,6 +8,7 @@ use common::cli::{Demo, Output, Role, Section};
 
 mod child;
 mod crash_isolation;
+mod factorial;
 mod faults;
 mod file_lock;
 mod manager_dict;
@@ -29,6 +30,7 @@ const SECTIONS: &[Section] = &[
     shared_memory::SECTION,
     file_lock::SECTION,
     pool_map::SECTION,
+    factorial::SECTION,
     manager_dict::SECTION,
     startup_cost::SECTION,
     serialization_cost::SECTION,
@@ -48,6 +50,7 @@ const ROLES: &[Role] = &[
     Role::new("shm-reader", shared_memory::reader_role),
     Role::new("counter-client", shared_memory::counter_client_role),
     Role::new("pool-worker", pool_map::worker_role),
+    Role::new("factorial-worker", factorial::worker_role),
     Role::new("manager", manager_dict::manager_role),
     Role::new("dict-worker", manager_dict::worker_role),
     Role::new("noop", startup_cost::noop),
@@ -66,6 +69,7 @@ const NEED_TEMP_DIR: &[&str] = &[
     pipe::SECTION.name,
     shared_memory::SECTION.name,
     pool_map::SECTION.name,
+    factorial::SECTION.name,
     manager_dict::SECTION.name,
     serialization_cost::SECTION.name,
     crash_isolation::SECTION.name,

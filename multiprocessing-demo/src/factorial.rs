@@ -1,0 +1,426 @@
+//! The guide's `Pool(cpu_count()).map(heavy_computation, [50000] * 4)`: factorials with
+//! exact big integers (`num_bigint::BigUint`), computed in worker processes and sent back.
+//!
+//! Python:
+//!     def heavy_computation(num):
+//!         result = 1
+//!         for i in range(1, num + 1):
+//!             result *= i
+//!         return result
+//!
+//!     if __name__ == "__main__":
+//!         with multiprocessing.Pool(processes=multiprocessing.cpu_count()) as pool:
+//!             results = pool.map(heavy_computation, [50000, 50000, 50000, 50000])
+//!         print(len(str(results[0])))          # 213237 digits
+//!
+//! Python's `int` grows without limit; Rust's integers have a fixed width (`u64` holds up
+//! to 20!, `u128` up to 34!). `num_bigint::BigUint` is the arbitrary-size integer, and the
+//! guide's loop reads the same: `result *= i`. 50000! has 213,237 decimal digits, 708,357
+//! bits.
+//!
+//! Each result has to come back from its worker process: Python pickles the int, here the
+//! worker sends its bytes (`to_bytes_le`, 86 KiB) over an ipc-channel and the parent
+//! rebuilds it (`from_bytes_le`). The worker says how long it computed and when it sent,
+//! so the parent can see what the trip cost beside the work. Part of the trip is serde
+//! walking the `Vec<u8>` a byte at a time (a few milliseconds in a dev build);
+//! `serialization-cost` shows the ways around that (flat bytes, shared memory). The pool itself is
+//! `pool-map`'s, made small: a task inbox per worker, one result channel back, the next
+//! input to whichever worker answers, results put back by index.
+//!
+//! Watch: every result checked (digit count, trailing zeros, small known values past
+//! `u64`); the four jobs spread over the workers (timeline: one lane per pid); sending a
+//! result back costs a tiny fraction of computing it.
+//!
+//! Run only this: cargo run -p multiprocessing-demo -- factorial
+
+use std::process::Child;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use ipc_channel::TryRecvError;
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use num_bigint::BigUint;
+use serde::{Deserialize, Serialize};
+
+/// The guide's `heavy_computation(num)`.
+pub fn factorial(num: u64) -> BigUint {
+    let mut result = BigUint::from(1u32);
+    for i in 1..=num {
+        result *= i;
+    }
+    result
+}
+
+/// Parent -> worker.
+#[derive(Serialize, Deserialize)]
+pub enum Task {
+    Hello { results: IpcSender<Done> },
+    Compute { index: usize, num: u64 },
+    Stop,
+}
+
+/// Worker -> parent: one result, as bytes, with what it cost the worker.
+#[derive(Serialize, Deserialize)]
+pub struct Done {
+    pub pid: u32,
+    pub index: usize,
+    /// The factorial, `to_bytes_le()`: what crosses between the processes.
+    pub bytes: Vec<u8>,
+    pub compute: Duration,
+    /// Turning the number into bytes.
+    pub encode: Duration,
+    /// When the worker sent it (comparable between processes on one machine).
+    pub sent_at: SystemTime,
+}
+
+/// The worker's side, in the child process: answer each `Compute` until `Stop`.
+pub fn worker(inbox: IpcReceiver<Task>) -> anyhow::Result<()> {
+    let Task::Hello { results } = inbox.recv().context("waiting for Hello")? else {
+        bail!("expected Hello first");
+    };
+    while let Ok(Task::Compute { index, num }) = inbox.recv() {
+        let started = Instant::now();
+        let value = factorial(num);
+        let computed = Instant::now();
+        let bytes = value.to_bytes_le(); // Python: pickle.dumps(result)
+        let done = Done {
+            pid: std::process::id(),
+            index,
+            bytes,
+            compute: computed - started,
+            encode: computed.elapsed(),
+            sent_at: SystemTime::now(),
+        };
+        if results.send(done).is_err() {
+            break; // the pool is gone: nobody to answer
+        }
+    }
+    Ok(()) // Stop, or the pool hung up
+}
+
+/// One result as the parent got it: the number and what its trip cost.
+pub struct Trip {
+    pub pid: u32,
+    pub value: BigUint,
+    pub bytes: usize,
+    pub compute: Duration,
+    pub encode: Duration,
+    /// From the worker's send to the parent's receive.
+    pub travel: Duration,
+    /// Rebuilding the number from the bytes.
+    pub decode: Duration,
+}
+
+/// The longest the pool waits for a result before it calls a worker stuck.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `multiprocessing.Pool(processes=n)`; dropping it stops the workers (`with` ends).
+pub struct Pool {
+    workers: Vec<(Child, IpcSender<Task>)>,
+    results: IpcReceiver<Done>,
+}
+
+impl Pool {
+    /// `start` starts one worker process and returns it with the sending end of its inbox.
+    pub fn new(
+        size: usize,
+        mut start: impl FnMut() -> anyhow::Result<(Child, IpcSender<Task>)>,
+    ) -> anyhow::Result<Pool> {
+        let (results_tx, results) = ipc::channel()?;
+        let mut pool = Pool {
+            workers: Vec::new(),
+            results,
+        };
+        for _ in 0..size.max(1) {
+            let (child, inbox) = start()?;
+            inbox.send(Task::Hello {
+                results: results_tx.clone(),
+            })?;
+            pool.workers.push((child, inbox));
+        }
+        Ok(pool)
+    }
+
+    /// `pool.map(heavy_computation, nums)`: the results in input order.
+    pub fn map(&mut self, nums: &[u64]) -> anyhow::Result<Vec<Trip>> {
+        let mut next = 0; // the next input to hand out
+        let mut slots: Vec<Option<Trip>> = (0..nums.len()).map(|_| None).collect();
+        let mut open = Vec::new(); // one span per job in flight: its bar in a timeline
+        for (child, inbox) in &self.workers {
+            if next < nums.len() {
+                open.push(send(child.id(), inbox, next, nums[next])?);
+                next += 1;
+            }
+        }
+        for _ in 0..nums.len() {
+            let done = match self.results.try_recv_timeout(PATIENCE) {
+                Ok(done) => done,
+                Err(TryRecvError::Empty) => bail!("no result for {PATIENCE:?}: a worker is stuck"),
+                Err(e) => return Err(e).context("reading results"),
+            };
+            let received = SystemTime::now();
+            open.retain(|(index, _)| *index != done.index); // closes its span
+            let decoding = Instant::now();
+            let value = BigUint::from_bytes_le(&done.bytes); // pickle.loads
+            let trip = Trip {
+                pid: done.pid,
+                value,
+                bytes: done.bytes.len(),
+                compute: done.compute,
+                encode: done.encode,
+                travel: received.duration_since(done.sent_at).unwrap_or_default(),
+                decode: decoding.elapsed(),
+            };
+            slots[done.index] = Some(trip);
+            // The worker that answered is free: give it the next input.
+            if next < nums.len() {
+                let (child, inbox) = self
+                    .workers
+                    .iter()
+                    .find(|(child, _)| child.id() == done.pid)
+                    .context("a result from an unknown worker")?;
+                open.push(send(child.id(), inbox, next, nums[next])?);
+                next += 1;
+            }
+        }
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, slot)| slot.with_context(|| format!("no result for input {i}")))
+            .collect()
+    }
+}
+
+/// Hand input `index` to a worker; the span stays open until its result is back.
+fn send(
+    pid: u32,
+    inbox: &IpcSender<Task>,
+    index: usize,
+    num: u64,
+) -> anyhow::Result<(usize, tracing::Span)> {
+    let span = tracing::info_span!("job", worker = pid, num);
+    inbox.send(Task::Compute { index, num })?;
+    Ok((index, span))
+}
+
+impl Drop for Pool {
+    /// Ask every worker to stop; one still running after 2 s is killed (`terminate()`).
+    fn drop(&mut self) {
+        for (_, inbox) in &self.workers {
+            let _ = inbox.send(Task::Stop);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for (child, _) in &mut self.workers {
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+// --- run and measure ---
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Recorded, Recording, Span, Timeline};
+use common::timing::{Secs, speedup, timed};
+
+use crate::child;
+
+pub const SECTION: Section = Section::new(
+    "factorial",
+    "Pool(cpu_count()).map(heavy_computation, [50000] * 4)",
+    "exact big-integer factorials in worker processes; what sending them back costs",
+    run,
+)
+.cpu_bound();
+
+/// `--role factorial-worker SERVER`.
+pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
+    child::serve(args, worker)
+}
+
+/// A pool of `size` `--role factorial-worker` children.
+fn pool(size: usize) -> anyhow::Result<Pool> {
+    Pool::new(size, child::starter("factorial-worker", Vec::new()))
+}
+
+/// The guide's input, and what its factorial must look like.
+const NUM: u64 = 50_000;
+const JOBS: usize = 4;
+/// `len(str(factorial(50000)))`.
+const DIGITS: usize = 213_237;
+/// Its trailing zeros: one per factor 5 (50000/5 + 50000/25 + ... = 12,499).
+const ZEROS: usize = 12_499;
+/// Known values, two of them past `u64::MAX` (about 1.8e19).
+const KNOWN: [(u64, &str); 5] = [
+    (0, "1"),
+    (5, "120"),
+    (20, "2432902008176640000"),
+    (21, "51090942171709440000"),
+    (25, "15511210043330985984000000"),
+];
+
+/// Checks a factorial(50000) by its decimal form.
+fn check_50000(value: &BigUint) -> anyhow::Result<()> {
+    let text = value.to_string();
+    let zeros = text.len() - text.trim_end_matches('0').len();
+    anyhow::ensure!(
+        text.len() == DIGITS && zeros == ZEROS,
+        "factorial({NUM}): {} digits and {zeros} trailing zeros, not {DIGITS} and {ZEROS}",
+        text.len()
+    );
+    Ok(())
+}
+
+/// The pool's `job` spans, one lane per worker process.
+fn pool_timeline(jobs: &Recorded) -> Timeline {
+    let timeline = Timeline::new();
+    timeline.extend(jobs.spans().iter().map(|s| Span {
+        lane: format!("pid {}", s.field("worker").unwrap_or("?")),
+        label: "job".to_owned(),
+        start_us: s.start_us,
+        end_us: s.end_us,
+    }));
+    timeline
+}
+
+fn run() -> SectionResult {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // One factorial here first: the reference answer, and the time of one job alone.
+    let (want, one) = timed(|| factorial(NUM));
+    check_50000(&want)?;
+
+    let (pool, started) = timed(|| pool(cpus));
+    let mut pool = pool?;
+    let known = pool.map(&KNOWN.map(|(n, _)| n))?;
+    for ((n, text), trip) in KNOWN.iter().zip(&known) {
+        anyhow::ensure!(trip.value.to_string() == *text, "factorial({n}) is wrong");
+    }
+    let recording = Recording::start();
+    let (trips, took) = timed(|| pool.map(&[NUM; JOBS]));
+    let jobs = recording.finish().named(&["job"]);
+    let trips = trips?;
+    drop(pool);
+    for trip in &trips {
+        anyhow::ensure!(trip.value == want, "a worker's factorial({NUM}) differs");
+    }
+
+    let mut pids: Vec<u32> = trips.iter().map(|t| t.pid).collect();
+    pids.sort();
+    pids.dedup();
+    println!(
+        "  Pool({cpus}).map over [{NUM}] * {JOBS}: computed in pids {pids:?} (parent {}), which also computed one to check",
+        std::process::id()
+    );
+    println!(
+        "  factorial({NUM}): {DIGITS} digits, {ZEROS} trailing zeros, {} bits: all {JOBS} equal; \
+         factorial(25) = {} (past u64)",
+        want.bits(),
+        KNOWN[4].1
+    );
+    pool_timeline(&jobs).print();
+    figure("start the pool", Secs(started));
+    figure("one job, in the parent", Secs(one));
+    figure(format!("map of {JOBS} jobs"), Secs(took));
+    let sp = speedup(one * JOBS as u32, took);
+    figure("speedup over one by one", format!("{sp:.2}x"));
+
+    let n = trips.len() as u32;
+    let avg = |f: fn(&Trip) -> Duration| trips.iter().map(f).sum::<Duration>() / n;
+    let (compute, encode, travel, decode) = (
+        avg(|t| t.compute),
+        avg(|t| t.encode),
+        avg(|t| t.travel),
+        avg(|t| t.decode),
+    );
+    let bytes = trips[0].bytes;
+    println!("  sending one result back (average of {JOBS}):");
+    figure(
+        "  size",
+        format!("{bytes} bytes ({:.1} KiB)", bytes as f64 / 1024.0),
+    );
+    figure("  compute, in the worker", Secs(compute));
+    figure("  to bytes, in the worker", Secs(encode));
+    figure("  through the channel", Secs(travel));
+    figure("  from bytes, in the parent", Secs(decode));
+    let trip = encode + travel + decode;
+    let share = trip.as_secs_f64() / compute.as_secs_f64();
+    figure(
+        "  the trip against the work",
+        format!("{:.2}%", 100.0 * share),
+    );
+
+    let scales = Evidence::scaling(sp, cpus.min(JOBS));
+    let cheap = Evidence::new(
+        share < 0.05,
+        "sending a result back under 5% of computing it",
+        format!("{:.2}%", 100.0 * share),
+    );
+    takeaway_if(
+        &scales.and(cheap),
+        format!(
+            "BigUint makes the guide's loop exact; {cpus} processes took the {JOBS} jobs {sp:.1}x faster, \
+             and {bytes} bytes back cost {:.2}% of the work: big results are cheap beside big computations",
+            100.0 * share
+        ),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factorials_are_exact() {
+        for (n, text) in KNOWN {
+            assert_eq!(factorial(n).to_string(), text);
+        }
+        // 21! no longer fits a u64; 20! does.
+        assert!(u64::try_from(factorial(20)).is_ok());
+        assert!(u64::try_from(factorial(21)).is_err());
+        // n! = n * (n-1)!
+        assert_eq!(factorial(300), factorial(299) * 300u32);
+    }
+
+    #[test]
+    fn the_digit_and_zero_counts_of_50000_factorial() {
+        check_50000(&factorial(NUM)).unwrap();
+        // Legendre's formula for the trailing zeros.
+        let zeros: u64 = (1..)
+            .map(|k| NUM / 5u64.pow(k))
+            .take_while(|&z| z > 0)
+            .sum();
+        assert_eq!(zeros, ZEROS as u64);
+        assert!(check_50000(&factorial(1000)).is_err());
+    }
+
+    #[test]
+    fn the_pool_returns_exact_results_in_input_order_from_other_processes() {
+        let mut pool = pool(2).unwrap();
+        let nums = [300, 0, 25, 5, 1000, 21];
+        let recording = Recording::local();
+        let trips = pool.map(&nums).unwrap();
+        let jobs = recording.finish().named(&["job"]);
+        assert_eq!(trips.len(), nums.len());
+        for (n, trip) in nums.iter().zip(&trips) {
+            assert_eq!(trip.value, factorial(*n), "factorial({n})");
+            assert_eq!(trip.bytes, trip.value.to_bytes_le().len());
+            assert_ne!(trip.pid, std::process::id());
+        }
+        let mut pids: Vec<u32> = trips.iter().map(|t| t.pid).collect();
+        pids.sort();
+        pids.dedup();
+        assert!(pids.len() <= 2, "two workers: {pids:?}");
+        assert_eq!(jobs.len(), nums.len(), "one span per job");
+        assert!(
+            jobs.most_at_once() <= 2,
+            "two workers, two jobs at once at most"
+        );
+        // The same pool serves a second map.
+        assert_eq!(pool.map(&[4]).unwrap()[0].value, BigUint::from(24u32));
+    }
+}
