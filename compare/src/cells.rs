@@ -364,7 +364,9 @@ pub fn measure_row(
     }
     let mut row = row_from_cells(scenario, cells);
     if let Some(python) = python {
-        row.python = Some(python_columns(&row, python.interpreter.label(), py_cells));
+        let mut columns = python_columns(&row, python.interpreter.label(), py_cells);
+        columns.cpu_bound = scenario.job.is_cpu();
+        row.python = Some(columns);
     }
     Ok(row)
 }

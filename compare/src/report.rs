@@ -320,6 +320,11 @@ pub fn print_python(rows: &[Row]) {
             );
         }
     }
+    for (row, py) in &measured {
+        if py.cpu_bound {
+            gil_claim(row.scenario, py);
+        }
+    }
     let speedups: Vec<f64> = measured
         .iter()
         .filter_map(|(_, py)| py.rust_speedup)
@@ -342,6 +347,74 @@ pub fn print_python(rows: &[Row]) {
         ));
     }
 }
+
+/// A CPU-bound row in Python: threads run no faster than asyncio's one thread (the event
+/// loop runs CPU items one after another), because the GIL lets one thread run Python at a
+/// time; `Pool`'s processes do. Printed as fact only when this run's figures show both.
+/// A free-threaded interpreter's threads are expected to scale instead.
+fn gil_claim(scenario: &str, py: &PythonColumns) {
+    if let Some((evidence, text)) = gil_evidence(scenario, py, cores()) {
+        common::print::takeaway_if(&evidence, text);
+    }
+}
+
+/// [`gil_claim`]'s evidence and text, on a machine with `cores` usable cores.
+fn gil_evidence(
+    scenario: &str,
+    py: &PythonColumns,
+    cores: usize,
+) -> Option<(common::print::Evidence, String)> {
+    use crate::models::PyModel;
+    use common::print::Evidence;
+    let seconds = |m: PyModel| py.cells.iter().find(|c| c.model == m)?.seconds;
+    let (Some(threads), Some(pool), Some(one)) = (
+        seconds(PyModel::Threads),
+        seconds(PyModel::Processes),
+        seconds(PyModel::Asyncio),
+    ) else {
+        return None;
+    };
+    let x = |s: f64| one / s.max(f64::MIN_POSITIVE);
+    let (threads_x, pool_x) = (x(threads), x(pool));
+    let pool_scales = Evidence::new(
+        cores >= 2 && pool_x >= PARALLEL,
+        format!("on the {scenario} row, Pool's processes at least {PARALLEL}x one thread (asyncio's loop)"),
+        format!("{pool_x:.2}x"),
+    )
+    .cpu(cores.max(2));
+    if py.interpreter.contains("free-threaded") {
+        let threads_scale = Evidence::new(
+            cores >= 2 && threads_x >= PARALLEL,
+            format!("on the {scenario} row, free-threaded Python's threads at least {PARALLEL}x one thread"),
+            format!("{threads_x:.2}x"),
+        )
+        .cpu(cores.max(2));
+        return Some((
+            threads_scale.and(pool_scales),
+            format!(
+                "{scenario}: without the GIL Python's threads ran in parallel too: {threads_x:.1}x one thread, Pool {pool_x:.1}x"
+            ),
+        ));
+    }
+    let threads_flat = Evidence::new(
+        threads_x < GIL_FLAT,
+        format!(
+            "on the {scenario} row, Python's threads under {GIL_FLAT}x one thread (asyncio's loop)"
+        ),
+        format!("{threads_x:.2}x"),
+    );
+    Some((
+        threads_flat.and(pool_scales),
+        format!(
+            "{scenario}: the GIL: Python's threads ran {threads_x:.1}x one thread, Pool's processes {pool_x:.1}x; Rust's threads need no processes for this"
+        ),
+    ))
+}
+
+/// A speedup at least this large shows work running in parallel (on 2 or more cores).
+const PARALLEL: f64 = 1.4;
+/// Threads under this factor of one thread gained nothing from the cores.
+const GIL_FLAT: f64 = 1.25;
 
 /// `--python`: the Markdown table of the Python cells.
 fn markdown_python(rows: &[Row]) -> String {
@@ -485,6 +558,48 @@ mod tests {
             !markdown(&sample_rows()).contains("Python 3"),
             "without --python"
         );
+    }
+
+    #[test]
+    fn the_gil_claim_needs_flat_threads_and_a_pool_that_scales() {
+        use crate::models::PyModel;
+        use crate::table::python_columns;
+        use crate::table::tests::py_cell;
+        let rows = sample_rows();
+        let py = |threads: f64, pool: f64, interpreter: &str| {
+            python_columns(
+                &rows[0],
+                interpreter.into(),
+                vec![
+                    py_cell(PyModel::Threads, Some(threads)),
+                    py_cell(PyModel::Processes, Some(pool)),
+                    py_cell(PyModel::Asyncio, Some(2.0)),
+                ],
+            )
+        };
+        let gil = "Python 3.11.7";
+        let (e, text) = gil_evidence("CPU-bound", &py(2.0, 1.0, gil), 2).unwrap();
+        assert!(e.holds(), "{text}");
+        assert!(
+            text.contains("threads ran 1.0x one thread, Pool's processes 2.0x"),
+            "{text}"
+        );
+        assert!(
+            !gil_evidence("x", &py(2.0, 1.0, gil), 1).unwrap().0.holds(),
+            "one core"
+        );
+        assert!(
+            !gil_evidence("x", &py(2.0, 1.9, gil), 2).unwrap().0.holds(),
+            "a busy pool"
+        );
+        assert!(
+            !gil_evidence("x", &py(1.0, 1.0, gil), 2).unwrap().0.holds(),
+            "threads scaled"
+        );
+        let free = "Python 3.13.1 free-threaded";
+        let (e, text) = gil_evidence("x", &py(1.0, 1.0, free), 2).unwrap();
+        assert!(e.holds() && text.contains("without the GIL"), "{text}");
+        assert!(!gil_evidence("x", &py(2.0, 1.0, free), 2).unwrap().0.holds());
     }
 
     #[test]

@@ -156,6 +156,9 @@ pub struct PythonColumns {
     /// Python's fastest seconds over Rust's fastest: how many times faster Rust's best was.
     pub rust_speedup: Option<f64>,
     pub cells: Vec<Cell<PyModel>>,
+    /// A CPU-bound row (where the GIL shows).
+    #[serde(skip)]
+    pub cpu_bound: bool,
 }
 
 fn py_winner_name<S: Serializer>(winner: &Option<PyModel>, s: S) -> Result<S::Ok, S::Error> {
@@ -235,6 +238,7 @@ pub fn python_columns(
             .zip(rust_best)
             .map(|(p, r)| p / r.max(f64::MIN_POSITIVE)),
         cells,
+        cpu_bound: false,
     }
 }
 
