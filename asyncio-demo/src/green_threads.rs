@@ -51,11 +51,11 @@
 //! Threads already cover "blocking code, many at once" and tasks "very many waits"; an
 //! unsafe spawn buys no case that neither covers.
 //!
-//! Watch: five threads and five tasks each sleep 0.15 s (the guide's 2 s, scaled down); the
-//! timeline shows the five bars of each overlapping, about 0.15 s for five, not 0.75 s. A
+//! Watch: five threads and five tasks each sleep 0.1 s (the guide's 2 s, scaled down); the
+//! timeline shows the five bars of each overlapping, about 0.1 s for five, not 0.5 s. A
 //! blocking sleep inside tasks runs them one at a time until `spawn_blocking` takes it off
-//! the loop. Then 10,000 parked threads against 10,000 parked tasks: the time to start them
-//! and the memory each takes.
+//! the loop. Then 10,000 parked threads against 10,000 parked tasks: the time to start them,
+//! the memory each takes, and the time to wake and join them all.
 //!
 //! Run only this: cargo run -p asyncio-demo -- green-threads
 
@@ -249,7 +249,7 @@ pub const SECTION: Section = Section::new(
 );
 
 const WORKERS: u32 = 5;
-const NAP: Duration = Duration::from_millis(150);
+const NAP: Duration = Duration::from_millis(100);
 /// The short nap of the blocking-in-a-task comparison.
 const SHORT_NAP: Duration = Duration::from_millis(20);
 const CROWD: usize = 10_000;
@@ -388,8 +388,10 @@ fn run() -> SectionResult {
     let tasks = rt.block_on(park_tasks(CROWD, |_| Reading::now(&clock)));
     let k_read = &tasks.while_parked;
     let task_rss = per_unit(rss0, k_read.rss, tasks.started);
+    let task_end = clock.elapsed().saturating_sub(k_read.took);
     let (rss0, clock) = (current_rss(), Stopwatch::start());
     let threads = park_threads(CROWD, THREAD_STACK, |_| Reading::now(&clock));
+    let thread_end = clock.elapsed().saturating_sub(threads.while_parked.took);
     let t_read = &threads.while_parked;
     let thread_rss = per_unit(rss0, t_read.rss, threads.started);
     anyhow::ensure!(
@@ -409,10 +411,12 @@ fn run() -> SectionResult {
             Bytes(THREAD_STACK as u64)
         ),
     );
+    figure("  then woken and joined in", Secs(thread_end));
     figure(
         format!("{} tasks started in", grouped(tasks.started)),
         format!("{} ({} RSS each)", Secs(k_read.took), show(task_rss)),
     );
+    figure("  then woken and joined in", Secs(task_end));
     let evidence = match &threads.spawn_error {
         Some(e) => Evidence::new(
             false,
