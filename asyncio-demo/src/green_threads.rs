@@ -467,30 +467,32 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex};
 
-    /// Counts units inside at once. `wait_for_all` blocks until `want` are inside (or a
+    /// Counts units inside at once. `wait_for_all` blocks until `want` have arrived (or a
     /// generous timeout, so a serial implementation fails instead of hanging).
     #[derive(Default)]
     struct Inside {
-        now: Mutex<usize>,
-        changed: Condvar,
+        /// (inside now, arrived so far)
+        counts: Mutex<(usize, usize)>,
+        arrived: Condvar,
         most: AtomicUsize,
     }
 
     impl Inside {
         fn enter(&self) {
-            let mut now = self.now.lock().unwrap();
-            *now += 1;
-            self.most.fetch_max(*now, Ordering::SeqCst);
-            self.changed.notify_all();
+            let mut counts = self.counts.lock().unwrap();
+            counts.0 += 1;
+            counts.1 += 1;
+            self.most.fetch_max(counts.0, Ordering::SeqCst);
+            self.arrived.notify_all();
         }
         fn leave(&self) {
-            *self.now.lock().unwrap() -= 1;
+            self.counts.lock().unwrap().0 -= 1;
         }
         fn wait_for_all(&self, want: usize) {
-            let now = self.now.lock().unwrap();
+            let counts = self.counts.lock().unwrap();
             let _ = self
-                .changed
-                .wait_timeout_while(now, Duration::from_secs(10), |n| *n < want)
+                .arrived
+                .wait_timeout_while(counts, Duration::from_secs(10), |c| c.1 < want)
                 .unwrap();
         }
     }
