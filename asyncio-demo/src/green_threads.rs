@@ -237,7 +237,7 @@ pub async fn park_tasks<R>(n: usize, while_parked: impl FnOnce(usize) -> R) -> P
 
 use common::cli::{Section, SectionResult};
 use common::memory::current_rss;
-use common::print::{Evidence, figure, takeaway, takeaway_if};
+use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Bytes, Secs, Stopwatch, timed};
 
@@ -382,6 +382,8 @@ fn run() -> SectionResult {
         "a blocking call in a task holds the loop; spawn_blocking moves it off (see blocking-pitfall)",
     );
 
+    println!("  stackful coroutines (may): not shown, its spawn is unsafe (the header says why)");
+
     // 10,000 parked units: start-up time and memory each. Tasks first: memory freed by
     // the threads would be reused by the tasks and hide their cost.
     let (rss0, clock) = (current_rss(), Stopwatch::start());
@@ -457,7 +459,6 @@ fn run() -> SectionResult {
             t_read.took.as_secs_f64() / k_read.took.as_secs_f64().max(1e-9)
         ),
     );
-    takeaway("stackful coroutines (may) not shown: spawn is unsafe, see this file's header");
     Ok(())
 }
 
