@@ -122,6 +122,7 @@ use crate::awake::until_stalled;
 use common::cli::{Section, SectionResult};
 use common::fixture::{ServerConfig, TestServer};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::Recording;
 use common::timing::{Bytes, Secs, rate, timed_async};
 use common::workload::{file_source, file_window};
@@ -134,7 +135,21 @@ pub const SECTION: Section<Options> = Section::with_options(
     "5000 files from a local HTTP server, 100 at a time, every byte checked, against one at a time; --url, --requests, --concurrency, --max-bytes",
     run,
 )
-.owns_options(&["url", "requests", "concurrency", "max-bytes"]);
+.owns_options(&["url", "requests", "concurrency", "max-bytes"])
+.twin(&TWIN);
+
+/// `--python`: the same requests to the same server, `ThreadPoolExecutor` + `urllib`.
+const TWIN: Twin = Twin::new(
+    "download.py",
+    include_str!("../python/download.py"),
+    &[
+        "one_at_a_time_per_s",
+        "per_s",
+        "elapsed_s",
+        "gain",
+        "max_in_flight",
+    ],
+);
 
 /// The demo-wide options (`--url`, `--requests`, `--concurrency`, `--max-bytes`).
 #[derive(clap::Args, Clone, Debug)]
@@ -452,6 +467,44 @@ async fn run(options: &Options) -> SectionResult {
     );
     let gain = rate_many / rate_one.max(f64::MIN_POSITIVE);
     figure("gained by the limit", format!("{gain:.1}x"));
+    // The twin fetches from the same server (still up: `local` lives to the end of `run`).
+    let mut twin_args = match &target {
+        Target::Files { base, size, .. } => {
+            vec![
+                "--base".to_owned(),
+                base.clone(),
+                "--size".to_owned(),
+                size.to_string(),
+            ]
+        }
+        Target::Url(url) => vec!["--url".to_owned(), url.to_string()],
+    };
+    for (name, value) in [
+        ("--requests", requests),
+        ("--concurrency", concurrency as u64),
+        ("--baseline", baseline),
+        ("--max-bytes", max_bytes),
+    ] {
+        twin_args.extend([name.to_owned(), value.to_string()]);
+    }
+    TWIN.compare(
+        &twin_args,
+        &[
+            Pair::per_sec("one at a time (baseline)", "one_at_a_time_per_s", rate_one),
+            Pair::per_sec(format!("{concurrency} at a time"), "per_s", rate_many),
+            Pair::secs(
+                format!("{requests} requests, {concurrency} at a time"),
+                "elapsed_s",
+                took.as_secs_f64(),
+            ),
+            Pair::speedup("gained by the limit", "gain", gain),
+            Pair::count(
+                "most in flight (client)",
+                "max_in_flight",
+                client_max as f64,
+            ),
+        ],
+    )?;
     // n in flight should be many times faster than one, up to n (or the CPU) allows.
     let want = (concurrency as f64).min(10.0) / 2.0;
     let per_request = |t: Duration, n: u64| t / n.max(1) as u32;
@@ -631,6 +684,58 @@ mod tests {
         ] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_python_twin_checks_the_same_files() {
+        let server = TestServer::start_async(ServerConfig::default().with_body_size(1000))
+            .await
+            .unwrap();
+        let base = server.url("");
+        let figures = tokio::task::spawn_blocking(move || {
+            TWIN.run_for_test(&[
+                "--base",
+                &base,
+                "--size",
+                "1000",
+                "--requests",
+                "30",
+                "--concurrency",
+                "4",
+                "--baseline",
+                "3",
+            ])
+        })
+        .await
+        .unwrap();
+        if let Some(figures) = figures {
+            let most = figures["max_in_flight"].as_u64().unwrap();
+            assert!((1..=4).contains(&most), "{most}");
+            assert_eq!(server.requests_served(), 33);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_python_twin_refuses_a_wrong_file() {
+        // The same server, but the twin told the files are one byte longer: it must fail.
+        let server = TestServer::start_async(ServerConfig::default().with_body_size(1000))
+            .await
+            .unwrap();
+        let args = vec![
+            "--base".to_owned(),
+            server.url(""),
+            "--size".to_owned(),
+            "1001".to_owned(),
+            "--requests".to_owned(),
+            "2".to_owned(),
+        ];
+        let Some(python) = common::python::for_tests() else {
+            return;
+        };
+        let outcome = tokio::task::spawn_blocking(move || TWIN.run(&python, &args))
+            .await
+            .unwrap();
+        assert!(outcome.is_err());
     }
 
     #[test]

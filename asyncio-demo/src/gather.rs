@@ -54,6 +54,7 @@ pub async fn gather_tasks(
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, speedup, timed_async};
 
@@ -62,6 +63,14 @@ pub const SECTION: Section = Section::new(
     "asyncio.gather(*coros)",
     "ten 0.5 s waits together take 0.5 s: join_all and JoinSet",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same ten waits with asyncio.gather, then create_task + as_completed.
+const TWIN: Twin = Twin::new(
+    "gather.py",
+    include_str!("../python/gather.py"),
+    &["waited_s", "gather_s", "tasks_s", "speedup"],
 );
 
 const TASKS: u64 = 10;
@@ -98,6 +107,32 @@ async fn run() -> SectionResult {
     let gain = speedup(waited, together);
     figure("speedup over one by one", format!("{gain:.1}x"));
     fetches.print(Lanes::Span);
+    TWIN.compare(
+        &[
+            "--tasks".to_owned(),
+            TASKS.to_string(),
+            "--wait".to_owned(),
+            WAIT.as_secs_f64().to_string(),
+        ],
+        &[
+            Pair::secs(
+                format!("{TASKS} waits added up"),
+                "waited_s",
+                waited.as_secs_f64(),
+            ),
+            Pair::secs(
+                "join_all / asyncio.gather",
+                "gather_s",
+                together.as_secs_f64(),
+            ),
+            Pair::secs(
+                "JoinSet / tasks + as_completed",
+                "tasks_s",
+                with_set.as_secs_f64(),
+            ),
+            Pair::speedup("speedup over one by one", "speedup", gain),
+        ],
+    )?;
     let at_once = fetches.most_at_once();
     let near = |t: Duration| t < WAIT + WAIT / 5;
     takeaway_if(
@@ -142,5 +177,12 @@ mod tests {
         results.sort_unstable();
         assert_eq!(results, [0, 1, 2, 3, 4]);
         assert_eq!(start.elapsed(), WAIT);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        if let Some(figures) = TWIN.run_for_test(&["--tasks", "3", "--wait", "0.01"]) {
+            assert!(figures["gather_s"].as_f64().unwrap() >= 0.01);
+        }
     }
 }

@@ -124,6 +124,7 @@ use common::cli::{Section, SectionResult};
 use common::gauge::Gauge;
 use common::memory::{current_rss, peak_rss};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timing::{Bytes, Secs, Stopwatch};
 use tokio::net::TcpSocket;
 
@@ -132,6 +133,23 @@ pub const SECTION: Section = Section::new(
     "asyncio.start_server / 10,000+ connections",
     "a TCP echo server and 10,000 clients at once, each in its own process; memory measured",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same echo server and clients with asyncio (`start_server`,
+/// `open_connection`), each side in its own Python process, the same count.
+const TWIN: Twin = Twin::new(
+    "many_connections.py",
+    include_str!("../python/many_connections.py"),
+    &[
+        "connected",
+        "max_live",
+        "connect_s",
+        "server_peak_bytes",
+        "clients_peak_bytes",
+        "both_peak_bytes",
+        "per_connection_bytes",
+    ],
 );
 
 pub const CONNECTIONS: usize = 10_000;
@@ -385,6 +403,38 @@ fn run() -> SectionResult {
     let per_connection = grown / count as u64;
     figure("per connection (both ends)", format!("{per_connection} B"));
     let both = server_peak + client_peak;
+    TWIN.compare(
+        &[
+            "--connections".to_owned(),
+            count.to_string(),
+            "--connecting".to_owned(),
+            CONNECTING.to_string(),
+        ],
+        &[
+            Pair::count("connections open at once", "max_live", max_live as f64),
+            Pair::secs(
+                "time to connect all",
+                "connect_s",
+                Duration::from_micros(micros).as_secs_f64(),
+            ),
+            Pair::bytes(
+                "peak memory, server",
+                "server_peak_bytes",
+                server_peak as f64,
+            ),
+            Pair::bytes(
+                "peak memory, clients",
+                "clients_peak_bytes",
+                client_peak as f64,
+            ),
+            Pair::bytes("peak memory, both", "both_peak_bytes", both as f64),
+            Pair::bytes(
+                "per connection (both ends)",
+                "per_connection_bytes",
+                per_connection as f64,
+            ),
+        ],
+    )?;
     let capped = if count < CONNECTIONS {
         format!(" (the open-files limit allowed {count} of {CONNECTIONS})")
     } else {
@@ -452,5 +502,14 @@ mod tests {
             }
         });
         assert!(connect_all(addr, 3).await.is_err());
+    }
+
+    #[test]
+    fn the_python_twin_holds_every_connection_open() {
+        let args = ["--connections", "50", "--connecting", "8"];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert_eq!(figures["connected"], 50);
+            assert_eq!(figures["max_live"], 50);
+        }
     }
 }

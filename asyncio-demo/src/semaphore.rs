@@ -73,6 +73,7 @@ pub async fn limited_spawned(calls: u64, limit: usize, wait: Duration) -> anyhow
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, timed_async};
 
@@ -81,6 +82,14 @@ pub const SECTION: Section = Section::new(
     "asyncio.Semaphore(10)",
     "tokio::sync::Semaphore: the largest number in flight is measured",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same fifty calls gathered under asyncio.Semaphore(10).
+const TWIN: Twin = Twin::new(
+    "semaphore.py",
+    include_str!("../python/semaphore.py"),
+    &["elapsed_s", "max_in_flight"],
 );
 
 const LIMIT: usize = 10;
@@ -115,6 +124,24 @@ async fn run() -> SectionResult {
     );
     figure("took (spawned, Arc + owned permits)", Secs(took_spawned));
     calls.print(Lanes::Packed);
+    TWIN.compare(
+        &[
+            "--calls".to_owned(),
+            CALLS.to_string(),
+            "--limit".to_owned(),
+            LIMIT.to_string(),
+            "--wait".to_owned(),
+            WAIT.as_secs_f64().to_string(),
+        ],
+        &[
+            Pair::count("largest number in flight", "max_in_flight", max as f64),
+            Pair::secs(
+                format!("{CALLS} calls, {LIMIT} at a time"),
+                "elapsed_s",
+                took.as_secs_f64(),
+            ),
+        ],
+    )?;
     let ideal = WAIT * waves;
     let near = |t: Duration| t >= ideal && t < ideal + WAIT;
     takeaway_if(
@@ -161,5 +188,13 @@ mod tests {
             assert!(sem.try_acquire().is_err());
         }
         assert!(sem.try_acquire().is_ok());
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let args = ["--calls", "6", "--limit", "2", "--wait", "0.01"];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert_eq!(figures["max_in_flight"], 2);
+        }
     }
 }

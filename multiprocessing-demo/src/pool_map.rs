@@ -288,6 +288,7 @@ pub fn with_rayon(
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{self, Pair, Twin};
 use common::timeline::{Lanes, Recorded, Recording, Span, Timeline};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{sum_of_squares, sum_of_squares_expected};
@@ -300,7 +301,23 @@ pub const SECTION: Section = Section::new(
     "worker processes fed chunks, results in input order; against sequential and rayon",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same inputs sequentially, with `Pool(workers).map` and with a thread
+/// pool (rayon's place in Python, where the GIL keeps it near 1x).
+const TWIN: Twin = Twin::new(
+    "pool_map.py",
+    include_str!("../python/pool_map.py"),
+    &[
+        "sequential_s",
+        "pool_s",
+        "threads_s",
+        "pool_speedup",
+        "threads_speedup",
+        "workers",
+    ],
+);
 
 /// `compute(n)` refuses inputs above this (Python would raise `ValueError`).
 pub const MAX_N: u64 = 1_000_000_000;
@@ -353,32 +370,50 @@ const ITEM: u64 = 3_000_000;
 /// Enough inputs that each timed run lasts a few hundred milliseconds: starting the
 /// worker processes (a few milliseconds each) is then small beside the work.
 const INPUTS: usize = 512;
+/// The input of the side-by-side run with `--python`: Python's `compute` runs about a
+/// hundred times slower than Rust's, so both sides also do this smaller job (a third of a
+/// second of Python, sequentially, on a quiet machine), after the section's own.
+const ITEM_WITH_PYTHON: u64 = 20_000;
 
-fn run() -> SectionResult {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let inputs = vec![ITEM; INPUTS];
+/// The best round of each way, and that round's spans.
+struct Best {
+    seq: Duration,
+    pool: Duration,
+    rayon: Duration,
+    pool_spans: Recorded,
+    rayon_spans: Recorded,
+}
+
+/// `compute(item)` over `INPUTS` inputs sequentially, in a process pool and with rayon,
+/// every result checked. Three rounds, the three ways taken in turn so that a burst of
+/// load from other programs hits them alike; each keeps its best round.
+fn best_of_3(
+    item: u64,
+    workers: usize,
+    chunksize: usize,
+    rayon_pool: &rayon::ThreadPool,
+) -> anyhow::Result<Best> {
+    let inputs = vec![item; INPUTS];
     let want = expected(&inputs);
-    let chunksize = default_chunksize(inputs.len(), workers);
-    let rayon_pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()?;
-
-    // Three rounds, the three ways taken in turn so that a burst of load from other
-    // programs hits them alike; each keeps its best round (and that round's spans).
-    let (mut t_seq, mut t_pool, mut t_rayon) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    let (mut pool_spans, mut rayon_spans) = (Recorded::default(), Recorded::default());
+    let mut best = Best {
+        seq: Duration::MAX,
+        pool: Duration::MAX,
+        rayon: Duration::MAX,
+        pool_spans: Recorded::default(),
+        rayon_spans: Recorded::default(),
+    };
     for _ in 0..3 {
         let (seq, t) = timed(|| sequential(&inputs));
         anyhow::ensure!(seq? == want, "sequential result is wrong");
-        t_seq = t_seq.min(t);
+        best.seq = best.seq.min(t);
 
         // `with Pool(workers) as pool: pool.map(...)`: starting the pool is part of the cost.
         let recording = Recording::start();
         let (by_pool, t) = timed(|| pool(workers)?.map(&inputs, chunksize));
         let spans = recording.finish().named(&["chunk"]);
         anyhow::ensure!(by_pool? == want, "the pool's result is wrong");
-        if t < t_pool {
-            (t_pool, pool_spans) = (t, spans);
+        if t < best.pool {
+            (best.pool, best.pool_spans) = (t, spans);
         }
 
         let recording = Recording::start();
@@ -389,14 +424,29 @@ fn run() -> SectionResult {
             by_rayon.map_err(|e| anyhow!(e))? == want,
             "rayon's result is wrong"
         );
-        if t < t_rayon {
-            (t_rayon, rayon_spans) = (t, spans);
+        if t < best.rayon {
+            (best.rayon, best.rayon_spans) = (t, spans);
         }
     }
+    Ok(best)
+}
+
+fn run() -> SectionResult {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunksize = default_chunksize(INPUTS, workers);
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()?;
+    let Best {
+        seq: t_seq,
+        pool: t_pool,
+        rayon: t_rayon,
+        pool_spans,
+        rayon_spans,
+    } = best_of_3(ITEM, workers, chunksize, &rayon_pool)?;
 
     println!(
-        "  compute({ITEM}) x {}, {workers} worker{}, chunksize {chunksize}, best of 3",
-        inputs.len(),
+        "  compute({ITEM}) x {INPUTS}, {workers} worker{}, chunksize {chunksize}, best of 3",
         if workers == 1 { "" } else { "s" }
     );
     println!("  every result checked and exact (below 3.8 million, u64 does not overflow)");
@@ -424,6 +474,9 @@ fn run() -> SectionResult {
         "rayon time vs pool",
         format!("{:+.0}%", 100.0 * (rayon_over_pool - 1.0)),
     );
+    if python::chosen().is_some() {
+        side_by_side(workers, chunksize, &rayon_pool)?;
+    }
     // Both use every core (the smaller of the two speedups scales), and "the same speedup
     // without processes": rayon no more than 15% slower than the pool.
     let same = Evidence::new(
@@ -436,6 +489,50 @@ fn run() -> SectionResult {
         "a process pool is chunks out, results back, slots by index; for CPU work in Rust, rayon gets the same speedup without processes",
     );
     Ok(())
+}
+
+/// `--python`: the same job at Python's size, on both sides, printed side by side.
+fn side_by_side(
+    workers: usize,
+    chunksize: usize,
+    rayon_pool: &rayon::ThreadPool,
+) -> anyhow::Result<()> {
+    let item = ITEM_WITH_PYTHON;
+    let rust = best_of_3(item, workers, chunksize, rayon_pool)?;
+    let secs = |t: Duration| t.as_secs_f64();
+    TWIN.compare(
+        &[
+            "--item".to_owned(),
+            item.to_string(),
+            "--inputs".to_owned(),
+            INPUTS.to_string(),
+            "--workers".to_owned(),
+            workers.to_string(),
+            "--chunksize".to_owned(),
+            chunksize.to_string(),
+            "--rounds".to_owned(),
+            "3".to_owned(),
+        ],
+        &[
+            Pair::secs(
+                format!("sequential, Python's size: compute({item}) x {INPUTS}"),
+                "sequential_s",
+                secs(rust.seq),
+            ),
+            Pair::secs("process pool (with startup)", "pool_s", secs(rust.pool)),
+            Pair::secs("rayon / Python thread pool", "threads_s", secs(rust.rayon)),
+            Pair::speedup(
+                "process pool speedup",
+                "pool_speedup",
+                speedup(rust.seq, rust.pool),
+            ),
+            Pair::speedup(
+                "rayon / Python thread pool speedup",
+                "threads_speedup",
+                speedup(rust.seq, rust.rayon),
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -501,5 +598,22 @@ mod tests {
         assert_eq!(default_chunksize(32, 2), 4);
         assert_eq!(default_chunksize(1, 8), 1);
         assert_eq!(default_chunksize(0, 2), 1);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let args = [
+            "--item",
+            "1000",
+            "--inputs",
+            "8",
+            "--workers",
+            "2",
+            "--rounds",
+            "1",
+        ];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert_eq!(figures["workers"], 2);
+        }
     }
 }

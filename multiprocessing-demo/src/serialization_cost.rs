@@ -215,6 +215,7 @@ impl Decoder {
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timing::{Bytes, Secs, speedup, timed};
 
 use crate::child;
@@ -224,6 +225,23 @@ pub const SECTION: Section = Section::new(
     "pickle: q.put(big_structure) vs shared memory",
     "bytes and time to send 50,000 records as JSON, serde, flat bytes, shared memory",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same records through a `multiprocessing.Queue` as JSON, pickled, as
+/// `struct.pack` bytes, and in a `SharedMemory` block.
+const TWIN: Twin = Twin::new(
+    "serialization_cost.py",
+    include_str!("../python/serialization_cost.py"),
+    &[
+        "json_s",
+        "pickle_s",
+        "flat_s",
+        "shared_s",
+        "json_bytes",
+        "pickle_bytes",
+        "flat_bytes",
+    ],
 );
 
 /// `--role decoder SERVER`.
@@ -309,7 +327,7 @@ fn run() -> SectionResult {
         "  {:<28} {:>10} {:>11} {:>14}",
         "", "encode", "on the wire", "deliver+check"
     );
-    let mut times = Vec::new();
+    let (mut times, mut wire_bytes) = (Vec::new(), Vec::new());
     for (way, name) in [
         (Way::Json, "serde_json bytes"),
         (Way::Typed, "IpcSender<Vec<Reading>>"),
@@ -333,12 +351,25 @@ fn run() -> SectionResult {
             Secs(row.deliver).to_string()
         );
         times.push(row.encode + row.deliver);
+        wire_bytes.push(row.bytes.unwrap_or(0) as f64);
     }
     decoder.finish()?;
     figure(
         "json vs shared memory, total",
         format!("{:.0}x", speedup(times[0], times[3])),
     );
+    let secs = |i: usize| times[i].as_secs_f64();
+    TWIN.compare(
+        &["--records".to_owned(), n.to_string()],
+        &[
+            Pair::secs("serde_json / json, total", "json_s", secs(0)),
+            Pair::secs("IpcSender (postcard) / pickle", "pickle_s", secs(1)),
+            Pair::secs("flat bytes (struct.pack)", "flat_s", secs(2)),
+            Pair::secs("shared memory, read in place", "shared_s", secs(3)),
+            Pair::bytes("JSON on the wire", "json_bytes", wire_bytes[0]),
+            Pair::bytes("flat bytes on the wire", "flat_bytes", wire_bytes[2]),
+        ],
+    )?;
     takeaway_if(
         &Evidence::faster("shared memory", times[3], "serde_json", times[0], 2.0),
         "every message is encoded and decoded, like pickle; a flat layout in shared memory skips both and the copy",
@@ -369,5 +400,12 @@ mod tests {
             assert_eq!(measure(&decoder, way, &data).unwrap().sum, want, "{way:?}");
         }
         decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        if let Some(figures) = TWIN.run_for_test(&["--records", "100"]) {
+            assert_eq!(figures["flat_bytes"], 100 * RECORD);
+        }
     }
 }

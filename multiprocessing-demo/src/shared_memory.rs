@@ -218,6 +218,7 @@ pub fn counter_client(inbox: IpcReceiver<CounterJob>) -> anyhow::Result<()> {
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timing::{Bytes, Secs, speedup, timed};
 use common::workload::file_bytes;
 
@@ -228,6 +229,15 @@ pub const SECTION: Section = Section::new(
     "Value / Array / shared_memory.SharedMemory",
     "64 MiB shared with a child without copying, against the same bytes as a message",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: the same 64 MiB to a child by `Connection.send_bytes` and by
+/// `shared_memory.SharedMemory`, and a `Value` counter with its lock.
+const TWIN: Twin = Twin::new(
+    "shared_memory.py",
+    include_str!("../python/shared_memory.py"),
+    &["message_s", "shared_s", "build_s", "speedup", "final_count"],
 );
 
 /// The file id of the 64 MiB of test data (deterministic bytes, so every reader can check).
@@ -327,6 +337,27 @@ fn run() -> SectionResult {
     );
     println!("  Value: {children} children x {times} increments, sent to the owner");
     figure("final count", value);
+    TWIN.compare(
+        &[
+            "--size".to_owned(),
+            SIZE.to_string(),
+            "--children".to_owned(),
+            children.to_string(),
+            "--times".to_owned(),
+            times.to_string(),
+        ],
+        &[
+            Pair::secs("as a message", "message_s", by_message.as_secs_f64()),
+            Pair::secs("as shared memory", "shared_s", by_shm.as_secs_f64()),
+            Pair::secs("building the segment, once", "build_s", build.as_secs_f64()),
+            Pair::speedup("speedup, hand-over", "speedup", speedup(by_message, by_shm)),
+            Pair::count(
+                format!("Value: final count of {children} x {times}"),
+                "final_count",
+                value as f64,
+            ),
+        ],
+    )?;
     takeaway_if(
         &Evidence::faster("shared memory", by_shm, "a message", by_message, 10.0),
         "big read-only data: share it (IpcSharedMemory), do not copy it; a shared counter: give it one owner and send it messages",
@@ -377,5 +408,13 @@ mod tests {
     #[test]
     fn no_increment_is_lost() {
         assert_eq!(count(3, 50).unwrap(), 150);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let args = ["--size", "100000", "--children", "2", "--times", "10"];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert_eq!(figures["final_count"], 20);
+        }
     }
 }

@@ -65,6 +65,7 @@ use std::time::Duration;
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{self, Pair, Twin};
 use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
@@ -72,7 +73,20 @@ pub const SECTION: Section = Section::new(
     "Process creation overhead (~0.1 s per process)",
     "spawn + join of a process, a thread and a tokio task, measured",
     run,
+)
+.twin(&TWIN);
+
+/// `--python`: `Process` start + join with the spawn method (and fork), a thread, an
+/// asyncio task.
+const TWIN: Twin = Twin::new(
+    "startup_cost.py",
+    include_str!("../python/startup_cost.py"),
+    &["spawn_process_s", "fork_process_s", "thread_s", "task_s"],
 );
+
+/// Processes started with `--python`: a spawned Python process takes tens of
+/// milliseconds, so both sides start fewer to keep the twin's run to a few seconds.
+const PROCESSES_WITH_PYTHON: u32 = 20;
 
 /// The guide's figure for creating a Python process.
 const PYTHON_CLAIM: Duration = Duration::from_millis(100);
@@ -88,7 +102,12 @@ fn noop_command() -> anyhow::Result<Command> {
 
 fn run() -> SectionResult {
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    let (processes, threads, tasks) = (50, 1_000, 20_000);
+    let processes = if python::chosen().is_some() {
+        PROCESSES_WITH_PYTHON
+    } else {
+        50
+    };
+    let (threads, tasks) = (1_000, 20_000);
     let mut noop = noop_command()?;
     let (done, took) = timed(|| spawn_join_processes(&mut noop, processes));
     anyhow::ensure!(done? == processes, "not every process exited cleanly");
@@ -127,6 +146,39 @@ fn run() -> SectionResult {
             times(PYTHON_CLAIM, process)
         ),
     );
+    let mut pairs = vec![Pair::secs(
+        format!("process (x{processes}; Python: spawn)"),
+        "spawn_process_s",
+        process.as_secs_f64(),
+    )];
+    if cfg!(unix) {
+        pairs.push(Pair::secs(
+            format!("process (x{processes}; Python: fork)"),
+            "fork_process_s",
+            process.as_secs_f64(),
+        ));
+    }
+    pairs.push(Pair::secs(
+        format!("thread (x{threads})"),
+        "thread_s",
+        thread.as_secs_f64(),
+    ));
+    pairs.push(Pair::secs(
+        format!("task (x{tasks}; Python: asyncio)"),
+        "task_s",
+        task.as_secs_f64(),
+    ));
+    TWIN.compare(
+        &[
+            "--processes".to_owned(),
+            processes.to_string(),
+            "--threads".to_owned(),
+            threads.to_string(),
+            "--tasks".to_owned(),
+            tasks.to_string(),
+        ],
+        &pairs,
+    )?;
     // "Milliseconds, not 0.1 s" and "threads and tasks cost far less" (10x at least).
     takeaway_if(
         &Evidence::faster(
@@ -168,5 +220,13 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(spawn_join_tasks(&rt, 100).unwrap(), 100);
+    }
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let args = ["--processes", "2", "--threads", "5", "--tasks", "10"];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert!(figures["spawn_process_s"].as_f64().unwrap() > 0.0);
+        }
     }
 }
