@@ -146,18 +146,14 @@ impl Pool {
         let mut next = 0; // the next input to hand out
         let mut slots: Vec<Option<Trip>> = (0..nums.len()).map(|_| None).collect();
         let mut open = Vec::new(); // one span per job in flight: its bar in a timeline
-        for (child, inbox) in &self.workers {
+        for worker in 0..self.workers.len() {
             if next < nums.len() {
-                open.push(send(child.id(), inbox, next, nums[next])?);
+                open.push(self.send(worker, next, nums[next])?);
                 next += 1;
             }
         }
         for _ in 0..nums.len() {
-            let done = match self.results.try_recv_timeout(PATIENCE) {
-                Ok(done) => done,
-                Err(TryRecvError::Empty) => bail!("no result for {PATIENCE:?}: a worker is stuck"),
-                Err(e) => return Err(e).context("reading results"),
-            };
+            let done = self.next_result()?;
             let received = SystemTime::now();
             open.retain(|(index, _)| *index != done.index); // closes its span
             let decoding = Instant::now();
@@ -174,12 +170,12 @@ impl Pool {
             slots[done.index] = Some(trip);
             // The worker that answered is free: give it the next input.
             if next < nums.len() {
-                let (child, inbox) = self
+                let worker = self
                     .workers
                     .iter()
-                    .find(|(child, _)| child.id() == done.pid)
+                    .position(|(child, _)| child.id() == done.pid)
                     .context("a result from an unknown worker")?;
-                open.push(send(child.id(), inbox, next, nums[next])?);
+                open.push(self.send(worker, next, nums[next])?);
                 next += 1;
             }
         }
@@ -189,18 +185,66 @@ impl Pool {
             .map(|(i, slot)| slot.with_context(|| format!("no result for input {i}")))
             .collect()
     }
-}
 
-/// Hand input `index` to a worker; the span stays open until its result is back.
-fn send(
-    pid: u32,
-    inbox: &IpcSender<Task>,
-    index: usize,
-    num: u64,
-) -> anyhow::Result<(usize, tracing::Span)> {
-    let span = tracing::info_span!("job", worker = pid, num);
-    inbox.send(Task::Compute { index, num })?;
-    Ok((index, span))
+    /// Hand input `index` to a worker; the span stays open until its result is back.
+    fn send(
+        &mut self,
+        worker: usize,
+        index: usize,
+        num: u64,
+    ) -> anyhow::Result<(usize, tracing::Span)> {
+        let (child, inbox) = &self.workers[worker];
+        let span = tracing::info_span!("job", worker = child.id(), num);
+        match inbox.send(Task::Compute { index, num }) {
+            Ok(()) => Ok((index, span)),
+            Err(e) => Err(self.dead_worker().unwrap_or_else(|| e.into())),
+        }
+    }
+
+    /// The next result; an error when a worker has died or none came for `PATIENCE`.
+    fn next_result(&mut self) -> anyhow::Result<Done> {
+        let waiting = Instant::now();
+        loop {
+            match self.results.try_recv_timeout(Duration::from_millis(50)) {
+                Ok(done) => return Ok(done),
+                Err(TryRecvError::Empty) => {}
+                // Every worker's end is gone.
+                Err(e) => return Err(self.dead_worker().unwrap_or_else(|| e.into())),
+            }
+            if let Some(status) = self.exited()? {
+                return Err(status);
+            }
+            if waiting.elapsed() > PATIENCE {
+                bail!("no result for {PATIENCE:?}: a worker is stuck");
+            }
+        }
+    }
+
+    /// A worker that has exited, said in one line.
+    fn exited(&mut self) -> anyhow::Result<Option<anyhow::Error>> {
+        for (child, _) in &mut self.workers {
+            if let Some(status) = child.try_wait()? {
+                return Ok(Some(anyhow::anyhow!(
+                    "worker pid {} died: {status}",
+                    child.id()
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// After a channel error: the worker that died, if one did. Its channel closes a
+    /// moment before its exit status is ready, so this looks for 200 ms.
+    fn dead_worker(&mut self) -> Option<anyhow::Error> {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < deadline {
+            if let Ok(Some(died)) = self.exited() {
+                return Some(died);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    }
 }
 
 impl Drop for Pool {
@@ -422,5 +466,14 @@ mod tests {
         );
         // The same pool serves a second map.
         assert_eq!(pool.map(&[4]).unwrap()[0].value, BigUint::from(24u32));
+    }
+
+    #[test]
+    fn a_worker_that_dies_is_an_error_not_a_hang() {
+        let mut pool = pool(1).unwrap();
+        let (child, _) = &mut pool.workers[0];
+        child.kill().unwrap();
+        let err = pool.map(&[10]).err().expect("no worker left").to_string();
+        assert!(err.contains("died") && err.contains("signal: 9"), "{err}");
     }
 }
