@@ -23,9 +23,11 @@
 //! rebuilds it (`from_bytes_le`). The worker says how long it computed and when it sent,
 //! so the parent can see what the trip cost beside the work. Part of the trip is serde
 //! walking the `Vec<u8>` a byte at a time (a few milliseconds in a dev build);
-//! `serialization-cost` shows the ways around that (flat bytes, shared memory). The pool itself is
-//! `pool-map`'s, made small: a task inbox per worker, one result channel back, the next
-//! input to whichever worker answers, results put back by index.
+//! `serialization-cost` shows the ways around that (flat bytes, shared memory).
+//!
+//! The pool is `pool-map`'s, made small: a task inbox per worker, one result channel back,
+//! the next input to whichever worker answers, results put back by index; a worker that
+//! dies is an error naming its exit status.
 //!
 //! Watch: every result checked (digit count, trailing zeros, small known values past
 //! `u64`); the four jobs spread over the workers (timeline: one lane per pid); sending a
@@ -356,7 +358,7 @@ fn run() -> SectionResult {
     pids.sort();
     pids.dedup();
     println!(
-        "  Pool({cpus}).map over [{NUM}] * {JOBS}: computed in pids {pids:?} (parent {}), which also computed one to check",
+        "  Pool({cpus}).map over [{NUM}] * {JOBS}: computed in pids {pids:?}; the parent (pid {}) computed one itself, to check them",
         std::process::id()
     );
     println!(
