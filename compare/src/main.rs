@@ -26,6 +26,7 @@ mod benchmark_table;
 mod cells;
 mod chart;
 mod child_side;
+mod choose;
 mod decision_matrix;
 mod jobs;
 mod models;
@@ -35,7 +36,11 @@ mod table;
 
 use session::{Format, Options};
 
-const SECTIONS: &[Section<Options>] = &[benchmark_table::SECTION, decision_matrix::SECTION];
+const SECTIONS: &[Section<Options>] = &[
+    benchmark_table::SECTION,
+    decision_matrix::SECTION,
+    choose::SECTION,
+];
 
 /// Child-process roles: `compare --role NAME ARGS...`.
 const ROLES: &[Role] = &[

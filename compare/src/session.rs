@@ -51,6 +51,10 @@ pub struct Options {
     /// Also draw the table as a bar chart into this SVG file (e.g. target/compare.svg)
     #[arg(long, value_name = "FILE.svg", value_parser = chart_path)]
     pub chart: Option<PathBuf>,
+    /// choose: read the rows from this file, written earlier by `compare --format json`,
+    /// instead of measuring them
+    #[arg(long, value_name = "FILE.json")]
+    pub from: Option<PathBuf>,
     /// What the sections of this run share.
     #[arg(skip)]
     pub shared: Shared,
@@ -183,7 +187,24 @@ impl State {
 /// A section of `compare`: measure the rows `scenarios` lists, print them (in the terminal
 /// format) and keep them for the Markdown, JSON and chart printed after the last section.
 pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> SectionResult {
-    let sizes = options.sizes();
+    let (rows, scenarios, cells) = measure_rows(options, options.sizes(), scenarios)?;
+    if options.terminal() {
+        print_section(&rows, &scenarios);
+        report::print_python(&rows);
+        println!("  {cells} cells, every answer checked.");
+    }
+    Ok(())
+}
+
+/// Measure the rows `scenarios` lists at `sizes` (unless an earlier section of this run
+/// started the fixtures at other sizes), printing only the machine line (in the terminal
+/// format) and a progress bar, and keep them for the data printed after the last section.
+/// Returns the rows, their scenarios and how many cells ran.
+pub fn measure_rows(
+    options: &Options,
+    sizes: Sizes,
+    scenarios: impl FnOnce(&Env) -> Vec<Scenario>,
+) -> anyhow::Result<(Vec<Row>, Vec<Scenario>, usize)> {
     let mut state = options.shared.lock();
     let scenarios = scenarios(state.fixtures(sizes)?);
     let python = state.fixtures.as_ref().and_then(|f| f.python.clone());
@@ -220,13 +241,8 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
         )?);
     }
     bar.finish_and_clear();
-    if options.terminal() {
-        print_section(&rows, &scenarios);
-        report::print_python(&rows);
-        println!("  {cells} cells, every answer checked.");
-    }
-    state.rows.extend(rows);
-    Ok(())
+    state.rows.extend(rows.iter().cloned());
+    Ok((rows, scenarios, cells))
 }
 
 /// After the last section: the Markdown or JSON of every row (to standard output), and the
@@ -439,6 +455,7 @@ mod tests {
             tiny,
             format: Format::Terminal,
             chart: None,
+            from: None,
             shared: Shared::default(),
         };
         assert_eq!(options(false, false, true).sizes(), Sizes::Tiny);

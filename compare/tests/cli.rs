@@ -365,3 +365,81 @@ fn a_worker_role_fails_cleanly_on_bad_input() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading the cell"));
 }
+
+#[test]
+fn choose_checks_every_rule_against_the_rows_it_measures() {
+    let out = run_ok(EXE, &["choose", "--tiny"]);
+    let verdicts = out
+        .lines()
+        .filter(|l| l.starts_with("→ ") || l.starts_with("not shown in this run:"))
+        .count();
+    assert_eq!(
+        verdicts,
+        6 + 1,
+        "a verdict per rule and the takeaway: {out}"
+    );
+    for part in [
+        "1. CPU work",
+        "CPU-bound: ",
+        "the guides' flowchart",
+        "Database queries (many)",
+        "the guides' pitfalls",
+        "asyncio-demo blocking-pitfall",
+        "of 6 rules shown by this run's rows",
+    ] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+}
+
+/// `choose --format json` writes the rows it read; `--from` reads them back, measures
+/// nothing, and says where a row disagrees with a rule.
+#[test]
+fn choose_reads_an_earlier_json_and_says_where_a_rule_is_not_shown() {
+    let out = run_ok(EXE, &["choose", "--tiny", "--format", "json"]);
+    let mut report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rows"].as_array().unwrap().len(), 7, "only its rows");
+    // Make processes 100 times faster than anything else on the CPU-bound row.
+    for row in report["rows"].as_array_mut().unwrap() {
+        if row["scenario"] == "CPU-bound" {
+            for cell in row["cells"].as_array_mut().unwrap() {
+                if cell["model"] == "processes" {
+                    cell["seconds"] = Value::from(1e-5);
+                }
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.json");
+    std::fs::write(&file, report.to_string()).unwrap();
+    let out = run_ok(EXE, &["choose", "--from", file.to_str().unwrap()]);
+    assert!(out.contains("each with the rows of"), "{out}");
+    let cpu = out
+        .lines()
+        .skip_while(|l| !l.contains("1. CPU work"))
+        .find(|l| l.starts_with("→ ") || l.starts_with("not shown"))
+        .unwrap();
+    assert!(cpu.starts_with("not shown in this run:"), "{cpu}");
+    assert!(cpu.contains("processes 10.0 µs"), "{cpu}");
+}
+
+#[test]
+fn choose_refuses_a_bad_from_in_one_line_with_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let missing = dir.path().join("missing.json");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &["choose", "--from", missing][..],
+        &["choose", "--from", garbage],
+        &["choose", "--from", garbage, "--format", "json"],
+        &["benchmark-table", "--from", garbage],
+    ] {
+        let out = run(EXE, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing ran: {args:?}");
+    }
+}

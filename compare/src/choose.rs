@@ -1,0 +1,1083 @@
+//! The guides' central question, "which model do I use?" (a flowchart, a decision matrix,
+//! lists of best practices and pitfalls) -> Rust's rules of thumb, each checked against the
+//! rows of `compare` that back it.
+//!
+//! Python (the guides' flowchart, as code):
+//!     if cpu_bound:                                # compute: bypass the GIL
+//!         with Pool() as pool: pool.map(crunch, chunks)
+//!     elif few_waits:                              # a handful of downloads or queries
+//!         with ThreadPoolExecutor() as ex: list(ex.map(download, urls))
+//!     else:                                        # many waits, many connections
+//!         await asyncio.gather(*(fetch(u) for u in urls))
+//!     # mixed: inside asyncio, await loop.run_in_executor(pool, blocking_part)
+//!
+//! Where Rust differs: there is no GIL, so CPU work stays in one process (rayon or
+//! threads) and processes are for isolation, not speed; an in-process database (SQLite) is
+//! CPU work, not a wait. The rest agrees with the guides: threads for a few blocking waits,
+//! tokio for many, tokio with rayon or `spawn_blocking` for mixed work. Rust adds one
+//! warning: a blocking call inside a task compiles and runs, and stalls its worker thread.
+//!
+//! Below: the rules, the guides' flowchart and decision matrix beside Rust's answer, and
+//! the guides' best practices and pitfalls mapped to the sections that show them, as data.
+//! The run checks every rule against compare's rows: this run's (only the rows the rules
+//! read, at quick sizes, unless an earlier section of the run measured them) or those of an
+//! earlier `compare --format json` (`--from FILE.json`, which measures nothing).
+//!
+//! Watch: under each rule, the cells it reads; then `→` where the rows back it, or `not
+//! shown in this run:` where this machine's rows disagree with it.
+//!
+//! Run only this: cargo run --release -p compare -- choose
+
+/// A rule of thumb: the workload, the guides' answer, Rust's, and why they differ (or not).
+pub struct Rule {
+    pub workload: &'static str,
+    pub python: &'static str,
+    pub rust: &'static str,
+    pub why: &'static str,
+}
+
+/// Rust's rules of thumb, in the order the run checks them.
+pub const RULES: [Rule; 6] = [
+    Rule {
+        workload: "CPU work (compute, images, number crunching)",
+        python: "multiprocessing",
+        rust: "rayon's par_iter, or threads, in one process",
+        why: "no GIL: threads run Rust on every core; processes add start-up, copying and memory",
+    },
+    Rule {
+        workload: "a few blocking waits (a handful of downloads or queries)",
+        python: "threading",
+        rust: "std::thread (scoped threads) or a small pool",
+        why: "the same answer: a thread per wait is cheap at this count and needs no runtime",
+    },
+    Rule {
+        workload: "many waits or connections (1000 downloads, a server)",
+        python: "asyncio",
+        rust: "tokio: a task per wait or connection",
+        why: "the same answer: a task is a few hundred bytes, a thread a stack each",
+    },
+    Rule {
+        workload: "mixed: waits with CPU or blocking parts",
+        python: "asyncio + run_in_executor",
+        rust: "tokio, with CPU on rayon and blocking calls in spawn_blocking",
+        why: "the same shape; in Rust a blocking call inside a task compiles, and stalls a worker",
+    },
+    Rule {
+        workload: "isolation: a crash, an abort or a leak must not take the rest down",
+        python: "multiprocessing",
+        rust: "processes: this binary re-run with a --role",
+        why: "Python's processes buy speed and isolation, Rust's only isolation",
+    },
+    Rule {
+        workload: "when not to mix models",
+        python: "avoid mixing concurrency models unless necessary",
+        rust: "one model; a second only for a part the first cannot do",
+        why: "the same advice: a hand-off per item costs more than it saves when nothing waits",
+    },
+];
+
+/// The guides' flowchart, and what Rust answers at each leaf (an index into [`RULES`]).
+/// The last two leaves are not in the flowchart: the guides' hybrid example and their
+/// notes on processes.
+pub const FLOWCHART: [(&str, &str, usize); 5] = [
+    ("CPU-bound (compute)", "multiprocessing", 0),
+    ("I/O-bound (few)", "threading", 1),
+    ("I/O-bound (many)", "asyncio", 2),
+    ("mixed (their hybrid example)", "asyncio + thread pool", 3),
+    ("isolation (their notes)", "multiprocessing", 4),
+];
+
+/// Rust's answer to each scenario of the guides' decision matrix: the rule (an index into
+/// [`RULES`]), the model, and why it differs from the guides' pick, where it does.
+pub const MATRIX: [(&str, usize, &str, &str); 8] = [
+    ("Download 5 files", 1, "threads", ""),
+    ("Download 1000 files", 2, "tokio", ""),
+    (
+        "Process 100 images",
+        0,
+        "rayon or threads",
+        "no GIL, and no copying of the images to workers",
+    ),
+    ("Web scraping", 3, "tokio + rayon", ""),
+    ("Number crunching", 0, "rayon or threads", "no GIL"),
+    (
+        "Database queries (few)",
+        1,
+        "threads, a connection each",
+        "",
+    ),
+    (
+        "Database queries (many)",
+        5,
+        "a thread pool, a connection per thread",
+        "SQLite runs in the process: a query is CPU work, not a wait",
+    ),
+    ("Real-time server", 2, "tokio", ""),
+];
+
+/// A best practice or pitfall of the guides, its Rust counterpart, and the sections that
+/// show it (`crate section`; none: every demo).
+pub struct Practice {
+    pub guide: &'static str,
+    pub rust: &'static str,
+    pub shown_in: &'static [&'static str],
+}
+
+/// The guides' pitfalls.
+pub const PITFALLS: [Practice; 9] = [
+    Practice {
+        guide: "a blocking call (time.sleep, CPU work) inside async def",
+        rust: "the same trap, and nothing warns: tokio::time::sleep, spawn_blocking, rayon",
+        shown_in: &["asyncio-demo blocking-pitfall", "hybrid-demo cpu-offload"],
+    },
+    Practice {
+        guide: "shared state without locks (race conditions)",
+        rust: "does not compile (Send / Sync): a Mutex, an atomic or a channel",
+        shown_in: &["threading-demo race-condition", "threading-demo send-sync"],
+    },
+    Practice {
+        guide: "mixing threads and asyncio without care",
+        rust: "spawn_blocking, a Handle or a channel from plain threads; never block_on inside",
+        shown_in: &["hybrid-demo run-in-executor", "hybrid-demo thread-to-loop"],
+    },
+    Practice {
+        guide: "threads do not help CPU-bound work (the GIL)",
+        rust: "they do: no GIL, one thread per core",
+        shown_in: &["threading-demo no-gil", "threading-demo gil"],
+    },
+    Practice {
+        guide: "deadlocks",
+        rust: "the same risk: one lock order; std's Mutex is not reentrant",
+        shown_in: &["threading-demo deadlock", "threading-demo rlock"],
+    },
+    Practice {
+        guide: "processes: more memory, start-up overhead, harder IPC",
+        rust: "the same costs, smaller: a native binary, serde instead of pickle",
+        shown_in: &[
+            "multiprocessing-demo startup-cost",
+            "multiprocessing-demo serialization-cost",
+        ],
+    },
+    Practice {
+        guide: "overusing processes for lightweight tasks",
+        rust: "threads or rayon: no GIL to escape",
+        shown_in: &["multiprocessing-demo par-iter", "compare benchmark-table"],
+    },
+    Practice {
+        guide: "asyncio is not for CPU-bound work",
+        rust: "tokio's workers use every core, but a long computation stalls its worker: rayon",
+        shown_in: &["hybrid-demo cpu-offload", "hybrid-demo pipeline"],
+    },
+    Practice {
+        guide: "mixing models unless necessary",
+        rust: "one model; tokio + rayon only where waits and CPU meet",
+        shown_in: &["compare choose", "hybrid-demo pipeline"],
+    },
+];
+
+/// The guides' best practices.
+pub const BEST_PRACTICES: [Practice; 10] = [
+    Practice {
+        guide: "choose the right tool for the workload",
+        rust: "the rules above, checked on your machine",
+        shown_in: &["compare choose", "compare decision-matrix"],
+    },
+    Practice {
+        guide: "start simple: threading before multiprocessing",
+        rust: "threads first; without a GIL they are often the end",
+        shown_in: &[
+            "threading-demo thread-basics",
+            "threading-demo scoped-threads",
+        ],
+    },
+    Practice {
+        guide: "use executors (ThreadPoolExecutor, Pool), not raw threads",
+        rust: "a thread pool, rayon, tokio's JoinSet",
+        shown_in: &["futures-demo submit", "multiprocessing-demo pool-map"],
+    },
+    Practice {
+        guide: "limit concurrency",
+        rust: "a Semaphore, a bounded channel, a fixed pool",
+        shown_in: &["asyncio-demo semaphore", "asyncio-demo rate-limit"],
+    },
+    Practice {
+        guide: "handle exceptions",
+        rust: "a Result from every task; a panic is an Err at join",
+        shown_in: &["futures-demo exceptions", "asyncio-demo exceptions"],
+    },
+    Practice {
+        guide: "use thread- and process-safe data structures",
+        rust: "channels (std, crossbeam, tokio, ipc-channel); the types say what is safe",
+        shown_in: &["threading-demo queue", "multiprocessing-demo queue"],
+    },
+    Practice {
+        guide: "test thoroughly; debug with logging",
+        rust: "tokio's paused clock, loom, tracing: RUST_LOG=debug, --trace FILE",
+        shown_in: &[],
+    },
+    Practice {
+        guide: "avoid deadlocks when locking",
+        rust: "one lock order; a guard's Drop releases the lock",
+        shown_in: &["threading-demo deadlock", "threading-demo lock"],
+    },
+    Practice {
+        guide: "prefer asyncio for new high-concurrency I/O",
+        rust: "tokio",
+        shown_in: &["asyncio-demo many-connections", "asyncio-demo download"],
+    },
+    Practice {
+        guide: "if __name__ == \"__main__\": for multiprocessing",
+        rust: "the --role dispatch at the top of main",
+        shown_in: &[
+            "multiprocessing-demo process-basics",
+            "futures-demo process-pool",
+        ],
+    },
+];
+
+// --- run and measure ---
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::claim::{Evidence, Machine as Load};
+use common::cli::{Section, SectionResult, UsageError};
+use common::print::{takeaway, takeaway_if};
+use common::timing::{Bytes, Secs};
+use serde::Deserialize;
+
+use crate::jobs::Sizes;
+use crate::models::Model;
+use crate::report::{self, Report};
+use crate::session::{Format, Options, measure_rows};
+use crate::table::CLOSE;
+use crate::{benchmark_table, decision_matrix};
+
+pub const SECTION: Section<Options> = Section::with_options(
+    "choose",
+    "which model? the flowchart, decision matrix, best practices, pitfalls",
+    "Rust's rules of thumb, each checked against the rows that back it",
+    run,
+)
+.usage_check(check_from)
+.owns_options(&["from"])
+.cpu_bound();
+
+/// "As fast as": within this factor of the fastest cell. Wider than the tables' 10 % tie:
+/// the waiting rows take tens of milliseconds at quick sizes, where a few milliseconds of
+/// start-up are noise.
+const AS_FAST: f64 = 1.3;
+
+/// The rows the rules read: (section, scenario).
+const CPU: (&str, &str) = ("benchmark-table", "CPU-bound");
+const FEW: (&str, &str) = ("decision-matrix", "Download 5 files");
+const MANY: (&str, &str) = ("decision-matrix", "Download 1000 files");
+const IMAGES: (&str, &str) = ("decision-matrix", "Process 100 images");
+const SCRAPING: (&str, &str) = ("decision-matrix", "Web scraping");
+const QUERIES: (&str, &str) = ("decision-matrix", "Database queries (many)");
+const SERVER: (&str, &str) = ("decision-matrix", "Real-time server");
+const NEEDED: [(&str, &str); 7] = [CPU, FEW, MANY, IMAGES, SCRAPING, QUERIES, SERVER];
+
+/// The rows as `compare --format json` prints them: the part the rules read.
+#[derive(Debug, Deserialize)]
+struct Measured {
+    machine: Reading,
+    rows: Vec<MeasuredRow>,
+}
+
+/// The `machine` object: the line printed above the rows, and the load (for the likely
+/// cause of a claim that does not hold).
+#[derive(Debug, Deserialize)]
+struct Reading {
+    cpu: String,
+    cores: usize,
+    os: String,
+    profile: String,
+    sizes: String,
+    load_1m: Option<f64>,
+    usable_cores: usize,
+    online_cores: Option<usize>,
+    others_busy: Option<f64>,
+}
+
+impl Reading {
+    fn load(&self) -> Load {
+        Load {
+            load_1m: self.load_1m,
+            usable_cores: self.usable_cores,
+            online_cores: self.online_cores,
+            others_busy: self.others_busy,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MeasuredRow {
+    section: String,
+    scenario: String,
+    workload: String,
+    cells: Vec<MeasuredCell>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MeasuredCell {
+    model: Model,
+    seconds: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+}
+
+impl MeasuredRow {
+    fn cell(&self, model: Model) -> Option<&MeasuredCell> {
+        self.cells.iter().find(|c| c.model == model)
+    }
+
+    fn seconds(&self, model: Model) -> Option<f64> {
+        self.cell(model)?.seconds
+    }
+
+    fn memory(&self, model: Model) -> Option<u64> {
+        self.cell(model)?.peak_rss_bytes
+    }
+
+    /// The fastest of `models` that ran, and its seconds.
+    fn best_of(&self, models: &[Model]) -> Option<(Model, f64)> {
+        models
+            .iter()
+            .filter_map(|&m| self.seconds(m).map(|s| (m, s)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    fn fastest(&self) -> Option<(Model, f64)> {
+        self.best_of(&Model::ALL)
+    }
+
+    /// `CPU-bound: sequential 162.7 ms, rayon 82.7 ms (4.6 MiB)`: the cells a rule reads.
+    fn line(&self, models: &[Model], memory: bool) -> String {
+        let fastest = self.fastest().map(|(m, _)| m);
+        let cells: Vec<String> = models
+            .iter()
+            .map(|&m| {
+                let star = if Some(m) == fastest { "★" } else { "" };
+                let time = self.seconds(m).map_or("n/a".to_owned(), secs);
+                match self.memory(m).filter(|_| memory) {
+                    Some(b) => format!("{star}{} {time} ({})", m.name(), Bytes(b)),
+                    None => format!("{star}{} {time}", m.name()),
+                }
+            })
+            .collect();
+        format!("{}: {}", self.scenario, cells.join(", "))
+    }
+}
+
+/// Seconds as the tables print them; `n/a` for a cell that did not run.
+fn secs(s: f64) -> String {
+    if s.is_finite() {
+        Secs(Duration::from_secs_f64(s.max(0.0))).to_string()
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+/// What a rule's check found: the cells it read, whether they back it, and the claim.
+struct Check {
+    lines: Vec<String>,
+    evidence: Evidence,
+    claim: String,
+}
+
+impl Check {
+    /// A rule whose rows are not all there.
+    fn missing(rows: &[(&str, &str)]) -> Check {
+        let names: Vec<String> = rows.iter().map(|(s, r)| format!("{s} / {r}")).collect();
+        Check {
+            lines: vec![],
+            evidence: Evidence::new(
+                false,
+                format!("the rows {}", names.join(", ")),
+                "not all of them (run compare, or choose alone, to measure them)",
+            ),
+            claim: String::new(),
+        }
+    }
+}
+
+/// Every rule checked against `measured`, in the order of [`RULES`].
+fn check_all(measured: &Measured) -> Vec<Check> {
+    let row = |(section, scenario): (&str, &str)| {
+        measured
+            .rows
+            .iter()
+            .find(|r| r.section == section && r.scenario == scenario)
+    };
+    let cores = measured.machine.cores;
+    vec![
+        row(CPU).map_or_else(|| Check::missing(&[CPU]), |r| cpu_rule(r, cores)),
+        row(FEW).map_or_else(|| Check::missing(&[FEW]), few_waits_rule),
+        match (row(MANY), row(SERVER)) {
+            (Some(many), Some(server)) => many_waits_rule(many, server),
+            _ => Check::missing(&[MANY, SERVER]),
+        },
+        row(SCRAPING).map_or_else(|| Check::missing(&[SCRAPING]), mixed_rule),
+        match (row(CPU), row(IMAGES)) {
+            (Some(cpu), Some(images)) => processes_rule(cpu, images),
+            _ => Check::missing(&[CPU, IMAGES]),
+        },
+        row(QUERIES).map_or_else(|| Check::missing(&[QUERIES]), no_mixing_rule),
+    ]
+}
+
+const IN_PROCESS: [Model; 3] = [Model::Threads, Model::ThreadPool, Model::Rayon];
+const TOKIO: [Model; 2] = [Model::Tokio, Model::Hybrid];
+
+/// A cell that did not run reads as never finishing: no claim rests on it.
+fn or_never(s: Option<f64>) -> f64 {
+    s.unwrap_or(f64::INFINITY)
+}
+
+fn dur(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.max(0.0) } else { 1e9 })
+}
+
+fn mem(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| Bytes(b).to_string())
+}
+
+/// The fastest of `models` on `row` (`models[0]` and never, if none ran).
+fn best(row: &MeasuredRow, models: &[Model]) -> (Model, f64) {
+    row.best_of(models).unwrap_or((models[0], f64::INFINITY))
+}
+
+/// The best of `models` on `row`, and whether it is as fast as the fastest cell.
+fn as_fast(row: &MeasuredRow, models: &[Model], name: &str) -> (Model, f64, Evidence) {
+    let (model, time) = best(row, models);
+    let (fastest, f) = row.fastest().unwrap_or((model, time));
+    let evidence = Evidence::new(
+        time.is_finite() && time <= f * AS_FAST,
+        format!(
+            "{name} within {:.0} % of the fastest cell on {}",
+            (AS_FAST - 1.0) * 100.0,
+            row.scenario
+        ),
+        format!(
+            "{} {} against {} {}",
+            model.name(),
+            secs(time),
+            fastest.name(),
+            secs(f)
+        ),
+    );
+    (model, time, evidence)
+}
+
+/// 1. CPU work: the best in-process cell scales over sequential on every core, and
+///    processes are no faster.
+fn cpu_rule(row: &MeasuredRow, cores: usize) -> Check {
+    let sequential = or_never(row.seconds(Model::Sequential));
+    let (model, time) = best(row, &IN_PROCESS);
+    let processes = or_never(row.seconds(Model::Processes));
+    let speedup = sequential / time.max(f64::MIN_POSITIVE);
+    let evidence = Evidence::scaling(speedup, cores).and(Evidence::new(
+        processes * CLOSE >= time,
+        format!("processes no more than 10 % faster than {}", model.name()),
+        format!("processes {} against {}", secs(processes), secs(time)),
+    ));
+    let shown = [Model::Sequential, Model::Threads, Model::ThreadPool];
+    Check {
+        lines: vec![row.line(
+            &[&shown[..], &[Model::Rayon, Model::Processes]].concat(),
+            false,
+        )],
+        evidence,
+        claim: format!(
+            "CPU work: {} ran {speedup:.1}x sequential on {cores} cores in one process; processes were no faster ({})",
+            model.name(),
+            secs(processes)
+        ),
+    }
+}
+
+/// 2. A few waits: threads overlap them (far faster than one after another) and are as
+///    fast as the fastest cell, tokio included.
+fn few_waits_rule(row: &MeasuredRow) -> Check {
+    let (model, time, evidence) = as_fast(row, &[Model::Threads, Model::ThreadPool], "threads");
+    let sequential = or_never(row.seconds(Model::Sequential));
+    let evidence = evidence.and(Evidence::faster(
+        model.name(),
+        dur(time),
+        "sequential",
+        dur(sequential),
+        2.0,
+    ));
+    let shown = [
+        Model::Sequential,
+        Model::Threads,
+        Model::ThreadPool,
+        Model::Tokio,
+    ];
+    Check {
+        lines: vec![row.line(&shown, false)],
+        evidence,
+        claim: format!(
+            "a few waits: {} took {} ({:.1}x faster than one after another), as fast as any cell: no runtime needed",
+            model.name(),
+            secs(time),
+            sequential / time.max(f64::MIN_POSITIVE),
+        ),
+    }
+}
+
+/// 3. Many waits or connections: tokio (alone or with rayon) is as fast as the fastest
+///    cell on both rows, and beats a thread per download in time and memory.
+fn many_waits_rule(many: &MeasuredRow, server: &MeasuredRow) -> Check {
+    let (model, tokio, fast) = as_fast(many, &TOKIO, "tokio");
+    let (_, _, serves) = as_fast(server, &TOKIO, "tokio");
+    let threads = or_never(many.seconds(Model::Threads));
+    let (tokio_mem, threads_mem) = (many.memory(model), many.memory(Model::Threads));
+    let lighter = Evidence::new(
+        tokio_mem.zip(threads_mem).is_some_and(|(t, th)| t < th),
+        format!("tokio lighter than a thread per item on {}", many.scenario),
+        format!("{} against {}", mem(tokio_mem), mem(threads_mem)),
+    );
+    let evidence = fast
+        .and(serves)
+        .and(Evidence::faster(
+            model.name(),
+            dur(tokio),
+            "a thread per download",
+            dur(threads),
+            1.0,
+        ))
+        .and(lighter);
+    let shown = [
+        Model::Threads,
+        Model::ThreadPool,
+        Model::Tokio,
+        Model::Hybrid,
+    ];
+    Check {
+        lines: vec![many.line(&shown, true), server.line(&shown, true)],
+        evidence,
+        claim: format!(
+            "many waits: {} took {} in {}, a thread per download {} in {}; tokio served the clients as fast as any cell",
+            model.name(),
+            secs(tokio),
+            mem(tokio_mem),
+            secs(threads),
+            mem(threads_mem)
+        ),
+    }
+}
+
+/// 4. Mixed work: tokio with the parsing handed to rayon (the hybrid cell) is as fast as
+///    the fastest cell, and far faster than rayon alone, whose threads wait one download
+///    each.
+fn mixed_rule(row: &MeasuredRow) -> Check {
+    let (_, hybrid, evidence) = as_fast(row, &[Model::Hybrid], "hybrid");
+    let rayon = or_never(row.seconds(Model::Rayon));
+    let evidence = evidence.and(Evidence::faster(
+        "hybrid",
+        dur(hybrid),
+        "rayon alone",
+        dur(rayon),
+        2.0,
+    ));
+    let shown = [Model::Rayon, Model::Threads, Model::Tokio, Model::Hybrid];
+    Check {
+        lines: vec![row.line(&shown, false)],
+        evidence,
+        claim: format!(
+            "mixed work: tokio with the parsing on rayon took {}, as fast as any cell and {:.1}x faster than rayon alone",
+            secs(hybrid),
+            rayon / hybrid.max(f64::MIN_POSITIVE)
+        ),
+    }
+}
+
+/// 5. Processes buy isolation, not speed: on the CPU row no faster than the best
+///    in-process cell and heavier; with images to copy, slower.
+fn processes_rule(cpu: &MeasuredRow, images: &MeasuredRow) -> Check {
+    let (model, time) = best(cpu, &IN_PROCESS);
+    let processes = or_never(cpu.seconds(Model::Processes));
+    let (p_mem, t_mem) = (cpu.memory(Model::Processes), cpu.memory(model));
+    let (img_model, img_time) = best(images, &IN_PROCESS);
+    let img_processes = or_never(images.seconds(Model::Processes));
+    let evidence = Evidence::new(
+        processes * CLOSE >= time && p_mem.zip(t_mem).is_some_and(|(p, t)| p > t),
+        format!(
+            "on {}, processes no more than 10 % faster than {} and heavier",
+            cpu.scenario,
+            model.name()
+        ),
+        format!(
+            "{} in {} against {} in {}",
+            secs(processes),
+            mem(p_mem),
+            secs(time),
+            mem(t_mem)
+        ),
+    )
+    .and(Evidence::faster(
+        img_model.name(),
+        dur(img_time),
+        "processes",
+        dur(img_processes),
+        CLOSE,
+    ));
+    let memory = p_mem
+        .zip(t_mem)
+        .map_or(0.0, |(p, t)| p as f64 / t.max(1) as f64);
+    let shown = [Model::ThreadPool, Model::Rayon, Model::Processes];
+    Check {
+        lines: vec![cpu.line(&shown, true), images.line(&shown, true)],
+        evidence,
+        claim: format!(
+            "processes for isolation, not speed: no faster on {} at {memory:.1}x the memory, and {:.1}x the time of {} once the images are copied to them; a crash stays in its process (multiprocessing-demo crash-isolation)",
+            cpu.scenario,
+            img_processes / img_time.max(f64::MIN_POSITIVE),
+            img_model.name()
+        ),
+    }
+}
+
+/// 6. Not mixing: with nothing to wait for, handing each query from tokio to
+///    `spawn_blocking` (the hybrid cell) is slower than one model alone.
+fn no_mixing_rule(row: &MeasuredRow) -> Check {
+    let hybrid = or_never(row.seconds(Model::Hybrid));
+    let shown = [
+        Model::Sequential,
+        Model::ThreadPool,
+        Model::Rayon,
+        Model::Hybrid,
+    ];
+    let (model, time) = best(row, &shown[..3]);
+    let evidence = Evidence::faster(
+        model.name(),
+        dur(time),
+        "tokio + spawn_blocking",
+        dur(hybrid),
+        CLOSE,
+    );
+    Check {
+        lines: vec![row.line(&shown, false)],
+        evidence,
+        claim: format!(
+            "don't mix for nothing: in-process SQLite queries handed one by one from tokio to spawn_blocking took {}, {:.1}x the time of {} alone ({})",
+            secs(hybrid),
+            hybrid / time.max(f64::MIN_POSITIVE),
+            model.name(),
+            secs(time)
+        ),
+    }
+}
+
+/// Where the rows come from.
+enum Source<'a> {
+    ThisRun,
+    File(&'a Path),
+}
+
+/// `--from FILE.json`: only in the terminal format, and a file `compare --format json`
+/// wrote, holding at least one row the rules read.
+fn check_from(options: &Options) -> Result<(), UsageError> {
+    let Some(path) = &options.from else {
+        return Ok(());
+    };
+    if options.format != Format::Terminal || options.chart.is_some() {
+        return Err(UsageError(
+            "--from prints the rules to the terminal: drop --format and --chart (they print this run's rows)".into(),
+        ));
+    }
+    read_from(path).map(drop)
+}
+
+/// Read and check `--from FILE.json`: one line naming the problem when it cannot be used.
+fn read_from(path: &Path) -> Result<Measured, UsageError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UsageError(format!(
+            "--from {shown}: cannot read it ({e}); give a file written by compare --format json"
+        ))
+    })?;
+    let measured = parse(&text).map_err(|e| {
+        UsageError(format!(
+            "--from {shown}: not the JSON of compare --format json ({e})"
+        ))
+    })?;
+    if !measured
+        .rows
+        .iter()
+        .any(|r| NEEDED.contains(&(r.section.as_str(), r.scenario.as_str())))
+    {
+        return Err(UsageError(format!(
+            "--from {shown}: none of the rows the rules read; write it with compare --format json (every section)"
+        )));
+    }
+    Ok(measured)
+}
+
+fn parse(json: &str) -> Result<Measured, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string().replace('\n', " "))
+}
+
+fn run(options: &Options) -> SectionResult {
+    let (measured, source) = match &options.from {
+        Some(path) => (read_from(path)?, Source::File(path)),
+        None => (this_run(options)?, Source::ThisRun),
+    };
+    if options.format != Format::Terminal {
+        // Data formats: the rows measured went into the data; nothing to print here.
+        return Ok(());
+    }
+    let held = print_rules(&measured, &source);
+    print_flowchart();
+    print_matrix(&measured);
+    print_practices("pitfalls", &PITFALLS);
+    print_practices("best practices", &BEST_PRACTICES);
+    println!();
+    let rows = match source {
+        Source::ThisRun => "this run's rows".to_owned(),
+        Source::File(path) => format!("the rows of {}", path.display()),
+    };
+    takeaway(format!(
+        "{held} of {} rules shown by {rows}; where one is not, measure your own workload before you choose",
+        RULES.len()
+    ));
+    Ok(())
+}
+
+/// This run's rows: those an earlier section measured, and the ones missing measured now
+/// (at quick sizes unless --full or --tiny), through the JSON `--format json` prints.
+fn this_run(options: &Options) -> anyhow::Result<Measured> {
+    let (rows, _) = options.shared.results();
+    let missing: Vec<(&str, &str)> = NEEDED
+        .into_iter()
+        .filter(|&(section, scenario)| {
+            !rows
+                .iter()
+                .any(|r| r.section == section && r.scenario == scenario)
+        })
+        .collect();
+    if !missing.is_empty() {
+        let sizes = match options.sizes() {
+            Sizes::Full if !options.full => Sizes::Quick,
+            sizes => sizes,
+        };
+        measure_rows(options, sizes, |env| {
+            benchmark_table::scenarios(env)
+                .into_iter()
+                .chain(decision_matrix::scenarios(env))
+                .filter(|s| missing.contains(&(s.section, s.name)))
+                .collect()
+        })?;
+    }
+    let (rows, machine) = options.shared.results();
+    let machine = machine.unwrap_or_else(|| crate::report::Machine::here(options.sizes()));
+    let json = report::json(&Report {
+        machine: &machine,
+        rows: &rows,
+    })?;
+    parse(&json).map_err(anyhow::Error::msg)
+}
+
+/// Each rule with the cells it reads and its verdict; returns how many held.
+fn print_rules(measured: &Measured, source: &Source) -> usize {
+    let m = &measured.machine;
+    match source {
+        Source::ThisRun => println!("  The rules of thumb, each with this run's rows:"),
+        Source::File(path) => {
+            println!(
+                "  The rules of thumb, each with the rows of {}:",
+                path.display()
+            );
+            println!(
+                "  (measured on {}, {} cores, {}, {} build, {} sizes)",
+                m.cpu, m.cores, m.os, m.profile, m.sizes
+            );
+        }
+    }
+    let checks = check_all(measured);
+    let mut held = 0;
+    for (k, (rule, check)) in RULES.iter().zip(&checks).enumerate() {
+        println!();
+        println!("  {}. {} -> {}", k + 1, rule.workload, rule.rust);
+        println!("     (the guides: {}) {}", rule.python, rule.why);
+        for line in &check.lines {
+            println!("     {line}");
+        }
+        let shown = match source {
+            Source::ThisRun => takeaway_if(&check.evidence, &check.claim),
+            Source::File(_) => {
+                println!("{}", check.evidence.verdict(&check.claim, Some(&m.load())));
+                check.evidence.holds()
+            }
+        };
+        held += usize::from(shown);
+    }
+    println!();
+    for row in &measured.rows {
+        if NEEDED.contains(&(row.section.as_str(), row.scenario.as_str())) {
+            println!("  {:24} {}", row.scenario, row.workload);
+        }
+    }
+    held
+}
+
+fn print_flowchart() {
+    println!();
+    println!("  {:32} {:24} Rust", "the guides' flowchart", "they say");
+    for (leaf, python, rule) in FLOWCHART {
+        println!(
+            "  {leaf:32} {python:24} {} (rule {})",
+            RULES[rule].rust,
+            rule + 1
+        );
+    }
+}
+
+fn print_matrix(measured: &Measured) {
+    println!();
+    println!(
+        "  {:24} {:16} {:42} fastest here",
+        "the decision matrix", "they say", "Rust"
+    );
+    for ((scenario, rule, rust, differs), (_, pick)) in MATRIX.iter().zip(decision_matrix::MATRIX) {
+        let fastest = measured
+            .rows
+            .iter()
+            .find(|r| r.section == "decision-matrix" && r.scenario == *scenario)
+            .and_then(MeasuredRow::fastest)
+            .map_or("not measured", |(m, _)| m.name());
+        let rust = format!("{rust} (rule {})", rule + 1);
+        println!(
+            "  {scenario:24} {:16} {rust:42} {fastest}",
+            format!("{pick:?}").to_lowercase()
+        );
+        if !differs.is_empty() {
+            println!("  {:24} ≠ {differs}", "");
+        }
+    }
+}
+
+fn print_practices(what: &str, list: &[Practice]) {
+    println!();
+    println!("  the guides' {what} -> Rust [where it is shown]");
+    for p in list {
+        let shown = if p.shown_in.is_empty() {
+            "every demo".to_owned()
+        } else {
+            p.shown_in.join(", ")
+        };
+        println!("  - {} -> {} [{shown}]", p.guide, p.rust);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::Env;
+
+    /// A report with the rows the rules read; `cells(scenario)` gives each row's
+    /// (model, seconds, peak MiB).
+    fn report(cores: usize, cells: impl Fn(&str) -> Vec<(&'static str, f64, u64)>) -> String {
+        let rows: Vec<serde_json::Value> = NEEDED
+            .iter()
+            .map(|&(section, scenario)| {
+                let cells: Vec<serde_json::Value> = cells(scenario)
+                    .into_iter()
+                    .map(|(model, seconds, mib)| {
+                        serde_json::json!({
+                            "model": model, "seconds": seconds, "peak_rss_bytes": mib << 20,
+                            "python_family": "threading", "workers": 2, "runs": 1,
+                            "fastest": false, "not_applicable": null,
+                        })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "section": section, "scenario": scenario, "workload": "w",
+                    "python_recommends": "asyncio", "python_guide_seconds": {},
+                    "rust_winner": "tokio", "agrees": true, "verdict": "agrees",
+                    "winner_vs_recommended": 1.0, "cells": cells,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "machine": {
+                "cpu": "test CPU", "cores": cores, "os": "linux", "arch": "x86_64",
+                "profile": "release", "sizes": "quick", "load_1m": 0.1,
+                "usable_cores": cores, "online_cores": cores, "others_busy": 0.0,
+            },
+            "rows": rows,
+        })
+        .to_string()
+    }
+
+    /// Rows as a quiet 2-core machine measures them: every rule backed.
+    fn backing(scenario: &str) -> Vec<(&'static str, f64, u64)> {
+        match scenario {
+            "CPU-bound" => vec![
+                ("sequential", 0.160, 4),
+                ("threads", 0.085, 5),
+                ("thread-pool", 0.084, 5),
+                ("processes", 0.086, 13),
+                ("rayon", 0.082, 5),
+                ("hybrid", 0.083, 6),
+            ],
+            "Download 5 files" => vec![
+                ("sequential", 0.200, 6),
+                ("threads", 0.044, 6),
+                ("thread-pool", 0.043, 6),
+                ("tokio", 0.042, 6),
+            ],
+            "Download 1000 files" | "Real-time server" => vec![
+                ("sequential", 0.860, 6),
+                ("threads", 0.087, 16),
+                ("thread-pool", 0.150, 6),
+                ("tokio", 0.035, 12),
+            ],
+            "Process 100 images" => vec![
+                ("thread-pool", 0.021, 26),
+                ("rayon", 0.022, 25),
+                ("processes", 0.032, 52),
+            ],
+            "Web scraping" => vec![
+                ("threads", 0.023, 8),
+                ("rayon", 0.230, 6),
+                ("tokio", 0.024, 9),
+                ("hybrid", 0.026, 9),
+            ],
+            "Database queries (many)" => vec![
+                ("sequential", 0.0027, 6),
+                ("thread-pool", 0.0028, 7),
+                ("rayon", 0.0032, 7),
+                ("hybrid", 0.019, 18),
+            ],
+            _ => vec![],
+        }
+    }
+
+    fn verdicts(json: &str) -> Vec<bool> {
+        check_all(&parse(json).unwrap())
+            .iter()
+            .map(|c| c.evidence.holds())
+            .collect()
+    }
+
+    #[test]
+    fn rows_like_a_quiet_machine_back_every_rule() {
+        assert_eq!(verdicts(&report(2, backing)), [true; 6]);
+    }
+
+    #[test]
+    fn rows_that_disagree_contradict_only_their_rules() {
+        // Processes win the CPU row by far, and a thread per download beats tokio.
+        let json = report(2, |scenario| {
+            let mut cells = backing(scenario);
+            for (model, seconds, _) in &mut cells {
+                match (scenario, *model) {
+                    ("CPU-bound", "processes") => *seconds = 0.040,
+                    ("Download 1000 files", "threads") => *seconds = 0.010,
+                    _ => {}
+                }
+            }
+            cells
+        });
+        assert_eq!(
+            verdicts(&json),
+            [false, true, false, true, false, true],
+            "rules 1, 3 and 5 read the changed cells"
+        );
+        let checks = check_all(&parse(&json).unwrap());
+        let line = checks[0].evidence.verdict(&checks[0].claim, None);
+        assert!(line.starts_with("not shown in this run:"), "{line}");
+        assert!(line.contains("processes 40.0 ms"), "{line}");
+    }
+
+    #[test]
+    fn one_core_cannot_back_the_cpu_rule() {
+        assert_eq!(
+            verdicts(&report(1, backing)),
+            [false, true, true, true, true, true]
+        );
+    }
+
+    #[test]
+    fn a_missing_row_is_not_shown_and_says_which() {
+        let json = report(2, |scenario| match scenario {
+            "Web scraping" => vec![],
+            _ => backing(scenario),
+        });
+        let mut measured = parse(&json).unwrap();
+        measured.rows.retain(|r| r.scenario != "Real-time server");
+        let checks = check_all(&measured);
+        let holds: Vec<bool> = checks.iter().map(|c| c.evidence.holds()).collect();
+        assert_eq!(holds, [true, true, false, false, true, true]);
+        let line = checks[2].evidence.verdict("", None);
+        assert!(line.contains("Real-time server"), "{line}");
+    }
+
+    #[test]
+    fn a_bad_or_missing_file_is_a_one_line_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.json");
+        let garbage = dir.path().join("garbage.json");
+        std::fs::write(&garbage, "{\"rows\": [1, 2]}\n").unwrap();
+        let empty = dir.path().join("empty.json");
+        let mut no_rows: serde_json::Value = serde_json::from_str(&report(2, backing)).unwrap();
+        no_rows["rows"] = serde_json::json!([]);
+        std::fs::write(&empty, no_rows.to_string()).unwrap();
+        for (path, says) in [
+            (&missing, "cannot read it"),
+            (&garbage, "not the JSON of compare --format json"),
+            (&empty, "none of the rows"),
+        ] {
+            let UsageError(e) = read_from(path).unwrap_err();
+            assert!(e.contains(says), "{e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let good = dir.path().join("good.json");
+        std::fs::write(&good, report(2, backing)).unwrap();
+        assert_eq!(read_from(&good).unwrap().rows.len(), NEEDED.len());
+    }
+
+    #[test]
+    fn the_rules_read_rows_the_sections_measure() {
+        let env = Env::for_tests();
+        let rows: Vec<(&str, &str)> = benchmark_table::scenarios(&env)
+            .into_iter()
+            .chain(decision_matrix::scenarios(&env))
+            .map(|s| (s.section, s.name))
+            .collect();
+        for needed in NEEDED {
+            assert!(rows.contains(&needed), "{needed:?}");
+        }
+    }
+
+    #[test]
+    fn the_matrix_follows_the_guides_scenarios_and_names_real_rules() {
+        let ours: Vec<&str> = MATRIX.iter().map(|m| m.0).collect();
+        let theirs: Vec<&str> = decision_matrix::MATRIX.iter().map(|m| m.0).collect();
+        assert_eq!(ours, theirs);
+        assert!(MATRIX.iter().all(|m| m.1 < RULES.len()));
+        assert!(FLOWCHART.iter().all(|f| f.2 < RULES.len()));
+    }
+
+    #[test]
+    fn every_section_named_exists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for p in PITFALLS.iter().chain(&BEST_PRACTICES) {
+            for shown in p.shown_in {
+                let (krate, section) = shown.split_once(' ').unwrap();
+                let file = root
+                    .join(krate)
+                    .join("src")
+                    .join(format!("{}.rs", section.replace('-', "_")));
+                let text = std::fs::read_to_string(&file)
+                    .unwrap_or_else(|e| panic!("{shown}: {}: {e}", file.display()));
+                assert!(
+                    text.contains(&format!("-- {section}")),
+                    "{shown}: not a section"
+                );
+            }
+        }
+    }
+}
