@@ -87,7 +87,10 @@ fn run() -> SectionResult {
     );
     figure(
         "threads",
-        format!("1, then {threads} sharing the same calls ({usable} usable cores)"),
+        format!(
+            "1, then {threads} sharing the same calls ({usable} usable core{})",
+            if usable == 1 { "" } else { "s" }
+        ),
     );
     for (name, m) in [
         ("pure Python", &pure),
