@@ -406,7 +406,7 @@ fn gil_evidence(
     Some((
         threads_flat.and(pool_scales),
         format!(
-            "{scenario}: the GIL: Python's threads ran {threads_x:.1}x one thread, Pool's processes {pool_x:.1}x; Rust's threads need no processes for this"
+            "{scenario}: the GIL: Python's threads ran {threads_x:.1}x one thread, Pool's processes {pool_x:.1}x"
         ),
     ))
 }
