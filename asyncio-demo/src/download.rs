@@ -151,7 +151,8 @@ const TWIN: Twin = Twin::new(
     ],
 );
 
-/// The demo-wide options (`--url`, `--requests`, `--concurrency`, `--max-bytes`).
+/// The demo-wide options (`--url`, `--requests`, `--concurrency`, `--max-bytes`, and
+/// `web-server`'s and `websocket`'s).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Options {
     /// `download`: fetch this http:// URL instead of the local test server's files
@@ -168,6 +169,9 @@ pub struct Options {
     /// `download`: stop any response body longer than this (bytes, or with K, M or G)
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_bytes)]
     pub max_bytes: u64,
+    /// `web-server`'s and `websocket`'s options (`--serve`, `--clients`).
+    #[command(flatten)]
+    pub web: crate::web_server::ServeOptions,
 }
 
 /// The largest `--max-bytes`: 1 TiB.

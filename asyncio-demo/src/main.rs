@@ -27,9 +27,11 @@ mod semaphore;
 mod spawn_send;
 mod tasks;
 mod timeout;
+mod web_server;
+mod websocket;
 
-/// The demo-wide options are `download`'s (`--url`, `--requests`, `--concurrency`); the
-/// other sections read none.
+/// The demo-wide options are `download`'s (`--url`, `--requests`, `--concurrency`) with
+/// `web-server`'s and `websocket`'s (`--serve`, `--clients`); the other sections read none.
 const SECTIONS: &[Section<download::Options>] = &[
     event_loop::SECTION.in_demo(),
     tasks::SECTION.in_demo(),
@@ -49,6 +51,8 @@ const SECTIONS: &[Section<download::Options>] = &[
     download::SECTION,
     file_io::SECTION.in_demo(),
     broadcast::SECTION.in_demo(),
+    web_server::SECTION,
+    websocket::SECTION,
     other_runtimes::SECTION.in_demo(),
 ];
 
@@ -56,6 +60,7 @@ const SECTIONS: &[Section<download::Options>] = &[
 const ROLES: &[Role] = &[
     Role::new("echo-server", many_connections::server_role),
     Role::new("echo-clients", many_connections::clients_role),
+    Role::new("websocket-room", websocket::room_role),
 ];
 
 fn main() -> ExitCode {

@@ -581,6 +581,10 @@ impl<O: clap::Args> Demo<O> {
                 continue;
             }
             for long in section.owns {
+                // Another owner among the chosen sections reads it (`--serve`).
+                if chosen.iter().any(|&c| self.sections[c].owns.contains(long)) {
+                    continue;
+                }
                 let given = cmd
                     .get_arguments()
                     .find(|a| a.get_long() == Some(long))
@@ -1322,5 +1326,31 @@ mod tests {
         assert_eq!(r.code, 2);
         assert!(!r.message.contains("unexpected argument"), "{}", r.message);
         assert!(r.message.contains("-1"), "{}", r.message);
+    }
+
+    #[test]
+    fn an_option_two_sections_own_is_fine_with_either() {
+        #[derive(clap::Args, Debug)]
+        struct Opts {
+            #[arg(long)]
+            serve: bool,
+        }
+        const S: &[Section<Opts>] = &[
+            Section::with_options("web", "", "", |_| Ok(())).owns_options(&["serve"]),
+            Section::with_options("room", "", "", |_| Ok(())).owns_options(&["serve"]),
+            Section::<NoOptions>::new("gather", "", "", ok).in_demo(),
+        ];
+        let demo: Demo<Opts> = Demo {
+            name: "owners-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        assert!(demo.parse(["owners-demo", "web", "--serve"]).is_ok());
+        assert!(demo.parse(["owners-demo", "room", "--serve"]).is_ok());
+        let Err(r) = demo.parse(["owners-demo", "gather", "--serve"]) else {
+            panic!("--serve without an owner");
+        };
+        assert_eq!(r.code, 2);
     }
 }
