@@ -50,9 +50,6 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The page the server shows at `/`: no build step, no external assets.
-pub const PAGE: &str = include_str!("websocket.html");
-
 /// What the room counts: joins, leaves and the policy's drops.
 #[derive(Debug, Default)]
 pub struct RoomStats {
@@ -176,24 +173,28 @@ async fn join(ws: WebSocketUpgrade, State(room): State<Arc<Room>>) -> Response {
     })
 }
 
-/// The room's app: the page at `/`, the WebSocket at `/ws`.
-pub fn router(room: Arc<Room>) -> Router {
+/// The room's app: `page` (HTML) at `/`, the WebSocket at `/ws`.
+pub fn router(room: Arc<Room>, page: &'static str) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
+        .route("/", get(move || async move { Html(page) }))
         .route("/ws", get(join))
         .with_state(room)
 }
 
-/// Serve the room until `room.stop` is cancelled; then every session closes (a close frame
-/// to each client) and this returns once all of them have ended.
-pub async fn serve_room(listener: TcpListener, room: Arc<Room>) -> std::io::Result<()> {
+/// Serve the room (and `page` at `/`) until `room.stop` is cancelled; then every session
+/// closes (a close frame to each client) and this returns once all of them have ended.
+pub async fn serve_room(
+    listener: TcpListener,
+    room: Arc<Room>,
+    page: &'static str,
+) -> std::io::Result<()> {
     let stop = room.stop.clone();
     // Real time: each message leaves at once, not held back to be sent with the next one
     // (Nagle's algorithm, against delayed ACKs, would add 40 ms here and there).
     let listener = listener.tap_io(|socket| {
         let _ = socket.set_nodelay(true);
     });
-    axum::serve(listener, router(room.clone()))
+    axum::serve(listener, router(room.clone(), page))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
     room.sessions.close();
@@ -293,6 +294,9 @@ pub const SECTION: Section<crate::download::Options> = Section::with_options(
 )
 .owns_options(&["serve", "clients"]);
 
+/// The page the server shows at `/`: no build step, no external assets.
+pub const PAGE: &str = include_str!("websocket.html");
+
 /// `--clients` by default: quick in a dev build.
 pub const CLIENTS: u64 = 50;
 /// Messages each client says (in rounds).
@@ -333,7 +337,7 @@ pub fn room_role(args: &[String]) -> anyhow::Result<()> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let room = Room::new(capacity(clients), SEND_LIMIT);
-        let server = tokio::spawn(serve_room(listener, room.clone()));
+        let server = tokio::spawn(serve_room(listener, room.clone(), PAGE));
         let mut out = std::io::stdout();
         writeln!(out, "port {port}")?;
         writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
@@ -674,7 +678,7 @@ fn serve_until_ctrl_c() -> SectionResult {
         });
         println!("  serving the room at http://{addr}/ : open it in two tabs (Ctrl-C stops it)");
         flush_stdout();
-        serve_room(listener, room.clone()).await?;
+        serve_room(listener, room.clone(), PAGE).await?;
         let s = &room.stats;
         println!(
             "  stopped: {} joined, {} dropped as too slow, every session closed",
@@ -700,7 +704,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let room = Room::new(capacity, SEND_LIMIT);
-        let server = tokio::spawn(serve_room(listener, room.clone()));
+        let server = tokio::spawn(serve_room(listener, room.clone(), PAGE));
         (room, format!("ws://127.0.0.1:{port}/ws"), port, server)
     }
 
