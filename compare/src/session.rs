@@ -286,13 +286,19 @@ fn write_data(
                 machine.line(),
                 machine.load.describe()
             )?;
-            for name in names {
-                let rows: Vec<Row> = rows
-                    .iter()
-                    .filter(|r| r.section == *name)
-                    .cloned()
-                    .collect();
-                writeln!(out, "#### {name}\n\n{}", report::markdown(&rows))?;
+            // The chosen sections' tables, then those of rows another section measured
+            // (choose measures rows of both tables); no heading without rows.
+            let mut sections = names.to_vec();
+            for row in rows {
+                if !sections.contains(&row.section) {
+                    sections.push(row.section);
+                }
+            }
+            for name in sections {
+                let rows: Vec<Row> = rows.iter().filter(|r| r.section == name).cloned().collect();
+                if !rows.is_empty() {
+                    writeln!(out, "#### {name}\n\n{}", report::markdown(&rows))?;
+                }
             }
         }
         Format::Json => writeln!(out, "{}", report::json(&report::Report { machine, rows })?)?,
@@ -522,6 +528,26 @@ mod tests {
             let mut out = Full { room: usize::MAX };
             write_data(&mut out, format, &[], &machine, &["benchmark-table"]).unwrap();
         }
+    }
+
+    #[test]
+    fn markdown_heads_the_tables_of_rows_another_section_measured() {
+        use crate::table::tests::{cell, scenario};
+        let mut s = scenario(crate::models::PythonFamily::Threading);
+        s.section = "decision-matrix";
+        let row = crate::table::row_from_cells(&s, vec![cell(Model::Threads, Some(1.0))]);
+        let mut out = Vec::new();
+        let machine = Machine::here(Sizes::Tiny);
+        write_data(&mut out, Format::Markdown, &[row], &machine, &["choose"]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("#### decision-matrix\n\n| scenario |"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("#### choose"),
+            "no table, no heading: {text}"
+        );
     }
 
     #[test]
