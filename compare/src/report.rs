@@ -9,7 +9,7 @@ use common::timing::{Bytes, Secs};
 use serde::Serialize;
 
 use crate::jobs::{Sizes, cores};
-use crate::table::{Cell, CellModel, PythonColumns, Row, Verdict};
+use crate::table::{CLOSE, Cell, CellModel, PythonColumns, Row, Verdict};
 
 /// The Cargo profile this binary was built with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -231,9 +231,10 @@ fn mark(verdict: Verdict) -> &'static str {
     }
 }
 
-/// "Rust 12.3x faster" (or "Python 1.2x faster").
+/// "Rust 12.3x faster" (or "Python 1.2x faster"; "even" within [`CLOSE`], a tie).
 fn rust_vs_python(py: &PythonColumns) -> String {
     match py.rust_speedup {
+        Some(x) if (1.0 / CLOSE..=CLOSE).contains(&x) => format!("even ({x:.2}x)"),
         Some(x) if x >= 1.0 => format!("Rust {x:.1}x faster"),
         Some(x) => format!("Python {:.1}x faster", 1.0 / x.max(f64::MIN_POSITIVE)),
         None => "n/a".into(),
@@ -558,6 +559,9 @@ mod tests {
             !markdown(&sample_rows()).contains("Python 3"),
             "without --python"
         );
+        let mut even = rows_with_python();
+        even[0].python.as_mut().unwrap().rust_speedup = Some(1.04);
+        assert!(terminal_python(&even).contains("even (1.04x)"));
     }
 
     #[test]
