@@ -2,7 +2,7 @@
 ThreadPoolExecutor(max_workers=W) against one thread (the best of R rounds), then
 executor.map's first failure and submit's one outcome per item on ["3", "1", "x", "4", "y"].
 
-    python3 map.py [--n 12000000] [--chunks 16] [--workers 2] [--rounds 2]
+    python3 map.py [--n 20000000] [--chunks 16] [--workers 2] [--rounds 2]
 
 Prints one JSON line:
     sequential_s    best time of the chunks mapped on this thread
@@ -46,7 +46,7 @@ def best(rounds, job, check):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=12_000_000)
+    parser.add_argument("--n", type=int, default=20_000_000)
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)

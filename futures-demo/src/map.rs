@@ -208,9 +208,9 @@ const CHUNKS: usize = 16;
 /// Each variant runs this many times, every result is checked, and the fastest run
 /// counts: the one least disturbed by other programs on the machine.
 const RUNS: usize = 3;
-/// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take minutes). With
-/// `--python` Rust maps this size too, so two rows compare the same job.
-const PY_N: u64 = 12_000_000;
+/// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take about a
+/// minute). With `--python` Rust maps this size too, so two rows compare the same job.
+const PY_N: u64 = 20_000_000;
 /// The twin's runs (best of): enough to keep a hiccup out, few enough to stay quick.
 const PY_RUNS: usize = 2;
 

@@ -4,7 +4,7 @@ three ways: inline in a coroutine (the loop is frozen), and with each chunk hand
 `loop.run_in_executor`, first on a ThreadPoolExecutor, then on a ProcessPoolExecutor, both
 with W workers. How late the heartbeat got says whether the loop stayed free.
 
-    python3 cpu_offload.py [--n 8000000] [--chunks 16] [--workers 2] [--tick 0.005]
+    python3 cpu_offload.py [--n 12000000] [--chunks 16] [--workers 2] [--tick 0.005]
 
 Prints one JSON line:
     inline_s            the job run inline on the loop
@@ -101,7 +101,7 @@ async def main(n, chunks, workers, tick):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=8_000_000)
+    parser.add_argument("--n", type=int, default=12_000_000)
     parser.add_argument("--chunks", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tick", type=float, default=0.005)

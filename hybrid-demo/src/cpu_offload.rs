@@ -130,8 +130,8 @@ const TWIN: Twin = Twin::new(
 /// `sum(i * i for i in range(N))`: a few hundred milliseconds on one core.
 const N: u64 = 400_000_000;
 const CHUNKS: usize = 16;
-/// The twin's size: about 0.5 s of one core in CPython 3.11 (`N` would take half a minute).
-const PY_N: u64 = 8_000_000;
+/// The twin's size: about 0.4 s of one core in CPython 3.11 (`N` would take about 15 s).
+const PY_N: u64 = 12_000_000;
 const TICK: Duration = Duration::from_millis(5);
 /// The most threads `spawn_blocking`'s pool starts by default.
 const BLOCKING_POOL: usize = 512;

@@ -1,7 +1,7 @@
 """Python twin of `threading-demo no-gil`: the sum of squares below n, on one thread and
 then split over T threading.Thread workers (one chunk each), the best of R rounds.
 
-    python3 no_gil.py [--n 12000000] [--threads 2] [--rounds 2]
+    python3 no_gil.py [--n 30000000] [--threads 2] [--rounds 2]
 
 With the GIL only one thread runs bytecode at a time, so T threads take about as long as
 one: a speedup near 1.0x. (A free-threaded build, python3.13t, has no GIL.)
@@ -55,7 +55,7 @@ def best(rounds, job, expected):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=12_000_000)
+    parser.add_argument("--n", type=int, default=30_000_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()

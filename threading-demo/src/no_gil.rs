@@ -104,9 +104,9 @@ const TWIN: Twin = Twin::new(
 
 /// Sized for about 0.5 s on one core of the development machine.
 const N: u64 = 1_000_000_000;
-/// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take about a
-/// minute). With `--python` Rust also sums this size, so one row compares the same job.
-const PY_N: u64 = 12_000_000;
+/// The twin's size: about 1 s of one core in CPython 3.11 (`N` would take about half a
+/// minute). With `--python` Rust also sums this size, so two rows compare the same job.
+const PY_N: u64 = 30_000_000;
 /// The twin's rounds (best of): enough to keep a hiccup out, few enough to stay quick.
 const PY_ROUNDS: usize = 2;
 /// Each version runs this many times; the best time counts (like `timeit`), which keeps
