@@ -30,8 +30,10 @@ def run_items(job):
 
 
 def serve_share(server, share, done):
-    """A server process: its share of the connections, a thread per connection."""
+    """A server process: its share of the connections, a thread per connection. It gives up
+    after 70 s without a client, as compare's own cells do, so none outlives a killed run."""
     from concurrent.futures import ThreadPoolExecutor
+    server.settimeout(70)
     with ThreadPoolExecutor(max_workers=max(share, 1)) as pool:
         handled = [pool.submit(jobs.echo, server.accept()[0]) for _ in range(share)]
         done.put(sum(f.result() for f in handled))
