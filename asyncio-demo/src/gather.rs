@@ -116,11 +116,6 @@ async fn run() -> SectionResult {
         ],
         &[
             Pair::secs(
-                format!("{TASKS} waits added up"),
-                "waited_s",
-                waited.as_secs_f64(),
-            ),
-            Pair::secs(
                 "join_all / asyncio.gather",
                 "gather_s",
                 together.as_secs_f64(),
