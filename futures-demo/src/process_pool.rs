@@ -287,6 +287,7 @@ fn accept_within(
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 
@@ -299,7 +300,24 @@ pub const SECTION: Section = Section::new(
     "worker processes over ipc-channel, measured against the thread pool",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.twin(&TWIN);
+
+/// `--python`: the same pools in Python (the speedups and the cost per tiny job compare;
+/// a Python large job is smaller, sized to finish in a fraction of a second).
+const TWIN: Twin = Twin::new(
+    "process_pool.py",
+    include_str!("../python/process_pool.py"),
+    &[
+        "one_thread_s",
+        "threads_speedup",
+        "processes_speedup",
+        "tiny_threads_job_s",
+        "tiny_processes_job_s",
+    ],
+);
+/// Python's large job: about 0.1 s on one core.
+const PY_BIG_N: u64 = 3_000_000;
 
 /// The role name the child is started with (`futures-demo --role factorial-worker NAME`).
 pub const ROLE: &str = "factorial-worker";
@@ -386,6 +404,40 @@ fn run() -> SectionResult {
         );
     }
     let ipc = speedup(tiny_processes, tiny_threads);
+    TWIN.compare(
+        &[
+            "--workers".to_owned(),
+            cores.to_string(),
+            "--n".to_owned(),
+            PY_BIG_N.to_string(),
+            "--tiny-jobs".to_owned(),
+            TINY_JOBS.to_string(),
+            "--tiny-n".to_owned(),
+            TINY_N.to_string(),
+        ],
+        &[
+            Pair::speedup(
+                format!("thread pool speedup (Rust n={BIG_N}, Python n={PY_BIG_N})"),
+                "threads_speedup",
+                s_threads,
+            ),
+            Pair::speedup(
+                "process pool speedup",
+                "processes_speedup",
+                speedup(t_one, big_processes),
+            ),
+            Pair::secs(
+                "thread pool, per tiny job",
+                "tiny_threads_job_s",
+                (tiny_threads / TINY_JOBS as u32).as_secs_f64(),
+            ),
+            Pair::secs(
+                "process pool, per tiny job",
+                "tiny_processes_job_s",
+                (tiny_processes / TINY_JOBS as u32).as_secs_f64(),
+            ),
+        ],
+    )?;
     takeaway_if(
         &Evidence::scaling(s_threads, cores).and(Evidence::faster(
             "the thread pool",
@@ -462,6 +514,23 @@ fn race(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_python_twin_prints_its_fields() {
+        let args = [
+            "--workers",
+            "2",
+            "--n",
+            "2000",
+            "--tiny-jobs",
+            "20",
+            "--tiny-n",
+            "10",
+        ];
+        if let Some(figures) = TWIN.run_for_test(&args) {
+            assert!(figures["one_thread_s"].as_f64().unwrap() > 0.0);
+        }
+    }
 
     #[test]
     fn factorials_are_right() {
