@@ -7,6 +7,8 @@
 //! cargo run --release -p compare -- decision-matrix              # one section
 //! cargo run --release -p compare -- --format json                # or markdown
 //! cargo run --release -p compare -- --chart target/compare.svg   # and a bar chart
+//! cargo run --release -p compare -- --python --quick             # Python's cells beside Rust's
+//! cargo run --release -p compare -- choose                       # which model, with this run's evidence
 //! ```
 //!
 //! The runner every demo uses (`common::cli`): `--list`, section names, one-line errors with
