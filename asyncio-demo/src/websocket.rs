@@ -642,7 +642,14 @@ fn run(options: &crate::download::Options) -> SectionResult {
     figure(
         "slow-client policy",
         format!(
-            "a silent client: dropped ({stalled} for not reading, {lagged} for lagging), {told}; it had {buffered} of {flooded} messages in its buffers, the reader beside it all {got}"
+            "a silent client, {} ({lagged} for falling over {} messages behind, {stalled} for a send waiting past {}), {told}; it had {buffered} of {flooded} in its buffers, the reader beside it all {got}",
+            if dropped == 1 {
+                "dropped"
+            } else {
+                "NOT dropped"
+            },
+            capacity(clients),
+            Secs(SEND_LIMIT)
         ),
     );
     let grown = after_flood.saturating_sub(after_chat);
