@@ -614,9 +614,10 @@ fn run(options: &crate::download::Options) -> SectionResult {
     figure(
         "messages delivered",
         format!(
-            "{deliveries} ({clients} clients x {rounds} round{} x {} listeners), each sender's in order, all checked",
+            "{deliveries} ({clients} clients x {rounds} round{} x {} listener{}), each sender's in order, all checked",
             if rounds == 1 { "" } else { "s" },
-            clients - 1
+            clients - 1,
+            if clients == 2 { "" } else { "s" }
         ),
     );
     figure(
