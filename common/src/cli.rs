@@ -576,6 +576,33 @@ impl<O: clap::Args> Demo<O> {
         matches: &ArgMatches,
         chosen: &[usize],
     ) -> Result<(), Rejection> {
+        let given = |long: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .is_some_and(|a| {
+                    matches.value_source(a.get_id().as_str())
+                        == Some(clap::parser::ValueSource::CommandLine)
+                })
+        };
+        // An option several sections own (`--serve`) changes what each does: one at a time.
+        for &c in chosen {
+            for long in self.sections[c].owns {
+                let owners: Vec<&str> = chosen
+                    .iter()
+                    .map(|&o| &self.sections[o])
+                    .filter(|s| s.owns.contains(long))
+                    .map(|s| s.name)
+                    .collect();
+                if owners.len() > 1 && given(long) {
+                    return Err(self.usage_error(format!(
+                        "--{long} is for one section at a time, and this run includes {}; name one of them (e.g. '{} {} --{long}')",
+                        join(owners.iter().map(|o| format!("'{o}'"))),
+                        self.name,
+                        owners[0]
+                    )));
+                }
+            }
+        }
         for (i, section) in self.sections.iter().enumerate() {
             if chosen.contains(&i) {
                 continue;
@@ -585,14 +612,7 @@ impl<O: clap::Args> Demo<O> {
                 if chosen.iter().any(|&c| self.sections[c].owns.contains(long)) {
                     continue;
                 }
-                let given = cmd
-                    .get_arguments()
-                    .find(|a| a.get_long() == Some(long))
-                    .is_some_and(|a| {
-                        matches.value_source(a.get_id().as_str())
-                            == Some(clap::parser::ValueSource::CommandLine)
-                    });
-                if given {
+                if given(long) {
                     return Err(self.usage_error(format!(
                         "--{long} is for the '{}' section, which this run does not include; add '{}' or drop --{long}",
                         section.name, section.name
@@ -1352,5 +1372,20 @@ mod tests {
             panic!("--serve without an owner");
         };
         assert_eq!(r.code, 2);
+        // Both owners at once (named, or every section by default): one at a time.
+        for args in [
+            &["owners-demo", "--serve"][..],
+            &["owners-demo", "web", "room", "--serve"],
+        ] {
+            let Err(r) = demo.parse(args.iter().copied()) else {
+                panic!("{args:?} runs two servers");
+            };
+            assert_eq!(r.code, 2);
+            assert_eq!(
+                r.message,
+                "owners-demo: --serve is for one section at a time, and this run includes 'web', 'room'; name one of them (e.g. 'owners-demo web --serve')"
+            );
+        }
+        assert!(demo.parse(["owners-demo", "web", "room"]).is_ok());
     }
 }
