@@ -192,9 +192,20 @@ fn loadable(python: &Interpreter) -> Result<(), UsageError> {
 /// The shared library cargo built from `release_gil.rs` beside this binary, and the file
 /// name Python imports it by (`import rust_cpu` finds `rust_cpu.abi3.so`; `.pyd` on
 /// Windows). On macOS cargo builds a `.dylib`, which Python loads under the `.so` name.
+///
+/// `cargo build` / `cargo run` put the library beside the binary; `cargo test` leaves it in
+/// `deps/` only. The newer of the two is this build's.
 fn module_files(exe_dir: &Path) -> (PathBuf, &'static str) {
     use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
-    let built = exe_dir.join(format!("{DLL_PREFIX}python_extension{DLL_SUFFIX}"));
+    let file = format!("{DLL_PREFIX}python_extension{DLL_SUFFIX}");
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let beside = exe_dir.join(&file);
+    let in_deps = exe_dir.join("deps").join(&file);
+    let built = match (modified(&beside), modified(&in_deps)) {
+        (Some(b), Some(d)) if d > b => in_deps,
+        (None, Some(_)) => in_deps,
+        _ => beside,
+    };
     let name = if cfg!(windows) {
         "rust_cpu.pyd"
     } else {
