@@ -136,7 +136,7 @@ impl Room {
                 self.stats.lagged.fetch_add(1, Ordering::Relaxed);
                 (
                     close_code::POLICY,
-                    format!("too slow: {missed} messages behind"),
+                    format!("too slow: {missed} messages overwritten before you read them"),
                 )
             }
             Some(Leave::Stalled) => {
