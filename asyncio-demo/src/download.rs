@@ -171,8 +171,23 @@ pub struct Options {
     pub max_bytes: u64,
     /// `web-server`'s and `websocket`'s options (`--serve`, `--clients`).
     #[command(flatten)]
-    pub web: crate::web_server::ServeOptions,
+    pub web: ServeOptions,
 }
+
+/// Options of `web-server` and `websocket` (part of the demo-wide options).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeOptions {
+    /// `web-server`, `websocket`: keep the server running on 127.0.0.1 for a browser, until Ctrl-C
+    #[arg(long)]
+    pub serve: bool,
+    /// `websocket`: how many clients join the room
+    #[arg(long, value_name = "N", default_value_t = CLIENTS,
+          value_parser = clap::value_parser!(u64).range(2..=20_000))]
+    pub clients: u64,
+}
+
+/// `--clients` by default: quick in a dev build.
+pub const CLIENTS: u64 = 50;
 
 /// The largest `--max-bytes`: 1 TiB.
 const MAX_BYTES_LIMIT: u64 = 1 << 40;

@@ -172,16 +172,9 @@ pub const SECTION: Section<crate::download::Options> = Section::with_options(
 )
 .owns_options(&["serve"]);
 
-/// Options of `web-server` and `websocket` (part of the demo-wide options).
-#[derive(clap::Args, Clone, Debug)]
-pub struct ServeOptions {
-    /// `web-server`, `websocket`: keep the server running on 127.0.0.1 for a browser, until Ctrl-C
-    #[arg(long)]
-    pub serve: bool,
-    /// `websocket`: how many clients join the room
-    #[arg(long, value_name = "N", default_value_t = crate::websocket::CLIENTS,
-          value_parser = clap::value_parser!(u64).range(2..=20_000))]
-    pub clients: u64,
+/// Say `print!` output now (a browser test reads the address from a pipe).
+pub fn flush_stdout() {
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }
 
 /// The server's worker threads. Two, not one per core: a blocking handler holds a whole
@@ -470,7 +463,7 @@ fn serve_until_ctrl_c() -> SectionResult {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         println!("  serving http://{addr}/ (Ctrl-C stops it)");
-        crate::websocket::flush_stdout();
+        flush_stdout();
         serve(listener, app(TIMEOUT), stop).await?;
         println!("  stopped: every request in flight was answered");
         anyhow::Ok(())

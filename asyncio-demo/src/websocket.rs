@@ -278,7 +278,8 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc as std_mpsc;
 
 use crate::awake::{AwakeClock, awake_timeout};
-use crate::web_server::{percentile, server_runtime, stop_signal};
+use crate::download::CLIENTS;
+use crate::web_server::{flush_stdout, percentile, server_runtime, stop_signal};
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::memory::{current_rss, peak_rss};
@@ -297,8 +298,6 @@ pub const SECTION: Section<crate::download::Options> = Section::with_options(
 /// The page the server shows at `/`: no build step, no external assets.
 pub const PAGE: &str = include_str!("websocket.html");
 
-/// `--clients` by default: quick in a dev build.
-pub const CLIENTS: u64 = 50;
 /// Messages each client says (in rounds): three, or one past 300 clients (deliveries grow
 /// as the square of the clients: 1,000 clients saying one message each is 999,000).
 fn rounds(clients: usize) -> usize {
@@ -322,11 +321,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The room's ring: twice a round of messages, at least 256.
 fn capacity(clients: usize) -> usize {
     (2 * clients).max(256)
-}
-
-/// Say `print!` output now (a browser test reads the address from a pipe).
-pub fn flush_stdout() {
-    let _ = std::io::stdout().flush();
 }
 
 /// `--role websocket-room CLIENTS`: the room in a process of its own. Prints `port P` and

@@ -551,7 +551,7 @@ impl<O: clap::Args> Demo<O> {
         let mut sections = self.selected_sections(&matches)?;
         if with_python {
             let found = python::find(exe.map(PathBuf::as_path))
-                .map_err(|UsageError(e)| self.usage_error(e))?;
+                .map_err(|python::NotFound(e)| self.usage_error(e))?;
             python::choose(found);
             // `--python` alone: the sections that have a twin (all, if none has).
             if matches.get_many::<String>("sections").is_none()

@@ -32,7 +32,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
-use crate::cli::UsageError;
 use crate::timing::{Bytes, Secs};
 
 /// A Python interpreter that was found and asked what it is.
@@ -65,12 +64,23 @@ ft = bool(sysconfig.get_config_var('Py_GIL_DISABLED'))\n\
 gil = getattr(sys, '_is_gil_enabled', lambda: True)()\n\
 print(json.dumps({'version': sys.version.split()[0], 'major': sys.version_info[0], 'ft': ft, 'gil': gil}))";
 
+/// No usable interpreter: the one line the runner prints (exit code 2).
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
+
 /// The interpreter at `exe`, or the first of `python3`, `python` on `PATH` that is Python 3.
-/// The error is the one line the runner prints (exit code 2).
-pub fn find(exe: Option<&Path>) -> Result<Interpreter, UsageError> {
+pub fn find(exe: Option<&Path>) -> Result<Interpreter, NotFound> {
     if let Some(exe) = exe {
         return probe(exe).map_err(|e| {
-            UsageError(format!(
+            NotFound(format!(
                 "--python-exe {}: not a usable Python 3 interpreter ({e})",
                 exe.display()
             ))
@@ -81,7 +91,7 @@ pub fn find(exe: Option<&Path>) -> Result<Interpreter, UsageError> {
             return Ok(found);
         }
     }
-    Err(UsageError(
+    Err(NotFound(
         "--python: no Python 3 interpreter found (tried python3 and python on PATH); install one or point to it with --python-exe PATH".to_owned(),
     ))
 }
