@@ -73,3 +73,35 @@ fn download_fits_a_low_open_files_limit() {
 fn a_full_disk_is_a_failure_not_a_silent_success() {
     common::testing::assert_full_disk_fails(EXE, &["--list"]);
 }
+
+/// `--python` on a machine without Python: one line naming the way out, exit code 2, and
+/// nothing runs.
+#[test]
+fn python_without_an_interpreter_is_one_line_and_exit_code_2() {
+    let out = std::process::Command::new(EXE)
+        .args(["tasks", "--python"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "asyncio-demo: --python: no Python 3 interpreter found (tried python3 and python on PATH); install one or point to it with --python-exe PATH"
+    );
+    assert!(out.stdout.is_empty(), "nothing runs");
+}
+
+/// `--python` runs the twin after the section and prints the two columns (skipped without
+/// Python on the machine).
+#[test]
+fn python_twin_runs_beside_its_section() {
+    if common::python::for_tests().is_none() {
+        return;
+    }
+    let out = run_ok(EXE, &["gather", "--python"]);
+    assert!(
+        out.contains("side by side with python/gather.py (Python 3"),
+        "{out}"
+    );
+}

@@ -342,9 +342,16 @@ fn show(value: f64, unit: Unit) -> String {
     }
 }
 
-/// Who is ahead, and by how much, in words: `Rust 2.19x faster`.
+/// Within this ratio neither side is said to be ahead: run-to-run noise is about as large.
+const EVEN: f64 = 1.05;
+
+/// Who is ahead, and by how much, in words: `Rust 2.19x faster`, or `even (1.02x)`.
 fn ahead(rust: f64, python: f64, unit: Unit) -> String {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+    let (hi, lo) = (rust.max(python), rust.min(python));
+    if unit != Unit::Count && ratio(hi, lo) < EVEN {
+        return format!("even ({:.2}x)", ratio(hi, lo));
+    }
     match unit {
         Unit::Count if rust == python => "same".to_owned(),
         Unit::Count => format!("differ by {:.0}", (rust - python).abs()),
@@ -444,6 +451,8 @@ mod tests {
         assert_eq!(ahead(2.0, 1.0, Unit::Secs), "Python 2.00x faster");
         assert_eq!(ahead(10.0, 20.0, Unit::PerSec), "Python 2.00x higher");
         assert_eq!(ahead(5.0, 3.0, Unit::Count), "differ by 2");
+        assert_eq!(ahead(0.502, 0.501, Unit::Secs), "even (1.00x)");
+        assert_eq!(ahead(10.0, 10.0, Unit::Speedup), "even (1.00x)");
     }
 
     #[test]
