@@ -260,8 +260,9 @@ pub const SECTION: Section<Options> = Section::with_options(
     run,
 )
 .usage_check(check_from)
-.owns_options(&["from"])
-.cpu_bound();
+.owns_options(&["from"]);
+// Not `.cpu_bound()`: with `--from` nothing is measured. When it measures rows itself it
+// says what the runner would have said about a busy machine (`this_run`).
 
 /// "As fast as": within this factor of the fastest cell. Wider than the tables' 10 % tie:
 /// the waiting rows take tens of milliseconds at quick sizes, where a few milliseconds of
@@ -758,6 +759,15 @@ fn this_run(options: &Options) -> anyhow::Result<Measured> {
         })
         .collect();
     if !missing.is_empty() {
+        // What the runner says before a CPU-bound section, said only when measuring.
+        let machine = common::claim::Machine::sample();
+        if let Some(note) = machine.noisy_note(machine.usable_cores.max(2)) {
+            if options.format == Format::Terminal {
+                println!("{note}");
+            } else {
+                eprintln!("choose: {}", note.trim_start());
+            }
+        }
         let sizes = match options.sizes() {
             Sizes::Full if !options.full => Sizes::Quick,
             sizes => sizes,
