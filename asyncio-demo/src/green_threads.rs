@@ -427,7 +427,11 @@ fn run() -> SectionResult {
                 "{} started, then the spawn failed: {e}",
                 grouped(threads.started)
             ),
-        ),
+        )
+        .because(format!(
+            "the system refused thread {} (a limit on threads, processes or memory: ulimit -u, ulimit -v, a container's pids limit)",
+            grouped(threads.started + 1)
+        )),
         None => {
             let memory = match (thread_rss, task_rss) {
                 (Some(th), Some(ta)) => Evidence::new(

@@ -36,6 +36,8 @@ pub struct Evidence {
     disturbed: bool,
     /// The claim needs this many cores free (0: it does not depend on the CPU).
     cores: usize,
+    /// A cause the section knows (a refused spawn), said instead of the machine reading.
+    known_cause: Option<String>,
 }
 
 impl Evidence {
@@ -47,6 +49,7 @@ impl Evidence {
             measured: measured.to_string(),
             disturbed: false,
             cores: 0,
+            known_cause: None,
         }
     }
 
@@ -75,6 +78,7 @@ impl Evidence {
             ),
             disturbed,
             cores: workers.max(2),
+            known_cause: None,
         }
     }
 
@@ -104,6 +108,13 @@ impl Evidence {
         self
     }
 
+    /// The section knows why the claim failed (the system refused a thread): say that
+    /// instead of guessing from the machine's load.
+    pub fn because(mut self, cause: impl Display) -> Self {
+        self.known_cause = Some(cause.to_string());
+        self
+    }
+
     /// Both claims together.
     pub fn and(self, other: Evidence) -> Self {
         let join = |a: String, b: String| match (a.is_empty(), b.is_empty()) {
@@ -125,6 +136,7 @@ impl Evidence {
             measured,
             disturbed: self.disturbed || other.disturbed,
             cores: self.cores.max(other.cores),
+            known_cause: self.known_cause.or(other.known_cause),
         }
     }
 
@@ -138,9 +150,10 @@ impl Evidence {
         if self.holds {
             return format!("→ {text}");
         }
-        let cause = match machine {
-            Some(m) => self.cause(m),
-            None => "unknown (no reading of the machine)".to_owned(),
+        let cause = match (&self.known_cause, machine) {
+            (Some(known), _) => known.clone(),
+            (None, Some(m)) => self.cause(m),
+            (None, None) => "unknown (no reading of the machine)".to_owned(),
         };
         format!(
             "not shown in this run: expected {}, measured {}; likely cause: {cause}",
@@ -336,6 +349,21 @@ mod tests {
         let e = Evidence::scaling(1.9, 2);
         assert!(e.holds());
         assert_eq!(e.verdict(TEXT, None), format!("→ {TEXT}"));
+    }
+
+    #[test]
+    fn a_cause_the_section_knows_beats_the_machine_reading() {
+        let e = Evidence::new(false, "10,000 threads started", "6,106 started")
+            .because("the system refused thread 6,107 (a thread or memory limit)");
+        let line = e.verdict(TEXT, Some(&machine(9.0, 2, 2, 1.9)));
+        assert!(
+            line.ends_with(
+                "likely cause: the system refused thread 6,107 (a thread or memory limit)"
+            ),
+            "{line}"
+        );
+        let joined = Evidence::scaling(1.9, 2).and(e);
+        assert!(joined.verdict(TEXT, None).contains("refused thread 6,107"));
     }
 
     #[test]
