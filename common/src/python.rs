@@ -303,6 +303,9 @@ pub struct Pair {
     pub field: &'static str,
     pub rust: f64,
     pub unit: Unit,
+    /// The two sides ran jobs of different sizes (the label says which): both figures are
+    /// shown, and no side is said to be ahead.
+    pub different_jobs: bool,
 }
 
 impl Pair {
@@ -312,7 +315,15 @@ impl Pair {
             field,
             rust,
             unit,
+            different_jobs: false,
         }
+    }
+
+    /// Rust and Python ran different sizes for this figure (a time that grows with the
+    /// size): print both, compare neither.
+    pub fn different_jobs(mut self) -> Self {
+        self.different_jobs = true;
+        self
     }
     pub fn secs(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
         Pair::new(label, field, rust, Unit::Secs)
@@ -382,8 +393,13 @@ fn side_by_side(
         .max()
         .unwrap_or(0)
         .max(28);
+    let job = if pairs.iter().any(|p| p.different_jobs) {
+        "the same job except where the sizes differ"
+    } else {
+        "same job"
+    };
     let mut out = format!(
-        "  side by side with python/{file} ({label}, same job, this run):\n  {:<width$} {:>12}  {:>12}\n",
+        "  side by side with python/{file} ({label}, {job}, this run):\n  {:<width$} {:>12}  {:>12}\n",
         "", "Rust", "Python"
     );
     for pair in pairs {
@@ -396,7 +412,11 @@ fn side_by_side(
             format!("{} ", pair.label),
             show(pair.rust, pair.unit),
             show(python, pair.unit),
-            ahead(pair.rust, python, pair.unit)
+            if pair.different_jobs {
+                "different sizes: not compared".to_owned()
+            } else {
+                ahead(pair.rust, python, pair.unit)
+            }
         ));
     }
     Ok(out)
@@ -431,15 +451,22 @@ mod tests {
                 Pair::bytes("peak memory", "peak_bytes", 50e6),
                 Pair::speedup("2 threads", "speedup", 1.9),
                 Pair::count("lost updates", "lost", 0.0),
+                Pair::secs("job (Rust n = 1e9, Python 3e7)", "elapsed_s", 0.5).different_jobs(),
             ],
             &figures,
         )
         .unwrap();
-        assert!(table.contains("python/tasks.py (Python 3.11.7"), "{table}");
+        assert!(
+            table.contains(
+                "python/tasks.py (Python 3.11.7, the same job except where the sizes differ"
+            ),
+            "{table}"
+        );
         assert!(table.contains("Rust 2.00x faster"), "{table}");
         assert!(table.contains("Python uses 3.0x as much"), "{table}");
         assert!(table.contains("Rust 1.90x higher"), "{table}");
         assert!(table.contains("same"), "{table}");
+        assert!(table.contains("different sizes: not compared"), "{table}");
         assert!(
             table.contains("1.200 s") && table.contains("2.400 s"),
             "{table}"

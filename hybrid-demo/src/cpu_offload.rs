@@ -230,12 +230,14 @@ async fn run() -> SectionResult {
                 ),
                 "inline_s",
                 rust(inline.took),
-            ),
+            )
+            .different_jobs(),
             Pair::secs(
                 "  heartbeat worst lateness",
                 "inline_late_s",
                 rust(inline.worst_lateness),
-            ),
+            )
+            .different_jobs(),
             Pair::secs(
                 "rayon / ThreadPoolExecutor: lateness",
                 "threads_late_s",
