@@ -54,7 +54,7 @@ pub async fn gather_tasks(
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, speedup, timed_async};
 
@@ -108,12 +108,7 @@ async fn run() -> SectionResult {
     figure("speedup over one by one", format!("{gain:.1}x"));
     fetches.print(Lanes::Span);
     TWIN.compare(
-        &[
-            "--tasks".to_owned(),
-            TASKS.to_string(),
-            "--wait".to_owned(),
-            WAIT.as_secs_f64().to_string(),
-        ],
+        &flags(&[("--tasks", &TASKS), ("--wait", &WAIT.as_secs_f64())]),
         &[
             Pair::secs(
                 "join_all / asyncio.gather",

@@ -124,7 +124,7 @@ use common::cli::{Section, SectionResult};
 use common::gauge::Gauge;
 use common::memory::{current_rss, peak_rss};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timing::{Bytes, Secs, Stopwatch};
 use tokio::net::TcpSocket;
 
@@ -404,12 +404,7 @@ fn run() -> SectionResult {
     figure("per connection (both ends)", format!("{per_connection} B"));
     let both = server_peak + client_peak;
     TWIN.compare(
-        &[
-            "--connections".to_owned(),
-            count.to_string(),
-            "--connecting".to_owned(),
-            CONNECTING.to_string(),
-        ],
+        &flags(&[("--connections", &count), ("--connecting", &CONNECTING)]),
         &[
             Pair::count("connections open at once", "max_live", max_live as f64),
             Pair::secs(

@@ -73,7 +73,7 @@ pub async fn limited_spawned(calls: u64, limit: usize, wait: Duration) -> anyhow
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, timed_async};
 
@@ -125,14 +125,11 @@ async fn run() -> SectionResult {
     figure("took (spawned, Arc + owned permits)", Secs(took_spawned));
     calls.print(Lanes::Packed);
     TWIN.compare(
-        &[
-            "--calls".to_owned(),
-            CALLS.to_string(),
-            "--limit".to_owned(),
-            LIMIT.to_string(),
-            "--wait".to_owned(),
-            WAIT.as_secs_f64().to_string(),
-        ],
+        &flags(&[
+            ("--calls", &CALLS),
+            ("--limit", &LIMIT),
+            ("--wait", &WAIT.as_secs_f64()),
+        ]),
         &[
             Pair::count("largest number in flight", "max_in_flight", max as f64),
             Pair::secs(

@@ -61,7 +61,7 @@ pub async fn sleeping_tasks(n: u64, wait: Duration) -> Result<u64, JoinError> {
 use common::cli::{Section, SectionResult};
 use common::memory::{current_rss, peak_rss, reset_peak};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::Recording;
 use common::timing::{Bytes, Secs, timed_async};
 
@@ -160,12 +160,7 @@ async fn run() -> SectionResult {
         ));
     }
     TWIN.compare(
-        &[
-            "--tasks".to_owned(),
-            SLEEPERS.to_string(),
-            "--sleep".to_owned(),
-            SLEEP.as_secs_f64().to_string(),
-        ],
+        &flags(&[("--tasks", &SLEEPERS), ("--sleep", &SLEEP.as_secs_f64())]),
         &pairs,
     )?;
     takeaway_if(

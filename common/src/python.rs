@@ -10,7 +10,7 @@
 //! const TWIN: Twin = Twin::new("tasks.py", include_str!("../python/tasks.py"), &["elapsed_s", "peak_mb"]);
 //! pub const SECTION: Section = Section::new(...).twin(&TWIN);
 //! ...
-//! TWIN.compare(&args, &[Pair::secs("100,000 tasks", "elapsed_s", rust_secs), ...])?;
+//! TWIN.compare(&flags(&[("--tasks", &100_000)]), &[Pair::secs("100,000 tasks", "elapsed_s", rust_secs), ...])?;
 //! ```
 //!
 //! `compare` does nothing unless the run was started with `--python` (or `--python-exe
@@ -213,6 +213,15 @@ fn last_json_object(stdout: &str) -> anyhow::Result<Map<String, Value>> {
         Ok(_) => bail!("the last line is JSON but not an object: {line}"),
         Err(e) => bail!("the last line is not JSON ({e}): {line}"),
     }
+}
+
+/// A twin's command line from flag and value pairs:
+/// `flags(&[("--tasks", &100_000), ("--sleep", &1.0)])` is `--tasks 100000 --sleep 1`.
+pub fn flags(pairs: &[(&str, &dyn std::fmt::Display)]) -> Vec<String> {
+    pairs
+        .iter()
+        .flat_map(|(flag, value)| [(*flag).to_owned(), value.to_string()])
+        .collect()
 }
 
 /// A section's Python twin: the file name, its source (embedded), and the fields its JSON
@@ -470,6 +479,18 @@ mod tests {
         assert!(
             table.contains("1.200 s") && table.contains("2.400 s"),
             "{table}"
+        );
+    }
+
+    #[test]
+    fn flags_are_flag_value_pairs_in_order() {
+        assert_eq!(
+            flags(&[
+                ("--tasks", &100_000),
+                ("--sleep", &1.5),
+                ("--url", &"http://x/")
+            ]),
+            ["--tasks", "100000", "--sleep", "1.5", "--url", "http://x/"]
         );
     }
 

@@ -164,7 +164,7 @@ use std::time::Duration;
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway, takeaway_if};
-use common::python::{Pair, Twin, chosen};
+use common::python::{Pair, Twin, chosen, flags};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
@@ -351,16 +351,12 @@ fn python_side_by_side(
         pool = pool.min(t);
     }
     TWIN.compare(
-        &[
-            "--n".to_owned(),
-            PY_N.to_string(),
-            "--chunks".to_owned(),
-            CHUNKS.to_string(),
-            "--workers".to_owned(),
-            cores.to_string(),
-            "--rounds".to_owned(),
-            PY_RUNS.to_string(),
-        ],
+        &flags(&[
+            ("--n", &PY_N),
+            ("--chunks", &CHUNKS),
+            ("--workers", &cores),
+            ("--rounds", &PY_RUNS),
+        ]),
         &[
             Pair::secs(
                 format!("sequential, n = {:e}", PY_N as f64),

@@ -287,7 +287,7 @@ fn accept_within(
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 
@@ -405,16 +405,12 @@ fn run() -> SectionResult {
     }
     let ipc = speedup(tiny_processes, tiny_threads);
     TWIN.compare(
-        &[
-            "--workers".to_owned(),
-            cores.to_string(),
-            "--n".to_owned(),
-            PY_BIG_N.to_string(),
-            "--tiny-jobs".to_owned(),
-            TINY_JOBS.to_string(),
-            "--tiny-n".to_owned(),
-            TINY_N.to_string(),
-        ],
+        &flags(&[
+            ("--workers", &cores),
+            ("--n", &PY_BIG_N),
+            ("--tiny-jobs", &TINY_JOBS),
+            ("--tiny-n", &TINY_N),
+        ]),
         &[
             Pair::speedup(
                 format!("thread pool speedup (Rust n={BIG_N}, Python n={PY_BIG_N})"),

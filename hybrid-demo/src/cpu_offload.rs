@@ -95,7 +95,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Heartbeat, Secs, speedup, timed_async};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
@@ -212,16 +212,12 @@ async fn run() -> SectionResult {
     chunks.print(Lanes::Thread);
     let rust = |d: Duration| d.as_secs_f64();
     TWIN.compare(
-        &[
-            "--n".to_owned(),
-            PY_N.to_string(),
-            "--chunks".to_owned(),
-            CHUNKS.to_string(),
-            "--workers".to_owned(),
-            workers.to_string(),
-            "--tick".to_owned(),
-            TICK.as_secs_f64().to_string(),
-        ],
+        &flags(&[
+            ("--n", &PY_N),
+            ("--chunks", &CHUNKS),
+            ("--workers", &workers),
+            ("--tick", &TICK.as_secs_f64()),
+        ]),
         &[
             Pair::secs(
                 format!(

@@ -244,7 +244,7 @@ use std::collections::BTreeSet;
 use common::claim::Machine;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timing::{Secs, rate, timed_async};
 
 pub const SECTION: Section = Section::new(
@@ -384,22 +384,15 @@ async fn run() -> SectionResult {
     let arg = |p: &Path| p.display().to_string();
     let rows = (load.writers * load.rows_per_writer) as f64; // verify() checked every one
     TWIN.compare(
-        &[
-            "--thread-db".to_owned(),
-            arg(&thread_db),
-            "--pool-db".to_owned(),
-            arg(&pool_db),
-            "--writers".to_owned(),
-            load.writers.to_string(),
-            "--rows".to_owned(),
-            load.rows_per_writer.to_string(),
-            "--readers".to_owned(),
-            load.readers.to_string(),
-            "--reads".to_owned(),
-            load.reads_per_reader.to_string(),
-            "--trips".to_owned(),
-            TRIPS.to_string(),
-        ],
+        &flags(&[
+            ("--thread-db", &arg(&thread_db)),
+            ("--pool-db", &arg(&pool_db)),
+            ("--writers", &load.writers),
+            ("--rows", &load.rows_per_writer),
+            ("--readers", &load.readers),
+            ("--reads", &load.reads_per_reader),
+            ("--trips", &TRIPS),
+        ]),
         &[
             Pair::per_sec(
                 "one db thread (Python: 1-thread executor) q/s",

@@ -288,7 +288,7 @@ pub fn with_rayon(
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{self, Pair, Twin};
+use common::python::{self, Pair, Twin, flags};
 use common::timeline::{Lanes, Recorded, Recording, Span, Timeline};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{sum_of_squares, sum_of_squares_expected};
@@ -501,18 +501,13 @@ fn side_by_side(
     let rust = best_of_3(item, workers, chunksize, rayon_pool)?;
     let secs = |t: Duration| t.as_secs_f64();
     TWIN.compare(
-        &[
-            "--item".to_owned(),
-            item.to_string(),
-            "--inputs".to_owned(),
-            INPUTS.to_string(),
-            "--workers".to_owned(),
-            workers.to_string(),
-            "--chunksize".to_owned(),
-            chunksize.to_string(),
-            "--rounds".to_owned(),
-            "3".to_owned(),
-        ],
+        &flags(&[
+            ("--item", &item),
+            ("--inputs", &INPUTS),
+            ("--workers", &workers),
+            ("--chunksize", &chunksize),
+            ("--rounds", &"3".to_owned()),
+        ]),
         &[
             Pair::secs(
                 format!("sequential, Python's size: compute({item}) x {INPUTS}"),

@@ -215,7 +215,7 @@ impl Decoder {
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timing::{Bytes, Secs, speedup, timed};
 
 use crate::child;
@@ -360,7 +360,7 @@ fn run() -> SectionResult {
     );
     let secs = |i: usize| times[i].as_secs_f64();
     TWIN.compare(
-        &["--records".to_owned(), n.to_string()],
+        &flags(&[("--records", &n)]),
         &[
             Pair::secs("serde_json / json, total", "json_s", secs(0)),
             Pair::secs("IpcSender (postcard) / pickle", "pickle_s", secs(1)),

@@ -218,7 +218,7 @@ pub fn counter_client(inbox: IpcReceiver<CounterJob>) -> anyhow::Result<()> {
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timing::{Bytes, Secs, speedup, timed};
 use common::workload::file_bytes;
 
@@ -338,14 +338,11 @@ fn run() -> SectionResult {
     println!("  Value: {children} children x {times} increments, sent to the owner");
     figure("final count", value);
     TWIN.compare(
-        &[
-            "--size".to_owned(),
-            SIZE.to_string(),
-            "--children".to_owned(),
-            children.to_string(),
-            "--times".to_owned(),
-            times.to_string(),
-        ],
+        &flags(&[
+            ("--size", &SIZE),
+            ("--children", &children),
+            ("--times", &times),
+        ]),
         &[
             Pair::secs("as a message", "message_s", by_message.as_secs_f64()),
             Pair::secs("as shared memory", "shared_s", by_shm.as_secs_f64()),

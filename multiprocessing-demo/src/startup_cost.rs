@@ -65,7 +65,7 @@ use std::time::Duration;
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{self, Pair, Twin};
+use common::python::{self, Pair, Twin, flags};
 use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
@@ -169,14 +169,11 @@ fn run() -> SectionResult {
         task.as_secs_f64(),
     ));
     TWIN.compare(
-        &[
-            "--processes".to_owned(),
-            processes.to_string(),
-            "--threads".to_owned(),
-            threads.to_string(),
-            "--tasks".to_owned(),
-            tasks.to_string(),
-        ],
+        &flags(&[
+            ("--processes", &processes),
+            ("--threads", &threads),
+            ("--tasks", &tasks),
+        ]),
         &pairs,
     )?;
     // "Milliseconds, not 0.1 s" and "threads and tasks cost far less" (10x at least).

@@ -83,7 +83,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, Stopwatch, speedup, timed};
 use common::workload::{sum_of_squares_expected, sum_of_squares_in};
@@ -229,18 +229,13 @@ fn run() -> SectionResult {
     spans.print(Lanes::Thread);
     // The twin calibrates its own slice to the same duration: its loop is much slower.
     TWIN.compare(
-        &[
-            "--slices".to_owned(),
-            SLICES.to_string(),
-            "--slice".to_owned(),
-            SLICE.as_secs_f64().to_string(),
-            "--waits".to_owned(),
-            WAITS.to_string(),
-            "--wait".to_owned(),
-            WAIT.as_secs_f64().to_string(),
-            "--threads".to_owned(),
-            threads.to_string(),
-        ],
+        &flags(&[
+            ("--slices", &SLICES),
+            ("--slice", &SLICE.as_secs_f64()),
+            ("--waits", &WAITS),
+            ("--wait", &WAIT.as_secs_f64()),
+            ("--threads", &threads),
+        ]),
         &[
             Pair::secs(
                 format!("CPU, 1 thread ({SLICES} slices of {})", Secs(SLICE)),

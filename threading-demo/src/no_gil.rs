@@ -81,7 +81,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin, chosen};
+use common::python::{Pair, Twin, chosen, flags};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 use common::workload::{sum_of_squares_expected, sum_of_squares_in};
@@ -188,14 +188,11 @@ fn python_side_by_side(cores: usize, rust_speedup: f64) -> anyhow::Result<()> {
         par = par.min(took);
     }
     TWIN.compare(
-        &[
-            "--n".to_owned(),
-            PY_N.to_string(),
-            "--threads".to_owned(),
-            cores.to_string(),
-            "--rounds".to_owned(),
-            PY_ROUNDS.to_string(),
-        ],
+        &flags(&[
+            ("--n", &PY_N),
+            ("--threads", &cores),
+            ("--rounds", &PY_ROUNDS),
+        ]),
         &[
             Pair::secs(
                 format!("one thread, n = {:e}", PY_N as f64),

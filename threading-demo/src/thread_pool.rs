@@ -92,7 +92,7 @@ use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin};
+use common::python::{Pair, Twin, flags};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, speedup, timed};
 use common::workload::{download_blocking, verify_file};
@@ -160,14 +160,11 @@ fn run() -> SectionResult {
     );
     downloads.print(Lanes::Thread);
     TWIN.compare(
-        &[
-            "--files".to_owned(),
-            FILES.to_string(),
-            "--workers".to_owned(),
-            WORKERS.to_string(),
-            "--latency".to_owned(),
-            LATENCY.as_secs_f64().to_string(),
-        ],
+        &flags(&[
+            ("--files", &FILES),
+            ("--workers", &WORKERS),
+            ("--latency", &LATENCY.as_secs_f64()),
+        ]),
         &[
             Pair::secs(
                 format!("{FILES} downloads one by one"),
