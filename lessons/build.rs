@@ -1,19 +1,52 @@
-//! Copies the lesson part of every section file into `OUT_DIR`, one module each.
-//! See `src/lib.rs` for why.
+//! Copies the lesson part of every section file into `OUT_DIR`, one module each, checks
+//! that each is a program a reader can paste (a `fn main`, a `Copy it:` line that adds
+//! what it uses), and writes the table of lesson mains the `lesson` binary runs.
+//! See `src/lib.rs` for why, and `src/check.rs` for the copy line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[path = "src/check.rs"]
+#[allow(dead_code)]
+mod check;
+
 const MARKER: &str = "// --- run and measure ---";
+const COPY: &str = "//! Copy it:";
+const BESIDE: &str = "//! Copy beside it:";
+
+/// Crates whose lessons are being converted to programs: their problems are warnings
+/// (printed by cargo) instead of errors, until they are gone from this list.
+const PENDING: &[&str] = &[
+    "asyncio-demo",
+    "compare",
+    "distributed-demo",
+    "futures-demo",
+    "hybrid-demo",
+    "multiprocessing-demo",
+    "threading-demo",
+];
+
+/// Lesson parts that are not programs: python-extension's lesson is a Python module (the
+/// crate's library, run from Python), and its measuring binary has an empty lesson part.
+fn exempt(shown: &str) -> bool {
+    shown.starts_with("python-extension/")
+}
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.parent().expect("lessons/ sits in the workspace");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    let known = dependencies(&manifest.join("Cargo.toml"));
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let workspace_toml = root.join("Cargo.toml");
+    println!("cargo:rerun-if-changed={}", workspace_toml.display());
+    let versions = check::workspace_versions(&read(&workspace_toml));
     let mut modules = String::new();
+    let mut mains = Vec::new();
     let mut problems = Vec::new();
     for krate in crates(root) {
-        writeln!(modules, "pub mod {} {{", krate.replace('-', "_")).unwrap();
+        let module = krate.replace('-', "_");
+        writeln!(modules, "pub mod {module} {{").unwrap();
         let src = root.join(&krate).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
@@ -21,54 +54,59 @@ fn main() {
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
         files.sort();
+        let dir = out.join(&krate);
+        std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
         for file in files {
             println!("cargo:rerun-if-changed={}", file.display());
-            let text = std::fs::read_to_string(&file).expect("a readable source file");
-            let shown = format!(
-                "{krate}/src/{}",
-                file.file_name().unwrap().to_string_lossy()
-            );
-            let markers = text.lines().filter(|l| *l == MARKER).count();
-            let is_section = text.lines().any(|l| l.starts_with("pub const SECTION"));
-            if markers == 0 {
-                if is_section {
-                    problems.push(format!(
-                        "{shown}: a section file without the line `{MARKER}`"
-                    ));
-                }
+            let text = read(&file);
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let shown = format!("{krate}/src/{name}");
+            let Some(lesson) = lesson_part(&text, &shown, &mut problems) else {
                 continue;
-            }
-            if markers > 1 {
-                problems.push(format!("{shown}: `{MARKER}` appears {markers} times"));
-                continue;
-            }
-            let lesson: String = text
-                .lines()
-                .take_while(|l| *l != MARKER)
-                .map(|l| format!("{l}\n"))
-                .collect();
-            for (n, line) in lesson.lines().enumerate() {
-                if line.contains("common::") {
-                    problems.push(format!(
-                        "{shown}:{}: the lesson part names `common::` (move it below `{MARKER}`)",
-                        n + 1
-                    ));
+            };
+            for companion in beside(&lesson) {
+                let path = src.join(&companion);
+                match std::fs::read_to_string(&path) {
+                    Ok(companion_text) => {
+                        let part = companion_text
+                            .split(&format!("\n{MARKER}\n"))
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
+                        std::fs::write(dir.join(&companion), part).expect("OUT_DIR is writable");
+                    }
+                    Err(e) => problems.push(format!("{shown}: `Copy beside it: {companion}`: {e}")),
                 }
             }
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let dir = out.join(&krate);
-            std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
-            let copy = dir.join(format!("{stem}.rs"));
-            std::fs::write(&copy, lesson).expect("OUT_DIR is writable");
+            let mut copy = lesson.clone();
+            if !exempt(&shown) {
+                let is_program = check_program(&lesson, &shown, &known, &versions, &mut problems);
+                if is_program {
+                    copy.push_str(
+                        "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
+                    );
+                    mains.push(format!("{module}::{stem}"));
+                }
+            }
+            let path = dir.join(format!("{stem}.rs"));
+            std::fs::write(&path, copy).expect("OUT_DIR is writable");
             writeln!(
                 modules,
                 "    #[path = {:?}]\n    pub mod {stem};",
-                copy.display().to_string()
+                path.display().to_string()
             )
             .unwrap();
         }
         modules.push_str("}\n");
     }
+    problems.retain(|p| {
+        let pending = PENDING.iter().any(|k| p.starts_with(&format!("{k}/")));
+        if pending {
+            println!("cargo:warning={p}");
+        }
+        !pending
+    });
     if !problems.is_empty() {
         for p in &problems {
             println!("cargo:warning={p}");
@@ -78,7 +116,119 @@ fn main() {
             problems.join("\n  ")
         );
     }
+    writeln!(
+        modules,
+        "\n/// Every lesson with a `main`, as `crate_module::file`."
+    )
+    .unwrap();
+    writeln!(modules, "pub const ALL: &[&str] = &{mains:?};").unwrap();
+    modules.push_str(
+        "\n/// Run the lesson `name`'s `main`; `None` for a name not in [`ALL`].\npub fn run(name: &str) -> Option<std::process::ExitCode> {\n    Some(match name {\n",
+    );
+    for name in &mains {
+        writeln!(modules, "        {name:?} => {name}::__lesson_main(),").unwrap();
+    }
+    modules.push_str("        _ => return None,\n    })\n}\n");
     std::fs::write(out.join("lessons.rs"), modules).expect("OUT_DIR is writable");
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The part above the marker, or `None` for a file without one (a section file without it
+/// is a problem).
+fn lesson_part(text: &str, shown: &str, problems: &mut Vec<String>) -> Option<String> {
+    let markers = text.lines().filter(|l| *l == MARKER).count();
+    let is_section = text.lines().any(|l| l.starts_with("pub const SECTION"));
+    if markers == 0 {
+        if is_section {
+            problems.push(format!(
+                "{shown}: a section file without the line `{MARKER}`"
+            ));
+        }
+        return None;
+    }
+    if markers > 1 {
+        problems.push(format!("{shown}: `{MARKER}` appears {markers} times"));
+        return None;
+    }
+    let lesson: String = text
+        .lines()
+        .take_while(|l| *l != MARKER)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (n, line) in lesson.lines().enumerate() {
+        if line.contains("common::") {
+            problems.push(format!(
+                "{shown}:{}: the lesson part names `common::` (move it below `{MARKER}`)",
+                n + 1
+            ));
+        }
+    }
+    Some(lesson)
+}
+
+/// The files a lesson's `Copy beside it:` line names.
+fn beside(lesson: &str) -> Vec<String> {
+    lesson
+        .lines()
+        .filter_map(|l| l.strip_prefix(BESIDE))
+        .flat_map(|files| files.split(',').map(|f| f.trim().to_owned()))
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+/// A lesson part that is a program: a top-level `fn main` and a `Copy it:` line that adds
+/// exactly what it uses. Records what is missing; returns whether it has a `main`.
+fn check_program(
+    lesson: &str,
+    shown: &str,
+    known: &[&str],
+    versions: &std::collections::BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> bool {
+    let has_main = lesson
+        .lines()
+        .any(|l| l.starts_with("fn main(") || l.starts_with("async fn main("));
+    if !has_main {
+        problems.push(format!(
+            "{shown}: the lesson part has no `fn main` (pasted as src/main.rs it must run: end it with one)"
+        ));
+    }
+    match lesson.lines().find_map(|l| l.strip_prefix(COPY)) {
+        None => problems.push(format!(
+            "{shown}: no `{COPY}` line in its header (the `cargo add` line a copy needs, or `std only, nothing to add`)"
+        )),
+        Some(line) => {
+            for p in check::check(lesson, line, known, versions) {
+                problems.push(format!("{shown}: {p}"));
+            }
+        }
+    }
+    has_main
+}
+
+/// The crates this crate depends on: the only ones a lesson may use.
+fn dependencies(manifest: &Path) -> Vec<String> {
+    let text = read(manifest);
+    let mut inside = false;
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+            continue;
+        }
+        if inside
+            && !line.starts_with('#')
+            && let Some((name, _)) = line.split_once(['=', '.'])
+            && !name.trim().is_empty()
+        {
+            names.push(name.trim().to_owned());
+        }
+    }
+    names
 }
 
 /// The workspace members that hold lessons: every folder with a Cargo.toml and a src/,
@@ -89,7 +239,7 @@ fn crates(root: &Path) -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("Cargo.toml").is_file() && e.path().join("src").is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lessons" && n != "common")
+        .filter(|n| n != "lessons" && n != "common" && n != "workspace-hack")
         .collect();
     names.sort();
     names

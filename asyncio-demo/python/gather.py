@@ -47,6 +47,13 @@ if __name__ == "__main__":
     args = parser.parse_args()
     waited, gathered, tasks = asyncio.run(main(args.tasks, args.wait))
     print(json.dumps({
+        "model": "asyncio.gather; create_task + as_completed",
+        "models": {
+            "gather_s": "asyncio.gather of the coroutines",
+            "tasks_s": "asyncio.create_task each, then as_completed",
+            "speedup": "asyncio.gather",
+        },
+        "job": {"tasks": args.tasks, "wait": args.wait},
         "waited_s": waited,
         "gather_s": gathered,
         "tasks_s": tasks,

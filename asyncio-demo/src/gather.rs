@@ -14,6 +14,7 @@
 //! the timeline (one `fetch` span per call) overlaps.
 //!
 //! Run only this: cargo run -p asyncio-demo -- gather
+//! Copy it: cargo add futures@0.3 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::time::Duration;
 
@@ -50,7 +51,24 @@ pub async fn gather_tasks(
     Ok(done)
 }
 
+/// `asyncio.run(main())`: ten waits of 0.5 s, both ways.
+#[tokio::main]
+async fn main() -> Result<(), tokio::task::JoinError> {
+    let start = tokio::time::Instant::now();
+    let results = gather(0..10, Duration::from_millis(500)).await;
+    println!("gather: {results:?} in {:.2?}", start.elapsed());
+    let start = tokio::time::Instant::now();
+    let finished = gather_tasks(0..10, Duration::from_millis(500)).await?;
+    println!(
+        "JoinSet, in finishing order: {finished:?} in {:.2?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -64,6 +82,7 @@ pub const SECTION: Section = Section::new(
     "ten 0.5 s waits together take 0.5 s: join_all and JoinSet",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: the same ten waits with asyncio.gather, then create_task + as_completed.

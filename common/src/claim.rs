@@ -235,17 +235,34 @@ impl Machine {
         }
     }
 
-    /// `load average 3.41 on 2 cores, other processes using 1.9 cores just now`.
+    /// `other processes using 1.9 of 2 cores just now (load average 3.41)`. The load
+    /// average includes this run's own recent work, so with a sample it is only an aside.
     pub fn describe(&self) -> String {
         let online = self.online_cores.unwrap_or(self.usable_cores);
-        let mut text = match self.load_1m {
-            Some(l) => format!("load average {l:.2} on {online} cores"),
-            None => format!("{online} cores"),
-        };
-        if let Some(busy) = self.others_busy {
-            text.push_str(&format!(", other processes using {busy:.1} cores just now"));
+        match (self.others_busy, self.load_1m) {
+            (Some(busy), Some(l)) => format!(
+                "other processes using {busy:.1} of {online} cores just now, load average {l:.2} (this run's own work included)"
+            ),
+            (Some(busy), None) => {
+                format!("other processes using {busy:.1} of {online} cores just now")
+            }
+            (None, Some(l)) => format!("load average {l:.2} on {online} cores"),
+            (None, None) => format!("{online} cores"),
         }
-        text
+    }
+
+    /// Why CPU figures cannot be compared in this run, or `None` when the machine is free:
+    /// fewer usable cores than the machine has (or one), or other processes busy.
+    pub fn cpu_trouble(&self) -> Option<String> {
+        let online = self.online_cores.unwrap_or(self.usable_cores);
+        if self.usable_cores < 2 || self.usable_cores < online {
+            return Some(format!(
+                "this process may use {} of the machine's {online} cores (an affinity mask or a CPU quota)",
+                self.usable_cores
+            ));
+        }
+        self.is_busy()
+            .then(|| format!("a busy machine: {}", self.describe()))
     }
 
     /// One line for the runner to print before a CPU-sensitive section that wants `cores`
@@ -302,19 +319,76 @@ fn parse_proc_stat(text: &str) -> Option<(u64, u64)> {
     Some((total, idle))
 }
 
-/// `/proc/self/stat`: this process's user + system jiffies (fields 14 and 15).
-fn parse_self_stat(text: &str) -> Option<u64> {
+/// A `/proc/PID/stat` line: (pid, parent pid, user + system jiffies of the process and of
+/// its children it has waited for: fields 14 to 17).
+fn parse_stat(text: &str) -> Option<(u32, u32, u64)> {
+    let pid = text.split_whitespace().next()?.parse().ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing ')'.
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    let ppid = fields.get(1)?.parse().ok()?;
+    let mut jiffies = 0;
+    for i in 11..=14 {
+        jiffies += fields.get(i)?.parse::<u64>().ok()?;
+    }
+    Some((pid, ppid, jiffies))
 }
 
+/// The CPU jiffies of this process and of every process below it (its children, theirs...),
+/// by pid: this run's own work, which must not count as a busy machine.
+fn own_tree() -> Jiffies {
+    let me = std::process::id();
+    let all: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter_map(|text| parse_stat(&text))
+                .collect()
+        })
+        .unwrap_or_default();
+    tree_of(me, &all)
+}
+
+/// The processes of `all` (pid, ppid, jiffies) at or below `root`.
+fn tree_of(root: u32, all: &[(u32, u32, u64)]) -> Jiffies {
+    let mut tree: Jiffies = all
+        .iter()
+        .filter(|p| p.0 == root)
+        .map(|p| (p.0, p.2))
+        .collect();
+    let mut k = 0;
+    while k < tree.len() {
+        let parent = tree[k].0;
+        tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| (p.0, p.2)));
+        k += 1;
+    }
+    tree
+}
+
+/// Jiffies the tree spent between two readings: each process's growth, a new one's all.
+fn tree_growth(before: &[(u32, u64)], after: &[(u32, u64)]) -> u64 {
+    after
+        .iter()
+        .map(|&(pid, now)| {
+            let then = before.iter().find(|p| p.0 == pid).map_or(0, |p| p.1);
+            now.saturating_sub(then)
+        })
+        .sum()
+}
+
+/// CPU jiffies by pid.
+type Jiffies = Vec<(u32, u64)>;
+
 fn others_busy(window: Duration) -> Option<f64> {
-    let read = || -> Option<(u64, u64, u64)> {
+    let read = || -> Option<(u64, u64, Jiffies)> {
         let (total, idle) = parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)?;
-        let own = parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-        Some((total, idle, own))
+        Some((total, idle, own_tree()))
     };
     let (t0, i0, o0) = read()?;
     std::thread::sleep(window);
@@ -323,7 +397,7 @@ fn others_busy(window: Duration) -> Option<f64> {
     if total == 0 {
         return None;
     }
-    let busy = (total - (i1 - i0)).saturating_sub(o1 - o0);
+    let busy = (total - (i1 - i0)).saturating_sub(tree_growth(&o0, &o1));
     // `total` counts every core's jiffies: scale the fraction back to cores.
     let cores_in_window = window.as_secs_f64() * 100.0; // USER_HZ is 100 on Linux
     Some((busy as f64 / cores_in_window).max(0.0))
@@ -382,8 +456,12 @@ mod tests {
             line.contains("efficiency 49%") || line.contains("efficiency 50%"),
             "{line}"
         );
-        assert!(line.contains("load average 3.40 on 2 cores"), "{line}");
-        assert!(line.contains("other processes using 1.9 cores"), "{line}");
+        assert!(
+            line.contains(
+                "a busy machine: other processes using 1.9 of 2 cores just now, load average 3.40"
+            ),
+            "{line}"
+        );
     }
 
     #[test]
@@ -414,7 +492,7 @@ mod tests {
         let line = e.verdict("x", Some(&machine(0.1, 2, 2, 0.0)));
         assert_eq!(
             line,
-            "not shown in this run: expected a heartbeat on time, measured 12 ms late; likely cause: no sign of a busy machine just now (load average 0.10 on 2 cores, other processes using 0.0 cores just now); figures vary from run to run, re-run it"
+            "not shown in this run: expected a heartbeat on time, measured 12 ms late; likely cause: no sign of a busy machine just now (other processes using 0.0 of 2 cores just now, load average 0.10 (this run's own work included)); figures vary from run to run, re-run it"
         );
     }
 
@@ -457,7 +535,7 @@ mod tests {
         assert_eq!(parse_cpu_list(""), None);
         let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n";
         assert_eq!(parse_proc_stat(stat), Some((1000, 850)));
-        let me = "42 (a (weird) name) R 1 2 3 4 5 6 7 8 9 10 70 30 0 0";
-        assert_eq!(parse_self_stat(me), Some(100));
+        let me = "42 (a (weird) name) R 7 2 3 4 5 6 7 8 9 10 70 30 5 1 0";
+        assert_eq!(parse_stat(me), Some((42, 7, 106)));
     }
 }

@@ -86,6 +86,9 @@ pub struct Section<O: 'static = NoOptions> {
     owns: &'static [&'static str],
     /// Its Python twin, run beside it with `--python`.
     twin: Option<&'static Twin>,
+    /// The lesson's own `main` (what the file runs as when copied into a project of its
+    /// own), run instead of `run` with `--lesson`.
+    lesson: Option<fn() -> ExitCode>,
 }
 
 /// A section's check of the demo's options, run before anything else (see
@@ -114,6 +117,7 @@ impl<O> Section<O> {
             check: None,
             owns: &[],
             twin: None,
+            lesson: None,
         }
     }
 
@@ -133,6 +137,7 @@ impl<O> Section<O> {
             check: None,
             owns: &[],
             twin: None,
+            lesson: None,
         }
     }
 
@@ -160,9 +165,12 @@ impl<O> Section<O> {
         self
     }
 
-    /// Whether the section has a Python twin.
-    pub const fn has_twin(&self) -> bool {
-        self.twin.is_some()
+    /// The lesson's own `fn main` (above the marker): `--lesson` runs it instead of the
+    /// measured `run`, exactly as the lesson runs when copied into a project of its own.
+    /// Written `.main(|| main().report())` with `std::process::Termination` in scope.
+    pub const fn main(mut self, main: fn() -> ExitCode) -> Self {
+        self.lesson = Some(main);
+        self
     }
 
     /// Mark a section whose figures need every usable core (speedups, efficiencies): the
@@ -190,6 +198,7 @@ impl<O> Section<O> {
             check: None,
             owns: self.owns,
             twin: self.twin,
+            lesson: self.lesson,
         }
     }
 
@@ -241,6 +250,8 @@ pub struct Chosen<'d, O: 'static> {
     /// The demo's own options, parsed.
     pub options: O,
     quiet: Cell<bool>,
+    /// `--lesson`: run each section's lesson `main` instead of its measured run.
+    lesson: bool,
 }
 
 impl<O: clap::Args> Chosen<'_, O> {
@@ -256,8 +267,21 @@ impl<O: clap::Args> Chosen<'_, O> {
         if output == Output::Quiet {
             self.quiet.set(true);
         }
-        self.demo.run_sections(&self.indexes, &self.options, output)
+        let how = if self.lesson {
+            How::Lesson
+        } else {
+            How::Measured
+        };
+        self.demo
+            .run_sections(&self.indexes, &self.options, output, how)
     }
+}
+
+/// How a chosen section runs: its measured `run`, or its lesson's own `main`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    Measured,
+    Lesson,
 }
 
 /// What the command line asked for.
@@ -270,6 +294,8 @@ enum Request<O> {
         sections: Vec<usize>,
         options: O,
         trace: Option<PathBuf>,
+        /// `--lesson`: each section's lesson `main`, not its measured run.
+        lesson: bool,
     },
     Menu {
         options: O,
@@ -356,12 +382,14 @@ impl<O: clap::Args> Demo<O> {
                 sections,
                 options,
                 trace,
+                lesson,
             }) => {
                 let chosen = Chosen {
                     demo: self,
                     indexes: sections,
                     options,
                     quiet: Cell::new(false),
+                    lesson,
                 };
                 self.traced(trace.as_deref(), &chosen.quiet, || body(&chosen))
             }
@@ -480,6 +508,13 @@ impl<O: clap::Args> Demo<O> {
                     .help("Choose sections from a numbered menu (needs a terminal)"),
             )
             .arg(
+                Arg::new("lesson")
+                    .long("lesson")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with_all(["interactive", "python", "python-exe"])
+                    .help("Run each chosen section's lesson: its own `main`, as it runs when copied into a project of its own (no measuring)"),
+            )
+            .arg(
                 Arg::new("trace")
                     .long("trace")
                     .value_name("FILE")
@@ -560,12 +595,30 @@ impl<O: clap::Args> Demo<O> {
                 sections.retain(|&i| self.sections[i].twin.is_some());
             }
         }
-        self.check_owned_options(&cmd, &matches, &sections)?;
-        self.check_usage(&sections, &options)?;
+        let lesson = matches.get_flag("lesson");
+        if lesson {
+            let without: Vec<&str> = sections
+                .iter()
+                .map(|&i| &self.sections[i])
+                .filter(|s| s.lesson.is_none())
+                .map(|s| s.name)
+                .collect();
+            if !without.is_empty() {
+                return Err(self.usage_error(format!(
+                    "--lesson: {} {} no lesson `main` of its own; name sections that have one",
+                    join(&without),
+                    if without.len() == 1 { "has" } else { "have" }
+                )));
+            }
+        } else {
+            self.check_owned_options(&cmd, &matches, &sections)?;
+            self.check_usage(&sections, &options)?;
+        }
         Ok(Request::Run {
             sections,
             options,
             trace,
+            lesson,
         })
     }
 
@@ -745,7 +798,7 @@ impl<O: clap::Args> Demo<O> {
             .collect()
     }
 
-    fn run_sections(&self, selected: &[usize], options: &O, output: Output) -> ExitCode {
+    fn run_sections(&self, selected: &[usize], options: &O, output: Output, how: How) -> ExitCode {
         let quiet = output == Output::Quiet;
         let total = Stopwatch::start();
         let mut failed = Vec::new();
@@ -775,8 +828,17 @@ impl<O: clap::Args> Demo<O> {
             let sw = Stopwatch::start();
             tracing::debug!(section = section.name, "section starts");
             let span = tracing::info_span!("section", name = section.name);
-            let outcome =
-                span.in_scope(|| catch_unwind(AssertUnwindSafe(|| section.call(options))));
+            let outcome = span.in_scope(|| {
+                catch_unwind(AssertUnwindSafe(|| match (how, section.lesson) {
+                    (How::Lesson, Some(main)) => match main() {
+                        code if code == ExitCode::SUCCESS => Ok(()),
+                        _ => Err(anyhow::anyhow!(
+                            "its lesson `main` failed (its error is above)"
+                        )),
+                    },
+                    _ => section.call(options),
+                }))
+            });
             let took = Secs(sw.elapsed());
             if let Err(payload) = &outcome
                 && let Some(failure) = WriteFailure::from_payload(payload.as_ref())
@@ -853,7 +915,7 @@ impl<O: clap::Args> Demo<O> {
             match parse_choice(line.trim(), self.sections.len()) {
                 Ok(None) => return code,
                 Ok(Some(chosen)) => {
-                    code = self.run_sections(&chosen, options, Output::Banners);
+                    code = self.run_sections(&chosen, options, Output::Banners, How::Measured);
                     print!("\npress Enter for the menu > ");
                     let _ = io::stdout().flush();
                     let mut enter = String::new();
@@ -1048,7 +1110,7 @@ mod tests {
             Request::Run { sections, .. } => assert_eq!(sections, [0, 1]),
             other => panic!("{other:?}"),
         }
-        assert!(D.sections[1].has_twin() && !D.sections[0].has_twin());
+        assert!(D.sections[1].twin.is_some() && D.sections[0].twin.is_none());
     }
 
     #[test]
@@ -1171,7 +1233,7 @@ mod tests {
             roles: &[],
         };
         assert_eq!(
-            demo.run_sections(&[0], &NoOptions {}, Output::Banners),
+            demo.run_sections(&[0], &NoOptions {}, Output::Banners, How::Measured),
             ExitCode::from(2)
         );
     }

@@ -96,13 +96,15 @@ pub fn find(exe: Option<&Path>) -> Result<Interpreter, NotFound> {
     ))
 }
 
+/// How long the interpreter may take to say what it is.
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
+
 fn probe(exe: &Path) -> anyhow::Result<Interpreter> {
-    let out = Command::new(exe)
-        .args(["-c", PROBE])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["-c", PROBE]).stdin(Stdio::null());
+    let out = output_within(cmd, PROBE_LIMIT)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_context(|| format!("no answer within {}: killed it", Secs(PROBE_LIMIT)))?;
     if !out.status.success() {
         bail!("it exited with {}", out.status);
     }
@@ -157,14 +159,20 @@ impl Interpreter {
         cmd
     }
 
-    /// Write `source` to a fresh temporary directory as `file_name`, run it with `args`,
-    /// and parse the last line of its standard output as a JSON object. A script that
-    /// fails is an error naming the file, its exit status and its last line on stderr.
+    /// Write `source` to a fresh folder in the temporary folder as `file_name`, run it
+    /// with `args` for at most `limit`, and parse the last line of its standard output as a
+    /// JSON object. A script that fails is an error naming the file, its exit status and
+    /// its last line on stderr; one that runs past `limit` (or is stopped) is killed.
+    ///
+    /// The folder also holds a `sitecustomize.py` (on `PYTHONPATH`) that ends the
+    /// interpreter within a moment when its parent is gone: a demo killed by a signal
+    /// leaves no twin running.
     pub fn run_json(
         &self,
         file_name: &str,
         source: &str,
         args: &[String],
+        limit: Duration,
     ) -> anyhow::Result<Map<String, Value>> {
         static RUNS: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -172,19 +180,29 @@ impl Interpreter {
             std::process::id(),
             RUNS.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir)
+        // Not `create_dir_all`: a temporary folder that does not exist is the user's to fix.
+        std::fs::create_dir(&dir)
             .with_context(|| format!("creating {} for {file_name}", dir.display()))?;
         let script = dir.join(file_name);
         let result = (|| {
             std::fs::write(&script, source)
                 .with_context(|| format!("writing {}", script.display()))?;
-            let out = self
-                .command()
-                .arg(&script)
+            std::fs::write(dir.join("sitecustomize.py"), WATCH_PARENT)
+                .with_context(|| format!("writing {}", dir.display()))?;
+            let mut cmd = self.command();
+            cmd.arg(&script)
                 .args(args)
                 .current_dir(&dir)
-                .output()
+                .env("PYTHONPATH", &dir)
+                .env("DEMO_TWIN_PARENT", std::process::id().to_string());
+            let out = output_within(cmd, limit)
                 .with_context(|| format!("running {} {file_name}", self.path.display()))?;
+            let Some(out) = out else {
+                bail!(
+                    "{file_name}: no answer within {}: stopped or stuck; killed it",
+                    Secs(limit)
+                );
+            };
             if !out.status.success() {
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
@@ -200,6 +218,75 @@ impl Interpreter {
         let _ = std::fs::remove_dir_all(&dir);
         result
     }
+}
+
+/// Imported by every twin's interpreter at start-up (`sitecustomize`, found on
+/// `PYTHONPATH`): a daemon thread that ends the process once the demo process named in
+/// `DEMO_TWIN_PARENT` is no longer among its ancestors (the demo was killed). An ancestor,
+/// not the parent: a launcher such as pyenv's shim may stand between them.
+const WATCH_PARENT: &str = r#"import os, threading, time
+
+def _below(target):
+    pid = os.getpid()
+    for _ in range(64):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return True  # cannot tell: keep running
+        if pid == target:
+            return True
+        if pid <= 1:
+            return False
+    return True
+
+def _watch(target):
+    while _below(target):
+        time.sleep(0.2)
+    os._exit(1)
+
+_target = os.environ.get("DEMO_TWIN_PARENT", "")
+if _target.isdigit():
+    threading.Thread(target=_watch, args=(int(_target),), name="watch-demo", daemon=True).start()
+"#;
+
+/// `cmd.output()`, bounded: `None` when the process ran past `limit` (counted while this
+/// process runs, so Ctrl-Z then `fg` is not a timeout) and was killed.
+fn output_within(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = crate::child::wait_or_kill(&mut child, limit)?;
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(status.map(|status| std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }))
 }
 
 fn last_json_object(stdout: &str) -> anyhow::Result<Map<String, Value>> {
@@ -226,11 +313,24 @@ pub fn flags(pairs: &[(&str, &dyn std::fmt::Display)]) -> Vec<String> {
 
 /// A section's Python twin: the file name, its source (embedded), and the fields its JSON
 /// line always has.
+///
+/// Besides its figures, the JSON line must carry:
+/// - `"model"`: the Python model that ran, in words a reader can look up
+///   (`"asyncio.gather"`, `"urllib + ThreadPoolExecutor(100), a connection per request"`);
+///   `"models": {"field": "..."}` names it per figure where the figures differ;
+/// - `"job"`: the sizes it ran, one key per flag it was given (`--tasks 10` is
+///   `"tasks": 10`, `--per-task` is `"per_task"`): checked against the flags, so a twin
+///   that ignores a size cannot be compared as the same job.
+///
+/// It may add `"FIELD_spread"`, the largest over the smallest of its repeats of a figure:
+/// a verdict then needs a ratio beyond it.
 #[derive(Debug)]
 pub struct Twin {
     pub file: &'static str,
     pub source: &'static str,
     pub fields: &'static [&'static str],
+    /// The longest the script may take before it is killed and the section fails.
+    pub limit: Duration,
 }
 
 impl Twin {
@@ -243,27 +343,36 @@ impl Twin {
             file,
             source,
             fields,
+            limit: Duration::from_secs(120),
         }
     }
 
-    /// With `--python`: run the twin with `args`, check it printed its fields, and print
-    /// Rust's figures beside Python's. Without it: nothing. Call it after the section has
-    /// printed its own figures.
+    /// A twin that may take longer (or must take less) than the default 120 s.
+    pub const fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// With `--python`: run the twin with `args`, check it printed its fields and ran the
+    /// job it was given, and print Rust's figures beside Python's. Without it: nothing.
+    /// Call it after the section has printed its own figures.
     pub fn compare(&self, args: &[String], pairs: &[Pair]) -> anyhow::Result<()> {
         let Some(python) = chosen() else {
             return Ok(());
         };
         let figures = self.run(python, args)?;
+        let judge = Judge::now(pairs.iter().any(|p| p.cpu));
         print!(
             "{}",
-            side_by_side(&python.label(), self.file, pairs, &figures)?
+            side_by_side(&python.label(), self.file, pairs, &figures, &judge)?
         );
         Ok(())
     }
 
-    /// Run the twin and check that its JSON line has every documented field as a number.
+    /// Run the twin and check that its JSON line has every documented field as a number,
+    /// its model, and the job it was given.
     pub fn run(&self, python: &Interpreter, args: &[String]) -> anyhow::Result<Map<String, Value>> {
-        let figures = python.run_json(self.file, self.source, args)?;
+        let figures = python.run_json(self.file, self.source, args, self.limit)?;
         for field in self.fields {
             if figures.get(*field).and_then(Value::as_f64).is_none() {
                 bail!(
@@ -273,12 +382,19 @@ impl Twin {
                 );
             }
         }
+        if !figures.get("model").is_some_and(Value::is_string) {
+            bail!(
+                "{} printed no \"model\": the Python model it ran, in words",
+                self.file
+            );
+        }
+        check_job(self.file, args, &figures)?;
         Ok(figures)
     }
 
     /// For tests: run the twin with small `args` when an interpreter is found, panic if it
-    /// fails or lacks a documented field, and return its figures; `None` (with a line on
-    /// stderr) when there is no Python on this machine.
+    /// fails, lacks a documented field or echoes another job, and return its figures;
+    /// `None` (with a line on stderr) when there is no Python on this machine.
     pub fn run_for_test(&self, args: &[&str]) -> Option<Map<String, Value>> {
         let python = for_tests()?;
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -287,6 +403,38 @@ impl Twin {
             Err(e) => panic!("{e:#}"),
         }
     }
+}
+
+/// The twin's `"job"` must echo every `--flag value` it was given.
+fn check_job(file: &str, args: &[String], figures: &Map<String, Value>) -> anyhow::Result<()> {
+    let job = figures.get("job").and_then(Value::as_object);
+    let Some(job) = job else {
+        bail!("{file} printed no \"job\": the sizes it ran, one key per flag");
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let Some(name) = flag.strip_prefix("--") else {
+            continue;
+        };
+        let key = name.replace('-', "_");
+        let asked = rest.next().map_or("", String::as_str);
+        let ran = job.get(&key);
+        let same = match (ran, asked.parse::<f64>()) {
+            (Some(Value::Number(n)), Ok(a)) => n
+                .as_f64()
+                .is_some_and(|n| (n - a).abs() <= 1e-9 * a.abs().max(1.0)),
+            (Some(Value::String(s)), _) => s == asked,
+            (Some(Value::Bool(b)), _) => b.to_string() == asked,
+            _ => false,
+        };
+        if !same {
+            let ran = ran.map_or("nothing".to_owned(), Value::to_string);
+            bail!(
+                "{file} was asked for {flag} {asked} and says it ran {key} = {ran}: not the same job"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What a figure measures, for its unit and for which side is ahead.
@@ -308,6 +456,8 @@ pub enum Unit {
 /// beside it.
 #[derive(Clone, Debug)]
 pub struct Pair {
+    /// The figure, named for both sides (`10 waits of 0.5 s, gathered`); the Python model
+    /// comes from the twin.
     pub label: String,
     pub field: &'static str,
     pub rust: f64,
@@ -315,6 +465,11 @@ pub struct Pair {
     /// The two sides ran jobs of different sizes (the label says which): both figures are
     /// shown, and no side is said to be ahead.
     pub different_jobs: bool,
+    /// The figure is CPU work on the Rust side: a dev build (Rust unoptimised) or a busy
+    /// machine holds the verdict.
+    pub cpu: bool,
+    /// The largest over the smallest of Rust's repeats of this figure (1.0: one run).
+    pub spread: f64,
 }
 
 impl Pair {
@@ -325,6 +480,8 @@ impl Pair {
             rust,
             unit,
             different_jobs: false,
+            cpu: false,
+            spread: 1.0,
         }
     }
 
@@ -334,6 +491,21 @@ impl Pair {
         self.different_jobs = true;
         self
     }
+
+    /// The Rust side of this figure is CPU work: in a dev build, or on a busy machine, no
+    /// side is said to be ahead.
+    pub fn cpu(mut self) -> Self {
+        self.cpu = true;
+        self
+    }
+
+    /// Rust's repeats of this figure ranged over `spread` (largest / smallest): a verdict
+    /// needs a ratio beyond it.
+    pub fn spread(mut self, spread: f64) -> Self {
+        self.spread = spread.max(1.0);
+        self
+    }
+
     pub fn secs(label: impl Into<String>, field: &'static str, rust: f64) -> Self {
         Pair::new(label, field, rust, Unit::Secs)
     }
@@ -351,7 +523,8 @@ impl Pair {
     }
 }
 
-fn show(value: f64, unit: Unit) -> String {
+/// A figure with its unit, as the tables print it.
+pub fn show(value: f64, unit: Unit) -> String {
     match unit {
         Unit::Secs => Secs(Duration::from_secs_f64(value.max(0.0))).to_string(),
         Unit::Bytes => Bytes(value.max(0.0) as u64).to_string(),
@@ -362,53 +535,153 @@ fn show(value: f64, unit: Unit) -> String {
     }
 }
 
-/// Within this ratio neither side is said to be ahead: run-to-run noise is about as large.
-const EVEN: f64 = 1.05;
+/// Within this ratio neither side is said to be ahead, even with no repeats to show the
+/// noise: run-to-run noise is about as large.
+pub const EVEN: f64 = 1.05;
 
-/// Who is ahead, and by how much, in words: `Rust 2.19x faster`, or `even (1.02x)`.
-fn ahead(rust: f64, python: f64, unit: Unit) -> String {
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
-    let (hi, lo) = (rust.max(python), rust.min(python));
-    if unit != Unit::Count && ratio(hi, lo) < EVEN {
-        return format!("even ({:.2}x)", ratio(hi, lo));
-    }
-    match unit {
-        Unit::Count if rust == python => "same".to_owned(),
-        Unit::Count => format!("differ by {:.0}", (rust - python).abs()),
-        Unit::Secs if python >= rust => format!("Rust {:.2}x faster", ratio(python, rust)),
-        Unit::Secs => format!("Python {:.2}x faster", ratio(rust, python)),
-        Unit::Bytes if python >= rust => {
-            format!("Python uses {:.1}x as much", ratio(python, rust))
+/// Who is ahead, held to the same evidence as a takeaway.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// `Rust 2.19x faster`, `Python uses 3.0x as much`.
+    Ahead(String),
+    /// Within [`EVEN`]: neither.
+    Even(f64),
+    /// Counts: the same on both sides.
+    Same,
+    /// Counts that differ, by this much.
+    Differ(f64),
+    /// The sides ran different sizes.
+    NotCompared,
+    /// The run cannot support a verdict: why (`a dev build: ...`, `a busy machine: ...`,
+    /// `1.12x apart, within the repeats' spread of 1.25x`).
+    NotDecided(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Ahead(text) => f.write_str(text),
+            Verdict::Even(r) => write!(f, "even ({r:.2}x)"),
+            Verdict::Same => f.write_str("same"),
+            Verdict::Differ(d) => write!(f, "differ by {d:.0}"),
+            Verdict::NotCompared => f.write_str("different sizes: not compared"),
+            Verdict::NotDecided(why) => write!(f, "not decided in this run: {why}"),
         }
-        Unit::Bytes => format!("Rust uses {:.1}x as much", ratio(rust, python)),
-        Unit::Speedup | Unit::PerSec if rust >= python => {
-            format!("Rust {:.2}x higher", ratio(rust, python))
-        }
-        Unit::Speedup | Unit::PerSec => format!("Python {:.2}x higher", ratio(python, rust)),
     }
 }
 
-/// The printed table (one line of heading, one per pair). A pair whose field the twin did
-/// not print is an error.
+/// What a verdict of who is ahead needs from this run: a release build and a machine free
+/// enough for CPU figures. Read once per table.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    /// Why CPU figures cannot be compared in this run (a dev build, a busy machine).
+    cpu_held: Option<String>,
+}
+
+impl Judge {
+    /// This run's judge: a dev build holds CPU verdicts; with `cpu_rows`, a sample of the
+    /// machine too (others' CPU, not the load average, so this run's own earlier work does
+    /// not count against it).
+    pub fn now(cpu_rows: bool) -> Judge {
+        if !cpu_rows {
+            return Judge { cpu_held: None };
+        }
+        if cfg!(debug_assertions) {
+            return Judge::dev_build();
+        }
+        let machine = crate::claim::Machine::sample();
+        Judge::from_machine(&machine)
+    }
+
+    /// A dev build: CPU figures of unoptimised Rust say nothing about Rust.
+    pub fn dev_build() -> Judge {
+        Judge {
+            cpu_held: Some("a dev build runs Rust unoptimised; run with --release".to_owned()),
+        }
+    }
+
+    /// A release build on `machine`: a busy machine or fewer usable cores hold CPU verdicts.
+    pub fn from_machine(machine: &crate::claim::Machine) -> Judge {
+        Judge {
+            cpu_held: machine.cpu_trouble(),
+        }
+    }
+
+    /// Nothing holds CPU verdicts (for tests).
+    pub fn free() -> Judge {
+        Judge { cpu_held: None }
+    }
+
+    /// Who is ahead: `rust` against `python` in `unit`, a CPU figure or not, each side's
+    /// repeats spread over `spread` (largest / smallest, 1.0 for one run).
+    pub fn verdict(&self, rust: f64, python: f64, unit: Unit, cpu: bool, spread: f64) -> Verdict {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+        if unit == Unit::Count {
+            return if rust == python {
+                Verdict::Same
+            } else {
+                Verdict::Differ((rust - python).abs())
+            };
+        }
+        let (hi, lo) = (rust.max(python), rust.min(python));
+        let apart = ratio(hi, lo);
+        if cpu && let Some(why) = &self.cpu_held {
+            return Verdict::NotDecided(why.clone());
+        }
+        if apart < EVEN {
+            return Verdict::Even(apart);
+        }
+        if apart < spread {
+            return Verdict::NotDecided(format!(
+                "{apart:.2}x apart, within the repeats' spread of {spread:.2}x"
+            ));
+        }
+        let text = match unit {
+            Unit::Secs if python >= rust => format!("Rust {:.2}x faster", ratio(python, rust)),
+            Unit::Secs => format!("Python {:.2}x faster", ratio(rust, python)),
+            Unit::Bytes if python >= rust => {
+                format!("Python uses {:.1}x as much", ratio(python, rust))
+            }
+            Unit::Bytes => format!("Rust uses {:.1}x as much", ratio(rust, python)),
+            _ if rust >= python => format!("Rust {:.2}x higher", ratio(rust, python)),
+            _ => format!("Python {:.2}x higher", ratio(python, rust)),
+        };
+        Verdict::Ahead(text)
+    }
+}
+
+/// The Python model behind `field`: the twin's `"models"` entry for it, else its `"model"`.
+fn model_of<'a>(figures: &'a Map<String, Value>, field: &str) -> &'a str {
+    figures
+        .get("models")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .or_else(|| figures.get("model").and_then(Value::as_str))
+        .unwrap_or("(not named)")
+}
+
+/// The printed table: a heading, then two lines a pair (the figures and the verdict; the
+/// Python model it ran). A pair whose field the twin did not print is an error.
 fn side_by_side(
     label: &str,
     file: &str,
     pairs: &[Pair],
     figures: &Map<String, Value>,
+    judge: &Judge,
 ) -> anyhow::Result<String> {
     let width = pairs
         .iter()
         .map(|p| p.label.chars().count() + 4)
         .max()
         .unwrap_or(0)
-        .max(28);
+        .clamp(24, 34);
     let job = if pairs.iter().any(|p| p.different_jobs) {
         "the same job except where the sizes differ"
     } else {
         "same job"
     };
     let mut out = format!(
-        "  side by side with python/{file} ({label}, {job}, this run):\n  {:<width$} {:>12}  {:>12}\n",
+        "  side by side with python/{file} ({label}, {job}, this run):\n  {:<width$} {:>10} {:>10}\n",
         "", "Rust", "Python"
     );
     for pair in pairs {
@@ -416,16 +689,30 @@ fn side_by_side(
             .get(pair.field)
             .and_then(Value::as_f64)
             .with_context(|| format!("{file} printed no number '{}'", pair.field))?;
+        let python_spread = figures
+            .get(&format!("{}_spread", pair.field))
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0);
+        let verdict = if pair.different_jobs {
+            Verdict::NotCompared
+        } else {
+            judge.verdict(
+                pair.rust,
+                python,
+                pair.unit,
+                pair.cpu,
+                pair.spread.max(python_spread),
+            )
+        };
         out.push_str(&format!(
-            "  {:.<width$} {:>12}  {:>12}   {}\n",
+            "  {:.<width$} {:>10} {:>10}   {verdict}\n",
             format!("{} ", pair.label),
             show(pair.rust, pair.unit),
             show(python, pair.unit),
-            if pair.different_jobs {
-                "different sizes: not compared".to_owned()
-            } else {
-                ahead(pair.rust, python, pair.unit)
-            }
+        ));
+        out.push_str(&format!(
+            "      Python: {}\n",
+            model_of(figures, pair.field)
         ));
     }
     Ok(out)
@@ -448,10 +735,10 @@ mod tests {
         assert!(last_json_object("").is_err());
     }
 
+    const FIGURES: &str = r#"{"elapsed_s": 2.4, "peak_bytes": 150000000, "speedup": 1.0, "lost": 0, "model": "asyncio.gather", "models": {"speedup": "2 threading.Thread"}, "job": {}}"#;
+
     #[test]
-    fn the_table_says_who_is_ahead_by_how_much() {
-        let figures =
-            map(r#"{"elapsed_s": 2.4, "peak_bytes": 150000000, "speedup": 1.0, "lost": 0}"#);
+    fn the_table_says_who_is_ahead_by_how_much_and_names_the_python_model() {
         let table = side_by_side(
             "Python 3.11.7",
             "tasks.py",
@@ -462,7 +749,8 @@ mod tests {
                 Pair::count("lost updates", "lost", 0.0),
                 Pair::secs("job (Rust n = 1e9, Python 3e7)", "elapsed_s", 0.5).different_jobs(),
             ],
-            &figures,
+            &map(FIGURES),
+            &Judge::free(),
         )
         .unwrap();
         assert!(
@@ -480,27 +768,96 @@ mod tests {
             table.contains("1.200 s") && table.contains("2.400 s"),
             "{table}"
         );
-    }
-
-    #[test]
-    fn flags_are_flag_value_pairs_in_order() {
-        assert_eq!(
-            flags(&[
-                ("--tasks", &100_000),
-                ("--sleep", &1.5),
-                ("--url", &"http://x/")
-            ]),
-            ["--tasks", "100000", "--sleep", "1.5", "--url", "http://x/"]
-        );
+        let models: Vec<&str> = table.lines().filter(|l| l.contains("Python: ")).collect();
+        assert_eq!(models.len(), 5, "every row names its Python model: {table}");
+        assert!(models[0].ends_with("Python: asyncio.gather"), "{table}");
+        assert!(models[2].ends_with("Python: 2 threading.Thread"), "{table}");
     }
 
     #[test]
     fn python_ahead_is_said_too() {
-        assert_eq!(ahead(2.0, 1.0, Unit::Secs), "Python 2.00x faster");
-        assert_eq!(ahead(10.0, 20.0, Unit::PerSec), "Python 2.00x higher");
-        assert_eq!(ahead(5.0, 3.0, Unit::Count), "differ by 2");
-        assert_eq!(ahead(0.502, 0.501, Unit::Secs), "even (1.00x)");
-        assert_eq!(ahead(10.0, 10.0, Unit::Speedup), "even (1.00x)");
+        let j = Judge::free();
+        let v = |r, p, u| j.verdict(r, p, u, false, 1.0).to_string();
+        assert_eq!(v(2.0, 1.0, Unit::Secs), "Python 2.00x faster");
+        assert_eq!(v(10.0, 20.0, Unit::PerSec), "Python 2.00x higher");
+        assert_eq!(v(5.0, 3.0, Unit::Count), "differ by 2");
+        assert_eq!(v(0.502, 0.501, Unit::Secs), "even (1.00x)");
+        assert_eq!(v(10.0, 10.0, Unit::Speedup), "even (1.00x)");
+    }
+
+    #[test]
+    fn a_cpu_row_is_not_decided_in_a_dev_build_or_on_a_busy_machine() {
+        let dev = Judge::dev_build().verdict(0.88, 1.19, Unit::Speedup, true, 1.0);
+        assert_eq!(
+            dev.to_string(),
+            "not decided in this run: a dev build runs Rust unoptimised; run with --release"
+        );
+        let busy = crate::claim::Machine {
+            load_1m: Some(4.6),
+            usable_cores: 2,
+            online_cores: Some(2),
+            others_busy: Some(1.8),
+        };
+        let held = Judge::from_machine(&busy).verdict(0.88, 1.19, Unit::Speedup, true, 1.0);
+        let text = held.to_string();
+        assert!(
+            text.starts_with(
+                "not decided in this run: a busy machine: other processes using 1.8 of 2 cores"
+            ),
+            "{text}"
+        );
+        // A figure that is not CPU work is judged as usual on the same machine.
+        let wait = Judge::from_machine(&busy).verdict(0.5, 1.0, Unit::Secs, false, 1.0);
+        assert_eq!(wait.to_string(), "Rust 2.00x faster");
+        let pinned = crate::claim::Machine {
+            usable_cores: 1,
+            others_busy: Some(0.0),
+            ..busy
+        };
+        let held = Judge::from_machine(&pinned).verdict(1.0, 2.0, Unit::Secs, true, 1.0);
+        assert!(
+            held.to_string()
+                .contains("may use 1 of the machine's 2 cores"),
+            "{held}"
+        );
+    }
+
+    #[test]
+    fn a_ratio_within_the_repeats_spread_is_not_decided() {
+        let j = Judge::free();
+        let v = j.verdict(1.0, 1.12, Unit::Secs, false, 1.25);
+        assert_eq!(
+            v.to_string(),
+            "not decided in this run: 1.12x apart, within the repeats' spread of 1.25x"
+        );
+        assert_eq!(
+            j.verdict(1.0, 1.5, Unit::Secs, false, 1.25).to_string(),
+            "Rust 1.50x faster"
+        );
+        // The wider of the two sides' spreads counts: the twin's `FIELD_spread`.
+        let figures = map(r#"{"t_s": 1.12, "t_s_spread": 1.3, "model": "m", "job": {}}"#);
+        let table =
+            side_by_side("P", "t.py", &[Pair::secs("t", "t_s", 1.0)], &figures, &j).unwrap();
+        assert!(
+            table.contains("within the repeats' spread of 1.30x"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn the_job_echo_must_match_the_flags() {
+        let asked = flags(&[("--tasks", &10), ("--wait", &0.5), ("--per-task", &"x")]);
+        let ok = map(r#"{"job": {"tasks": 10, "wait": 0.5, "per_task": "x"}}"#);
+        check_job("t.py", &asked, &ok).unwrap();
+        let other = map(r#"{"job": {"tasks": 3, "wait": 0.5, "per_task": "x"}}"#);
+        let e = check_job("t.py", &asked, &other).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.py was asked for --tasks 10 and says it ran tasks = 3: not the same job"
+        );
+        let missing = map(r#"{"job": {"tasks": 10, "wait": 0.5}}"#);
+        assert!(check_job("t.py", &asked, &missing).is_err());
+        assert!(check_job("t.py", &asked, &map(r#"{"x": 1}"#)).is_err());
     }
 
     #[test]
@@ -510,6 +867,7 @@ mod tests {
             "gather.py",
             &[Pair::secs("gather", "elapsed_s", 1.0)],
             &map(r#"{"other": 1}"#),
+            &Judge::free(),
         )
         .unwrap_err();
         assert!(
@@ -529,20 +887,73 @@ mod tests {
     fn a_twin_runs_and_its_fields_are_checked() {
         const OK: Twin = Twin::new(
             "ok.py",
-            "import json, sys\nprint('noise')\nprint(json.dumps({'n': int(sys.argv[1])}))\n",
+            "import json, sys\nprint('noise')\nn = int(sys.argv[2])\nprint(json.dumps({'n': n, 'model': 'a loop', 'job': {'n': n}}))\n",
             &["n"],
         );
         const SILENT: Twin = Twin::new("silent.py", "print('{}')\n", &["n"]);
+        const NO_MODEL: Twin =
+            Twin::new("nomodel.py", "print('{\"n\": 1, \"job\": {}}')\n", &["n"]);
         const FAILS: Twin = Twin::new("fails.py", "raise SystemExit('bad size')\n", &[]);
         let Some(python) = for_tests() else { return };
-        let figures = OK.run(&python, &["7".to_owned()]).unwrap();
+        let figures = OK.run(&python, &flags(&[("--n", &7)])).unwrap();
         assert_eq!(figures["n"], 7);
         let e = SILENT.run(&python, &[]).unwrap_err().to_string();
         assert!(e.contains("silent.py printed no number 'n'"), "{e}");
+        let e = NO_MODEL.run(&python, &[]).unwrap_err().to_string();
+        assert!(e.contains("nomodel.py printed no \"model\""), "{e}");
         let e = format!("{:#}", FAILS.run(&python, &[]).unwrap_err());
         assert!(
             e.contains("fails.py failed") && e.contains("bad size"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_twin_past_its_limit_is_killed_and_named() {
+        const SLOW: Twin = Twin::new("slow.py", "import time\ntime.sleep(30)\n", &[])
+            .limit(Duration::from_millis(300));
+        let Some(python) = for_tests() else { return };
+        let e = format!("{:#}", SLOW.run(&python, &[]).unwrap_err());
+        assert!(e.contains("slow.py: no answer within"), "{e}");
+    }
+
+    #[test]
+    fn a_twin_ends_when_its_parent_is_gone() {
+        // A shell that starts a twin in the background and exits at once: the twin's
+        // parent is gone, and the watch in sitecustomize ends it within a moment.
+        let Some(python) = for_tests() else { return };
+        let dir = std::env::temp_dir().join(format!("watch-parent-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sitecustomize.py"), WATCH_PARENT).unwrap();
+        let marker = dir.join("still-running");
+        let script = format!(
+            "import time\nfor _ in range(100):\n    time.sleep(0.1)\nopen({:?}, 'w').close()\n",
+            marker.display().to_string()
+        );
+        let shell = format!(
+            "DEMO_TWIN_PARENT=$$ {} -c \"$0\" & echo $!; sleep 0.3",
+            python.path.display()
+        );
+        let out = Command::new("sh")
+            .args(["-c", &shell, &script])
+            .env("PYTHONPATH", &dir)
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        // Gone, or a zombie waiting for whoever adopted it to reap it.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim_start().starts_with('Z'))
+            })
+        };
+        let start = std::time::Instant::now();
+        while alive() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "the orphaned twin {pid} is still running");
+        assert!(!marker.exists(), "it ran to the end instead of stopping");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
