@@ -319,59 +319,20 @@ fn parse_proc_stat(text: &str) -> Option<(u64, u64)> {
     Some((total, idle))
 }
 
-/// A `/proc/PID/stat` line: (pid, parent pid, user + system jiffies of the process and of
-/// its children it has waited for: fields 14 to 17).
-fn parse_stat(text: &str) -> Option<(u32, u32, u64)> {
-    let pid = text.split_whitespace().next()?.parse().ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ppid = fields.get(1)?.parse().ok()?;
-    let mut jiffies = 0;
-    for i in 11..=14 {
-        jiffies += fields.get(i)?.parse::<u64>().ok()?;
-    }
-    Some((pid, ppid, jiffies))
-}
+/// CPU clock ticks by pid.
+type Jiffies = Vec<(u32, u64)>;
 
-/// The CPU jiffies of this process and of every process below it (its children, theirs...),
-/// by pid: this run's own work, which must not count as a busy machine.
+/// The CPU of this process and of every process below it, by pid: this run's own work,
+/// which must not count as a busy machine.
 fn own_tree() -> Jiffies {
-    let me = std::process::id();
-    let all: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .bytes()
-                        .all(|b| b.is_ascii_digit())
-                })
-                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-                .filter_map(|text| parse_stat(&text))
-                .collect()
-        })
-        .unwrap_or_default();
-    tree_of(me, &all)
-}
-
-/// The processes of `all` (pid, ppid, jiffies) at or below `root`.
-fn tree_of(root: u32, all: &[(u32, u32, u64)]) -> Jiffies {
-    let mut tree: Jiffies = all
+    let all = crate::procs::all();
+    crate::procs::tree_of(std::process::id(), &all)
         .iter()
-        .filter(|p| p.0 == root)
-        .map(|p| (p.0, p.2))
-        .collect();
-    let mut k = 0;
-    while k < tree.len() {
-        let parent = tree[k].0;
-        tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| (p.0, p.2)));
-        k += 1;
-    }
-    tree
+        .map(|p| (p.pid, p.cpu))
+        .collect()
 }
 
-/// Jiffies the tree spent between two readings: each process's growth, a new one's all.
+/// Ticks the tree spent between two readings: each process's growth, a new one's all.
 fn tree_growth(before: &[(u32, u64)], after: &[(u32, u64)]) -> u64 {
     after
         .iter()
@@ -381,9 +342,6 @@ fn tree_growth(before: &[(u32, u64)], after: &[(u32, u64)]) -> u64 {
         })
         .sum()
 }
-
-/// CPU jiffies by pid.
-type Jiffies = Vec<(u32, u64)>;
 
 fn others_busy(window: Duration) -> Option<f64> {
     let read = || -> Option<(u64, u64, Jiffies)> {
@@ -535,7 +493,6 @@ mod tests {
         assert_eq!(parse_cpu_list(""), None);
         let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n";
         assert_eq!(parse_proc_stat(stat), Some((1000, 850)));
-        let me = "42 (a (weird) name) R 7 2 3 4 5 6 7 8 9 10 70 30 5 1 0";
-        assert_eq!(parse_stat(me), Some((42, 7, 106)));
+        assert_eq!(tree_growth(&[(1, 10), (2, 5)], &[(1, 15), (3, 4)]), 9);
     }
 }

@@ -12,6 +12,7 @@
 //! - [`child`]: this binary re-run as a child process, with bounded waits.
 //! - [`ipc_temp`]: a `TMPDIR` that can hold ipc-channel's sockets, checked in one line.
 //! - [`gauge`]: how many are inside a block now and at most (an RAII counter).
+//! - [`procs`]: the process table from `/proc`: this run's processes and their CPU.
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`python`]: a section's Python twin, run beside it with `--python`.
 //! - [`testing`]: the checks every demo's integration test makes on its binary.
@@ -28,6 +29,7 @@ pub mod gauge;
 pub mod ipc_temp;
 pub mod memory;
 pub mod print;
+pub mod procs;
 pub mod python;
 mod stdio;
 pub mod supervise;

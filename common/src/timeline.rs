@@ -155,14 +155,18 @@ impl Timeline {
         render(&self.spans(), self.origin_us, width)
     }
 
-    /// Print the chart 60 columns wide.
+    /// Print the chart 60 columns wide; under the first chart of the run, the legend.
     pub fn print(&self) {
         print!("{}", self.render(60));
-        println!("{}", LEGEND);
+        static LEGEND_SHOWN: std::sync::atomic::AtomicBool =
+            std::sync::atomic::AtomicBool::new(false);
+        if !LEGEND_SHOWN.swap(true, Ordering::Relaxed) {
+            println!("{LEGEND}");
+        }
     }
 }
 
-/// Printed under every chart: what the two shades mean.
+/// Printed under the first chart of a run: what the two shades mean.
 pub const LEGEND: &str =
     "  █ ▓ a span (a lane's spans alternate shades to stay apart); blank: nothing open";
 

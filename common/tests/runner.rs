@@ -229,3 +229,123 @@ fn sigint_mid_section_leaves_the_temporary_folder_empty() {
         );
     }
 }
+
+/// Start `runner-probe SECTION` supervised, with signals at their defaults and its
+/// temporary folder in `tmp`, and wait (bounded) until `ready` is in the folder.
+fn start_probe(section: &str, tmp: &Folder, ready: &str) -> std::process::Child {
+    let mut child = Command::new("env")
+        .args(["--default-signal=INT,TERM,QUIT", EXE, section])
+        .env("TMPDIR", &tmp.0)
+        .env_remove("DEMO_SUPERVISED")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !tmp
+        .entries()
+        .iter()
+        .any(|p| p.file_name().is_some_and(|n| n == ready))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the section never made {ready}"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the probe ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+fn kill(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -s {signal} {pid}");
+}
+
+/// The supervised run: the one child of the supervisor.
+fn run_of(supervisor: u32) -> u32 {
+    let all = common::procs::all();
+    let run = all
+        .iter()
+        .find(|p| p.ppid == supervisor)
+        .expect("the supervised run");
+    run.pid
+}
+
+fn gone_within(pid: u32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if common::procs::running(pid).is_none() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGTERM to the run itself (not the supervisor): the run dies at once, its child would
+/// live on as an orphan, and the supervisor stops it and removes the folder.
+#[test]
+fn a_killed_run_leaves_no_child_running() {
+    let tmp = Folder::new("orphan");
+    let mut supervisor = start_probe("hold-child", &tmp, "child.pid");
+    let pid_file = tmp
+        .entries()
+        .into_iter()
+        .find(|p| p.ends_with("child.pid"))
+        .unwrap();
+    let grandchild: u32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The supervisor notes the processes below the run every 100 ms: give it ten times that
+    // to have seen this one (a process started and orphaned faster is not seen).
+    std::thread::sleep(Duration::from_secs(1));
+    kill(run_of(supervisor.id()), "TERM");
+    let status = supervisor.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(
+        gone_within(grandchild, Duration::from_secs(3)),
+        "the run's child {grandchild} outlived it"
+    );
+    assert_eq!(tmp.entries(), Vec::<PathBuf>::new(), "left behind");
+}
+
+/// SIGKILL to the supervisor leaves it no time to clean up: the run notices, removes the
+/// private folder and stops.
+#[test]
+fn a_run_whose_supervisor_is_killed_stops_and_cleans_up() {
+    let tmp = Folder::new("supervisor-killed");
+    let mut supervisor = start_probe("hold-tmp", &tmp, "held.txt");
+    let run = run_of(supervisor.id());
+    kill(supervisor.id(), "KILL");
+    let _ = supervisor.wait();
+    assert!(
+        gone_within(run, Duration::from_secs(3)),
+        "the run {run} carried on as an orphan"
+    );
+    assert_eq!(tmp.entries(), Vec::<PathBuf>::new(), "left behind");
+}
+
+/// SIGQUIT (and SIGUSR1, SIGUSR2) to the supervisor are passed on like SIGINT: the folder
+/// is removed.
+#[test]
+fn sigquit_and_sigusr1_to_the_supervisor_leave_nothing() {
+    for signal in ["QUIT", "USR1"] {
+        let tmp = Folder::new(&format!("sig{signal}"));
+        let mut supervisor = start_probe("hold-tmp", &tmp, "held.txt");
+        kill(supervisor.id(), signal);
+        let status = supervisor.wait().unwrap();
+        let number = if signal == "QUIT" { 3 } else { 10 };
+        assert_eq!(status.code(), Some(128 + number), "{signal}");
+        assert_eq!(
+            tmp.entries(),
+            Vec::<PathBuf>::new(),
+            "{signal}: left behind"
+        );
+    }
+}

@@ -30,6 +30,18 @@ fn hold_tmp() -> SectionResult {
     Ok(())
 }
 
+/// Start a child process (`sleep 60`), write its pid to `child.pid` in the temporary
+/// folder, then wait to be interrupted (at most 60 s).
+fn hold_child() -> SectionResult {
+    let mut child = std::process::Command::new("sleep").arg("60").spawn()?;
+    let pid_file = std::env::temp_dir().join("child.pid");
+    std::fs::write(&pid_file, child.id().to_string())?;
+    std::thread::sleep(Duration::from_secs(60));
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}
+
 /// Start this binary as a child (`--role echo`) and check what it says.
 fn child() -> SectionResult {
     let out = common::child::role_command("runner-probe", "echo")?
@@ -59,6 +71,12 @@ const SECTIONS: &[Section] = &[
     Section::new("print", "print()", "prints 500 lines", print),
     Section::new("fail", "raise", "fails", fail),
     Section::new("child", "multiprocessing.Process", "starts a child", child),
+    Section::new(
+        "hold-child",
+        "subprocess.Popen",
+        "holds a child process until stopped",
+        hold_child,
+    ),
     Section::new(
         "hold-tmp",
         "tempfile",
