@@ -15,7 +15,8 @@
 //! - [`procs`]: the process table from `/proc`: this run's processes and their CPU.
 //! - [`trace`]: logging with thread names (`RUST_LOG`) and trace files (`--trace FILE`).
 //! - [`python`]: a section's Python twin, run beside it with `--python`.
-//! - [`testing`]: the checks every demo's integration test makes on its binary.
+//! - [`testing`]: the checks every demo's integration test makes on its binary;
+//!   [`compile_fail`]: a snippet a header quotes, compiled with rustc to check the refusal.
 //! - [`supervise`]: clean stops (the runner re-runs the demo with a private `TMPDIR` and
 //!   removes it however the run ends); `stdio`: standard output or error that cannot be
 //!   written is a failure, a closed pipe a quiet stop.
@@ -24,6 +25,7 @@ pub mod awake;
 pub mod child;
 pub mod claim;
 pub mod cli;
+pub mod compile_fail;
 pub mod fixture;
 pub mod gauge;
 pub mod ipc_temp;

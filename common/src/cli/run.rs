@@ -81,17 +81,20 @@ impl<O: clap::Args> Demo<O> {
         let mut pause =
             !quiet && selected.len() > 1 && io::stdin().is_terminal() && io::stdout().is_terminal();
         let total = Stopwatch::start();
+        let mut waited = std::time::Duration::ZERO;
         let mut failed = Vec::new();
         let mut ran = 0;
         for (k, &index) in selected.iter().enumerate() {
             let section = &self.sections[index];
             if pause && k > 0 {
+                let asked = Stopwatch::start();
                 let answer = ask_next(
                     section.name,
                     (k + 1, selected.len()),
                     &mut io::stdin().lock(),
                     &mut io::stdout(),
                 );
+                waited += asked.elapsed();
                 match answer {
                     Next::One => {}
                     Next::All => pause = false,
@@ -148,7 +151,9 @@ impl<O: clap::Args> Demo<O> {
                 }
             }
         }
-        self.summary(ran, selected.len(), &failed, Secs(total.elapsed()), quiet)
+        // The time the sections took, not the reader's pauses between them.
+        let took = Secs(total.elapsed().saturating_sub(waited));
+        self.summary(ran, selected.len(), &failed, took, quiet)
     }
 
     /// The runner's note before a CPU-bound section when the machine is busy or this
