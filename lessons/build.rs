@@ -64,6 +64,9 @@ fn main() {
             let Some(lesson) = lesson_part(&text, &shown, &mut problems) else {
                 continue;
             };
+            // The lesson with its companions: what a copy compiles, and what its
+            // `Copy it:` line must add.
+            let mut with_companions = lesson.clone();
             for companion in beside(&lesson) {
                 let path = src.join(&companion);
                 match std::fs::read_to_string(&path) {
@@ -73,6 +76,7 @@ fn main() {
                             .next()
                             .unwrap_or_default()
                             .to_owned();
+                        with_companions.push_str(&part);
                         std::fs::write(dir.join(&companion), part).expect("OUT_DIR is writable");
                     }
                     Err(e) => problems.push(format!("{shown}: `Copy beside it: {companion}`: {e}")),
@@ -81,7 +85,14 @@ fn main() {
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
             let mut copy = lesson.clone();
             if !exempt(&shown) {
-                let is_program = check_program(&lesson, &shown, &known, &versions, &mut problems);
+                let is_program = check_program(
+                    &lesson,
+                    &with_companions,
+                    &shown,
+                    &known,
+                    &versions,
+                    &mut problems,
+                );
                 if is_program {
                     copy.push_str(
                         "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
@@ -180,9 +191,11 @@ fn beside(lesson: &str) -> Vec<String> {
 }
 
 /// A lesson part that is a program: a top-level `fn main` and a `Copy it:` line that adds
-/// exactly what it uses. Records what is missing; returns whether it has a `main`.
+/// exactly what it uses with its companion files (`code`). Records what is missing;
+/// returns whether it has a `main`.
 fn check_program(
     lesson: &str,
+    code: &str,
     shown: &str,
     known: &[&str],
     versions: &std::collections::BTreeMap<String, String>,
@@ -201,7 +214,7 @@ fn check_program(
             "{shown}: no `{COPY}` line in its header (the `cargo add` line a copy needs, or `std only, nothing to add`)"
         )),
         Some(line) => {
-            for p in check::check(lesson, line, known, versions) {
+            for p in check::check(code, line, known, versions) {
                 problems.push(format!("{shown}: {p}"));
             }
         }

@@ -361,7 +361,7 @@ impl Twin {
             return Ok(());
         };
         let figures = self.run(python, args)?;
-        let judge = Judge::now(pairs.iter().any(|p| p.cpu));
+        let judge = Judge::now(pairs.iter().any(|p| p.cpu || p.timer));
         print!(
             "{}",
             side_by_side(&python.label(), self.file, pairs, &figures, &judge)?
@@ -468,6 +468,9 @@ pub struct Pair {
     /// The figure is CPU work on the Rust side: a dev build (Rust unoptimised) or a busy
     /// machine holds the verdict.
     pub cpu: bool,
+    /// The figure is timers and wake-ups (sleeps overlapping): a busy machine holds the
+    /// verdict, a dev build does not.
+    pub timer: bool,
     /// The largest over the smallest of Rust's repeats of this figure (1.0: one run).
     pub spread: f64,
 }
@@ -481,6 +484,7 @@ impl Pair {
             unit,
             different_jobs: false,
             cpu: false,
+            timer: false,
             spread: 1.0,
         }
     }
@@ -496,6 +500,13 @@ impl Pair {
     /// side is said to be ahead.
     pub fn cpu(mut self) -> Self {
         self.cpu = true;
+        self
+    }
+
+    /// The figure is timers and wake-ups (how well sleeps overlap): on a busy machine the
+    /// scheduler's delays decide it, so no side is said to be ahead.
+    pub fn timer(mut self) -> Self {
+        self.timer = true;
         self
     }
 
@@ -570,51 +581,85 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// What a verdict of who is ahead needs from this run: a release build and a machine free
-/// enough for CPU figures. Read once per table.
-#[derive(Clone, Debug)]
+/// What a verdict of who is ahead needs from this run: a release build for CPU figures,
+/// and a machine free enough for CPU and timer figures. Read once per table.
+#[derive(Clone, Debug, Default)]
 pub struct Judge {
-    /// Why CPU figures cannot be compared in this run (a dev build, a busy machine).
-    cpu_held: Option<String>,
+    /// Why the build cannot compare CPU figures (a dev build).
+    build_held: Option<String>,
+    /// Why the machine cannot compare CPU or timer figures just now (busy, pinned).
+    machine_held: Option<String>,
 }
 
 impl Judge {
-    /// This run's judge: a dev build holds CPU verdicts; with `cpu_rows`, a sample of the
-    /// machine too (others' CPU, not the load average, so this run's own earlier work does
-    /// not count against it).
-    pub fn now(cpu_rows: bool) -> Judge {
-        if !cpu_rows {
-            return Judge { cpu_held: None };
+    /// This run's judge: a dev build holds CPU verdicts; with `sensitive_rows` (CPU or
+    /// timer figures), a sample of the machine too (others' CPU, not the load average, so
+    /// this run's own earlier work does not count against it).
+    pub fn now(sensitive_rows: bool) -> Judge {
+        let mut judge = if cfg!(debug_assertions) {
+            Judge::dev_build()
+        } else {
+            Judge::free()
+        };
+        if sensitive_rows {
+            judge.machine_held = crate::claim::Machine::sample().cpu_trouble();
         }
-        if cfg!(debug_assertions) {
-            return Judge::dev_build();
-        }
-        let machine = crate::claim::Machine::sample();
-        Judge::from_machine(&machine)
+        judge
     }
 
     /// A dev build: CPU figures of unoptimised Rust say nothing about Rust.
     pub fn dev_build() -> Judge {
         Judge {
-            cpu_held: Some("a dev build runs Rust unoptimised; run with --release".to_owned()),
+            build_held: Some("a dev build runs Rust unoptimised; run with --release".to_owned()),
+            machine_held: None,
         }
     }
 
-    /// A release build on `machine`: a busy machine or fewer usable cores hold CPU verdicts.
+    /// A release build on `machine`: a busy machine or fewer usable cores hold CPU and
+    /// timer verdicts.
     pub fn from_machine(machine: &crate::claim::Machine) -> Judge {
         Judge {
-            cpu_held: machine.cpu_trouble(),
+            build_held: None,
+            machine_held: machine.cpu_trouble(),
         }
     }
 
-    /// Nothing holds CPU verdicts (for tests).
+    /// Nothing holds a verdict (for tests, and for figures that need neither).
     pub fn free() -> Judge {
-        Judge { cpu_held: None }
+        Judge::default()
+    }
+
+    /// Why a figure that is CPU work (`cpu`) or timers (`timer`) cannot be compared in this
+    /// run, if it cannot.
+    pub fn held(&self, cpu: bool, timer: bool) -> Option<&str> {
+        let build = self.build_held.as_deref().filter(|_| cpu);
+        let machine = self.machine_held.as_deref().filter(|_| cpu || timer);
+        build.or(machine)
     }
 
     /// Who is ahead: `rust` against `python` in `unit`, a CPU figure or not, each side's
     /// repeats spread over `spread` (largest / smallest, 1.0 for one run).
     pub fn verdict(&self, rust: f64, python: f64, unit: Unit, cpu: bool, spread: f64) -> Verdict {
+        self.verdict_of(rust, python, unit, self.held(cpu, false), spread)
+    }
+
+    /// [`Judge::verdict`] for a [`Pair`] (its CPU and timer marks) and the wider spread.
+    pub fn verdict_for(&self, pair: &Pair, python: f64, spread: f64) -> Verdict {
+        if pair.different_jobs {
+            return Verdict::NotCompared;
+        }
+        let held = self.held(pair.cpu, pair.timer);
+        self.verdict_of(pair.rust, python, pair.unit, held, spread)
+    }
+
+    fn verdict_of(
+        &self,
+        rust: f64,
+        python: f64,
+        unit: Unit,
+        held: Option<&str>,
+        spread: f64,
+    ) -> Verdict {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
         if unit == Unit::Count {
             return if rust == python {
@@ -625,8 +670,8 @@ impl Judge {
         }
         let (hi, lo) = (rust.max(python), rust.min(python));
         let apart = ratio(hi, lo);
-        if cpu && let Some(why) = &self.cpu_held {
-            return Verdict::NotDecided(why.clone());
+        if let Some(why) = held {
+            return Verdict::NotDecided(why.to_owned());
         }
         if apart < EVEN {
             return Verdict::Even(apart);
@@ -693,17 +738,7 @@ fn side_by_side(
             .get(&format!("{}_spread", pair.field))
             .and_then(Value::as_f64)
             .unwrap_or(1.0);
-        let verdict = if pair.different_jobs {
-            Verdict::NotCompared
-        } else {
-            judge.verdict(
-                pair.rust,
-                python,
-                pair.unit,
-                pair.cpu,
-                pair.spread.max(python_spread),
-            )
-        };
+        let verdict = judge.verdict_for(pair, python, pair.spread.max(python_spread));
         out.push_str(&format!(
             "  {:.<width$} {:>10} {:>10}   {verdict}\n",
             format!("{} ", pair.label),
@@ -818,6 +853,27 @@ mod tests {
         assert!(
             held.to_string()
                 .contains("may use 1 of the machine's 2 cores"),
+            "{held}"
+        );
+    }
+
+    #[test]
+    fn a_timer_row_is_held_on_a_busy_machine_but_not_in_a_dev_build() {
+        let row = Pair::speedup("waits overlap", "io_speedup", 1.9).timer();
+        assert_eq!(
+            Judge::dev_build().verdict_for(&row, 1.2, 1.0).to_string(),
+            "Rust 1.58x higher"
+        );
+        let busy = crate::claim::Machine {
+            load_1m: Some(4.0),
+            usable_cores: 2,
+            online_cores: Some(2),
+            others_busy: Some(1.5),
+        };
+        let held = Judge::from_machine(&busy).verdict_for(&row, 1.2, 1.0);
+        assert!(
+            held.to_string()
+                .starts_with("not decided in this run: a busy machine"),
             "{held}"
         );
     }

@@ -44,6 +44,23 @@ pub fn efficiency(speedup: f64, workers: usize) -> f64 {
     speedup / workers.max(1) as f64
 }
 
+/// The median of repeated timings and their spread (the largest over the smallest, 1.0
+/// for one timing): what a figure quotes, and how far apart two figures must be before one
+/// is said to be ahead. `None` for no timings.
+pub fn median_spread(samples: &[Duration]) -> Option<(Duration, f64)> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let (first, last) = (*sorted.first()?, *sorted.last()?);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2
+    };
+    let spread = last.as_secs_f64() / first.as_secs_f64().max(f64::MIN_POSITIVE);
+    Some((median, spread.max(1.0)))
+}
+
 /// How many events per second.
 pub fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
@@ -92,6 +109,18 @@ impl fmt::Display for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_and_spread_of_repeats() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            median_spread(&[ms(30), ms(10), ms(20)]),
+            Some((ms(20), 3.0))
+        );
+        assert_eq!(median_spread(&[ms(10), ms(20)]), Some((ms(15), 2.0)));
+        assert_eq!(median_spread(&[ms(7)]), Some((ms(7), 1.0)));
+        assert_eq!(median_spread(&[]), None);
+    }
 
     #[test]
     fn speedup_and_efficiency() {

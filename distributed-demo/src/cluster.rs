@@ -153,33 +153,67 @@ where
     let process = cluster.process;
     let recording = Recording::start();
     let started_us = now_us();
-    let mut connecting = Some(tracing::info_span!("connect", process));
+    let connecting = tracing::info_span!("connect", process);
     let (tx, rx) = mpsc::channel();
-
     // A worker or network thread that panics (a peer hung up) reports it instead of
     // printing a backtrace; the main thread turns it into an error.
     let previous_hook = std::panic::take_hook();
     let on_panic = tx.clone();
     std::panic::set_hook(Box::new(move |info| {
-        let thread = std::thread::current();
         let what = info
             .payload()
             .downcast_ref::<String>()
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("panic");
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("?");
         let _ = on_panic.send(Event::Failed(format!(
-            "lost the cluster: thread '{}': {what}",
-            thread.name().unwrap_or("?")
+            "lost the cluster: thread '{thread}': {what}"
         )));
     }));
+    let outcome = start_timely(cluster, job, rounds, join, tx)
+        .and_then(|()| await_workers(&rx, cluster, deadline, connecting));
+    std::panic::set_hook(previous_hook);
+    let (mut results, connected_at) = outcome?;
+    ensure!(!results.is_empty(), "no worker ran");
+    // Worker 0 of the cluster has the answers; otherwise this process's first worker.
+    let first = results
+        .iter()
+        .position(|r| r.answers.is_some())
+        .unwrap_or(0);
+    let spans = bars(&recording.finish(), |s| match (s.name, s.field("worker")) {
+        // several workers per process: a lane each
+        ("task", Some(w)) if results.len() > 1 => format!("process {process} w{w}"),
+        _ => format!("process {process}"),
+    });
+    let job = results.swap_remove(first);
+    Ok(PeerReport {
+        process,
+        answers: job.answers,
+        job_us: job.took.as_micros() as u64,
+        connect_us: connected_at.map_or(0, |at| at - started_us),
+        spans,
+    })
+}
 
+/// The thread that connects to the peers and then runs the workers (`join` returns when
+/// they are done and the connections are shut down cleanly, so a fast process does not hang
+/// up on a slower one): on its own thread, so that the caller can keep the clock.
+fn start_timely<J>(
+    cluster: &Membership,
+    job: Job,
+    rounds: u32,
+    join: J,
+    events: mpsc::Sender<Event>,
+) -> anyhow::Result<()>
+where
+    J: FnOnce(Vec<Option<TcpStream>>, PeerWork) -> Result<Vec<WorkerResult>, String>
+        + Send
+        + 'static,
+{
+    let (process, membership) = (cluster.process, cluster.clone());
     let connected = Arc::new(AtomicBool::new(false));
-    let events = tx.clone();
-    let membership = cluster.clone();
-    // The workers start once every peer is connected; `join` returns when they are done
-    // and the connections are shut down cleanly (so a fast process does not hang up on a
-    // slower one). It runs on its own thread so that this one can keep the clock.
     std::thread::Builder::new()
         .name("timely-start".into())
         .spawn(move || {
@@ -201,63 +235,49 @@ where
             let _ = events.send(event);
         })
         .context("starting the timely thread")?;
-    drop(tx);
+    Ok(())
+}
 
-    let mut connect_us = None;
-    // `connect_peers` gives up by itself after `cluster.wait`; this is the backstop.
+/// Wait for the workers' results: at most `cluster.wait` (and a little) for the cluster to
+/// form (`connect_peers` gives up by itself; this is the backstop), then `deadline` for the
+/// job. Also when every peer was connected (`now_us`); the `connect` bar ends then.
+fn await_workers(
+    rx: &Receiver<Event>,
+    cluster: &Membership,
+    deadline: Duration,
+    connecting: tracing::Span,
+) -> anyhow::Result<(Vec<WorkerResult>, Option<u64>)> {
+    let mut connecting = Some(connecting);
+    let mut connected_at = None;
     let mut budget = Budget::new(cluster.wait + Duration::from_secs(2));
-    let outcome = loop {
-        match rx.recv_timeout(budget.left().min(Budget::POLL)) {
+    loop {
+        let why = match rx.recv_timeout(budget.left().min(Budget::POLL)) {
             Ok(Event::Connected) => {
-                connect_us = Some(now_us() - started_us);
+                connected_at = Some(now_us());
                 drop(connecting.take()); // the `connect` bar ends here
                 println!("CONNECTED"); // the parent may wait for this line
                 budget = Budget::new(deadline);
+                continue;
             }
-            Ok(Event::Done(results)) => break Ok(results),
-            Ok(Event::Failed(why)) => break Err(anyhow::anyhow!(why)),
-            Err(RecvTimeoutError::Timeout) if !budget.is_over() => {}
-            Err(RecvTimeoutError::Timeout) if connect_us.is_none() => {
-                break Err(anyhow::anyhow!(
-                    "no cluster after {}: process {process} of {} waited for its peers; start every process of the host file",
-                    Secs(cluster.wait),
-                    cluster.addresses.len(),
-                ));
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                break Err(anyhow::anyhow!(
-                    "the job did not finish within {}: a peer stopped answering",
-                    Secs(deadline)
-                ));
-            }
+            Ok(Event::Done(results)) => return Ok((results, connected_at)),
+            Ok(Event::Failed(why)) => why,
+            Err(RecvTimeoutError::Timeout) if !budget.is_over() => continue,
+            Err(RecvTimeoutError::Timeout) if connected_at.is_none() => format!(
+                "no cluster after {}: process {} of {} waited for its peers; start every process of the host file",
+                Secs(cluster.wait),
+                cluster.process,
+                cluster.addresses.len(),
+            ),
+            Err(RecvTimeoutError::Timeout) => format!(
+                "the job did not finish within {}: a peer stopped answering",
+                Secs(deadline)
+            ),
             Err(RecvTimeoutError::Disconnected) => {
-                break Err(anyhow::anyhow!(
-                    "the timely workers stopped without an answer"
-                ));
+                "the timely workers stopped without an answer".to_owned()
             }
-        }
-    };
-    std::panic::set_hook(previous_hook);
-    let mut results = outcome?;
-    ensure!(!results.is_empty(), "no worker ran");
-    // Worker 0 of the cluster has the answers; otherwise this process's first worker.
-    let first = results
-        .iter()
-        .position(|r| r.answers.is_some())
-        .unwrap_or(0);
-    let spans = bars(&recording.finish(), |s| match (s.name, s.field("worker")) {
-        // several workers per process: a lane each
-        ("task", Some(w)) if results.len() > 1 => format!("process {process} w{w}"),
-        _ => format!("process {process}"),
-    });
-    let job = results.swap_remove(first);
-    Ok(PeerReport {
-        process,
-        answers: job.answers,
-        job_us: job.took.as_micros() as u64,
-        connect_us: connect_us.unwrap_or(0),
-        spans,
-    })
+        };
+        bail!(why);
+    }
 }
 
 /// `demo --role peer`: process `process` of the cluster in the host file `hosts`.
@@ -648,97 +668,25 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// one fails with one line, the listening one says so in one line and keeps waiting for its
 /// own peer. Gives up after `wait` (time stopped not counted) naming the missing processes.
 pub fn connect_peers(cluster: &Membership) -> anyhow::Result<Vec<Option<TcpStream>>> {
-    let Membership {
-        addresses,
-        process: me,
-        job,
-        wait,
-        ..
-    } = cluster;
-    let (me, n) = (*me, addresses.len());
-    let listener = TcpListener::bind(&addresses[me])
-        .with_context(|| format!("process {me} cannot listen on {}", addresses[me]))?;
+    let (me, n, wait) = (cluster.process, cluster.addresses.len(), cluster.wait);
+    let listener = TcpListener::bind(&cluster.addresses[me])
+        .with_context(|| format!("process {me} cannot listen on {}", cluster.addresses[me]))?;
     listener.set_nonblocking(true)?;
     let mut sockets: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
-    let mut budget = Budget::new(*wait);
+    let mut budget = Budget::new(wait);
     let mut progress = Progress::new(cluster);
-    let greeting = format!("{HELLO} job={job} process={me} of={n}\n");
     loop {
-        // Connect to the earlier processes; a refused connection is retried next round.
-        for (j, socket) in sockets.iter_mut().enumerate().take(me) {
-            if socket.is_some() {
-                continue;
-            }
-            let Some(mut stream) = try_connect(&addresses[j]) else {
-                continue;
-            };
-            let answer = stream
-                .write_all(greeting.as_bytes())
-                .and_then(|()| read_line(&mut stream));
-            let answer = match answer {
-                Ok(answer) => answer,
-                // It closed before answering: maybe it was not listening yet. Retry.
-                Err(_) => continue,
-            };
-            let theirs = field(&answer, "job").unwrap_or("?");
-            if answer.starts_with("ok ") && theirs == job {
-                *socket = Some(stream);
-            } else if answer.starts_with("refused ") {
-                progress.clear();
-                bail!(
-                    "process {j} at {} refused process {me}: it belongs to job {theirs}, this one to job {job} (two jobs on the same ports? make a new host file for each job: --new-hosts)",
-                    addresses[j]
-                );
-            } else {
-                progress.clear();
-                bail!(
-                    "{} (line {j} of the host file) is not a distributed-demo peer: it answered '{}'",
-                    addresses[j],
-                    answer.chars().take(60).collect::<String>()
-                );
-            }
+        let round = connect_earlier(cluster, &mut sockets)
+            .and_then(|()| accept_later(cluster, &listener, &mut sockets, &mut progress));
+        if round.is_err() {
+            progress.clear();
         }
-        // Accept the later processes, each checked.
-        while let Ok((mut stream, from)) = listener.accept() {
-            stream.set_nonblocking(false)?;
-            stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-            let hello = read_line(&mut stream).unwrap_or_default();
-            let theirs = field(&hello, "job").unwrap_or("?");
-            let index = field(&hello, "process").and_then(|p| p.parse::<usize>().ok());
-            let of = field(&hello, "of").and_then(|p| p.parse::<usize>().ok());
-            let refusal = if !hello.starts_with(HELLO) {
-                Some("not a distributed-demo peer".to_owned())
-            } else if theirs != job {
-                Some(format!("it is of job {theirs}, this process of job {job}"))
-            } else if of != Some(n) || !index.is_some_and(|i| i > me && i < n) {
-                Some(format!(
-                    "same job, but it says it is process {} of {}: the host files differ",
-                    index.map_or("?".into(), |i| i.to_string()),
-                    of.map_or("?".into(), |i| i.to_string())
-                ))
-            } else {
-                // A second greeting for the same line replaces the first: that peer gave up
-                // waiting for our answer and connected again.
-                None
-            };
-            match (refusal, index) {
-                (None, Some(i)) => {
-                    stream.write_all(format!("ok job={job}\n").as_bytes())?;
-                    sockets[i] = Some(stream);
-                }
-                (refusal, _) => {
-                    let why = refusal.unwrap_or_default();
-                    progress.clear();
-                    eprintln!("process {me}: refused a connection from {from}: {why}");
-                    let _ = stream.write_all(format!("refused job={job} {why}\n").as_bytes());
-                }
-            }
-        }
+        round?;
         let missing: Vec<usize> = (0..n)
             .filter(|&i| i != me && sockets[i].is_none())
             .collect();
         if missing.is_empty() {
-            progress.done(n);
+            progress.clear();
             break;
         }
         if budget.is_over() {
@@ -746,16 +694,16 @@ pub fn connect_peers(cluster: &Membership) -> anyhow::Result<Vec<Option<TcpStrea
             let list: Vec<String> = missing
                 .iter()
                 .take(5)
-                .map(|&i| format!("{i} ({})", addresses[i]))
+                .map(|&i| format!("{i} ({})", cluster.addresses[i]))
                 .collect();
             bail!(
                 "no cluster after {}: process {me} of {n} is still missing process(es) {}{}; start every process of the host file",
-                Secs(*wait),
+                Secs(wait),
                 list.join(", "),
                 if missing.len() > 5 { ", ..." } else { "" }
             );
         }
-        progress.show(n - 1 - missing.len(), n - 1, budget.used(), *wait);
+        progress.show(n - 1 - missing.len(), n - 1, budget.used(), wait);
         std::thread::sleep(Budget::POLL);
     }
     for socket in sockets.iter_mut().flatten() {
@@ -763,6 +711,97 @@ pub fn connect_peers(cluster: &Membership) -> anyhow::Result<Vec<Option<TcpStrea
         socket.set_nodelay(true)?;
     }
     Ok(sockets)
+}
+
+/// Connect to the earlier processes not yet connected, greeting each; a refused connection
+/// is retried next round, an answer from another job or program is an error.
+fn connect_earlier(cluster: &Membership, sockets: &mut [Option<TcpStream>]) -> anyhow::Result<()> {
+    let Membership {
+        addresses,
+        process: me,
+        job,
+        ..
+    } = cluster;
+    let greeting = format!("{HELLO} job={job} process={me} of={}\n", addresses.len());
+    for (j, socket) in sockets.iter_mut().enumerate().take(*me) {
+        if socket.is_some() {
+            continue;
+        }
+        let Some(mut stream) = try_connect(&addresses[j]) else {
+            continue;
+        };
+        let answer = stream
+            .write_all(greeting.as_bytes())
+            .and_then(|()| read_line(&mut stream));
+        // It closed before answering: maybe it was not listening yet. Retry.
+        let Ok(answer) = answer else {
+            continue;
+        };
+        let theirs = field(&answer, "job").unwrap_or("?");
+        if answer.starts_with("ok ") && theirs == job {
+            *socket = Some(stream);
+        } else if answer.starts_with("refused ") {
+            bail!(
+                "process {j} at {} refused process {me}: it belongs to job {theirs}, this one to job {job} (two jobs on the same ports? make a new host file for each job: --new-hosts)",
+                addresses[j]
+            );
+        } else {
+            bail!(
+                "{} (line {j} of the host file) is not a distributed-demo peer: it answered '{}'",
+                addresses[j],
+                answer.chars().take(60).collect::<String>()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Accept the later processes that are knocking, each checked: the same job, a line of the
+/// same host file. A refused one is told why (and this process says so on stderr).
+fn accept_later(
+    cluster: &Membership,
+    listener: &TcpListener,
+    sockets: &mut [Option<TcpStream>],
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let (me, n, job) = (cluster.process, sockets.len(), &cluster.job);
+    while let Ok((mut stream, from)) = listener.accept() {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let hello = read_line(&mut stream).unwrap_or_default();
+        let theirs = field(&hello, "job").unwrap_or("?");
+        let index = field(&hello, "process").and_then(|p| p.parse::<usize>().ok());
+        let of = field(&hello, "of").and_then(|p| p.parse::<usize>().ok());
+        let show = |v: Option<usize>| v.map_or("?".into(), |i| i.to_string());
+        let refusal = if !hello.starts_with(HELLO) {
+            Some("not a distributed-demo peer".to_owned())
+        } else if theirs != job {
+            Some(format!("it is of job {theirs}, this process of job {job}"))
+        } else if of != Some(n) || !index.is_some_and(|i| i > me && i < n) {
+            Some(format!(
+                "same job, but it says it is process {} of {}: the host files differ",
+                show(index),
+                show(of)
+            ))
+        } else {
+            // A second greeting for the same line replaces the first: that peer gave up
+            // waiting for our answer and connected again.
+            None
+        };
+        match (refusal, index) {
+            (None, Some(i)) => {
+                stream.write_all(format!("ok job={job}\n").as_bytes())?;
+                sockets[i] = Some(stream);
+            }
+            (refusal, _) => {
+                let why = refusal.unwrap_or_default();
+                progress.clear();
+                eprintln!("process {me}: refused a connection from {from}: {why}");
+                let _ = stream.write_all(format!("refused job={job} {why}\n").as_bytes());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One connection attempt, at most a second per address the name resolves to.
@@ -815,10 +854,6 @@ impl Progress {
             eprint!("\r\x1b[K");
             self.drawn = false;
         }
-    }
-
-    fn done(&mut self, _processes: usize) {
-        self.clear();
     }
 }
 

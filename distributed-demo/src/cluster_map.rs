@@ -9,27 +9,38 @@
 //!     # outgrowing one machine: Dask or Ray
 //!     futures = client.map(compute, [N] * 16); results = client.gather(futures)
 //!
-//! The dataflow itself (scatter the tasks with `exchange`, compute, gather them at worker
-//! 0) is in `dataflow.rs`: one closure that every worker runs. Where the workers live is
-//! configuration, not code, and that is this file: `Config::process(2)` is two threads in
-//! this process; one process of several (the next section launches them) moves the same
-//! records over TCP, on connections made and checked first (`on_cluster`). No GIL, no pickling of functions: every
-//! process already has the code, only the records (plain data, `Serialize`) travel.
+//! Rust: the dataflow itself (scatter the tasks with `exchange`, compute, gather them at
+//! worker 0) is in `dataflow.rs`: one closure that every worker runs. Where the workers
+//! live is configuration, not code, and that is this file: `Config::process(2)` is two
+//! threads in this process; one process of several moves the same records over TCP, on
+//! connections it is handed (`on_cluster`; the demo makes and checks them first). No GIL,
+//! no pickling of functions: every process already has the code, only the records (plain
+//! data, `Serialize`) travel.
 //!
 //! Watch: every run gives the sequential answer; N processes on this machine take about as
 //! long as one process with N threads (the gap is the cost of going through TCP and of the
 //! extra processes). On the timeline, the processes' `connect` bar is starting and
-//! connecting, paid once per job, not per task.
+//! connecting, paid once per job, not per task. Copied, `main` runs the job on two threads,
+//! then on two timely runtimes joined by TCP on 127.0.0.1 (two processes, in one).
 //!
 //! Run only this: cargo run -p distributed-demo -- cluster-map
+//! Copy it: cargo add timely@0.32 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: dataflow.rs
 
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 
 use timely::communication::Hooks;
 use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
 use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
 use timely::worker::Worker;
 use timely::{Config, WorkerConfig};
+
+// The job, from `dataflow.rs` beside this file. That file is a program of its own too:
+// its `main` is not used here.
+#[allow(dead_code)]
+#[path = "dataflow.rs"]
+pub mod dataflow;
+use dataflow::{Job, pool_map};
 
 /// Run `work` on `threads` workers in this process (`Pool(threads)`): records move between
 /// the threads in memory. Each worker's result, in worker order.
@@ -78,18 +89,69 @@ where
         .collect()
 }
 
+/// The twin of `if __name__ == "__main__":`: the same `pool_map` closure on two threads,
+/// then as two processes of a cluster over TCP (here two timely runtimes in this process,
+/// each on a thread of its own; on two machines each would run `on_cluster` with its
+/// socket to the other). Each time worker 0 gathers the sequential answer.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let job = Job {
+        n: 1_000_000,
+        tasks: 16,
+    };
+    let compute = |n: u64| (0..n).map(|i| i * i).sum::<u64>();
+    let expected = vec![(job.n - 1) * job.n * (2 * job.n - 1) / 6; job.tasks as usize];
+    let check = |answers: &Option<Vec<u64>>| match answers {
+        Some(answers) if *answers == expected => {
+            Ok(format!("{} answers, each {}", answers.len(), expected[0]))
+        }
+        other => Err(format!("wrong answers: {other:?}")),
+    };
+
+    let threads = on_threads(2, move |worker| pool_map(worker, job, compute))?;
+    println!(
+        "Config::process(2), records in memory: {}",
+        check(&threads[0])?
+    );
+
+    // Process 1 connects to process 0, as with a host file of two lines.
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let to_0 = TcpStream::connect(listener.local_addr()?)?;
+    let (from_1, _) = listener.accept()?;
+    let processes: Vec<_> = [vec![None, Some(from_1)], vec![Some(to_0), None]]
+        .into_iter()
+        .enumerate()
+        .map(|(process, sockets)| {
+            std::thread::spawn(move || {
+                on_cluster(sockets, process, 1, move |worker| {
+                    pool_map(worker, job, compute)
+                })
+            })
+        })
+        .collect();
+    let mut gathered = Vec::new();
+    for process in processes {
+        gathered.push(process.join().map_err(|_| "a process panicked")??);
+    }
+    println!(
+        "2 processes, records over TCP:        {}",
+        check(&gathered[0][0])?
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
 use std::time::Duration;
 
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recording};
+use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, Stopwatch, speedup};
 use common::workload::sum_of_squares;
 
-use crate::cluster::{self, WorkerResult, pool_map_rounds};
+use crate::cluster::{self, pool_map_rounds};
 use crate::dataflow::JOB;
 
 pub const SECTION: Section = Section::new(
@@ -98,6 +160,7 @@ pub const SECTION: Section = Section::new(
     "scatter tasks to timely workers, gather the answers; threads vs processes",
     run,
 )
+.main(|| main().report())
 .cpu_bound();
 
 /// Each way runs the job this many times; the figure is the fastest round.
@@ -113,84 +176,98 @@ fn workers() -> usize {
         .clamp(2, JOB.tasks as usize)
 }
 
+/// One run of each way, every answer checked; the times are the fastest rounds.
+struct Figures {
+    workers: usize,
+    sequential: Duration,
+    threads: Duration,
+    cluster: cluster::ClusterRun,
+    /// The sequential rounds and the threads' tasks, for the timeline.
+    recorded: Recorded,
+}
+
 fn run() -> SectionResult {
-    let job = JOB;
-    let workers = workers();
     println!(
         "  pool.map(compute, [{}] * {}), compute(n) = sum(i * i for i in range(n))",
-        job.n, job.tasks
+        JOB.n, JOB.tasks
     );
     println!("  each way {ROUNDS} times; times are the fastest round");
-    let recording = Recording::start();
+    report(&measure()?);
+    Ok(())
+}
 
+fn measure() -> anyhow::Result<Figures> {
+    let (job, workers) = (JOB, workers());
+    let recording = Recording::start();
     // The sequential answer, the baseline.
-    let mut sequential = Vec::new();
-    let mut seq_took = Duration::MAX;
+    let mut answers = Vec::new();
+    let mut sequential = Duration::MAX;
     for round in 0..ROUNDS {
         let _bar = tracing::info_span!("round", lane = "sequential", round).entered();
         let sw = Stopwatch::start();
-        sequential.extend((0..job.tasks).map(|_| sum_of_squares(job.n)));
-        seq_took = seq_took.min(sw.elapsed());
+        answers.extend((0..job.tasks).map(|_| sum_of_squares(job.n)));
+        sequential = sequential.min(sw.elapsed());
     }
-    job.check(&sequential, ROUNDS)?;
-    figure("sequential, 1 thread", Secs(seq_took));
-
+    job.check(&answers, ROUNDS)?;
     // Timely, one process, `workers` threads.
-    let threads: Vec<WorkerResult> =
-        on_threads(workers, move |worker| pool_map_rounds(worker, job, ROUNDS))
-            .map_err(anyhow::Error::msg)
-            .context("running the timely workers")?;
+    let threads = on_threads(workers, move |worker| pool_map_rounds(worker, job, ROUNDS))
+        .map_err(anyhow::Error::msg)
+        .context("running the timely workers")?;
     let first = threads.first().context("no worker ran")?;
     job.check(first.answers.as_deref().unwrap_or_default(), ROUNDS)?;
-    let threads_took = first.took;
-    let threads_speedup = speedup(seq_took, threads_took);
-    figure(
-        format!("1 process x {workers} threads"),
-        format!("{} ({threads_speedup:.2}x)", Secs(threads_took)),
-    );
     let recorded = recording.finish();
-
     // Timely, `workers` processes of one worker each, talking over TCP on 127.0.0.1.
     let cluster = cluster::launch(workers, 1, job, ROUNDS, cluster::DEADLINE)?;
     job.check(&cluster.answers, ROUNDS)?;
+    Ok(Figures {
+        workers,
+        sequential,
+        threads: first.took,
+        cluster,
+        recorded,
+    })
+}
+
+fn report(f: &Figures) {
+    let (workers, processes) = (f.workers, f.cluster.job_took);
+    let threads_speedup = speedup(f.sequential, f.threads);
+    figure("sequential, 1 thread", Secs(f.sequential));
+    figure(
+        format!("1 process x {workers} threads"),
+        format!("{} ({threads_speedup:.2}x)", Secs(f.threads)),
+    );
     figure(
         format!("{workers} processes x 1 thread"),
         format!(
             "{} ({:.2}x)",
-            Secs(cluster.job_took),
-            speedup(seq_took, cluster.job_took)
+            Secs(processes),
+            speedup(f.sequential, processes)
         ),
     );
     figure(
         "  + starting, connecting",
-        format!("{} launch to exit", Secs(cluster.started_took)),
+        format!("{} launch to exit", Secs(f.cluster.started_took)),
     );
-    let tcp_cost = cluster.job_took.as_secs_f64() / threads_took.as_secs_f64() - 1.0;
+    let tcp_cost = processes.as_secs_f64() / f.threads.as_secs_f64() - 1.0;
+    let (cost, goal) = (tcp_cost * 100.0, CLOSE * 100.0);
     figure(
         "processes vs threads",
-        format!(
-            "{:+.0}% (the cost of TCP; goal: within {:.0}%)",
-            tcp_cost * 100.0,
-            CLOSE * 100.0
-        ),
+        format!("{cost:+.0}% (the cost of TCP; goal: within {goal:.0}%)"),
     );
 
-    let timeline = recorded.named(&["round"]).timeline(Lanes::Span);
-    timeline.extend(cluster::bars(&recorded, |s| {
+    let timeline = f.recorded.named(&["round"]).timeline(Lanes::Span);
+    timeline.extend(cluster::bars(&f.recorded, |s| {
         format!("thread {}", s.field("worker").unwrap_or("?"))
     }));
-    for report in &cluster.reports {
+    for report in &f.cluster.reports {
         timeline.extend(report.spans.iter().cloned());
     }
     timeline.print();
 
     let close = Evidence::new(
         tcp_cost <= CLOSE,
-        format!(
-            "{workers} processes within {:.0}% of {workers} threads",
-            CLOSE * 100.0
-        ),
-        format!("{:+.0}%", tcp_cost * 100.0),
+        format!("{workers} processes within {goal:.0}% of {workers} threads"),
+        format!("{cost:+.0}%"),
     );
     takeaway_if(
         &Evidence::scaling(threads_speedup, workers)
@@ -200,7 +277,6 @@ fn run() -> SectionResult {
             "{workers} timely workers use {workers} cores as threads or as processes over TCP: only the Config changes, and the answer is checked every time"
         ),
     );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -23,13 +23,20 @@
 //! is not free; then the task bars of the same dataflow as in `cluster-map`, half of the
 //! tasks in each process.
 //!
+//! Copied, `main` is the launcher and, started again as `--role local-peer HOSTS I` (the
+//! twin of `if __name__ == "__main__":`), each peer: it reads the host file, takes its
+//! line's port and says so. The demo's peers run the dataflow there (`cluster_map.rs`).
+//!
 //! Run only this: cargo run -p distributed-demo -- local-cluster
+//! Copy it: cargo add anyhow@1 tempfile@3 tracing@0.1
 
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
+
+use anyhow::Context;
 
 /// How one process of the local cluster ended, and what it printed.
 #[derive(Debug)]
@@ -147,9 +154,72 @@ pub fn host_file_text(job: &str, addresses: &[String]) -> String {
     format!("job {job}\n{}\n", addresses.join("\n"))
 }
 
+/// The peer's side, `--role local-peer HOSTS I`: find line I of the host file and listen
+/// there, as a timely process does before its peers connect.
+pub fn local_peer(args: &[String]) -> anyhow::Result<()> {
+    let [hosts, process] = args else {
+        anyhow::bail!("local-peer takes HOSTS I, got {args:?}");
+    };
+    let process: usize = process.parse().context("I is a line number")?;
+    let text = std::fs::read_to_string(hosts).with_context(|| format!("reading {hosts}"))?;
+    let mut lines = text.lines();
+    let job = lines
+        .next()
+        .and_then(|l| l.strip_prefix("job "))
+        .context("no job line")?;
+    let addresses: Vec<&str> = lines.collect();
+    let mine = addresses.get(process).context("no such line")?;
+    let listener = TcpListener::bind(mine).with_context(|| format!("listening on {mine}"))?;
+    println!(
+        "process {process} of {} (job {job}), listening on {}",
+        addresses.len(),
+        listener.local_addr()?
+    );
+    Ok(())
+}
+
+/// `LocalCluster(n_workers=2)` of this very program, each copy in the peer's role.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, role, rest @ ..] = args.as_slice()
+        && flag == "--role"
+        && role == "local-peer"
+    {
+        return local_peer(rest);
+    }
+    let me = std::env::current_exe()?;
+    let peer = |process: usize, hosts: &Path| {
+        let mut command = Command::new(&me);
+        command
+            .args(["--role", "local-peer"])
+            .arg(hosts)
+            .arg(process.to_string());
+        Ok(command)
+    };
+    let cluster = local_cluster(2, peer, Duration::from_secs(10))?;
+    for (address, peer) in cluster.addresses.iter().zip(&cluster.peers) {
+        let status = peer
+            .status
+            .map_or("killed at the limit".into(), |s| s.to_string());
+        println!(
+            "line {}: {address}, pid {}, {status}",
+            peer.process, peer.pid
+        );
+        println!("  it said: {}", peer.stdout.trim());
+        anyhow::ensure!(
+            peer.status.is_some_and(|s| s.success()),
+            "{}",
+            peer.stderr.trim()
+        );
+    }
+    Ok(())
+}
+
 // --- run and measure ---
 
-use anyhow::{Context, ensure};
+use std::process::Termination;
+
+use anyhow::ensure;
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
 use common::timeline::{Recording, Span, Timeline};
@@ -163,7 +233,8 @@ pub const SECTION: Section = Section::new(
     "dask.distributed.LocalCluster(n_workers=2)",
     "this binary starts its peers on 127.0.0.1: host file, bounded waits, spans back",
     run,
-);
+)
+.main(|| main().report());
 
 /// Start `processes` peers of this binary (`--role peer`, one worker each) on `job`, once;
 /// check that each ended on its own and reported; the cluster and the reports.
@@ -190,21 +261,18 @@ fn run_job(processes: usize, job: Job) -> anyhow::Result<(LocalCluster, Vec<Peer
 }
 
 fn run() -> SectionResult {
-    let job = JOB;
     let processes = 2;
     let recording = Recording::start();
-    let (cluster, reports) = run_job(processes, job)?;
+    let (cluster, reports) = run_job(processes, JOB)?;
     let lifetimes = recording.finish().named(&["process"]);
-    let answers = reports[0]
-        .answers
-        .as_deref()
-        .context("process 0 has no answers")?;
-    job.check(answers, 1)?;
+    let answers = reports[0].answers.as_deref();
+    JOB.check(answers.context("process 0 has no answers")?, 1)?;
 
     println!("  host file (one line per process, line I is process I):");
     for (host, peer) in cluster.addresses.iter().zip(&cluster.peers) {
         println!("    {host:<22} process {}, pid {}", peer.process, peer.pid);
     }
+    let us = |us: u64| Secs(Duration::from_micros(us));
     let timeline = Timeline::new();
     timeline.extend(lifetimes.spans().iter().map(|s| Span {
         lane: format!("pid {}", s.field("pid").unwrap_or("?")),
@@ -214,16 +282,10 @@ fn run() -> SectionResult {
     }));
     for report in &reports {
         timeline.extend(report.spans.iter().cloned());
-        let connect = Duration::from_micros(report.connect_us);
-        figure(
-            format!("process {} connected after", report.process),
-            Secs(connect),
-        );
+        let label = format!("process {} connected after", report.process);
+        figure(label, us(report.connect_us));
     }
-    figure(
-        "job (process 0, worker 0)",
-        Secs(Duration::from_micros(reports[0].job_us)),
-    );
+    figure("job (process 0, worker 0)", us(reports[0].job_us));
     figure("launch to last exit", Secs(lifetimes.extent()));
     timeline.print();
     takeaway(format!(

@@ -9,22 +9,29 @@ use common::cli::{Demo, Output, Role, Section};
 
 mod cluster;
 mod cluster_map;
-mod dataflow;
 mod local_cluster;
 mod many_machines;
 mod peer_failure;
 
+// `dataflow.rs`, the job every section runs, is the module `cluster_map.rs` copies beside
+// its lesson (`#[path]`): one copy in the build.
+use cluster_map::dataflow;
 use many_machines::Options;
 
 const SECTIONS: &[Section<Options>] = &[
-    cluster_map::SECTION.in_demo(),
-    local_cluster::SECTION.in_demo(),
+    cluster_map::SECTION.reads_no_options(),
+    local_cluster::SECTION.reads_no_options(),
     many_machines::SECTION,
-    peer_failure::SECTION.in_demo(),
+    peer_failure::SECTION.reads_no_options(),
 ];
 
-/// The part this binary plays when a launcher (`cluster.rs`) starts it as one peer.
-const ROLES: &[Role] = &[Role::new("peer", many_machines::peer_role)];
+/// The parts this binary plays as a child: `peer` when a launcher (`cluster.rs`) starts it
+/// as one process of a cluster; `local-peer` for `local_cluster.rs`'s lesson `main` (the
+/// same function its own `--role` dispatch calls, so `local-cluster --lesson` works).
+const ROLES: &[Role] = &[
+    Role::new("peer", many_machines::peer_role),
+    Role::new("local-peer", local_cluster::local_peer),
+];
 
 const NAME: &str = "distributed-demo";
 
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
         // `--new-hosts` and options that do not fit together: answered before any section.
         let options = &chosen.options;
         if !options.new_hosts.is_empty() {
-            return match many_machines::write_new_hosts(&options.new_hosts) {
+            return match many_machines::write_new_hosts(&options.new_hosts, options.force) {
                 Ok(done) => {
                     println!("{done}");
                     ExitCode::SUCCESS
@@ -74,7 +81,7 @@ fn missing_partner(args: &[String]) -> Option<String> {
     }
     let mut options = many_machines::Options::default();
     if has("--hosts") {
-        options.hosts = Some(many_machines::HostFile::placeholder());
+        options.hosts = Some(many_machines::HostFile::default());
     }
     if has("--process") {
         options.process = Some(0);
@@ -82,6 +89,7 @@ fn missing_partner(args: &[String]) -> Option<String> {
     if has("--job") {
         options.job = Some(String::new());
     }
+    options.force = has("--force");
     options.partners().err()
 }
 

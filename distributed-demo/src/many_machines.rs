@@ -25,7 +25,8 @@
 //! it on a private network. Add `--threads T` for T workers per process.
 //!
 //! The lesson here is the host file: a `job ID` line and one `HOST:PORT` per line, checked
-//! line by line. `--new-hosts FILE HOST:PORT...` writes one with a fresh job id; each
+//! line by line. `--new-hosts FILE HOST:PORT...` writes one with a fresh job id, never over
+//! an existing file (unless `--force`) nor through a link (`write_host_file`); each
 //! process checks that every peer that connects has the same job id before any data flows
 //! (`cluster::connect_peers`), so two jobs on the same ports refuse each other instead of
 //! pairing up, then hands the connections to timely (`cluster_map::on_cluster`).
@@ -34,17 +35,24 @@
 //! 127.0.0.1 and runs exactly the two commands above (same arguments, same file name) as
 //! child processes, to show they work as written.
 //!
+//! Copied, `main` writes a host file for two machines to the temporary folder, reads it
+//! back, and shows the one-line errors for a process not in it, a mistyped line, and a
+//! second write over the same file.
+//!
 //! Run only this: cargo run -p distributed-demo -- many-machines
+//! Copy it: cargo add anyhow@1
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 
 /// A parsed host file: where it was, the job it is for, and the address of each process in
 /// order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostFile {
     pub path: String,
     /// The `job ID` line: every process checks that its peers have the same one.
@@ -187,13 +195,57 @@ impl HostFile {
     }
 }
 
+/// Write a host file at `path`, which must not exist yet: `create_new` (`O_EXCL`) refuses
+/// an existing file and never follows a symbolic link, so a typo cannot clobber another
+/// file, nor a link left there redirect the write. `replace`: an existing regular file (not
+/// a link) is removed first.
+pub fn write_host_file(path: &Path, text: &str, replace: bool) -> std::io::Result<()> {
+    let create = || OpenOptions::new().write(true).create_new(true).open(path);
+    let mut file = match create() {
+        Err(e)
+            if e.kind() == ErrorKind::AlreadyExists
+                && replace
+                && std::fs::symlink_metadata(path)?.is_file() =>
+        {
+            std::fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
+    file.write_all(text.as_bytes())
+}
+
+/// The twin of `if __name__ == "__main__":`: the host file of a two-machine cluster,
+/// written, checked as every process checks it, then three mistakes.
+fn main() -> anyhow::Result<()> {
+    let path = std::env::temp_dir().join(format!("hosts-{}.txt", std::process::id()));
+    let text = "job 5f0c2a9e81d4b7a3\n# host0, then host1\n10.0.0.5:2101\n10.0.0.6:2101\n";
+    write_host_file(&path, text, false).context("writing the host file")?;
+    let again = write_host_file(&path, text, false);
+    let read = parse_host_file(&path.to_string_lossy());
+    std::fs::remove_file(&path)?;
+    let hosts = read.map_err(anyhow::Error::msg)?;
+    let job = hosts.job.as_deref().unwrap_or("(none)");
+    println!(
+        "{}: job {job}, {} processes",
+        hosts.path,
+        hosts.addresses.len()
+    );
+    for (process, address) in hosts.addresses.iter().enumerate() {
+        println!("  --process {process} listens on {address}");
+    }
+    println!("--process 2: {}", hosts.checked_process(2).unwrap_err());
+    let typo = parse_hosts("job 5f0c2a9e81d4b7a3\n10.0.0.5:2101\n10.0.0.6\n").unwrap_err();
+    println!("a line without its port: {typo}");
+    println!("writing it again: {}", again.unwrap_err());
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio, Termination};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use common::child::demo_exe;
 use common::cli::{Section, SectionResult, UsageError};
@@ -213,7 +265,8 @@ pub const SECTION: Section<Options> = Section::with_options(
 )
 // A bad host file or a wrong --job is refused before anything runs (no banner, no trace file).
 .usage_check(|options| options.check().map_err(UsageError))
-.owns_options(&["hosts", "process", "job", "wait"]);
+.owns_options(&["hosts", "process", "job", "wait"])
+.main(|| main().report());
 
 /// How long a process started by hand waits for the rest of the cluster (`--wait`), and
 /// then for the job to finish.
@@ -253,6 +306,9 @@ pub struct Options {
     /// Write a host file for a new job (a fresh job id, then the addresses) and exit
     #[arg(long, value_names = ["FILE", "HOST:PORT"], num_args = 2..)]
     pub new_hosts: Vec<String>,
+    /// With --new-hosts: replace FILE if it exists (a regular file only, never a link)
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_job_id(id: &str) -> Result<String, String> {
@@ -287,6 +343,9 @@ impl Options {
             (None, None) if self.job.is_some() => {
                 Err("--job ID needs --hosts FILE and --process I".into())
             }
+            _ if self.force && self.new_hosts.is_empty() => {
+                Err("--force goes with --new-hosts FILE HOST:PORT... (it replaces FILE)".into())
+            }
             _ => Ok(()),
         }
     }
@@ -307,19 +366,9 @@ impl Options {
     }
 }
 
-impl HostFile {
-    /// A host file that stands for "--hosts was given", in checks that do not read it.
-    pub fn placeholder() -> Self {
-        HostFile {
-            path: String::new(),
-            job: None,
-            addresses: Vec::new(),
-        }
-    }
-}
-
-/// `--new-hosts FILE HOST:PORT...`: write the host file of a new job; what to do next.
-pub fn write_new_hosts(args: &[String]) -> Result<String, String> {
+/// `--new-hosts FILE HOST:PORT...`: write the host file of a new job ([`write_host_file`],
+/// `--force` to replace a regular file); what to do next.
+pub fn write_new_hosts(args: &[String], force: bool) -> Result<String, String> {
     let (path, addresses) = args
         .split_first()
         .ok_or("--new-hosts needs FILE HOST:PORT...")?;
@@ -327,12 +376,15 @@ pub fn write_new_hosts(args: &[String]) -> Result<String, String> {
     let text = host_file_text(&job, addresses);
     // The same checks as every process will make when it reads it.
     parse_hosts(&text).map_err(|e| format!("--new-hosts: {e}"))?;
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Err(format!(
-            "--new-hosts: {path} exists and is not a regular file"
-        ));
-    }
-    std::fs::write(path, text).map_err(|e| format!("--new-hosts: cannot write {path}: {e}"))?;
+    write_host_file(Path::new(path), &text, force).map_err(|e| match e.kind() {
+        ErrorKind::AlreadyExists if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) => {
+            format!("--new-hosts: {path} exists: add --force to replace it, or choose another name")
+        }
+        ErrorKind::AlreadyExists => format!(
+            "--new-hosts: {path} exists and is not a regular file (a link, a folder...): not replaced, even with --force"
+        ),
+        _ => format!("--new-hosts: cannot write {path}: {e}"),
+    })?;
     Ok(format!(
         "wrote {path}: job {job}, {} process(es); copy it to every machine and run there: distributed-demo many-machines --hosts {path} --process I",
         addresses.len()
@@ -368,10 +420,15 @@ pub fn peer_role(args: &[String]) -> anyhow::Result<()> {
     let args =
         PeerArgs::try_parse_from(std::iter::once("peer").chain(args.iter().map(String::as_str)))
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "{}",
-                    e.to_string().lines().next().unwrap_or("bad arguments")
-                )
+                // clap's message up to its usage, in one line: every missing argument named.
+                let text = e.render().to_string();
+                let words: Vec<&str> = text
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .collect();
+                anyhow::anyhow!("{}", words.join(" ").trim_start_matches("error: "))
             })?;
     let addresses = args.hosts.checked_process(args.process)?;
     let membership = Membership {
@@ -407,59 +464,36 @@ fn join_cluster(
 }
 
 pub fn run(options: &Options) -> SectionResult {
-    if let Err(e) = options.check() {
-        return usage_error(&e);
-    }
-    match (&options.hosts, options.process) {
-        (Some(hosts), Some(process)) => {
-            let membership = Membership {
-                addresses: hosts.addresses.clone(),
-                process,
-                job: options.job_id(hosts).map_err(UsageError)?,
-                wait: Duration::from_secs(options.wait),
-                progress: true,
-            };
-            as_one_process(&membership, usize::from(options.threads))
-        }
-        _ => on_loopback(),
-    }
-}
-
-/// A user's bad input: the runner prints it as one line and exits with code 2 (clap cannot
-/// check one option against the content of another's file).
-fn usage_error(message: &str) -> SectionResult {
-    Err(UsageError(message.to_owned()).into())
-}
-
-/// This process is line `process` of the host file: join the cluster, run the job.
-fn as_one_process(membership: &Membership, threads: usize) -> SectionResult {
-    let Membership {
-        addresses,
+    // `options.check()` passed before the section started (its usage check).
+    let (Some(hosts), Some(process)) = (&options.hosts, options.process) else {
+        return on_loopback();
+    };
+    let membership = Membership {
+        addresses: hosts.addresses.clone(),
         process,
-        job,
-        wait,
-        ..
-    } = membership;
+        job: options.job_id(hosts).map_err(UsageError)?,
+        wait: Duration::from_secs(options.wait),
+        progress: true,
+    };
+    let threads = usize::from(options.threads);
     println!(
-        "  process {process} of {} ({}) of job {job}, {threads} worker thread(s); waiting up to {} for the others",
-        addresses.len(),
-        addresses[*process],
-        Secs(*wait)
+        "  process {process} of {} ({}) of job {}, {threads} worker thread(s); waiting up to {} for the others",
+        hosts.addresses.len(),
+        hosts.addresses[process],
+        membership.job,
+        Secs(membership.wait)
     );
-    let report = join_cluster(membership, threads, JOB, 1, MANUAL_DEADLINE)?;
-    figure(
-        "connected after",
-        Secs(Duration::from_micros(report.connect_us)),
-    );
-    figure("job", Secs(Duration::from_micros(report.job_us)));
+    let report = join_cluster(&membership, threads, JOB, 1, MANUAL_DEADLINE)?;
+    let us = |us: u64| Secs(Duration::from_micros(us));
+    figure("connected after", us(report.connect_us));
+    figure("job", us(report.job_us));
     figure("tasks computed here", report.tasks());
     if let Some(answers) = &report.answers {
         JOB.check(answers, 1)?;
-        println!(
-            "  answers: {} x {} = the sequential answer",
-            answers.len(),
-            answers[0]
-        );
+        let (count, each) = (answers.len(), answers[0]);
+        // common's loop sums in a u64 that wraps past 2**64 (Python's ints would not), the
+        // same arithmetic as the check's closed form.
+        println!("  answers: {count} x {each} = the sequential answer (a u64, wrapping)");
     }
     takeaway(
         "every process ran the same binary; the host file was the whole cluster configuration",
@@ -471,61 +505,35 @@ fn as_one_process(membership: &Membership, threads: usize) -> SectionResult {
 fn on_loopback() -> SectionResult {
     let hosts = loopback_hosts(2)?;
     let dir = hosts.path.parent().context("host file has no folder")?;
-    let exe = demo_exe(env!("CARGO_PKG_NAME"))?;
-    // The host file of a new job, made as a user makes it (the ports are free ones).
-    let mut args = vec!["--new-hosts", "hosts.txt"];
-    args.extend(hosts.addresses.iter().map(String::as_str));
-    println!("  $ distributed-demo {}", args.join(" "));
-    let mut new_hosts = command(&exe, dir, &args)
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting distributed-demo --new-hosts")?;
-    let made = wait_or_kill(&mut new_hosts, Duration::from_secs(30))?;
-    ensure!(
-        made.is_some_and(|s| s.success()),
-        "--new-hosts failed: {}",
-        why_failed(made, "")
-    );
+    std::fs::remove_file(&hosts.path)?; // made again, as a user makes it (on free ports)
+    let mut new_hosts = vec!["--new-hosts".to_owned(), "hosts.txt".to_owned()];
+    new_hosts.extend(hosts.addresses.iter().cloned());
+    finished(typed(dir, "", &new_hosts)?, "--new-hosts")?;
     println!("  $ cat hosts.txt");
     for line in std::fs::read_to_string(&hosts.path)?.lines() {
         println!("  {line}");
     }
-    let mut children = Vec::new();
-    for process in 0..hosts.addresses.len() {
-        let args = [
-            "many-machines",
-            "--hosts",
-            "hosts.txt",
-            "--process",
-            &process.to_string(),
-        ];
-        println!("  host{process}$ distributed-demo {}", args.join(" "));
-        let child = command(&exe, dir, &args)
-            .spawn()
-            .with_context(|| format!("starting process {process}"))?;
-        children.push(child);
-    }
-    for (process, mut child) in children.into_iter().enumerate() {
-        // Never hang: each process gives up by itself after MANUAL_DEADLINE; this is the backstop.
-        let status = wait_or_kill(&mut child, Duration::from_secs(60))?;
-        let mut out = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
-            std::io::Read::read_to_string(&mut stdout, &mut out)?;
-        }
-        ensure!(
-            status.is_some_and(|s| s.success()),
-            "process {process} failed: {}",
-            why_failed(status, "")
-        );
+    let children = (0..hosts.addresses.len())
+        .map(|p| {
+            let args = [
+                "many-machines",
+                "--hosts",
+                "hosts.txt",
+                "--process",
+                &p.to_string(),
+            ];
+            typed(dir, &format!("host{p}"), &args.map(String::from))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (process, child) in children.into_iter().enumerate() {
+        let out = finished(child, &format!("process {process}"))?;
         for line in out.lines().filter(|l| l.starts_with("  ")) {
             println!("    [host{process}] {}", line.trim_start());
         }
-        if process == 0 {
-            ensure!(
-                out.contains("= the sequential answer"),
-                "process 0 did not print the checked answer: {out}"
-            );
-        }
+        ensure!(
+            process != 0 || out.contains("= the sequential answer"),
+            "process 0 did not print the checked answer: {out}"
+        );
     }
     takeaway(
         "the same two commands work on two machines: copy the binary and hosts.txt, put real addresses in it",
@@ -533,13 +541,29 @@ fn on_loopback() -> SectionResult {
     Ok(())
 }
 
-fn command(exe: &Path, dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(exe);
-    cmd.args(args)
+/// `distributed-demo ARGS` started in `dir`, shown as typed at the prompt `host$`.
+fn typed(dir: &Path, host: &str, args: &[String]) -> anyhow::Result<Child> {
+    println!("  {host}$ distributed-demo {}", args.join(" "));
+    Command::new(demo_exe(env!("CARGO_PKG_NAME"))?)
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    cmd
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting distributed-demo {}", args[0]))
+}
+
+/// What a started command printed, once it exited with success. Never hangs: each process
+/// gives up by itself after [`MANUAL_DEADLINE`]; a minute is the backstop.
+fn finished(mut child: Child, who: &str) -> anyhow::Result<String> {
+    let status = wait_or_kill(&mut child, Duration::from_secs(60))?;
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_string(&mut out)?;
+    }
+    let why = why_failed(status, "");
+    ensure!(status.is_some_and(|s| s.success()), "{who} failed: {why}");
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -640,16 +664,46 @@ mod tests {
                 .chain(a.iter().map(|s| s.to_string()))
                 .collect::<Vec<_>>()
         };
-        let said = write_new_hosts(&args(&["127.0.0.1:2101", "127.0.0.1:2102"])).unwrap();
+        let two = args(&["127.0.0.1:2101", "127.0.0.1:2102"]);
+        let said = write_new_hosts(&two, false).unwrap();
         assert!(said.contains("2 process(es)"), "{said}");
         let first = parse_host_file(&path).unwrap();
         assert_eq!(first.addresses, ["127.0.0.1:2101", "127.0.0.1:2102"]);
-        write_new_hosts(&args(&["127.0.0.1:2101", "127.0.0.1:2102"])).unwrap();
+        let err = write_new_hosts(&two, false).unwrap_err();
+        assert!(err.contains("exists: add --force"), "{err}");
+        assert_eq!(parse_host_file(&path).unwrap(), first, "left as it was");
+        write_new_hosts(&two, true).unwrap();
         let second = parse_host_file(&path).unwrap();
         assert!(first.job.is_some());
         assert_ne!(first.job, second.job, "a new job id for every host file");
-        let err = write_new_hosts(&args(&["127.0.0.1:2101", "localhost:2101"])).unwrap_err();
+        let err = write_new_hosts(&args(&["127.0.0.1:2101", "localhost:2101"]), true).unwrap_err();
         assert!(err.contains("same endpoint"), "{err}");
+    }
+
+    #[test]
+    fn new_hosts_never_writes_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "keep me\n").unwrap();
+        let link = dir.path().join("hosts.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let dangling = dir.path().join("dangling.txt");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        for path in [&link, &dangling] {
+            for force in [false, true] {
+                let args = [
+                    path.to_str().unwrap().to_owned(),
+                    "127.0.0.1:2101".to_owned(),
+                ];
+                let err = write_new_hosts(&args, force).unwrap_err();
+                assert!(err.contains("not a regular file"), "{err}");
+            }
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+        assert!(
+            !dir.path().join("nowhere").exists(),
+            "no file made at the link's target"
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@
 //! Watch: both failures end with a clear one-line error and a non-zero exit, in bounded
 //! time; the second attempt, every peer up, gives the checked answer.
 //!
+//! Copied, `main` runs a stand-in job through `with_retries`: its first attempt fails as a
+//! lost peer would (simulated, and marked so; the demo kills a real process).
+//!
 //! Run only this: cargo run -p distributed-demo -- peer-failure
+//! Copy it: cargo add tracing@0.1
 
 /// Ray's `max_retries`, for a whole job: timely cannot re-run one lost task, so run the
 /// whole job again (it is a function of its inputs: a re-run gives the same answer), up to
@@ -52,8 +56,28 @@ where
     Err(failures)
 }
 
+/// The twin of `if __name__ == "__main__":`: one retry, and a job whose first attempt
+/// loses a peer.
+fn main() -> Result<(), Vec<String>> {
+    let (answer, failed) = with_retries(1, |attempt| {
+        if attempt == 0 {
+            return Err("lost the cluster: process 1 hung up (simulated)".to_owned());
+        }
+        Ok((0..16u64).map(|task| task * task).sum::<u64>())
+    })?;
+    for (attempt, why) in failed.iter().enumerate() {
+        println!("attempt {attempt} failed: {why}");
+    }
+    println!(
+        "attempt {} gave the answer: {answer} (the sum of 16 squares)",
+        failed.len()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail, ensure};
@@ -69,7 +93,8 @@ pub const SECTION: Section = Section::new(
     "Ray max_retries / Dask rescheduling a lost worker",
     "a missing or killed peer: a clear error in bounded time; recovery is a re-run",
     run,
-);
+)
+.main(|| main().report());
 
 /// How long a lonely peer waits in this demo before giving up.
 pub const MISSING_DEADLINE: Duration = Duration::from_secs(2);
@@ -116,39 +141,28 @@ pub fn killed_peer(job: Job) -> anyhow::Result<(PeerExit, Duration)> {
     Ok((exit, noticed))
 }
 
-fn describe(exit: &PeerExit) -> String {
-    match exit.status {
-        Some(s) => match s.code() {
-            Some(code) => format!("exit code {code}"),
-            None => s.to_string(),
-        },
-        None => "still running: killed by the parent".into(),
-    }
-}
-
 fn run() -> SectionResult {
-    println!(
-        "  1) process 1 never starts; process 0 waits at most {}",
-        Secs(MISSING_DEADLINE)
-    );
+    let ended = |label: &str, exit: &PeerExit, when: String| {
+        let status = exit
+            .status
+            .map_or("killed by the parent".into(), |s| s.to_string());
+        figure(label, format!("{status}, {when}"));
+        println!("    error: {}", last_line(&exit.stderr));
+    };
+    let deadline = Secs(MISSING_DEADLINE);
+    println!("  1) process 1 never starts; process 0 waits at most {deadline}");
     let (exit, waited) = missing_peer(MISSING_DEADLINE)?;
     ensure!(
         exit.status.is_some_and(|s| !s.success()) && exit.stderr.contains("no cluster after"),
         "a lonely peer should fail on its own: {exit:?}"
     );
-    figure(
-        "process 0 ended",
-        format!("{} after {}", describe(&exit), Secs(waited)),
-    );
+    ended("process 0 ended", &exit, format!("after {}", Secs(waited)));
     if let Some(line) = exit.timely_lines().last() {
         println!("    timely says: {line}");
     }
-    println!("    error: {}", last_line(&exit.stderr));
 
-    println!(
-        "  2) process 1 is killed {} into the job; with_retries(1, job) runs it again",
-        Secs(KILL_AFTER)
-    );
+    let after = Secs(KILL_AFTER);
+    println!("  2) process 1 is killed {after} into the job; with_retries(1, job) runs it again");
     let mut killed = None;
     let outcome = with_retries(1, |attempt| {
         if attempt == 0 {
@@ -164,34 +178,26 @@ fn run() -> SectionResult {
         exit.status.is_some_and(|s| !s.success()) && exit.stderr.contains("lost the cluster"),
         "the survivor should fail on its own: {exit:?}"
     );
-    figure(
-        "attempt 1: process 0 ended",
-        format!("{}, {} after the kill", describe(&exit), Secs(noticed)),
-    );
-    println!("    error: {}", last_line(&exit.stderr));
-    let (again, failures) =
-        outcome.map_err(|errors| anyhow!("every attempt failed: {errors:?}"))?;
+    let when = format!("{} after the kill", Secs(noticed));
+    ended("attempt 1: process 0 ended", &exit, when);
+    let (again, failures) = outcome.map_err(|e| anyhow!("every attempt failed: {e:?}"))?;
     ensure!(failures.len() == 1, "one failed attempt: {failures:?}");
     LONG_JOB.check(&again.answers, 1)?;
+    let (tasks, took) = (LONG_JOB.tasks, Secs(again.started_took));
     figure(
         "attempt 2: every peer up",
-        format!(
-            "{} tasks, answers checked, {} start to end",
-            LONG_JOB.tasks,
-            Secs(again.started_took)
-        ),
+        format!("{tasks} tasks, answers checked, {took} start to end"),
     );
-    println!("  what timely does not do: retry a task, move it to another worker, restart a peer.");
+    println!("  what timely does not do: retry a task, move it to another worker, restart a peer");
     println!(
-        "  (Ray re-runs a lost task, max_retries; Dask's scheduler gives it to a live worker.)"
+        "  (Ray re-runs a lost task, max_retries; Dask's scheduler gives it to a live worker)"
     );
+    let within = Secs(NOTICED_WITHIN);
     takeaway_if(
         &Evidence::new(
             waited < MISSING_DEADLINE + Duration::from_secs(1) && noticed <= NOTICED_WITHIN,
             format!(
-                "the lonely peer gone within its deadline of {} (+1 s), the survivor within {} of the kill",
-                Secs(MISSING_DEADLINE),
-                Secs(NOTICED_WITHIN)
+                "the lonely peer gone within its deadline of {deadline} (+1 s), the survivor within {within} of the kill"
             ),
             format!("{} and {}", Secs(waited), Secs(noticed)),
         ),

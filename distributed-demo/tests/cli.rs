@@ -163,3 +163,52 @@ fn a_missing_peer_is_one_line_after_wait() {
 fn a_full_disk_is_a_failure_not_a_silent_success() {
     common::testing::assert_full_disk_fails(EXE, &["--list"]);
 }
+
+#[test]
+fn new_hosts_refuses_an_existing_file_unless_force_and_never_follows_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts.txt");
+    std::fs::write(&hosts, "keep me\n").unwrap();
+    let hosts = hosts.to_str().unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--new-hosts", hosts, "127.0.0.1:2101", "127.0.0.1:2102"];
+        a.extend_from_slice(extra);
+        a
+    };
+    assert_usage_error(&args(&[]), "exists: add --force");
+    assert_eq!(std::fs::read_to_string(hosts).unwrap(), "keep me\n");
+    let made = run_ok(EXE, &args(&["--force"]));
+    assert!(made.contains("2 process(es)"), "{made}");
+    assert!(std::fs::read_to_string(hosts).unwrap().starts_with("job "));
+    let link = dir.path().join("link.txt");
+    std::os::unix::fs::symlink(dir.path().join("target.txt"), &link).unwrap();
+    let link = link.to_str().unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let mut a = vec!["--new-hosts", link, "127.0.0.1:2101"];
+        a.extend_from_slice(extra);
+        assert_usage_error(&a, "not a regular file");
+    }
+    assert!(
+        !dir.path().join("target.txt").exists(),
+        "nothing written through the link"
+    );
+    assert_usage_error(&["--force"], "--force goes with --new-hosts");
+}
+
+#[test]
+fn a_peer_without_its_arguments_names_every_missing_one_in_one_line() {
+    let out = run(EXE, &["--role", "peer"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for missing in [
+        "--hosts",
+        "--process",
+        "--n",
+        "--tasks",
+        "--deadline-ms",
+        "--wait-ms",
+    ] {
+        assert!(stderr.contains(missing), "names {missing}: {stderr}");
+    }
+}

@@ -1,23 +1,21 @@
 //! The measuring side of the `release-gil` section. The lesson is `release_gil.rs` (this
 //! crate's library, built as the Python module `rust_cpu`); the Python that calls it is
-//! `python/threads.py`. Here: find an interpreter, put the built module and the script in
-//! a temporary folder, run the script, check every answer it reports, print the figures
-//! and the claims. Nothing to copy from here: the lesson part of this file is empty.
+//! `python/threads.py`. Here: find an interpreter, put the built module in a temporary
+//! folder, run the script, check every answer it reports, print the figures and the
+//! claims. Nothing to copy from here: the lesson part of this file is empty.
 
 // --- run and measure ---
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, ensure};
+use anyhow::{Context, ensure};
 use serde::Deserialize;
 
-use common::child::wait_or_kill;
+use common::claim::Machine;
 use common::cli::{NoOptions, Section, SectionResult, UsageError};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{self, Interpreter};
+use common::python::{self, Interpreter, Judge, Twin, Unit, Verdict, flags};
 use common::timing::{Secs, speedup};
 
 pub const SECTION: Section = Section::new(
@@ -26,24 +24,19 @@ pub const SECTION: Section = Section::new(
     "a PyO3 module runs compute(n) holding the GIL (threads ~1.0x) or releasing it (~Nx), beside pure Python",
     run,
 )
-.usage_check(interpreter_check)
+.usage_check(|_: &NoOptions| interpreter().map(drop))
+// Its Python side: `--python` and `--python-exe PATH` choose the interpreter that runs it.
+.twin(&DRIVER)
 .cpu_bound();
 
 /// The guides' size: `pool.map(compute, [10**6] * 4)`.
 const N: u64 = 1_000_000;
-// The module's loop wraps at 2**64 (n above about 3.8 million); Python's integers do not.
-const _: () = assert!(
-    N < 3_000_000,
-    "the answers would differ between Rust and Python"
-);
 /// One thread's run of each job lasts about this long (the script calibrates the calls).
 const SECONDS: f64 = 0.25;
 /// Every run is repeated; the best time counts (like `timeit`).
 const ROUNDS: usize = 3;
-/// A stuck interpreter never hangs the demo.
-const LIMIT: Duration = Duration::from_secs(120);
-/// The driver, embedded, so the binary works wherever it is.
-const DRIVER: &str = include_str!("../python/threads.py");
+/// The driver, embedded, run as a twin is (time-limited, its model and job checked).
+const DRIVER: Twin = Twin::new("threads.py", include_str!("../python/threads.py"), &[]);
 /// The module is built for the stable ABI of CPython 3.9 and newer (`abi3-py39`).
 const MIN_MINOR: u32 = 9;
 /// The script's jobs, in its order.
@@ -51,32 +44,68 @@ const PURE: &str = "python";
 const HOLDING: &str = "rust_holding_gil";
 const RELEASING: &str = "rust_releasing_gil";
 
+/// What one run measured, every answer checked.
+struct Figures {
+    python: PythonInfo,
+    usable: usize,
+    threads: usize,
+    pure: Measured,
+    holding: Measured,
+    releasing: Measured,
+    /// Rust holding the GIL against pure Python, a call: who is ahead, if this run can say.
+    per_call: Verdict,
+}
+
 fn run() -> SectionResult {
+    let figures = measure()?;
+    report(&figures);
+    claims(&figures);
+    Ok(())
+}
+
+fn measure() -> anyhow::Result<Figures> {
     let python = interpreter()?;
     let usable = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = threads_for(usable);
     let report = run_driver(&python, threads)?;
-    ensure!(
-        report.n == N && report.threads == threads && report.rounds == ROUNDS,
-        "threads.py ran n = {}, {} threads, {} rounds; asked for {N}, {threads}, {ROUNDS}",
-        report.n,
-        report.threads,
-        report.rounds
+    let (pure, holding) = (report.measured(PURE)?, report.measured(HOLDING)?);
+    let per_call = judge().verdict(
+        holding.per_call.as_secs_f64(),
+        pure.per_call.as_secs_f64(),
+        Unit::Secs,
+        true,
+        holding.spread.max(pure.spread),
     );
-    let pure = report.measured(PURE)?;
-    let holding = report.measured(HOLDING)?;
-    let releasing = report.measured(RELEASING)?;
+    Ok(Figures {
+        releasing: report.measured(RELEASING)?,
+        python: report.python,
+        usable,
+        threads,
+        pure,
+        holding,
+        per_call,
+    })
+}
 
-    let info = &report.python;
+/// The module is optimised in the dev profile too (opt-level 1, the workspace's
+/// Cargo.toml), so a verdict is held for an unoptimised build (opt-level 0, read by
+/// build.rs) or a busy machine, not for every dev build.
+fn judge() -> Judge {
+    if env!("MODULE_OPT_LEVEL") == "0" {
+        Judge::dev_build()
+    } else {
+        Judge::from_machine(&Machine::sample())
+    }
+}
+
+fn report(f: &Figures) {
+    let (info, threads, usable) = (&f.python, f.threads, f.usable);
+    let gil = if info.gil_enabled { "on" } else { "off" };
     figure(
         "interpreter",
         format!(
-            "{} {} ({}), GIL {}, switch interval {} ms",
-            info.implementation,
-            info.version,
-            info.executable,
-            if info.gil_enabled { "on" } else { "off" },
-            info.switch_interval_ms
+            "{} {} ({}), GIL {gil}, switch interval {} ms",
+            info.implementation, info.version, info.executable, info.switch_interval_ms
         ),
     );
     figure(
@@ -85,63 +114,71 @@ fn run() -> SectionResult {
             "compute({N}) = sum(i * i for i in range(n)), every answer checked; best of {ROUNDS}"
         ),
     );
+    let plural = if usable == 1 { "" } else { "s" };
     figure(
         "threads",
-        format!(
-            "1, then {threads} sharing the same calls ({usable} usable core{})",
-            if usable == 1 { "" } else { "s" }
-        ),
+        format!("1, then {threads} sharing the same calls ({usable} usable core{plural})"),
     );
     for (name, m) in [
-        ("pure Python", &pure),
-        ("Rust, holding the GIL", &holding),
-        ("Rust, releasing the GIL", &releasing),
+        ("pure Python", &f.pure),
+        ("Rust, holding the GIL", &f.holding),
+        ("Rust, releasing the GIL", &f.releasing),
     ] {
         figure(name, m.line(threads));
     }
-    let per_call_ratio = pure.per_call.as_secs_f64() / holding.per_call.as_secs_f64().max(1e-12);
+    let (rust, python) = (Secs(f.holding.per_call), Secs(f.pure.per_call));
     figure(
-        "per call, Rust vs Python",
-        format!("{per_call_ratio:.0}x faster"),
+        "a call, Rust vs Python",
+        format!("{rust} vs {python}: {}", f.per_call),
     );
+}
 
+fn claims(f: &Figures) {
+    let (pure, holding, threads) = (&f.pure, &f.holding, f.threads);
+    let below = |name: &str, m: &Measured| {
+        Evidence::new(
+            m.speedup < 1.2,
+            format!("{name} below 1.2x from threads"),
+            format!("{:.2}x", m.speedup),
+        )
+    };
     takeaway_if(
-        &Evidence::new(
-            pure.speedup < 1.2,
-            "pure-Python threads below 1.2x",
-            format!("{:.2}x", pure.speedup),
-        ),
+        &below("pure-Python threads", pure),
         format!(
             "pure Python: {threads} threads {:.2}x: they take turns holding the GIL, one runs bytecode at a time",
             pure.speedup
         ),
     );
-    takeaway_if(
-        &Evidence::faster(
+    let ratio = pure.per_call.as_secs_f64() / holding.per_call.as_secs_f64().max(1e-12);
+    let faster = match &f.per_call {
+        Verdict::NotDecided(why) => Evidence::new(
+            false,
+            "a run that can compare Rust with Python a call",
+            format!("{ratio:.0}x apart"),
+        )
+        .because(why),
+        _ => Evidence::faster(
             "Rust holding the GIL, a call",
             holding.per_call,
             "pure Python",
             pure.per_call,
             3.0,
-        )
-        .and(Evidence::new(
-            holding.speedup < 1.2,
-            "Rust holding the GIL below 1.2x from threads",
-            format!("{:.2}x", holding.speedup),
-        )),
+        ),
+    };
+    takeaway_if(
+        &faster.and(below("Rust holding the GIL", holding)),
         format!(
-            "Rust holding the GIL: {per_call_ratio:.0}x faster a call, still {:.2}x from {threads} threads: no other thread runs until a call returns",
+            "Rust holding the GIL: {ratio:.0}x faster a call, still {:.2}x from {threads} threads: no other thread runs until a call returns",
             holding.speedup
         ),
     );
     takeaway_if(
-        &Evidence::scaling(releasing.speedup, threads).cpu(threads),
+        &Evidence::scaling(f.releasing.speedup, threads).cpu(threads),
         format!(
             "Rust releasing the GIL (py.detach): {threads} Python threads computed at once ({:.2}x), which is how numpy and polars speed up plain threads",
-            releasing.speedup
+            f.releasing.speedup
         ),
     );
-    Ok(())
 }
 
 /// Threads to run: every usable core, at least 2 (one core shows the claim failing, with
@@ -150,13 +187,8 @@ fn threads_for(usable: usize) -> usize {
     usable.clamp(2, 8)
 }
 
-/// Before anything runs: an interpreter the module loads in, or one line and exit code 2.
-fn interpreter_check(_: &NoOptions) -> Result<(), UsageError> {
-    interpreter().map(drop)
-}
-
 /// The interpreter of `--python-exe PATH` (found by the runner), else `python3` or
-/// `python` on `PATH`, if the module can load in it.
+/// `python` on `PATH`, if the module can load in it. Checked before anything runs.
 fn interpreter() -> Result<Interpreter, UsageError> {
     let found = match python::chosen() {
         Some(chosen) => chosen.clone(),
@@ -189,108 +221,54 @@ fn loadable(python: &Interpreter) -> Result<(), UsageError> {
     }
 }
 
-/// The shared library cargo built from `release_gil.rs` beside this binary, and the file
-/// name Python imports it by (`import rust_cpu` finds `rust_cpu.abi3.so`; `.pyd` on
-/// Windows). On macOS cargo builds a `.dylib`, which Python loads under the `.so` name.
-///
-/// `cargo build` / `cargo run` put the library beside the binary; `cargo test` leaves it in
-/// `deps/` only. The newer of the two is this build's.
-fn module_files(exe_dir: &Path) -> (PathBuf, &'static str) {
+/// The shared library cargo built from `release_gil.rs`: beside this binary (`cargo
+/// build`, `cargo run`) or only in `deps/` (`cargo test`); the newer is this build's.
+fn built_module(exe_dir: &Path) -> Option<PathBuf> {
     use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
     let file = format!("{DLL_PREFIX}python_extension{DLL_SUFFIX}");
-    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-    let beside = exe_dir.join(&file);
-    let in_deps = exe_dir.join("deps").join(&file);
-    let built = match (modified(&beside), modified(&in_deps)) {
-        (Some(b), Some(d)) if d > b => in_deps,
-        (None, Some(_)) => in_deps,
-        _ => beside,
-    };
-    let name = if cfg!(windows) {
-        "rust_cpu.pyd"
-    } else {
-        "rust_cpu.abi3.so"
-    };
-    (built, name)
+    [exe_dir.join(&file), exe_dir.join("deps").join(&file)]
+        .into_iter()
+        .filter_map(|p| Some((p.metadata().and_then(|m| m.modified()).ok()?, p)))
+        .max()
+        .map(|(_, path)| path)
 }
 
-/// Copy the module and the script into a fresh temporary folder, run the script there
-/// with `threads` threads, and parse its JSON line.
+/// The file name Python imports it by (`import rust_cpu`); on macOS cargo builds a
+/// `.dylib`, which Python loads under the `.so` name.
+const MODULE_FILE: &str = if cfg!(windows) {
+    "rust_cpu.pyd"
+} else {
+    "rust_cpu.abi3.so"
+};
+
+/// Copy the module into a fresh temporary folder, run the script with `threads` threads
+/// and that folder as `--module-dir`, and read its JSON line.
 fn run_driver(python: &Interpreter, threads: usize) -> anyhow::Result<Report> {
     let exe = std::env::current_exe().context("finding this binary")?;
-    let exe_dir = exe.parent().context("this binary has no folder")?;
-    let (built, module_name) = module_files(exe_dir);
-    ensure!(
-        built.is_file(),
-        "the extension module {} is missing: it is this crate's library, built by `cargo build -p python-extension`",
-        built.display()
-    );
+    let built = built_module(exe.parent().context("this binary has no folder")?).context(
+        "the extension module is missing: it is this crate's library, built by `cargo build -p python-extension`",
+    )?;
     let dir = tempfile::Builder::new()
         .prefix("python-extension-")
         .tempdir()
         .context("making a temporary folder")?;
-    std::fs::copy(&built, dir.path().join(module_name))
+    std::fs::copy(&built, dir.path().join(MODULE_FILE))
         .with_context(|| format!("copying {}", built.display()))?;
-    let script = dir.path().join("threads.py");
-    std::fs::write(&script, DRIVER).context("writing threads.py")?;
-
-    let mut child = python
-        .command()
-        .arg(&script)
-        .args(["--threads", &threads.to_string()])
-        .args(["--n", &N.to_string()])
-        .args(["--seconds", &SECONDS.to_string()])
-        .args(["--rounds", &ROUNDS.to_string()])
-        .env("PYTHONPATH", dir.path())
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", python.path.display()))?;
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let status = wait_or_kill(&mut child, LIMIT).context("waiting for threads.py")?;
-    let (stdout, stderr) = (collect(stdout)?, collect(stderr)?);
-    let status = status.ok_or_else(|| anyhow!("threads.py gave up after {}", Secs(LIMIT)))?;
-    if !status.success() {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        anyhow::bail!(
-            "threads.py failed ({status}): {}",
-            last.unwrap_or("no message")
-        );
-    }
-    Report::parse(&stdout)
-}
-
-type Drain = Option<std::thread::JoinHandle<std::io::Result<String>>>;
-
-/// Read a child's pipe to its end on a thread of its own, so a full pipe never stalls it.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
-    pipe.map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).map(|_| text)
-        })
-    })
-}
-
-fn collect(drain: Drain) -> anyhow::Result<String> {
-    match drain {
-        None => Ok(String::new()),
-        Some(handle) => handle
-            .join()
-            .map_err(|_| anyhow!("a pipe reader panicked"))?
-            .context("reading threads.py's output"),
-    }
+    let args = flags(&[
+        ("--threads", &threads),
+        ("--n", &N),
+        ("--seconds", &SECONDS),
+        ("--rounds", &ROUNDS),
+        ("--module-dir", &dir.path().display()),
+    ]);
+    let line = DRIVER.run(python, &args)?;
+    serde_json::from_value(line.into()).context("reading threads.py's JSON line")
 }
 
 /// The JSON line `threads.py` prints (its fields are documented in the script).
 #[derive(Debug, Deserialize)]
 struct Report {
     python: PythonInfo,
-    n: u64,
-    threads: usize,
-    rounds: usize,
     jobs: Vec<Job>,
 }
 
@@ -321,6 +299,8 @@ struct Measured {
     many: Duration,
     speedup: f64,
     per_call: Duration,
+    /// The slowest one-thread round over the fastest.
+    spread: f64,
 }
 
 impl Measured {
@@ -337,15 +317,6 @@ impl Measured {
 }
 
 impl Report {
-    fn parse(stdout: &str) -> anyhow::Result<Report> {
-        let line = stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .context("threads.py printed nothing")?;
-        serde_json::from_str(line).with_context(|| format!("threads.py printed: {line}"))
-    }
-
     /// The job `name`, its answers checked against the closed form before any time counts.
     fn measured(&self, name: &str) -> anyhow::Result<Measured> {
         let job = self
@@ -355,13 +326,12 @@ impl Report {
             .with_context(|| format!("threads.py reported no job '{name}'"))?;
         ensure!(job.calls > 0, "{name}: no calls");
         ensure!(
-            job.one_thread_s.len() == self.rounds
-                && job.threads_s.len() == self.rounds
-                && job.totals.len() == 2 * self.rounds,
-            "{name}: {} rounds asked, the times and totals do not match",
-            self.rounds
+            job.one_thread_s.len() == ROUNDS
+                && job.threads_s.len() == ROUNDS
+                && job.totals.len() == 2 * ROUNDS,
+            "{name}: {ROUNDS} rounds asked, the times and totals do not match"
         );
-        let expected = u128::from(job.calls) * sum_of_squares_exact(self.n);
+        let expected = u128::from(job.calls) * sum_of_squares_exact(N);
         for total in &job.totals {
             let total: u128 = total
                 .parse()
@@ -371,17 +341,21 @@ impl Report {
                 "{name}: a run's answers summed to {total}, expected {expected}"
             );
         }
-        let best = |times: &[f64]| {
-            let s = times.iter().copied().fold(f64::INFINITY, f64::min);
-            Duration::from_secs_f64(s.max(0.0))
+        let fold = |times: &[f64], f: fn(f64, f64) -> f64, from: f64| {
+            Duration::from_secs_f64(times.iter().copied().fold(from, f).max(0.0))
         };
-        let (one, many) = (best(&job.one_thread_s), best(&job.threads_s));
+        let (one, many) = (
+            fold(&job.one_thread_s, f64::min, f64::INFINITY),
+            fold(&job.threads_s, f64::min, f64::INFINITY),
+        );
+        let slowest = fold(&job.one_thread_s, f64::max, 0.0);
         Ok(Measured {
             calls: job.calls,
             one,
             many,
             speedup: speedup(one, many),
             per_call: one / u32::try_from(job.calls).unwrap_or(u32::MAX),
+            spread: slowest.as_secs_f64() / one.as_secs_f64().max(1e-12),
         })
     }
 }
@@ -389,23 +363,21 @@ impl Report {
 /// `sum(i * i for i in range(n))` exactly: (n - 1) n (2n - 1) / 6.
 fn sum_of_squares_exact(n: u64) -> u128 {
     let n = u128::from(n);
-    if n == 0 {
-        return 0;
-    }
-    (n - 1) * n * (2 * n - 1) / 6
+    n.saturating_sub(1) * n * (2 * n).saturating_sub(1) / 6
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A job whose rounds took 0.30, 0.25, 0.27 s on one thread and half that on threads.
     fn job(name: &str, calls: u64, total: u128) -> Job {
         Job {
             name: name.to_owned(),
             calls,
-            one_thread_s: vec![0.30, 0.25],
-            threads_s: vec![0.2, 0.125],
-            totals: vec![total.to_string(); 4],
+            one_thread_s: vec![0.30, 0.25, 0.27],
+            threads_s: vec![0.2, 0.125, 0.13],
+            totals: vec![total.to_string(); 2 * ROUNDS],
         }
     }
 
@@ -418,33 +390,31 @@ mod tests {
                 gil_enabled: true,
                 switch_interval_ms: 5.0,
             },
-            n: 1_000,
-            threads: 2,
-            rounds: 2,
             jobs,
         }
     }
 
     #[test]
     fn right_answers_give_the_best_times() {
-        let exact = sum_of_squares_exact(1_000);
-        assert_eq!(exact, 332_833_500);
+        let exact = sum_of_squares_exact(N);
+        assert_eq!(exact, 333_332_833_333_500_000);
         let r = report(vec![job(RELEASING, 10, 10 * exact)]);
         let m = r.measured(RELEASING).unwrap();
         assert_eq!(m.one, Duration::from_millis(250));
         assert_eq!(m.many, Duration::from_millis(125));
         assert!((m.speedup - 2.0).abs() < 1e-9);
         assert_eq!(m.per_call, Duration::from_millis(25));
+        assert!((m.spread - 1.2).abs() < 1e-9, "{}", m.spread);
     }
 
     #[test]
     fn a_wrong_answer_or_a_missing_job_is_an_error() {
-        let exact = sum_of_squares_exact(1_000);
+        let exact = sum_of_squares_exact(N);
         let mut wrong = job(PURE, 10, 10 * exact);
         wrong.totals[3] = (10 * exact + 1).to_string();
         let r = report(vec![wrong]);
         let e = r.measured(PURE).unwrap_err().to_string();
-        assert!(e.contains("expected 3328335000"), "{e}");
+        assert!(e.contains(&format!("expected {}", 10 * exact)), "{e}");
         assert!(r.measured(HOLDING).is_err());
         let mut short = job(HOLDING, 10, 10 * exact);
         short.threads_s.pop();
@@ -453,12 +423,13 @@ mod tests {
 
     #[test]
     fn the_json_line_parses() {
-        let line = r#"{"python": {"version": "3.11.7", "implementation": "CPython", "executable": "/x/python3", "gil_enabled": true, "switch_interval_ms": 5.0}, "n": 1000, "threads": 2, "rounds": 1, "jobs": [{"name": "python", "calls": 2, "one_thread_s": [0.1], "threads_s": [0.1], "totals": ["665667000", "665667000"]}]}"#;
-        let r = Report::parse(&format!("a warning\n{line}\n")).unwrap();
+        let total = (2 * sum_of_squares_exact(N)).to_string();
+        let line = format!(
+            r#"{{"model": "threading.Thread x 2", "job": {{}}, "python": {{"version": "3.11.7", "implementation": "CPython", "executable": "/x/python3", "gil_enabled": true, "switch_interval_ms": 5.0}}, "jobs": [{{"name": "python", "calls": 2, "one_thread_s": [0.1, 0.1, 0.1], "threads_s": [0.1, 0.1, 0.1], "totals": ["{total}", "{total}", "{total}", "{total}", "{total}", "{total}"]}}]}}"#
+        );
+        let r: Report = serde_json::from_str(&line).unwrap();
         assert_eq!(r.jobs[0].calls, 2);
         assert!(r.measured(PURE).is_ok());
-        assert!(Report::parse("not json").is_err());
-        assert!(Report::parse("").is_err());
     }
 
     #[test]
@@ -501,11 +472,20 @@ mod tests {
     }
 
     #[test]
-    fn the_module_file_is_named_for_python() {
-        let (built, name) = module_files(Path::new("/t/debug"));
-        if cfg!(target_os = "linux") {
-            assert_eq!(built, Path::new("/t/debug/libpython_extension.so"));
-        }
-        assert!(name.starts_with("rust_cpu."), "{name}");
+    fn the_module_is_found_and_named_for_python() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(built_module(dir.path()), None);
+        let file = format!(
+            "{}python_extension{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        std::fs::create_dir(dir.path().join("deps")).unwrap();
+        std::fs::write(dir.path().join("deps").join(&file), "").unwrap();
+        assert_eq!(
+            built_module(dir.path()),
+            Some(dir.path().join("deps").join(&file))
+        );
+        assert!(MODULE_FILE.starts_with("rust_cpu."), "{MODULE_FILE}");
     }
 }

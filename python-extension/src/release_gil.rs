@@ -26,6 +26,12 @@
 //! capture the `Python<'py>` token or anything bound to it (`Bound<'py, T>`), so code that
 //! touches Python objects without the GIL does not compile.
 //!
+//! Python's integers never overflow; Rust's do, and a release build wraps them silently
+//! (`compute(10**7)` in a `u64` would return 1291890006563070912, not
+//! 333333283333335000000). So the sum is kept in a `u128`, which PyO3 converts to a Python
+//! int, with checked addition: the answer is Python's to the digit, and a sum past 2**128
+//! (n above about 10**13, hours of work) raises `OverflowError` instead of a wrong number.
+//!
 //! The same function without `detach` holds the GIL for the whole call. Each call is as
 //! fast (machine code instead of bytecode: 85-90 times faster than pure Python on the
 //! development machine), but a second thread cannot even enter until the first returns,
@@ -54,35 +60,45 @@
 //!
 //! Run only this: cargo run -p python-extension -- release-gil
 
+use std::ops::Range;
+
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 
-/// `sum(i * i for i in range(n))` over `u64`, wrapping past `2**64` (n above about
-/// 3.8 million; Python's integers would keep growing). `black_box` keeps the optimiser
+/// The sum of the squares of `numbers`, exact, or `None` past `u128::MAX`. Each square of
+/// a `u64` fits in a `u128`; the addition is checked. `black_box` keeps the optimiser
 /// from replacing the loop by its closed form: the point is to burn CPU in proportion to
-/// `n`, as the Python loop does. The same loop as `common::workload::sum_of_squares`.
-pub fn sum_of_squares(n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..n {
-        let i = std::hint::black_box(i);
-        acc = acc.wrapping_add(i.wrapping_mul(i));
+/// the count, as the Python loop does.
+pub fn sum_of_squares(numbers: Range<u64>) -> Option<u128> {
+    let mut acc = 0u128;
+    for i in numbers {
+        let i = u128::from(std::hint::black_box(i));
+        acc = acc.checked_add(i * i)?;
     }
-    acc
+    Some(acc)
+}
+
+/// What Python sees instead of a wrapped number.
+fn too_big(n: u64) -> PyErr {
+    PyOverflowError::new_err(format!(
+        "sum(i * i for i in range({n})) does not fit in 128 bits"
+    ))
 }
 
 /// `rust_cpu.compute_holding_gil(n)`: the loop runs while this thread holds the GIL, so
 /// no other Python thread runs until it returns. (A call from Python arrives holding the
 /// GIL; a function that does not give it back keeps it to the end: the default.)
 #[pyfunction]
-fn compute_holding_gil(n: u64) -> u64 {
-    sum_of_squares(n)
+fn compute_holding_gil(n: u64) -> PyResult<u128> {
+    sum_of_squares(0..n).ok_or_else(|| too_big(n))
 }
 
 /// `rust_cpu.compute_releasing_gil(n)`: the GIL is released for the loop and taken back
 /// to return the result. The closure gets only `n` (a `u64` is `Send`): it could not
 /// capture `py` or a Python object even by mistake.
 #[pyfunction]
-fn compute_releasing_gil(py: Python<'_>, n: u64) -> u64 {
-    py.detach(|| sum_of_squares(n))
+fn compute_releasing_gil(py: Python<'_>, n: u64) -> PyResult<u128> {
+    py.detach(|| sum_of_squares(0..n)).ok_or_else(|| too_big(n))
 }
 
 /// The module: `import rust_cpu` runs this once, via the `PyInit_rust_cpu` symbol the
@@ -103,30 +119,34 @@ mod tests {
 
     #[test]
     fn the_loop_matches_the_closed_form() {
-        for n in [0u64, 1, 2, 4, 1_000, 1_000_000] {
-            let exact = u128::from(n.saturating_sub(1))
-                * u128::from(n)
-                * u128::from(2 * n).saturating_sub(1)
-                / 6;
-            assert_eq!(u128::from(sum_of_squares(n)), exact, "n = {n}");
+        for n in [0u64, 1, 2, 4, 1_000, 1_000_000, 10_000_000] {
+            let n128 = u128::from(n);
+            let exact = n128.saturating_sub(1) * n128 * (2 * n128).saturating_sub(1) / 6;
+            assert_eq!(sum_of_squares(0..n), Some(exact), "n = {n}");
         }
+        // Past 2**64, where a u64 would have wrapped: Python's answer, to the digit.
+        assert_eq!(
+            sum_of_squares(0..10_000_000),
+            Some(333_333_283_333_335_000_000)
+        );
+    }
+
+    #[test]
+    fn a_sum_past_128_bits_is_none_not_a_wrapped_number() {
+        // Squares of numbers near 2**64 are near 2**128: the second one overflows.
+        assert_eq!(sum_of_squares(u64::MAX - 4..u64::MAX), None);
+        assert!(sum_of_squares(u64::MAX - 1..u64::MAX).is_some());
     }
 
     #[test]
     fn the_loop_does_the_workspaces_job() {
-        for n in [0, 3, 12_345, 5_000_000] {
+        // `common`'s loop adds in a wrapping u64: the same answers where it does not wrap.
+        for n in [0, 3, 12_345, 3_000_000] {
             assert_eq!(
-                sum_of_squares(n),
-                common::workload::sum_of_squares(n),
+                sum_of_squares(0..n),
+                Some(u128::from(common::workload::sum_of_squares(n))),
                 "n = {n}"
             );
         }
-    }
-
-    #[test]
-    fn both_entry_points_compute_the_same_thing() {
-        // Callable from Rust as plain functions; the GIL-releasing one needs a `Python`
-        // token, which only a running interpreter hands out, so it is checked in Python.
-        assert_eq!(compute_holding_gil(1_000), sum_of_squares(1_000));
     }
 }

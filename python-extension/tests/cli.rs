@@ -59,11 +59,12 @@ fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
-#[test]
-fn python_threads_run_the_rust_module() {
+/// A regular CPython 3.9+ (the module's stable ABI), or `None` after saying why the test
+/// skips.
+fn regular_python() -> Option<common::python::Interpreter> {
     let Some(python) = common::python::for_tests() else {
         skip("the run test needs Python 3.9+ (python3 or python on PATH); none was found");
-        return;
+        return None;
     };
     let minor = python
         .version
@@ -75,8 +76,59 @@ fn python_threads_run_the_rust_module() {
             "the run test needs a regular CPython 3.9+, found {}",
             python.label()
         ));
-        return;
+        return None;
     }
+    Some(python)
+}
+
+#[test]
+fn the_module_gives_pythons_answer_past_2_to_the_64() {
+    let Some(python) = regular_python() else {
+        return;
+    };
+    // The library cargo built for this test run: beside the binary or in deps/, the newer.
+    let exe_dir = std::path::Path::new(EXE).parent().unwrap();
+    let file = format!(
+        "{}python_extension{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let built = [exe_dir.join(&file), exe_dir.join("deps").join(&file)]
+        .into_iter()
+        .filter_map(|p| Some((p.metadata().and_then(|m| m.modified()).ok()?, p)))
+        .max()
+        .expect("the extension module was built")
+        .1;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&built, dir.path().join("rust_cpu.abi3.so")).unwrap();
+    // 10**7: the sum passes 2**64 (a u64 would wrap to 1291890006563070912).
+    let script = "import rust_cpu\n\
+n = 10**7\n\
+want = (n - 1) * n * (2 * n - 1) // 6\n\
+assert want == 333333283333335000000\n\
+assert rust_cpu.compute_holding_gil(n) == want, rust_cpu.compute_holding_gil(n)\n\
+assert rust_cpu.compute_releasing_gil(n) == want, rust_cpu.compute_releasing_gil(n)\n\
+assert rust_cpu.compute_holding_gil(1000) == sum(i * i for i in range(1000))\n\
+print('exact')";
+    let out = python
+        .command()
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "exact");
+}
+
+#[test]
+fn python_threads_run_the_rust_module() {
+    let Some(python) = regular_python() else {
+        return;
+    };
     let out = Command::new(EXE)
         .arg("--python-exe")
         .arg(&python.path)

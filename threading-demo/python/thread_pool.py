@@ -8,6 +8,7 @@ Prints one JSON line:
     pool_s          executor.map over the W workers
     speedup         one_by_one_s / pool_s
     most_at_once    the most downloads waiting at the same moment (at most W)
+    model, job      what ran, and the flags it was given
 """
 import argparse
 import json
@@ -60,4 +61,9 @@ if __name__ == "__main__":
         "pool_s": pooled_s,
         "speedup": one_by_one / pooled_s,
         "most_at_once": _most,
+        "model": f"ThreadPoolExecutor(max_workers={args.workers}).map, time.sleep as the network",
+        "models": {
+            "one_by_one_s": "a plain loop on the main thread, time.sleep as the network",
+        },
+        "job": {"files": args.files, "workers": args.workers, "latency": args.latency},
     }))

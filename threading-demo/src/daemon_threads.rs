@@ -15,17 +15,20 @@
 //! is a daemon unless you `join()` its handle (or start it inside `thread::scope`, which
 //! joins for you). Dropping a `JoinHandle` detaches the thread; it does not wait for it.
 //!
-//! To show it, not just say it, the section re-runs this binary as a child process
-//! (`threading-demo --role daemon-child join|detach`). The child starts a `heartbeat` thread
-//! that it never joins (it would write 100 lines in 1 s) and a `worker` that writes 5 lines
-//! in 100 ms; in `join` mode main joins the worker, in `detach` mode it drops its handle.
-//! The parent counts the lines each thread managed to write before the child exited.
+//! To show it, not just say it, the program re-runs itself as a child process (`--role
+//! daemon-child join|detach`, dispatched in `main`: the twin of `if __name__ ==
+//! "__main__":`). The child starts a `heartbeat` thread that it never joins (it would write
+//! 100 lines in 1 s) and a `worker` that writes 5 lines in 100 ms; in `join` mode main joins
+//! the worker, in `detach` mode it drops its handle. The parent counts the lines each
+//! thread managed to write before the child exited.
 //!
 //! Watch: with `join`, the worker writes 5 of 5 and the heartbeat is cut off after about
 //! ten lines; with `detach`, main returns at once and the worker writes nothing.
 //!
 //! Run only this: cargo run -p threading-demo -- daemon-threads
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
@@ -71,25 +74,68 @@ pub fn heartbeat_and_worker(join_worker: bool) -> anyhow::Result<()> {
     Ok(()) // returned from `main`, the process exits: threads still running die here
 }
 
+/// What one child run printed: lines written by each thread.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Written {
+    pub worker: usize,
+    pub heartbeat: usize,
+    pub main_returned: bool,
+}
+
+pub fn count(stdout: &str) -> Written {
+    let lines = |prefix: &str| stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    Written {
+        worker: lines("worker "),
+        heartbeat: lines("heartbeat "),
+        main_returned: stdout.lines().any(|l| l == "main returns"),
+    }
+}
+
+/// As a child (`--role daemon-child MODE`): the two threads. As the parent: this program
+/// twice as a child, joining the worker and not, counting what each thread wrote.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, role, mode] = args.as_slice()
+        && flag == "--role"
+        && role == "daemon-child"
+    {
+        return heartbeat_and_worker(mode == "join");
+    }
+    for mode in ["join", "detach"] {
+        let out = Command::new(std::env::current_exe()?)
+            .args(["--role", "daemon-child", mode])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running the child")?;
+        anyhow::ensure!(out.status.success(), "the child failed: {}", out.status);
+        let w = count(&String::from_utf8_lossy(&out.stdout));
+        println!(
+            "child {mode}: worker wrote {} of {WORKER_LINES} lines, heartbeat {} of {HEARTBEAT_LINES}",
+            w.worker, w.heartbeat
+        );
+    }
+    Ok(())
+}
+
 // --- run and measure ---
 
 use std::io::Read;
-use std::process::{Child, ExitStatus, Stdio};
-use std::time::Instant;
+use std::process::Termination;
 
-use common::child::role_command;
+use common::child::{role_command, wait_or_kill};
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 
 pub const SECTION: Section = Section::new(
     "daemon-threads",
-    "Thread(daemon=True) vs non-daemon",
-    "a thread not joined dies when main returns, shown in a child process",
+    "Thread(daemon=True)",
+    "a thread not joined dies when main returns (child process)",
     run,
-);
+)
+.main(|| main().report());
 
 /// The child is done in about 1 s whatever happens; past this (counted while this
-/// process runs, see [`wait_or_kill`]) it is killed.
+/// process runs) it is killed.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// The child's side: `--role daemon-child join|detach`. The process exits when it returns.
@@ -121,56 +167,11 @@ fn quiet_when_the_reader_is_gone() {
     }));
 }
 
-/// Wait at most `limit` for `child`, else kill it; `None` when it was killed.
-///
-/// Only time while this process was running counts: a poll that comes back more than a
-/// second late means it was stopped (Ctrl-Z, then `fg`), the child with it, and a child
-/// frozen by the user is not a stuck child.
-fn wait_or_kill(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
-    let (mut counted, mut last_poll) = (Duration::ZERO, Instant::now());
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let gap = last_poll.elapsed();
-        last_poll = Instant::now();
-        if gap < Duration::from_secs(1) {
-            counted += gap;
-        }
-        if counted >= limit {
-            child.kill()?;
-            child.wait()?;
-            return Ok(None);
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// What one child run printed: lines written by each thread.
-#[derive(Debug, PartialEq, Eq)]
-struct Written {
-    worker: usize,
-    heartbeat: usize,
-    main_returned: bool,
-}
-
-fn count(stdout: &str) -> Written {
-    Written {
-        worker: stdout.lines().filter(|l| l.starts_with("worker ")).count(),
-        heartbeat: stdout
-            .lines()
-            .filter(|l| l.starts_with("heartbeat "))
-            .count(),
-        main_returned: stdout.lines().any(|l| l == "main returns"),
-    }
-}
-
 /// Run the child in `mode` and count what its threads wrote.
 fn run_child(mode: &str) -> anyhow::Result<Written> {
     let mut child = role_command(env!("CARGO_PKG_NAME"), "daemon-child")?
         .arg(mode)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .context("starting the child process")?;
     let mut stdout = child.stdout.take().context("the child's stdout")?;
@@ -182,34 +183,23 @@ fn run_child(mode: &str) -> anyhow::Result<Written> {
     let status = wait_or_kill(&mut child, CHILD_LIMIT)?
         .with_context(|| format!("the child did not exit within {CHILD_LIMIT:?}: killed"))?;
     anyhow::ensure!(status.success(), "the child failed: {status}");
-    let text = reader
-        .join()
-        .map_err(|_| anyhow!("the reader thread panicked"))?
-        .context("reading the child's output")?;
-    Ok(count(&text))
+    let text = reader.join().map_err(|_| anyhow!("the reader panicked"))?;
+    Ok(count(&text.context("reading the child's output")?))
 }
 
 fn run() -> SectionResult {
-    let mut detached_worker = 0;
-    for (mode, what) in [
-        ("join", "main joins worker"),
-        ("detach", "main joins nothing"),
-    ] {
-        let w = run_child(mode)?;
+    let (joined, detached) = (run_child("join")?, run_child("detach")?);
+    anyhow::ensure!(
+        joined.worker == WORKER_LINES,
+        "a joined worker was cut off: {joined:?}"
+    );
+    for (w, mode) in [(&joined, "join"), (&detached, "detach")] {
         anyhow::ensure!(w.main_returned, "the child's main did not finish");
         anyhow::ensure!(
             w.heartbeat < HEARTBEAT_LINES,
-            "the detached heartbeat was waited for"
+            "the heartbeat was waited for"
         );
-        if mode == "join" {
-            anyhow::ensure!(
-                w.worker == WORKER_LINES,
-                "a joined worker was cut off: {w:?}"
-            );
-        } else {
-            detached_worker = w.worker;
-        }
-        println!("  {what} (child --role daemon-child {mode}):");
+        println!("  child --role daemon-child {mode}:");
         figure(
             "  worker wrote",
             format!("{} of {WORKER_LINES} lines", w.worker),
@@ -221,9 +211,9 @@ fn run() -> SectionResult {
     }
     takeaway_if(
         &Evidence::new(
-            detached_worker < WORKER_LINES,
+            detached.worker < WORKER_LINES,
             format!("the detached worker cut off before its {WORKER_LINES} lines"),
-            format!("it wrote {detached_worker} of {WORKER_LINES}"),
+            format!("it wrote {} of {WORKER_LINES}", detached.worker),
         ),
         "in Rust every thread is a daemon unless joined: keep the JoinHandle and join() what must finish",
     );
@@ -253,16 +243,6 @@ mod tests {
         assert_eq!(w.worker, WORKER_LINES);
         assert!(w.main_returned);
         assert!(w.heartbeat <= HEARTBEAT_LINES);
-    }
-
-    #[test]
-    fn a_stuck_child_is_killed() {
-        let mut stuck = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
-        let status = wait_or_kill(&mut stuck, Duration::from_millis(20)).unwrap();
-        assert!(status.is_none());
     }
 
     #[test]

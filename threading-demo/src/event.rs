@@ -17,13 +17,16 @@
 //! alternatives; for tasks, `tokio::sync::Notify`. The event is model-checked under loom
 //! (`cargo test -p threading-demo --release --features loom`): every waiter wakes in every
 //! interleaving, including when `set()` runs before a waiter starts waiting.
+//! In a copy, `cargo add loom@0.7 --optional` declares the `loom` feature those `cfg` lines
+//! name (without it they warn; delete them if you do not model-check).
 //!
-//! Watch: four waiters sleep until the setter is done preparing, then all wake at once (the
-//! slowest wake-up after `set()` is printed); in the timeline every waiter's `wait` span
-//! ends in the column where `main`'s `prepare` ends, and its `work` begins.
+//! Watch: four waiters sleep until the setter is done preparing (80 ms), then all wake at
+//! once; in the demo, the slowest wake-up after `set()` is printed, and in the timeline every
+//! waiter's `wait` span ends in the column where `main`'s `prepare` ends.
 //! A wait with a 50 ms timeout on an event nobody sets returns false.
 //!
 //! Run only this: cargo run -p threading-demo -- event
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
 use std::sync::PoisonError;
 use std::thread;
@@ -123,7 +126,23 @@ pub fn wake_all<R: Send>(
     })
 }
 
+/// Four waiters, a setter that prepares for 80 ms, then a wait that nobody ends.
+fn main() -> anyhow::Result<()> {
+    let ready = Event::new();
+    let start = Instant::now();
+    let prepare = || thread::sleep(Duration::from_millis(80)); // load_config()
+    for (i, woke) in wake_all(&ready, 4, prepare, |i| (i, start.elapsed()))? {
+        println!("waiter-{i} woke at {woke:.1?}");
+    }
+    let never = Event::new();
+    let got = never.wait_timeout(Duration::from_millis(50));
+    println!("wait(timeout=0.05) on an event nobody sets: {got}");
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -132,10 +151,11 @@ use common::timing::Secs;
 
 pub const SECTION: Section = Section::new(
     "event",
-    "threading.Event() set() / wait(timeout)",
-    "one set() wakes every waiter; wait_timeout returns false; Condvar, loom-checked",
+    "threading.Event()",
+    "set() wakes every waiter; wait_timeout; loom-checked",
     run,
-);
+)
+.main(|| main().report());
 
 const WAITERS: usize = 4;
 const PREPARE: Duration = Duration::from_millis(80);
@@ -145,45 +165,40 @@ const WORK: Duration = Duration::from_millis(20);
 /// primitives then work only inside `loom::model`.
 fn run() -> SectionResult {
     let ready = Event::new();
-    figure("is_set() before", ready.is_set());
     let mut set_at = None;
     let recording = Recording::start();
-    let woke = wake_all(
-        &ready,
-        WAITERS,
-        || {
-            std::thread::sleep(PREPARE);
-            set_at = Some(Instant::now()); // `set()` comes right after
-        },
-        |_| {
-            let woke = Instant::now();
-            std::thread::sleep(WORK);
-            woke
-        },
-    )?;
+    let prepare = || {
+        thread::sleep(PREPARE);
+        set_at = Some(Instant::now()); // `set()` comes right after
+    };
+    let woke = wake_all(&ready, WAITERS, prepare, |_| {
+        let woke = Instant::now();
+        thread::sleep(WORK);
+        woke
+    })?;
     let spans = recording.finish().named(&["wait", "work", "prepare"]);
     let set_at = set_at.context("the setter did not prepare")?;
-    anyhow::ensure!(woke.len() == WAITERS, "not every waiter woke");
     let slowest = woke
         .iter()
         .map(|w| w.saturating_duration_since(set_at))
-        .max()
-        .unwrap_or_default();
+        .max();
+    let slowest = slowest.context("no waiter woke")?;
     figure("woken by one set()", format!("all {WAITERS} waiters"));
     figure("slowest wake-up after set()", Secs(slowest));
     spans.print(Lanes::Thread);
     println!("  (each waiter's lane: █ wait, then ▓ work)");
-
-    let never = Event::new();
     let timeout = Duration::from_millis(50);
-    let got = never.wait_timeout(timeout);
-    anyhow::ensure!(!got, "an event nobody set reported set");
-    figure(format!("unset: wait({})", Secs(timeout)), got);
-    let got = ready.wait_timeout(timeout);
-    anyhow::ensure!(got, "a set event reported a timeout");
-    figure(format!("set: wait({})", Secs(timeout)), got);
+    anyhow::ensure!(
+        !Event::new().wait_timeout(timeout),
+        "an unset event reported set"
+    );
+    anyhow::ensure!(ready.wait_timeout(timeout), "a set event timed out");
     ready.clear();
-    figure("is_set() after clear()", ready.is_set());
+    anyhow::ensure!(!ready.is_set(), "clear() left it set");
+    figure(
+        format!("wait({}): unset, set", Secs(timeout)),
+        "false, true",
+    );
     let at_once = Duration::from_millis(10);
     takeaway_if(
         &Evidence::new(
@@ -196,7 +211,8 @@ fn run() -> SectionResult {
     Ok(())
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
 
@@ -240,7 +256,8 @@ mod tests {
 }
 
 /// Model checks: every interleaving of the threads, under loom.
-#[cfg(all(test, feature = "loom"))]
+#[cfg(test)]
+#[cfg(feature = "loom")]
 mod loom_tests {
     use super::*;
     use loom::sync::Arc;

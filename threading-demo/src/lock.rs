@@ -16,10 +16,12 @@
 //! one writer); Python's standard library has no reader-writer lock.
 //!
 //! Watch: `try_lock` fails while a guard lives and succeeds after its `}`; a thread panics
-//! on purpose while holding the lock, and the half-updated balance it left is recovered; four readers
-//! are inside the `RwLock` at the same moment (they meet at a barrier while reading).
+//! on purpose while holding the lock (its panic message is printed), and the half-updated
+//! balance it left is recovered; four readers are inside the `RwLock` at the same moment
+//! (they meet at a barrier while reading).
 //!
 //! Run only this: cargo run -p threading-demo -- lock
+//! Copy it: cargo add anyhow@1
 
 use std::sync::{Barrier, Mutex, RwLock, TryLockError};
 use std::thread;
@@ -86,20 +88,55 @@ pub fn readers_together(config: &RwLock<String>, readers: usize) -> anyhow::Resu
     })
 }
 
+/// The `with` block, four deposits, a poisoned lock, then four readers at once.
+fn main() -> anyhow::Result<()> {
+    let balance = Mutex::new(0i64);
+    {
+        let mut guard = balance.lock().unwrap();
+        *guard += 100;
+        println!("in the block: lock free? {}", is_free(&balance));
+    } // the guard is dropped here: the lock is released
+    println!("after the }}: lock free? {}", is_free(&balance));
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| deposit(&balance, 10));
+        }
+    });
+    println!(
+        "balance after 4 deposits of 10: {}",
+        balance.lock().unwrap()
+    );
+    let (poisoned, left) = poison(&balance);
+    assert!(poisoned, "a panic while holding the guard poisons the lock");
+    println!("lock() after the panic: Err(PoisonError); balance via into_inner: {left}");
+    let config = RwLock::new("timeout=30".to_owned());
+    let seen = readers_together(&config, 4)?;
+    println!(
+        "{} readers held the RwLock at once, each read {:?}",
+        seen.len(),
+        seen[0]
+    );
+    *config.write().unwrap() = "timeout=60".to_owned();
+    println!("after one writer: {}", config.read().unwrap());
+    Ok(())
+}
+
 // --- run and measure ---
 
 use std::io::Write;
-use std::sync::{Once, PoisonError};
+use std::process::Termination;
+use std::sync::Once;
 
 use common::cli::{Section, SectionResult};
-use common::print::{figure, takeaway};
+use common::print::takeaway;
 
 pub const SECTION: Section = Section::new(
     "lock",
-    "threading.Lock() / with lock:",
-    "Mutex owns its data, the guard is the with block; poisoning; RwLock readers",
+    "threading.Lock(); with lock:",
+    "Mutex owns its data, the guard is `with`; poison; RwLock",
     run,
-);
+)
+.main(|| main().report());
 
 /// The deliberate panic of the `poisoner` thread prints one line, where and why, instead
 /// of the default message (and, with `RUST_BACKTRACE=1`, a backtrace); every other panic
@@ -110,15 +147,11 @@ fn quiet_deliberate_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if thread::current().name() == Some(POISONER) {
-                let at = info
-                    .location()
-                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                    .unwrap_or_default();
                 let why = info.payload_as_str().unwrap_or("(no message)");
                 // Not `println!`: a panic inside the panic hook would abort the process.
                 let _ = writeln!(
                     std::io::stdout(),
-                    "  thread '{POISONER}' panicked{at}: {why} (on purpose)"
+                    "  thread '{POISONER}' panicked: {why} (on purpose)"
                 );
             } else {
                 previous(info);
@@ -128,48 +161,8 @@ fn quiet_deliberate_panics() {
 }
 
 fn run() -> SectionResult {
-    // 1. The guard's scope is the `with` block.
-    let balance = Mutex::new(0i64);
-    {
-        let mut guard = balance.lock().unwrap_or_else(PoisonError::into_inner);
-        *guard += 100;
-        figure("in the block: lock free?", is_free(&balance));
-        anyhow::ensure!(!is_free(&balance), "the lock should be held");
-    }
-    figure("after the }: lock free?", is_free(&balance));
-    thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| deposit(&balance, 10));
-        }
-    });
-    let after = *balance.lock().unwrap_or_else(PoisonError::into_inner);
-    anyhow::ensure!(after == 140, "balance {after}, expected 140");
-    figure("balance after 4 deposits", after);
-
-    // 2. Poisoning.
     quiet_deliberate_panics();
-    let (poisoned, left) = poison(&balance);
-    anyhow::ensure!(poisoned, "the panic should have poisoned the lock");
-    figure("lock() after the panic", "Err(PoisonError)");
-    figure("balance, via into_inner", left);
-    anyhow::ensure!(left == 110, "the half-done update should show: {left}");
-
-    // 3. Many readers at once.
-    let config = RwLock::new("timeout=30".to_owned());
-    let seen = readers_together(&config, 4)?;
-    anyhow::ensure!(
-        seen.iter().all(|c| c == "timeout=30"),
-        "a reader saw {seen:?}"
-    );
-    figure("RwLock readers at once", seen.len());
-    *config.write().unwrap_or_else(PoisonError::into_inner) = "timeout=60".to_owned();
-    figure(
-        "after one writer",
-        config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_str(),
-    );
+    main()?;
     takeaway(
         "the Mutex owns its data, the guard's scope is the `with` block, and a panic poisons the lock",
     );

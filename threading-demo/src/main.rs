@@ -48,7 +48,8 @@ const SECTIONS: &[Section] = &[
 
 /// A section whose hand-written primitives (`semaphore.rs`, `event.rs`) are model-checked
 /// with loom. Built with `--features loom` they use loom's `Mutex`/`Condvar`, which work
-/// only inside `loom::model`, so the section is listed but refuses to run.
+/// only inside `loom::model`, so the section is listed but refuses to run, and so does its
+/// lesson `main`. Without the feature the section is as declared, lesson `main` and all.
 const fn model_checked(section: Section) -> Section {
     if cfg!(feature = "loom") {
         Section::new(
@@ -57,15 +58,22 @@ const fn model_checked(section: Section) -> Section {
             section.summary,
             built_for_loom,
         )
+        .main(lesson_built_for_loom)
     } else {
         section
     }
 }
 
+const BUILT_FOR_LOOM: &str =
+    "this build model-checks the primitives with loom; run the demo without --features loom";
+
 fn built_for_loom() -> common::cli::SectionResult {
-    anyhow::bail!(
-        "this build model-checks the primitives with loom; run the demo without --features loom"
-    )
+    anyhow::bail!(BUILT_FOR_LOOM)
+}
+
+fn lesson_built_for_loom() -> ExitCode {
+    eprintln!("threading-demo: {BUILT_FOR_LOOM}");
+    ExitCode::FAILURE
 }
 
 /// The parts this binary plays when re-run as a child process (`--role NAME`).
@@ -74,7 +82,7 @@ const ROLES: &[Role] = &[Role::new("daemon-child", daemon_threads::child)];
 fn main() -> ExitCode {
     Demo {
         name: "threading-demo",
-        about: "Python's threading module, in Rust: threads, locks, semaphores, events, queues, pools, no GIL",
+        about: "Python's threading module in Rust: threads, locks, queues, pools, no GIL",
         sections: SECTIONS,
         roles: ROLES,
     }

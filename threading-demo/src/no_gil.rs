@@ -14,16 +14,18 @@
 //!
 //! Watch: the same sum of squares, first on one thread, then split in one chunk per usable
 //! core (`available_parallelism`, which respects an affinity mask or a CPU quota); the
-//! results match the known answer; the timeline shows the one long bar, then the per-core
-//! bars side by side; on free cores the speedup is close to the number of cores (parallel
-//! efficiency near 100%). The line below them recalls Python's result with threads. On
-//! one usable core, or cores busy with other programs, the last line says the claim was
-//! not shown in this run, and why.
+//! results match; on free cores the speedup is close to the number of cores. In the demo:
+//! the timeline shows the one long bar, then the per-core bars side by side, and the
+//! parallel efficiency is printed; on one usable core, or cores busy with other programs,
+//! the last line says the claim was not shown in this run, and why.
 //!
 //! Run only this: cargo run -p threading-demo -- no-gil
+//! Copy it: cargo add anyhow@1 num_cpus@1 tracing@0.1
 
+use std::hint::black_box;
 use std::ops::Range;
 use std::thread;
+use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 
@@ -75,8 +77,36 @@ pub fn parallel(
     })
 }
 
+/// `sum(i * i for i in range(lo, hi))`, wrapping (`black_box` keeps the compiler from
+/// replacing the loop by its formula: the point is to burn CPU, as the Python loop does).
+pub fn sum_of_squares(range: Range<u64>) -> u64 {
+    let mut sum = 0u64;
+    for i in range {
+        sum = sum.wrapping_add(black_box(i).wrapping_mul(i));
+    }
+    sum
+}
+
+/// The squares below 40 million summed on one thread, then on one thread per usable core.
+fn main() -> anyhow::Result<()> {
+    let n = 40_000_000;
+    let (usable, physical) = cores();
+    println!("{usable} usable cores ({physical} physical)");
+    let start = Instant::now();
+    let one = sum_of_squares(0..n);
+    let one_took = start.elapsed();
+    let start = Instant::now();
+    let split = parallel(n, usable, sum_of_squares)?;
+    let split_took = start.elapsed();
+    assert_eq!(one, split, "the same sum both ways");
+    let speedup = one_took.as_secs_f64() / split_took.as_secs_f64();
+    println!("one thread {one_took:.1?}; {usable} threads {split_took:.1?}: {speedup:.2}x");
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
 use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
@@ -88,10 +118,11 @@ use common::workload::{sum_of_squares_expected, sum_of_squares_in};
 
 pub const SECTION: Section = Section::new(
     "no-gil",
-    "the GIL: no speedup for CPU-bound threads",
-    "Rust threads do speed it up: one per core, measured speedup and efficiency",
+    "threads do not speed up CPU work",
+    "Rust threads do: one per core, speedup measured",
     run,
 )
+.main(|| main().report())
 .cpu_bound()
 .twin(&TWIN);
 
@@ -105,7 +136,7 @@ const TWIN: Twin = Twin::new(
 /// Sized for about 0.5 s on one core of the development machine.
 const N: u64 = 1_000_000_000;
 /// The twin's size: about 1 s of one core in CPython 3.11 (`N` would take about half a
-/// minute). With `--python` Rust also sums this size, so two rows compare the same job.
+/// minute). With `--python` Rust also sums this size, so the rows compare the same job.
 const PY_N: u64 = 30_000_000;
 /// The twin's rounds (best of): enough to keep a hiccup out, few enough to stay quick.
 const PY_ROUNDS: usize = 2;
@@ -113,29 +144,42 @@ const PY_ROUNDS: usize = 2;
 /// a moment of noise from other programs out of the figure.
 const ROUNDS: usize = 3;
 
-fn run() -> SectionResult {
-    // How many cores this process may use (an affinity mask or a CPU quota counts).
-    let (cores, physical) = cores();
-    let expected = sum_of_squares_expected(N);
-    let (mut best_seq, mut best_par) = (Duration::MAX, Duration::MAX);
-    let mut shown = Recorded::default();
+/// `n` summed on one thread, then on `cores`, [`ROUNDS`] times, each sum checked: every
+/// round's two times, and the spans of the round with the fastest split.
+fn rounds(n: u64, cores: usize) -> anyhow::Result<(Vec<(Duration, Duration)>, Recorded)> {
+    let expected = sum_of_squares_expected(n);
+    let (mut times, mut shown) = (Vec::new(), Recorded::default());
     for _ in 0..ROUNDS {
         let recording = Recording::start();
-        let (sum, took) = timed(|| {
-            tracing::info_span!("sum", lane = "one thread").in_scope(|| sum_of_squares_in(0..N))
-        });
-        anyhow::ensure!(sum == expected, "sequential sum {sum}, expected {expected}");
-        best_seq = best_seq.min(took);
-        let (sum, took) = timed(|| parallel(N, cores, sum_of_squares_in));
+        let sum =
+            || tracing::info_span!("sum", lane = "one thread").in_scope(|| sum_of_squares_in(0..n));
+        let (one, one_took) = timed(sum);
+        let (split, split_took) = timed(|| parallel(n, cores, sum_of_squares_in));
         let spans = recording.finish().named(&["sum", "chunk"]);
-        let sum = sum?;
-        anyhow::ensure!(sum == expected, "parallel sum {sum}, expected {expected}");
-        if took < best_par {
-            best_par = took;
+        anyhow::ensure!(
+            (one, split?) == (expected, expected),
+            "a sum of n = {n} is wrong"
+        );
+        if times.iter().all(|&(_, t)| split_took < t) {
             shown = spans;
         }
+        times.push((one_took, split_took));
     }
-    let s = speedup(best_seq, best_par);
+    Ok((times, shown))
+}
+
+/// The best (least) of `xs` and their spread (largest / smallest).
+fn best_spread(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let best = xs.clone().fold(f64::INFINITY, f64::min);
+    (best, xs.fold(0.0, f64::max) / best.max(f64::MIN_POSITIVE))
+}
+
+fn run() -> SectionResult {
+    let (cores, physical) = cores();
+    let (times, shown) = rounds(N, cores)?;
+    let (seq, _) = best_spread(times.iter().map(|t| t.0.as_secs_f64()));
+    let (par, _) = best_spread(times.iter().map(|t| t.1.as_secs_f64()));
+    let s = seq / par;
     figure(
         "sum of squares",
         format!("n = {N}, result checked (best of {ROUNDS})"),
@@ -144,19 +188,17 @@ fn run() -> SectionResult {
         "cores",
         format!("{cores} usable (available_parallelism), {physical} physical (num_cpus)"),
     );
-    figure("one thread", Secs(best_seq));
+    figure("one thread", Secs(Duration::from_secs_f64(seq)));
     figure(
-        format!(
-            "{cores} thread{} ({cores} usable core{})",
-            if cores == 1 { "" } else { "s" },
-            if cores == 1 { "" } else { "s" }
-        ),
-        Secs(best_par),
+        format!("{cores} threads"),
+        Secs(Duration::from_secs_f64(par)),
     );
-    figure("speedup", format!("{s:.2}x"));
     figure(
-        "parallel efficiency",
-        format!("{:.0}%", efficiency(s, cores) * 100.0),
+        "speedup",
+        format!(
+            "{s:.2}x; parallel efficiency {:.0}%",
+            efficiency(s, cores) * 100.0
+        ),
     );
     figure(
         "Python threads (the guides)",
@@ -164,7 +206,7 @@ fn run() -> SectionResult {
     );
     shown.print(Lanes::Thread);
     if chosen().is_some() {
-        python_side_by_side(cores, s)?;
+        python_side_by_side(cores)?;
     }
     takeaway_if(
         &Evidence::scaling(s, cores),
@@ -176,17 +218,13 @@ fn run() -> SectionResult {
 }
 
 /// `--python`: Rust on the twin's size too (one thread, then `cores`), then the twin.
-fn python_side_by_side(cores: usize, rust_speedup: f64) -> anyhow::Result<()> {
-    let expected = sum_of_squares_expected(PY_N);
-    let (mut seq, mut par) = (Duration::MAX, Duration::MAX);
-    for _ in 0..ROUNDS {
-        let (sum, took) = timed(|| sum_of_squares_in(0..PY_N));
-        anyhow::ensure!(sum == expected, "sum {sum}, expected {expected}");
-        seq = seq.min(took);
-        let (sum, took) = timed(|| parallel(PY_N, cores, sum_of_squares_in));
-        anyhow::ensure!(sum? == expected, "parallel sum at n = {PY_N} is wrong");
-        par = par.min(took);
-    }
+fn python_side_by_side(cores: usize) -> anyhow::Result<()> {
+    let (times, _) = rounds(PY_N, cores)?;
+    let (seq, seq_spread) = best_spread(times.iter().map(|t| t.0.as_secs_f64()));
+    let (par, par_spread) = best_spread(times.iter().map(|t| t.1.as_secs_f64()));
+    let speedups = times.iter().map(|&(one, split)| speedup(one, split));
+    let s_spread = best_spread(speedups).1;
+    let n = format!("n = {:e}", PY_N as f64);
     TWIN.compare(
         &flags(&[
             ("--n", &PY_N),
@@ -194,24 +232,19 @@ fn python_side_by_side(cores: usize, rust_speedup: f64) -> anyhow::Result<()> {
             ("--rounds", &PY_ROUNDS),
         ]),
         &[
-            Pair::secs(
-                format!("one thread, n = {:e}", PY_N as f64),
-                "one_thread_s",
-                seq.as_secs_f64(),
-            ),
-            Pair::secs(
-                format!("{cores} threads, n = {:e}", PY_N as f64),
-                "threads_s",
-                par.as_secs_f64(),
-            ),
+            Pair::secs(format!("one thread, {n}"), "one_thread_s", seq)
+                .cpu()
+                .spread(seq_spread),
+            Pair::secs(format!("{cores} threads, {n}"), "threads_s", par)
+                .cpu()
+                .spread(par_spread),
             Pair::speedup(
-                format!(
-                    "speedup, {cores} threads (Rust n = {:e}, Python {:e})",
-                    N as f64, PY_N as f64
-                ),
+                format!("speedup, {cores} threads, {n}"),
                 "speedup",
-                rust_speedup,
-            ),
+                seq / par,
+            )
+            .cpu()
+            .spread(s_spread),
         ],
     )
 }

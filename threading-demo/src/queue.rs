@@ -18,14 +18,16 @@
 //! when done, which is `task_done()`, and `wait()` is `q.join()`. No sentinel: when the
 //! last `Sender` is dropped, a worker's `for item in rx` loop ends once the queue is empty.
 //!
-//! Watch: the queue never holds more than 4 items; the producer is blocked on a full
-//! queue most of the time (how often and how long is printed, and its lane in the timeline
-//! shows the waits); `join` returns when all 24 are done; the workers then exit because
-//! the sender was dropped; every item was processed exactly once.
+//! Watch: 24 items of 10 ms on 3 workers take about 80 ms; `join` returns when all 24 are
+//! done; the workers then exit because the sender was dropped; every item was processed
+//! exactly once. In the demo: the queue never holds more than 4 items, and the producer is
+//! blocked on a full queue most of the time (its lane in the timeline shows the waits).
 //!
 //! Run only this: cargo run -p threading-demo -- queue
+//! Copy it: cargo add anyhow@1 crossbeam@0.8 crossbeam-channel@0.5 tracing@0.1
 
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use crossbeam::sync::WaitGroup;
@@ -84,21 +86,42 @@ pub fn run_queue<R: Send + 'static>(
     Ok(results_rx.iter().collect())
 }
 
+/// 24 items through a queue of 4 to 3 workers that square them in 10 ms each.
+fn main() -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut done = run_queue(0..24, 4, 3, |item| {
+        thread::sleep(Duration::from_millis(10)); // process(item)
+        item * item
+    })?;
+    println!(
+        "{} items done in {:.0?}, the workers stopped",
+        done.len(),
+        start.elapsed()
+    );
+    done.sort_unstable();
+    println!(
+        "each once: {:?}",
+        done.iter().map(|&(item, _)| item).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recording};
+use common::timeline::{Lanes, Recording, SpanRecord};
 use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "queue",
-    "queue.Queue(maxsize) / task_done() / join()",
-    "bounded channel (backpressure), WaitGroup as join(), drop the senders to stop",
+    "queue.Queue(maxsize), q.join()",
+    "bounded channel, WaitGroup as join(), drop senders to stop",
     run,
-);
+)
+.main(|| main().report());
 
 const ITEMS: u64 = 24;
 const CAPACITY: usize = 4;
@@ -112,24 +135,19 @@ fn exactly_once(done: &[(u64, u64)], items: u64) -> bool {
     seen == (0..items).collect::<Vec<_>>() && done.iter().all(|&(i, r)| r == i * i)
 }
 
-fn square_slowly(item: u64) -> u64 {
-    thread::sleep(WORK);
-    item * item
-}
-
 fn run() -> SectionResult {
     let recording = Recording::start();
+    let square_slowly = |item: u64| {
+        thread::sleep(WORK);
+        item * item
+    };
     let (done, took) = timed(|| run_queue(0..ITEMS, CAPACITY, WORKERS, square_slowly));
     let spans = recording.finish().named(&["put", "item"]);
-    let done = done?;
-    anyhow::ensure!(exactly_once(&done, ITEMS), "items lost or repeated");
-    let puts = spans.named(&["put"]);
-    let queued = |s: &common::timeline::SpanRecord| -> usize {
-        s.field("queued").and_then(|q| q.parse().ok()).unwrap_or(0)
-    };
-    let longest = puts.spans().iter().map(queued).max().unwrap_or(0);
+    anyhow::ensure!(exactly_once(&done?, ITEMS), "items lost or repeated");
+    let queued = |s: &SpanRecord| s.field("queued").and_then(|q| q.parse().ok()).unwrap_or(0);
+    let longest = spans.spans().iter().map(queued).max().unwrap_or(0);
     anyhow::ensure!(longest <= CAPACITY, "the queue outgrew its bound");
-    let full = puts.filter(|s| queued(s) >= CAPACITY);
+    let full = spans.filter(|s| s.name == "put" && queued(s) >= CAPACITY);
     figure(
         format!("{ITEMS} items, {WORKERS} workers"),
         format!("each done once, in {}", Secs(took)),
@@ -142,7 +160,6 @@ fn run() -> SectionResult {
         "puts that found it full",
         format!("{} of {ITEMS}, {} in all", full.len(), Secs(full.busy())),
     );
-    figure("workers ended by drop(tx)", WORKERS);
     spans
         .filter(|s| s.name == "item" || queued(s) >= CAPACITY)
         .print(Lanes::Thread);

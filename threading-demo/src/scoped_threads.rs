@@ -21,6 +21,7 @@
 //! of another; the sums add up to the known answer and the vector is never copied.
 //!
 //! Run only this: cargo run -p threading-demo -- scoped-threads
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
 use std::thread;
 
@@ -57,39 +58,40 @@ pub fn square_in_place(data: &mut [u64], threads: usize) {
     }); // every thread has been joined here: `data` is ours again
 }
 
+/// A million numbers, summed and squared by 4 threads that borrow them.
+fn main() -> anyhow::Result<()> {
+    let n: u64 = 1_000_000;
+    let data: Vec<u64> = (0..n).collect();
+    let sum = parallel_sum_of_squares(&data, 4)?;
+    assert_eq!(sum, (n - 1) * n * (2 * n - 1) / 6, "the known answer");
+    println!("sum of squares below {n} on 4 threads: {sum} (the known answer)");
+    let mut squares = data.clone();
+    square_in_place(&mut squares, 4);
+    assert!(squares.iter().zip(&data).all(|(s, x)| *s == x * x));
+    println!(
+        "squared in place: {} elements; `data` is ours again",
+        squares.len()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
+
 use common::cli::{Section, SectionResult};
-use common::print::{figure, takeaway};
-use common::timing::{Secs, timed};
-use common::workload::sum_of_squares_expected;
+use common::print::takeaway;
 
 pub const SECTION: Section = Section::new(
     "scoped-threads",
     "(no Python twin)",
-    "thread::scope: threads borrow local data, no Arc, joined at the }",
+    "thread::scope: threads borrow local data, no Arc",
     run,
-);
-
-const LEN: u64 = 1_000_000;
-const THREADS: usize = 4;
+)
+.main(|| main().report());
 
 fn run() -> SectionResult {
-    let data: Vec<u64> = (0..LEN).collect();
-    let (sum, took) = timed(|| parallel_sum_of_squares(&data, THREADS));
-    let sum = sum?;
-    anyhow::ensure!(sum == sum_of_squares_expected(LEN), "wrong sum: {sum}");
-    figure(format!("sum of squares, {THREADS} threads"), sum);
-    figure("took", Secs(took));
-
-    let mut squares = data.clone();
-    square_in_place(&mut squares, THREADS);
-    anyhow::ensure!(
-        squares.iter().zip(&data).all(|(s, x)| *s == x * x),
-        "a chunk was not squared"
-    );
-    figure("squared in place", format!("{} elements", squares.len()));
-    println!("  (`data` is still usable here: the scope lent it out and got it back)");
+    main()?;
     takeaway("thread::scope lets threads borrow local data: no Arc, no clone, joined at the }");
     Ok(())
 }
@@ -104,7 +106,7 @@ mod tests {
         for threads in [1, 3, 4, 2000] {
             assert_eq!(
                 parallel_sum_of_squares(&data, threads).unwrap(),
-                sum_of_squares_expected(1001)
+                common::workload::sum_of_squares_expected(1001)
             );
         }
         assert_eq!(parallel_sum_of_squares(&[], 4).unwrap(), 0);

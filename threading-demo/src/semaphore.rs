@@ -15,15 +15,20 @@
 //! Hand-written primitives are where concurrency bugs hide, so this one is model-checked:
 //! `cargo test -p threading-demo --release --features loom` swaps std's `Mutex`/`Condvar`
 //! for loom's, which runs the tests under every possible interleaving of the threads.
+//! In a copy, `cargo add loom@0.7 --optional` declares the `loom` feature those `cfg` lines
+//! name (without it they warn; delete them if you do not model-check).
 //!
 //! Watch: ten queries of 60 ms with three permits take four rounds (about 240 ms); the
-//! largest number ever inside, read from the `query` spans, is printed and is never above
-//! three; the timeline packs the queries into three lanes.
+//! most ever inside at once is printed and is never above three (the demo reads it from the
+//! `query` spans, and its timeline packs the queries into three lanes).
 //!
 //! Run only this: cargo run -p threading-demo -- semaphore
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
 use std::sync::PoisonError;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 #[cfg(feature = "loom")]
@@ -121,9 +126,29 @@ pub fn limited_queries<R: Send>(
     })
 }
 
+/// Ten queries of 60 ms through three permits, counting how many are inside at once.
+fn main() -> anyhow::Result<()> {
+    let db_slots = Semaphore::new(3);
+    let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let start = Instant::now();
+    let done = limited_queries(&db_slots, 10, |i| {
+        most.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(60)); // run_query(i)
+        inside.fetch_sub(1, Ordering::SeqCst);
+        i
+    })?;
+    let most = most.into_inner();
+    println!(
+        "{} queries in {:.0?}, at most {most} inside at once",
+        done.len(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -132,10 +157,11 @@ use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "semaphore",
-    "threading.Semaphore(N) / with sem:",
-    "at most N of M threads inside: Mutex + Condvar semaphore, loom-checked",
+    "threading.Semaphore(N)",
+    "at most N threads inside: Mutex + Condvar, loom-checked",
     run,
-);
+)
+.main(|| main().report());
 
 const QUERIES: usize = 10;
 const CONNECTIONS: usize = 3;
@@ -146,42 +172,35 @@ const QUERY_TIME: Duration = Duration::from_millis(60);
 fn run() -> SectionResult {
     let semaphore = Semaphore::new(CONNECTIONS);
     let recording = Recording::start();
-    let (done, took) = timed(|| {
-        limited_queries(&semaphore, QUERIES, |i| {
-            tracing::debug!(query = i, "got a connection");
-            thread::sleep(QUERY_TIME);
-            i
-        })
-    });
+    let (done, took) =
+        timed(|| limited_queries(&semaphore, QUERIES, |_| thread::sleep(QUERY_TIME)));
     let queries = recording.finish().named(&["query"]);
-    anyhow::ensure!(
-        done? == (0..QUERIES).collect::<Vec<_>>(),
-        "a query went missing"
-    );
+    anyhow::ensure!(done?.len() == QUERIES, "a query went missing");
     let most = queries.most_at_once();
     anyhow::ensure!(
         most <= CONNECTIONS,
-        "{most} threads were inside a {CONNECTIONS}-permit semaphore"
+        "{most} inside a {CONNECTIONS}-permit semaphore"
     );
     anyhow::ensure!(
         semaphore.available() == CONNECTIONS,
-        "permits were not all given back"
+        "a permit was not given back"
     );
+    let held: Vec<_> = (0..CONNECTIONS).map(|_| semaphore.acquire()).collect();
+    anyhow::ensure!(
+        semaphore.try_acquire().is_none(),
+        "try_acquire got a taken permit"
+    );
+    drop(held);
+    let rounds = QUERIES.div_ceil(CONNECTIONS) as u32;
     figure(
         format!("{QUERIES} queries of {}", Secs(QUERY_TIME)),
-        format!("{CONNECTIONS} permits"),
+        format!("{CONNECTIONS} permits, {} ({rounds} rounds)", Secs(took)),
     );
     figure(
         "most inside at once",
         format!("{most} (limit {CONNECTIONS})"),
     );
-    let held: Vec<_> = (0..CONNECTIONS).map(|_| semaphore.acquire()).collect();
-    let refused = semaphore.try_acquire().is_none();
-    drop(held);
-    anyhow::ensure!(refused, "try_acquire got a permit that was not free");
     figure("try_acquire(), all taken", "None (would block)");
-    let rounds = QUERIES.div_ceil(CONNECTIONS) as u32;
-    figure("took", format!("{} ({rounds} rounds)", Secs(took)));
     queries.print(Lanes::Packed);
     let ideal = QUERY_TIME * rounds;
     takeaway_if(
@@ -198,7 +217,8 @@ fn run() -> SectionResult {
     Ok(())
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use common::gauge::Gauge;
@@ -257,7 +277,8 @@ mod tests {
 }
 
 /// Model checks: every interleaving of the threads, under loom.
-#[cfg(all(test, feature = "loom"))]
+#[cfg(test)]
+#[cfg(feature = "loom")]
 mod loom_tests {
     use super::*;
     use loom::sync::Arc;

@@ -74,6 +74,7 @@
 //! total; each thread locks, appends and unlocks the shared log itself.
 //!
 //! Run only this: cargo run -p threading-demo -- send-sync
+//! Copy it: cargo add anyhow@1
 
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -138,51 +139,39 @@ pub fn the_fixes_are_send_and_sync() {
     assert_send::<&'static Mutex<u64>>();
 }
 
+/// Both fixes at work: four threads count through `Arc<Mutex<u64>>`, then append to a log.
+fn main() -> anyhow::Result<()> {
+    the_fixes_are_send_and_sync();
+    let total = count_in_threads(4, 50_000)?;
+    assert_eq!(total, 200_000, "not one update lost");
+    println!("fix (a): 4 threads x 50000 through Arc<Mutex<u64>> = {total}");
+    for line in append_from_threads(4)? {
+        println!("fix (b): {line}");
+    }
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
 
 pub const SECTION: Section = Section::new(
     "send-sync",
-    "any object shared with any thread",
-    "Rc<RefCell> and a MutexGuard sent to a thread do not compile (E0277, quoted); the fixes run",
+    "any object, any thread",
+    "Rc<RefCell>, a MutexGuard to a thread: E0277; the fixes",
     run,
-);
-
-const THREADS: usize = 4;
-const PER_THREAD: u64 = 50_000;
+)
+.main(|| main().report());
 
 fn run() -> SectionResult {
-    the_fixes_are_send_and_sync();
-    figure(
-        "Rc<RefCell> to a thread",
-        "does not compile: error[E0277] ... cannot be sent between threads safely",
-    );
-    figure(
-        "MutexGuard to a thread",
-        "does not compile: error[E0277] ... cannot be sent between threads safely",
-    );
-    let expected = THREADS as u64 * PER_THREAD;
-    let total = count_in_threads(THREADS, PER_THREAD)?;
-    anyhow::ensure!(
-        total == expected,
-        "Arc<Mutex<u64>> counted {total}, expected {expected}"
-    );
-    figure(
-        "fix (a): Arc<Mutex<u64>>",
-        format!("{THREADS} threads x {PER_THREAD} = {total}, exact"),
-    );
-    let lines = append_from_threads(THREADS)?;
-    anyhow::ensure!(
-        lines.len() == THREADS,
-        "{} lines appended, expected {THREADS}",
-        lines.len()
-    );
-    figure(
-        "fix (b): lock in thread",
-        format!("{} lines appended, one per thread", lines.len()),
-    );
+    // The refusals are compiled by this file's tests; the header quotes them.
+    let refused = "does not compile: error[E0277] ... cannot be sent between threads safely";
+    figure("Rc<RefCell> to a thread", refused);
+    figure("MutexGuard to a thread", refused);
+    main()?;
     takeaway(
         "Send/Sync turn Python's \"any object, any thread\" into a compile-time check: share with Arc<Mutex<T>>, lock where you use it",
     );
@@ -192,8 +181,7 @@ fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-    use std::process::Command;
+    use common::compile_fail::{assert_compiles, compile};
 
     #[test]
     fn the_fixes_count_exactly_and_every_thread_appends() {
@@ -257,35 +245,8 @@ pub fn count_in_a_thread() -> u64 {
 }
 "#;
 
-    /// What trybuild does, with std only: write `source` to a temporary folder and check
-    /// it with rustc (`--emit=metadata`: type checking, no code generation).
-    /// Returns (success, stderr).
-    fn rustc_check(name: &str, source: &str) -> (bool, String) {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let file: PathBuf = dir.path().join(format!("{name}.rs"));
-        std::fs::write(&file, source).expect("writing the snippet");
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        let out = Command::new(&rustc)
-            .args([
-                "--edition",
-                "2024",
-                "--crate-type",
-                "lib",
-                "--emit=metadata",
-            ])
-            .arg("--out-dir")
-            .arg(dir.path())
-            .arg(&file)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {rustc:?} (set RUSTC to its path): {e}"));
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
     fn assert_refused(name: &str, source: &str, type_name: &str) {
-        let (ok, stderr) = rustc_check(name, source);
+        let (ok, stderr) = compile(name, source, &[]);
         assert!(!ok, "{name} compiled, but the header says it does not");
         assert!(stderr.contains("error[E0277]"), "{name}: {stderr}");
         assert!(
@@ -312,8 +273,7 @@ pub fn count_in_a_thread() -> u64 {
 
     #[test]
     fn the_fixed_snippet_compiles_with_the_same_command() {
-        let (ok, stderr) = rustc_check("arc", ARC_IN_A_THREAD);
-        assert!(ok, "{stderr}");
+        assert_compiles("arc", ARC_IN_A_THREAD, &[]);
     }
 
     #[test]

@@ -16,13 +16,15 @@
 //! `Err`, not a silent `None`. `thread::Builder` adds what `Thread(name=...)` sets (and a
 //! stack size); its `spawn` returns an `io::Result`, because the OS may refuse a thread.
 //!
-//! Watch: four 100 ms sleeps on four threads take about 100 ms, against about 400 ms one
-//! after another; in the timeline the four bars overlap, one lane per worker in spawn order.
+//! Watch: four 100 ms sleeps on four threads take about 100 ms, not the 400 ms they add up
+//! to, and each thread's value comes back through `join()`; in the demo's timeline the four
+//! bars overlap, one lane per worker in spawn order.
 //!
 //! Run only this: cargo run -p threading-demo -- thread-basics
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 
@@ -73,7 +75,21 @@ pub fn spawn_named(inputs: &[u64], nap: Duration) -> anyhow::Result<Vec<(String,
         .collect()
 }
 
+/// `if __name__ == "__main__":` four workers of 100 ms each, plain then named.
+fn main() -> anyhow::Result<()> {
+    let nap = Duration::from_millis(100);
+    let start = Instant::now();
+    let squares = spawn_and_join(&[0, 1, 2, 3], nap)?;
+    println!("4 threads returned {squares:?} in {:.0?}", start.elapsed());
+    for (name, value) in spawn_named(&[0, 1, 2, 3], nap)? {
+        println!("{name} returned {value}");
+    }
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -82,54 +98,36 @@ use common::timing::{Secs, speedup, timed};
 
 pub const SECTION: Section = Section::new(
     "thread-basics",
-    "threading.Thread(target, args).start() / join()",
-    "thread::spawn and join() returning each thread's value; thread::Builder for names",
+    "threading.Thread(target, args)",
+    "thread::spawn, join() returns the value; Builder names",
     run,
-);
+)
+.main(|| main().report());
 
 const WORKERS: u64 = 4;
 const NAP: Duration = Duration::from_millis(100);
 
 fn run() -> SectionResult {
+    main()?;
     let inputs: Vec<u64> = (0..WORKERS).collect();
-    let squares: Vec<u64> = inputs.iter().map(|i| i * i).collect();
-
-    let (_, one_by_one) = timed(|| {
-        for _ in &inputs {
-            thread::sleep(NAP);
-        }
-    });
+    let (_, one_by_one) = timed(|| inputs.iter().for_each(|_| thread::sleep(NAP)));
     let recording = Recording::start();
     let (values, threaded) = timed(|| spawn_and_join(&inputs, NAP));
     let workers = recording.finish().named(&["worker"]);
-    let values = values?;
-    anyhow::ensure!(values == squares, "the threads returned {values:?}");
-
-    let named = spawn_named(&inputs, NAP)?;
-    for (name, value) in &named {
-        println!("  {name} returned {value}");
-    }
     anyhow::ensure!(
-        named.iter().map(|(_, v)| *v).eq(squares.iter().copied()),
-        "a named thread returned the wrong value"
+        values? == inputs.iter().map(|i| i * i).collect::<Vec<_>>(),
+        "the threads returned wrong values"
     );
-    figure(
-        format!("{WORKERS} sleeps one after another"),
-        Secs(one_by_one),
-    );
-    figure(
-        format!("{WORKERS} sleeps on {WORKERS} threads"),
-        Secs(threaded),
-    );
-    let s = speedup(one_by_one, threaded);
-    figure("speedup", format!("{s:.1}x"));
-    figure("most threads asleep at once", workers.most_at_once());
+    let (s, at_once) = (speedup(one_by_one, threaded), workers.most_at_once());
+    figure(format!("{WORKERS} sleeps one by one"), Secs(one_by_one));
+    figure(format!("on {WORKERS} threads"), Secs(threaded));
+    figure("speedup", format!("{s:.1}x; {at_once} asleep at once"));
     workers.print(Lanes::Span);
     takeaway_if(
         &Evidence::new(
-            workers.most_at_once() == WORKERS as usize && s >= WORKERS as f64 * 0.6,
+            at_once == WORKERS as usize && s >= WORKERS as f64 * 0.6,
             format!("{WORKERS} sleeps overlapping, about {WORKERS}x faster than one after another"),
-            format!("{} at once, {s:.1}x", workers.most_at_once()),
+            format!("{at_once} at once, {s:.1}x"),
         ),
         "threads overlap their waits, and join() returns each thread's value: no shared list needed",
     );

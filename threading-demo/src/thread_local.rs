@@ -19,6 +19,7 @@
 //! three are closed when their threads end.
 //!
 //! Run only this: cargo run -p threading-demo -- thread-local
+//! Copy it: cargo add anyhow@1 tracing@0.1
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,43 +103,34 @@ pub fn serve(requests_per_thread: &[u32]) -> anyhow::Result<Vec<(String, u32, St
     })
 }
 
+/// Three handler threads serve 5, 3 and 7 requests.
+fn main() -> anyhow::Result<()> {
+    for (name, count, owner) in serve(&[5, 3, 7])? {
+        println!("{name}: local count {count}, connection of {owner}");
+    }
+    println!("main thread: local count {}", COUNT.get());
+    let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
+    println!("connections opened {opened}, closed {closed}");
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
+
 use common::cli::{Section, SectionResult};
-use common::print::{figure, takeaway};
+use common::print::takeaway;
 
 pub const SECTION: Section = Section::new(
     "thread-local",
     "threading.local()",
-    "thread_local!: one value per thread, built on first use, dropped at thread exit",
+    "thread_local!: a value per thread, built on first use",
     run,
-);
+)
+.main(|| main().report());
 
 fn run() -> SectionResult {
-    let requests = [5, 3, 7];
-    let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
-    let seen = serve(&requests)?;
-    for ((name, count, owner), want) in seen.iter().zip(requests) {
-        anyhow::ensure!(*count == want, "{name} counted {count}, handled {want}");
-        anyhow::ensure!(owner == name, "{name} used {owner}'s connection");
-        figure(
-            format!("{name}: local count"),
-            format!("{count}, connection of {owner}"),
-        );
-    }
-    let main_count = COUNT.get();
-    anyhow::ensure!(main_count == 0, "main's count changed to {main_count}");
-    figure("main thread: local count", main_count);
-    let opened = OPENED.load(Ordering::SeqCst) - opened;
-    let closed = CLOSED.load(Ordering::SeqCst) - closed;
-    anyhow::ensure!(
-        opened == requests.len() && closed == opened,
-        "opened {opened}, closed {closed}"
-    );
-    figure(
-        "connections opened / closed",
-        format!("{opened} / {closed}"),
-    );
+    main()?;
     takeaway(
         "thread_local! gives every thread its own value, built on first use and dropped when the thread ends",
     );

@@ -16,18 +16,22 @@
 //! tokio refuses to block on or drop a runtime there; in async code use the async
 //! `reqwest::Client`. Each thread returns its page through its `JoinHandle` instead of
 //! printing into the void, and errors (`?` on `send`, `error_for_status`, `bytes`) come
-//! back to the caller. The run part serves the pages from a local axum server on
-//! 127.0.0.1, port 0, with a fixed latency per request, so nothing touches the internet
-//! and every byte can be verified.
+//! back to the caller. The pages come from a local server on 127.0.0.1, port 0, with a
+//! fixed latency per request (`local_server` below in a copy, an axum server in the demo),
+//! so nothing touches the internet.
 //!
-//! Watch: six pages with 150 ms of server latency each take about 0.9 s one after another
-//! and about 0.15 s on six threads: the six waits overlap (concurrency: the threads wait
-//! together, no core computes for them); the server saw all six requests in flight at
-//! once; every byte is checked against the file it should be.
+//! Watch: six pages with 150 ms of server latency each take about 0.15 s on six threads: the
+//! six waits overlap (the threads wait together, no core computes for them). In the demo:
+//! about 0.9 s one after another, the server saw all six requests in flight at once, and
+//! every byte is checked against the file it should be.
 //!
 //! Run only this: cargo run -p threading-demo -- web-download
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add reqwest@0.13 --no-default-features --features blocking
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use reqwest::blocking::Client;
@@ -69,9 +73,50 @@ pub fn download_all_threaded(client: &Client, urls: &[String]) -> anyhow::Result
     })
 }
 
+/// A stand-in for the web: an HTTP server on 127.0.0.1 (port 0: any free one) that answers
+/// every request after `latency` with `size` bytes, a thread per connection.
+pub fn local_server(latency: Duration, size: usize) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let _ = stream.read(&mut [0u8; 4096]); // the request: any GET
+                thread::sleep(latency);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&vec![b'x'; size]);
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Six pages of 64 KiB, 150 ms of latency each, a thread per page.
+fn main() -> anyhow::Result<()> {
+    let server = local_server(Duration::from_millis(150), 64 * 1024)?;
+    let urls: Vec<String> = (0..6)
+        .map(|page| format!("http://{server}/page/{page}"))
+        .collect();
+    let client = Client::new();
+    let start = Instant::now();
+    let pages = download_all_threaded(&client, &urls)?;
+    for (url, body) in urls.iter().zip(&pages) {
+        println!("Downloaded {url}: {} bytes", body.len());
+    }
+    println!(
+        "{} pages in {:.0?}: the waits overlapped",
+        pages.len(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::fixture::{ServerConfig, TestServer};
@@ -82,10 +127,11 @@ use common::workload::verify_file;
 
 pub const SECTION: Section = Section::new(
     "web-download",
-    "threading.Thread + requests.get(url)",
-    "a thread per page, reqwest's blocking client, a local server, bytes checked",
+    "Thread + requests.get(url)",
+    "a thread per page, reqwest's blocking client, checked",
     run,
-);
+)
+.main(|| main().report());
 
 const PAGES: u64 = 6;
 const LATENCY: Duration = Duration::from_millis(150);
@@ -93,53 +139,46 @@ const PAGE_SIZE: usize = 64 * 1024;
 
 /// Page `k` should be file `k`, byte for byte.
 fn all_verified(pages: &[Vec<u8>], size: usize) -> bool {
-    (0..)
-        .zip(pages)
-        .all(|(id, body)| verify_file(id, size, body))
+    pages.len() == PAGES as usize
+        && (0..)
+            .zip(pages)
+            .all(|(id, body)| verify_file(id, size, body))
 }
 
 fn run() -> SectionResult {
-    let server = TestServer::start(
-        ServerConfig::default()
-            .with_latency(LATENCY)
-            .with_body_size(PAGE_SIZE),
-    )
-    .context("starting the local HTTP server")?;
-    let client = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("building the HTTP client")?;
+    let config = ServerConfig::default()
+        .with_latency(LATENCY)
+        .with_body_size(PAGE_SIZE);
+    let server = TestServer::start(config).context("starting the local HTTP server")?;
+    let client = Client::builder().timeout(Duration::from_secs(10)).build()?;
     let urls: Vec<String> = (0..PAGES).map(|id| server.file_url(id)).collect();
-
     let (sequential, one_by_one) = timed(|| {
         urls.iter()
             .map(|url| download(&client, url))
             .collect::<anyhow::Result<Vec<_>>>()
     });
-    let sequential = sequential?;
-    anyhow::ensure!(all_verified(&sequential, PAGE_SIZE), "a page was corrupt");
-
+    anyhow::ensure!(all_verified(&sequential?, PAGE_SIZE), "a page was corrupt");
     let recording = Recording::start();
-    let (threaded, threaded_took) = timed(|| download_all_threaded(&client, &urls));
+    let (threaded, took) = timed(|| download_all_threaded(&client, &urls));
     let gets = recording.finish().named(&["GET"]);
     let threaded = threaded?;
     anyhow::ensure!(
-        threaded.len() == urls.len() && all_verified(&threaded, PAGE_SIZE),
+        all_verified(&threaded, PAGE_SIZE),
         "a page was missing or corrupt"
     );
     for (url, body) in urls.iter().zip(&threaded) {
         println!("  Downloaded {url}: {} bytes", body.len());
     }
-    let total: usize = threaded.iter().map(Vec::len).sum();
-    figure("bytes, all verified", Bytes(total as u64));
+    let (s, at_server) = (speedup(one_by_one, took), server.max_in_flight());
+    figure(
+        "bytes, all verified",
+        Bytes(threaded.iter().map(|b| b.len() as u64).sum()),
+    );
     figure(format!("{PAGES} pages one by one"), Secs(one_by_one));
     figure(
-        format!("{PAGES} pages on {PAGES} threads"),
-        Secs(threaded_took),
+        format!("on {PAGES} threads"),
+        format!("{}: {s:.1}x", Secs(took)),
     );
-    let s = speedup(one_by_one, threaded_took);
-    figure("speedup", format!("{s:.1}x"));
-    let at_server = server.max_in_flight();
     figure("server: most at once", at_server);
     gets.print(Lanes::Span);
     takeaway_if(
@@ -164,7 +203,7 @@ mod tests {
         let urls: Vec<String> = (0..4).map(|id| server.file_url(id)).collect();
         let pages = download_all_threaded(&client, &urls).unwrap();
         assert_eq!(pages.len(), 4);
-        assert!(all_verified(&pages, 1000), "page k is file k");
+        assert!((0..).zip(&pages).all(|(id, b)| verify_file(id, 1000, b)));
         assert_eq!(server.requests_served(), 4);
     }
 
