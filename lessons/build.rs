@@ -95,7 +95,7 @@ fn main() {
                 );
                 if is_program {
                     copy.push_str(
-                        "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
+                        "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\n#[allow(clippy::unit_arg)]\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
                     );
                     mains.push(format!("{module}::{stem}"));
                 }

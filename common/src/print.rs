@@ -29,7 +29,28 @@ pub fn takeaway_if(evidence: &Evidence, text: impl Display) -> bool {
     evidence.holds()
 }
 
-/// A printed figure with its name: `  sequential ........ 2.503 s`.
+/// A printed figure with its name: `  sequential ........ 2.503 s`. A name longer than
+/// the dot leaders' 28 columns keeps two dots before its value.
 pub fn figure(name: impl Display, value: impl Display) {
-    println!("  {:.<28} {value}", format!("{name} "));
+    println!("{}", figure_line(&name.to_string(), &value.to_string()));
+}
+
+fn figure_line(name: &str, value: &str) -> String {
+    let dots = 28usize.saturating_sub(name.chars().count() + 1).max(2);
+    format!("  {name} {} {value}", ".".repeat(dots))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_leaders_line_values_up_and_long_names_keep_two_dots() {
+        assert_eq!(
+            figure_line("sequential", "2.503 s"),
+            format!("  sequential {} 2.503 s", ".".repeat(17))
+        );
+        let long = "a name much longer than the leaders";
+        assert_eq!(figure_line(long, "1"), format!("  {long} .. 1"));
+    }
 }

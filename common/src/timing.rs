@@ -61,6 +61,17 @@ pub fn median_spread(samples: &[Duration]) -> Option<(Duration, f64)> {
     Some((median, spread.max(1.0)))
 }
 
+/// The fastest of repeated timings and their spread (the largest over the smallest):
+/// for work that only runs slower when disturbed. `None` for no timings.
+pub fn best_spread(samples: &[Duration]) -> Option<(Duration, f64)> {
+    let best = *samples.iter().min()?;
+    let worst = *samples.iter().max()?;
+    Some((
+        best,
+        (worst.as_secs_f64() / best.as_secs_f64().max(f64::MIN_POSITIVE)).max(1.0),
+    ))
+}
+
 /// How many events per second.
 pub fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
@@ -120,6 +131,7 @@ mod tests {
         assert_eq!(median_spread(&[ms(10), ms(20)]), Some((ms(15), 2.0)));
         assert_eq!(median_spread(&[ms(7)]), Some((ms(7), 1.0)));
         assert_eq!(median_spread(&[]), None);
+        assert_eq!(best_spread(&[ms(30), ms(10), ms(20)]), Some((ms(10), 3.0)));
     }
 
     #[test]

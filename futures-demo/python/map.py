@@ -10,6 +10,8 @@ Prints one JSON line:
     speedup         sequential_s / pool_s (about 1.0x: the GIL)
     failures        how many of the five inputs failed under submit (2)
     first_failure   the input position executor.map raised for (2: "x")
+    FIELD_spread    slowest / fastest of the rounds, for the three timings
+    model, models   the Python that ran; job: the sizes it was given
 """
 import argparse
 import json
@@ -35,13 +37,13 @@ def split(n, parts):
 
 
 def best(rounds, job, check):
-    fastest = float("inf")
+    times = []
     for _ in range(rounds):
         start = time.perf_counter()
         result = job()
-        fastest = min(fastest, time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
         check(result)
-    return fastest
+    return min(times), max(times) / min(times)
 
 
 if __name__ == "__main__":
@@ -61,8 +63,8 @@ if __name__ == "__main__":
         assert sum(totals) == expected, "wrong sum"
 
     with ThreadPoolExecutor(max_workers=args.workers) as executor:
-        seq_s = best(args.rounds, lambda: list(map(sum_chunk, chunks)), check)
-        pool_s = best(args.rounds, lambda: list(executor.map(sum_chunk, chunks)), check)
+        seq_s, seq_spread = best(args.rounds, lambda: list(map(sum_chunk, chunks)), check)
+        pool_s, pool_spread = best(args.rounds, lambda: list(executor.map(sum_chunk, chunks)), check)
 
         # map raises the first failure, in input order, when its result is read.
         first_failure = -1
@@ -84,9 +86,15 @@ if __name__ == "__main__":
     assert first_failure == 2 and failures == 2, (first_failure, failures)
 
     print(json.dumps({
+        "model": f"ThreadPoolExecutor(max_workers={args.workers}).map, pure-Python sum (one GIL)",
+        "models": {"sequential_s": "the built-in map on one thread, pure-Python sum"},
+        "job": {"n": n, "chunks": args.chunks, "workers": args.workers, "rounds": args.rounds},
         "sequential_s": seq_s,
+        "sequential_s_spread": seq_spread,
         "pool_s": pool_s,
+        "pool_s_spread": pool_spread,
         "speedup": seq_s / pool_s,
+        "speedup_spread": seq_spread * pool_spread,
         "failures": failures,
         "first_failure": first_failure,
     }))

@@ -10,6 +10,8 @@ Prints one JSON line:
     processes_speedup      the same for the process pool
     tiny_threads_job_s     the thread pool's time per tiny job
     tiny_processes_job_s   the process pool's time per tiny job
+    FIELD_spread           slowest / fastest of the two rounds behind each figure
+    model, models, job     the Python that ran, and the sizes it was given
 """
 import argparse
 import json
@@ -27,13 +29,12 @@ def compute_factorial(n):
 
 
 def best_of(runs, fn):
-    best = None
+    times = []
     for _ in range(runs):
         start = time.perf_counter()
         result = fn()
-        took = time.perf_counter() - start
-        best = took if best is None else min(best, took)
-    return best, result
+        times.append(time.perf_counter() - start)
+    return min(times), max(times) / min(times), result
 
 
 if __name__ == "__main__":
@@ -46,24 +47,39 @@ if __name__ == "__main__":
 
     big = [args.n] * (2 * args.workers)
     tiny = [args.tiny_n] * args.tiny_jobs
-    one, expected = best_of(2, lambda: compute_factorial(args.n))
+    one, one_spread, expected = best_of(2, lambda: compute_factorial(args.n))
     with ThreadPoolExecutor(args.workers) as threads, ProcessPoolExecutor(args.workers) as processes:
         assert list(processes.map(compute_factorial, [5, 6, 7, 8])) == [120, 720, 5040, 40320]
-        t_threads, got = best_of(2, lambda: list(threads.map(compute_factorial, big)))
+        t_threads, threads_spread, got = best_of(2, lambda: list(threads.map(compute_factorial, big)))
         assert got == [expected] * len(big)
-        t_processes, got = best_of(2, lambda: list(processes.map(compute_factorial, big)))
+        t_processes, processes_spread, got = best_of(2, lambda: list(processes.map(compute_factorial, big)))
         assert got == [expected] * len(big)
         small = compute_factorial(args.tiny_n)
-        tiny_threads, got = best_of(2, lambda: list(threads.map(compute_factorial, tiny)))
+        tiny_threads, tiny_threads_spread, got = best_of(2, lambda: list(threads.map(compute_factorial, tiny)))
         assert got == [small] * len(tiny)
-        tiny_processes, got = best_of(2, lambda: list(processes.map(compute_factorial, tiny)))
+        tiny_processes, tiny_processes_spread, got = best_of(2, lambda: list(processes.map(compute_factorial, tiny)))
         assert got == [small] * len(tiny)
 
     total = one * len(big)
+    w = args.workers
     print(json.dumps({
+        "model": f"concurrent.futures, {w} workers; compute_factorial in pure Python",
+        "models": {
+            "one_thread_s": "a plain call on the main thread",
+            "threads_speedup": f"ThreadPoolExecutor({w}).map (one GIL)",
+            "processes_speedup": f"ProcessPoolExecutor({w}).map (arguments pickled)",
+            "tiny_threads_job_s": f"ThreadPoolExecutor({w}).map",
+            "tiny_processes_job_s": f"ProcessPoolExecutor({w}).map (arguments pickled)",
+        },
+        "job": {"workers": w, "n": args.n, "tiny_jobs": args.tiny_jobs, "tiny_n": args.tiny_n},
         "one_thread_s": one,
+        "one_thread_s_spread": one_spread,
         "threads_speedup": total / t_threads,
+        "threads_speedup_spread": one_spread * threads_spread,
         "processes_speedup": total / t_processes,
+        "processes_speedup_spread": one_spread * processes_spread,
         "tiny_threads_job_s": tiny_threads / len(tiny),
+        "tiny_threads_job_s_spread": tiny_threads_spread,
         "tiny_processes_job_s": tiny_processes / len(tiny),
+        "tiny_processes_job_s_spread": tiny_processes_spread,
     }))

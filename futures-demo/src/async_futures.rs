@@ -27,8 +27,10 @@
 //! three rounds.
 //!
 //! Run only this: cargo run -p futures-demo -- async-futures
+//! Copy it: cargo add futures@0.3 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures::future::join_all;
 use futures::stream::{self, FuturesUnordered, StreamExt};
@@ -77,95 +79,127 @@ pub async fn fetch_bounded<T, F: Future<Output = T>>(
         .await
 }
 
-// --- run and measure ---
+/// A simulated download: a sleep of `ms` stands in for the network; the "body" is its id.
+pub async fn download(id: u64, ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    id
+}
 
-use std::time::Duration;
+/// The latencies of downloads 0 to 5, in ms.
+pub const LATENCIES_MS: [u64; 6] = [300, 100, 250, 50, 200, 150];
+
+fn ids<T>(results: &[(u64, T)]) -> Vec<u64> {
+    results.iter().map(|(id, _)| *id).collect()
+}
+
+/// Six downloads gathered, then as completed, then nine of 100 ms, three at a time.
+#[tokio::main]
+async fn main() {
+    let fetch = |id: u64| download(id, LATENCIES_MS[id as usize]);
+    let start = tokio::time::Instant::now();
+    let all = fetch_all(0..6, fetch).await;
+    println!(
+        "join_all: {:?} in {:.0?} (latencies {LATENCIES_MS:?} ms)",
+        ids(&all),
+        start.elapsed()
+    );
+    let start = tokio::time::Instant::now();
+    let completed = fetch_as_completed(0..6, fetch).await;
+    println!(
+        "FuturesUnordered: {:?} in {:.0?}",
+        ids(&completed),
+        start.elapsed()
+    );
+    let start = tokio::time::Instant::now();
+    let bounded = fetch_bounded(0..9, |id| download(id, 100), 3).await;
+    println!(
+        "buffer_unordered(3), 9 x 100 ms: {:?} in {:.0?}",
+        ids(&bounded),
+        start.elapsed()
+    );
+}
+
+// --- run and measure ---
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Lanes, Recording};
 use common::timing::{Secs, timed_async};
-use common::workload::{download, verify_file};
 
 pub const SECTION: Section = Section::new(
     "async-futures",
     "asyncio.gather / as_completed / Semaphore(n) on futures",
-    "join_all, FuturesUnordered and buffer_unordered(n) from the futures crate",
+    "join_all, FuturesUnordered, buffer_unordered(n)",
     run,
-);
+)
+.main(|| {
+    main();
+    std::process::ExitCode::SUCCESS
+});
 
-const SIZE: usize = 1024;
-const LATENCIES_MS: [u64; 6] = [300, 100, 250, 50, 200, 150];
 const BOUNDED: u64 = 9;
 const LIMIT: usize = 3;
-const EACH: Duration = Duration::from_millis(100);
+const EACH_MS: u64 = 100;
 
-/// A simulated download of file `id`, with latency `LATENCIES_MS[id]`.
-fn fetch(id: u64) -> impl Future<Output = Vec<u8>> {
-    download(id, Duration::from_millis(LATENCIES_MS[id as usize]), SIZE)
+fn fetch(id: u64) -> impl Future<Output = u64> {
+    download(id, LATENCIES_MS[id as usize])
 }
 
-fn check(results: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
-    for (id, body) in results {
-        anyhow::ensure!(verify_file(*id, SIZE, body), "file {id} came back wrong");
-    }
+/// Every download came back with its own id.
+fn check(results: &[(u64, u64)]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        results.iter().all(|(id, body)| id == body),
+        "a download came back wrong"
+    );
     Ok(())
 }
 
-fn ids(results: &[(u64, Vec<u8>)]) -> Vec<u64> {
-    results.iter().map(|(id, _)| *id).collect()
-}
-
-fn run() -> SectionResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+#[tokio::main(flavor = "current_thread")]
+async fn run() -> SectionResult {
     let six = 0..LATENCIES_MS.len() as u64;
     let slowest = Duration::from_millis(LATENCIES_MS.into_iter().max().unwrap_or(0));
     let added_up = Duration::from_millis(LATENCIES_MS.iter().sum());
-    let (t_all, t_bounded, most) = runtime.block_on(async {
-        let (all, t_all) = timed_async(fetch_all(six.clone(), fetch)).await;
-        check(&all)?;
-        println!("  latencies (ms)          {LATENCIES_MS:?}");
-        println!("  join_all order          {:?}", ids(&all));
-        figure("join_all of 6", Secs(t_all));
+    let (all, t_all) = timed_async(fetch_all(six.clone(), fetch)).await;
+    check(&all)?;
+    println!("  simulated downloads (a sleep each); latencies (ms) {LATENCIES_MS:?}");
+    println!("  join_all order          {:?}", ids(&all));
+    figure("join_all of 6", Secs(t_all));
 
-        let (completed, t_completed) = timed_async(fetch_as_completed(six.clone(), fetch)).await;
-        check(&completed)?;
-        // The order is whatever finished first on this run (the test pins it down on
-        // tokio's paused clock); here only check that nothing went missing.
-        let mut got = ids(&completed);
-        println!("  FuturesUnordered order  {got:?}");
-        got.sort();
-        anyhow::ensure!(got == [0, 1, 2, 3, 4, 5], "a download went missing");
-        figure("FuturesUnordered of 6", Secs(t_completed));
+    let (completed, t_completed) = timed_async(fetch_as_completed(six, fetch)).await;
+    check(&completed)?;
+    // The order is whatever finished first on this run (the test pins it down on tokio's
+    // paused clock); here only check that nothing went missing.
+    let mut got = ids(&completed);
+    println!("  FuturesUnordered order  {got:?}");
+    got.sort();
+    anyhow::ensure!(got == [0, 1, 2, 3, 4, 5], "a download went missing");
+    figure("FuturesUnordered of 6", Secs(t_completed));
 
-        let recording = Recording::start();
-        let each = |id| download(id, EACH, SIZE);
-        let (bounded, t_bounded) = timed_async(fetch_bounded(0..BOUNDED, each, LIMIT)).await;
-        let downloads = recording.finish().named(&["download"]);
-        check(&bounded)?;
-        anyhow::ensure!(bounded.len() == BOUNDED as usize, "downloads went missing");
-        let most = downloads.most_at_once();
-        anyhow::ensure!(most <= LIMIT, "{most} in flight: the limit was broken");
-        println!(
-            "  buffer_unordered({LIMIT}) of {BOUNDED} x {}: at most {most} in flight",
-            Secs(EACH),
-        );
-        figure(format!("buffer_unordered({LIMIT})"), Secs(t_bounded));
-        downloads.print(Lanes::Packed);
-        anyhow::Ok((t_all, t_bounded, most))
-    })?;
+    let recording = Recording::start();
+    let (bounded, t_bounded) =
+        timed_async(fetch_bounded(0..BOUNDED, |id| download(id, EACH_MS), LIMIT)).await;
+    let downloads = recording.finish().named(&["download"]);
+    check(&bounded)?;
+    anyhow::ensure!(bounded.len() == BOUNDED as usize, "downloads went missing");
+    let most = downloads.most_at_once();
+    anyhow::ensure!(most <= LIMIT, "{most} in flight: the limit was broken");
+    let each = Duration::from_millis(EACH_MS);
+    println!(
+        "  buffer_unordered({LIMIT}) of {BOUNDED} x {}: at most {most} in flight",
+        Secs(each)
+    );
+    figure(format!("buffer_unordered({LIMIT})"), Secs(t_bounded));
+    downloads.print(Lanes::Packed);
     let rounds = BOUNDED.div_ceil(LIMIT as u64) as u32;
-    let near = |t: Duration, ideal: Duration| t >= ideal && t < ideal + EACH;
+    let near = |t: Duration, ideal: Duration| t >= ideal && t < ideal + each;
     takeaway_if(
         &Evidence::new(
-            near(t_all, slowest) && most == LIMIT && near(t_bounded, EACH * rounds),
+            near(t_all, slowest) && most == LIMIT && near(t_bounded, each * rounds),
             format!(
                 "join_all as long as the slowest ({}, not {} added up), {LIMIT} in flight and {rounds} rounds (about {})",
                 Secs(slowest),
                 Secs(added_up),
-                Secs(EACH * rounds)
+                Secs(each * rounds)
             ),
             format!(
                 "join_all {}, {most} in flight, {}",
@@ -207,19 +241,23 @@ mod tests {
     async fn buffer_unordered_keeps_to_its_limit() {
         let start = Instant::now();
         let recording = Recording::local();
-        let done = fetch_bounded(0..9, |id| download(id, EACH, SIZE), 3).await;
+        let done = fetch_bounded(0..9, |id| download(id, EACH_MS), 3).await;
         assert_eq!(recording.finish().named(&["download"]).most_at_once(), 3);
         let mut got = ids(&done);
         got.sort();
         assert_eq!(got, (0..9).collect::<Vec<_>>());
-        assert_eq!(start.elapsed(), EACH * 3, "three rounds of three");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(EACH_MS) * 3,
+            "three rounds of three"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn futures_are_lazy_until_polled() {
         let recording = Recording::local();
-        let fut = fetch_bounded(0..3, |id| download(id, EACH, SIZE), 3);
-        tokio::time::sleep(EACH).await;
+        let fut = fetch_bounded(0..3, |id| download(id, EACH_MS), 3);
+        tokio::time::sleep(Duration::from_millis(EACH_MS)).await;
         assert!(
             recording.finish().is_empty(),
             "nothing ran before the first poll"

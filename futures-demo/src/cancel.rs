@@ -21,11 +21,13 @@
 //! B never gets a bar on the timeline.
 //!
 //! Run only this: cargo run -p futures-demo -- cancel
+//! Copy it: cargo add anyhow@1 crossbeam-channel@0.5 tracing@0.1
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
@@ -178,9 +180,36 @@ impl<T> CancellableFuture<T> {
     }
 }
 
+/// `work(name)`: 200 ms of work (a sleep stands in for it).
+pub fn work(name: &'static str) -> &'static str {
+    let _span = tracing::info_span!("work", name).entered();
+    thread::sleep(Duration::from_millis(200));
+    name
+}
+
+/// The guide's two submits on one worker: A runs, B waits in the queue; cancel both.
+fn main() -> anyhow::Result<()> {
+    let executor = ThreadPoolExecutor::new(1)?;
+    let (started_tx, started) = bounded(1);
+    let running = executor.submit_cancellable(move || {
+        let _ = started_tx.send(()); // A has the only worker now
+        work("A")
+    });
+    let queued = executor.submit_cancellable(|| work("B"));
+    started.recv()?;
+    println!("A.cancel() -> {}", running.cancel()); // false: already running
+    println!("B.cancel() -> {}", queued.cancel()); // true: it will never run
+    println!("A.result() -> {:?}", running.result()?);
+    match queued.result() {
+        Ok(v) => println!("B.result() -> {v:?}"),
+        Err(e) => println!("B.result() -> {e}"),
+    }
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
@@ -193,16 +222,8 @@ pub const SECTION: Section = Section::new(
     "future.cancel()",
     "cancel wins for a queued task, loses for a running one",
     run,
-);
-
-const WORK: Duration = Duration::from_millis(200);
-
-/// `work(name)`: a task that sleeps, drawn on the timeline.
-fn work(name: &'static str) -> &'static str {
-    let _span = tracing::info_span!("work", name).entered();
-    std::thread::sleep(WORK);
-    name
-}
+)
+.main(|| main().report());
 
 fn run() -> SectionResult {
     let executor = ThreadPoolExecutor::new(1)?;

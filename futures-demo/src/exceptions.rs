@@ -22,6 +22,10 @@
 //! `[panic hook]` line on stderr), and the same two workers then finish the rest of the work.
 //!
 //! Run only this: cargo run -p futures-demo -- exceptions
+//! Copy it: cargo add anyhow@1
+
+use std::fmt::Debug;
+use std::thread;
 
 use anyhow::bail;
 
@@ -60,6 +64,27 @@ pub fn one_line_panics() {
     }));
 }
 
+/// What a caller sees of a task run on another thread: its value, its `Err`, or its panic.
+pub fn show<T: Debug>(call: &str, joined: thread::Result<anyhow::Result<T>>) {
+    match joined {
+        Ok(Ok(value)) => println!("{call} -> {value:?}"),
+        Ok(Err(e)) => println!("{call} -> the task returned Err: {e}"),
+        Err(panic) => println!("{call} -> the task panicked: {}", panic_message(&*panic)),
+    }
+}
+
+/// The three calls, each on a thread of its own: `join()` hands back the task's `Result`,
+/// or `Err` with the panic (the pool of submit.rs does the same with `catch_unwind`).
+fn main() {
+    one_line_panics();
+    let ok = thread::spawn(|| divide(10, 2));
+    let failed = thread::spawn(|| divide(10, 0));
+    let panicked = thread::spawn(|| anyhow::Ok(parse_or_panic("ten")));
+    show("divide(10, 2)", ok.join());
+    show("divide(10, 0)", failed.join());
+    show("parse_or_panic(\"ten\")", panicked.join());
+}
+
 // --- run and measure ---
 
 use std::collections::BTreeSet;
@@ -77,9 +102,13 @@ use crate::result_timeout::ThreadPoolExecutor;
 pub const SECTION: Section = Section::new(
     "exceptions",
     "future.result() re-raising the worker's exception",
-    "an Err and a panic both reach the caller; the pool keeps working",
+    "an Err and a panic reach the caller; the pool lives on",
     run,
-);
+)
+.main(|| {
+    main();
+    std::process::ExitCode::SUCCESS
+});
 
 fn run() -> SectionResult {
     let default_hook = std::panic::take_hook();

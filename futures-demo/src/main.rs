@@ -4,7 +4,10 @@
 //! The executor is hand-written in submit.rs. Sections that add to it (map, as_completed,
 //! result_timeout, cancel, shutdown) repeat it complete, plus their one feature, as
 //! *Rust Atomics and Locks* shows `mutex_1`, `mutex_2`, ...: the part of every file above
-//! `// --- run and measure ---` compiles alone. Tests below keep the copies in step.
+//! `// --- run and measure ---` is a program of its own, ending with its own `main`. Tests
+//! below keep the copies in step. process-pool and process-submit re-run their program as
+//! worker processes: their lesson's `main` answers `--role`, and so does this binary
+//! (`ROLES`), calling the same functions, so `--lesson` works here too.
 
 use std::io::Write;
 use std::process::ExitCode;

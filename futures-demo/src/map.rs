@@ -27,12 +27,14 @@
 //! every one.
 //!
 //! Run only this: cargo run -p futures-demo -- map
+//! Copy it: cargo add anyhow@1 crossbeam-channel@0.5 rayon@1 tracing@0.1
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
 use rayon::prelude::*;
 
@@ -156,12 +158,54 @@ where
     items.par_iter().map(f).collect()
 }
 
+/// `sum_chunk(range)`: the sum of `i * i` over one chunk of the numbers.
+pub fn sum_chunk(range: Range<u64>) -> anyhow::Result<u64> {
+    let _span = tracing::info_span!("chunk", start = range.start).entered();
+    Ok(range.map(|i| i * i).sum())
+}
+
+/// `int(s)`: one item of the "which inputs fail" part.
+pub fn parse(s: &str) -> anyhow::Result<u64> {
+    s.parse().with_context(|| format!("invalid literal {s:?}"))
+}
+
+/// `sum(i * i for i in range(2_000_000))` in 8 chunks, on one worker per core, then five
+/// inputs of which two fail: `map` stops at the first, `submit` reports each.
+fn main() -> anyhow::Result<()> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let executor = ThreadPoolExecutor::new(cores)?;
+    let n: u64 = 2_000_000;
+    let chunks: Vec<Range<u64>> = (0..8).map(|k| k * n / 8..(k + 1) * n / 8).collect();
+    let totals = executor.map(sum_chunk, chunks.clone())?;
+    let by_rayon = rayon_map(&chunks, |r| sum_chunk(r.clone()))?;
+    anyhow::ensure!(totals == by_rayon, "rayon and the executor disagree");
+    let expected = (n - 1) * n / 2 * (2 * n - 1) / 3;
+    let total: u64 = totals.iter().sum();
+    println!(
+        "{} chunk totals in input order on {cores} workers; sum {total} (expected {expected})",
+        totals.len()
+    );
+
+    let inputs = ["3", "1", "x", "4", "y"];
+    match executor.map(parse, inputs) {
+        Ok(v) => println!("map({inputs:?}) -> {v:?}"),
+        Err(e) => println!("map({inputs:?}) -> first failure: {e:#}"),
+    }
+    let futures: Vec<_> = inputs.map(|s| executor.submit(move || parse(s))).into();
+    for (s, future) in inputs.iter().zip(futures) {
+        match future.result()? {
+            Ok(n) => println!("submit({s:?}) -> {n}"),
+            Err(e) => println!("submit({s:?}) -> failed: {e:#}"),
+        }
+    }
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::ops::Range;
+use std::process::Termination;
 use std::time::Duration;
 
-use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway, takeaway_if};
 use common::python::{Pair, Twin, chosen, flags};
@@ -172,9 +216,10 @@ use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 pub const SECTION: Section = Section::new(
     "map",
     "executor.map(fn, items)",
-    "ordered parallel map, first failure returned; vs submit per item",
+    "ordered parallel map, first failure returned",
     run,
 )
+.main(|| main().report())
 .cpu_bound()
 .twin(&TWIN);
 
@@ -191,17 +236,6 @@ const TWIN: Twin = Twin::new(
     ],
 );
 
-/// One item of the "which inputs fail" part: parse a number, as `int(s)` would.
-fn parse(s: &str) -> anyhow::Result<u64> {
-    s.parse().with_context(|| format!("invalid literal {s:?}"))
-}
-
-/// `sum_chunk(range)`: one chunk of the sum, drawn on the timeline.
-fn sum_chunk((k, range): (usize, Range<u64>)) -> anyhow::Result<u64> {
-    let _span = tracing::info_span!("chunk", k).entered();
-    Ok(sum_of_squares_in(range))
-}
-
 /// Sum of squares below 1.6 * 10^9, in 16 chunks: about 0.6 s of one idle core (dev profile).
 const N: u64 = 1_600_000_000;
 const CHUNKS: usize = 16;
@@ -209,128 +243,43 @@ const CHUNKS: usize = 16;
 /// counts: the one least disturbed by other programs on the machine.
 const RUNS: usize = 3;
 /// The twin's size: about 0.7 s of one core in CPython 3.11 (`N` would take about a
-/// minute). With `--python` Rust maps this size too, so two rows compare the same job.
+/// minute). With `--python` Rust maps this size too, so the rows compare the same job.
 const PY_N: u64 = 20_000_000;
 /// The twin's runs (best of): enough to keep a hiccup out, few enough to stay quick.
 const PY_RUNS: usize = 2;
 
-fn run() -> SectionResult {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks = split_range(N, CHUNKS);
-    let expected = sum_of_squares_expected(N);
-    let total = |parts: &[u64]| parts.iter().fold(0u64, |a, &b| a.wrapping_add(b));
-    let executor = ThreadPoolExecutor::new(cores)?;
-
-    // The three variants take turns, so a busy spell on the machine hits them alike.
-    let (mut t_seq, mut t_pool, mut t_rayon) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    let mut timeline = Recorded::default();
-    for _ in 0..RUNS {
-        // Baseline: the same map on this one thread.
-        let (sequential, t) = timed(|| {
-            chunks
-                .iter()
-                .map(|r| sum_of_squares_in(r.clone()))
-                .collect::<Vec<u64>>()
-        });
-        anyhow::ensure!(total(&sequential) == expected, "sequential sum is wrong");
-        t_seq = t_seq.min(t);
-
-        // executor.map on the hand-written pool, one worker per core.
-        let recording = Recording::start();
-        let (pooled, t) = timed(|| executor.map(sum_chunk, chunks.clone().into_iter().enumerate()));
-        let recorded = recording.finish().named(&["chunk"]);
-        anyhow::ensure!(pooled? == sequential, "executor.map: wrong totals or order");
-        if t < t_pool {
-            (t_pool, timeline) = (t, recorded);
-        }
-
-        // rayon: its global pool also has one thread per core.
-        let (rayoned, t) = timed(|| rayon_map(&chunks, |r| Ok(sum_of_squares_in(r.clone()))));
-        anyhow::ensure!(rayoned? == sequential, "rayon: wrong totals or order");
-        t_rayon = t_rayon.min(t);
-    }
-
-    println!(
-        "  sum(i*i for i in range({N})), split into {CHUNKS} chunks of {} numbers each",
-        N / CHUNKS as u64
-    );
-    println!("  totals checked, in input order; each timing is the fastest of {RUNS} runs");
-    figure("sequential (one thread)", Secs(t_seq));
-    let (s_pool, s_rayon) = (speedup(t_seq, t_pool), speedup(t_seq, t_rayon));
-    for (name, t, s) in [
-        ("executor.map", t_pool, s_pool),
-        ("rayon par_iter", t_rayon, s_rayon),
-    ] {
-        figure(
-            format!(
-                "{name} on {cores} core{}",
-                if cores == 1 { "" } else { "s" }
-            ),
-            format!(
-                "{}  speedup {s:.2}x  efficiency {:.0} %",
-                Secs(t),
-                100.0 * efficiency(s, cores)
-            ),
-        );
-    }
-    timeline.print(Lanes::Thread);
-    if chosen().is_some() {
-        python_side_by_side(&executor, cores, s_pool)?;
-    }
-    // The claim stands on the weaker of the two: the speedup farther from `cores`.
-    let farther = |a: f64, b: f64| {
-        if (a - cores as f64).abs() >= (b - cores as f64).abs() {
-            a
-        } else {
-            b
-        }
-    };
-    takeaway_if(
-        &Evidence::scaling(farther(s_pool, s_rayon), cores),
-        format!(
-            "no GIL: CPU-bound tasks on a thread pool use all {cores} cores (executor.map {s_pool:.2}x, rayon {s_rayon:.2}x)"
-        ),
-    );
-
-    // Failures: map stops at the first one, submit lets each be handled alone.
-    let inputs = ["3", "1", "x", "4", "y"];
-    let owned = inputs.map(str::to_owned);
-    match executor.map(|s: String| parse(&s), owned) {
-        Ok(v) => anyhow::bail!("map should have failed, got {v:?}"),
-        Err(e) => println!("  map({inputs:?}) -> first failure: {e:#}"),
-    }
-    let handles: Vec<_> = inputs
-        .iter()
-        .map(|&s| executor.submit(move || parse(s)))
-        .collect();
-    let mut failures = 0;
-    for (s, handle) in inputs.iter().zip(handles) {
-        match handle.result()? {
-            Ok(n) => println!("  submit({s:?}) -> {n}"),
-            Err(e) => {
-                failures += 1;
-                println!("  submit({s:?}) -> failed: {e:#}");
-            }
-        }
-    }
-    anyhow::ensure!(failures == 2, "expected two failures, saw {failures}");
-    takeaway(
-        "map = ordered results and the first error (collect into Result<Vec<_>, _>); \
-         submit = one outcome per item",
-    );
-    Ok(())
+/// `sum_chunk` at speed (the workspace's loop, optimised in a dev build too), one span each.
+fn fast_chunk((k, range): (usize, Range<u64>)) -> anyhow::Result<u64> {
+    let _span = tracing::info_span!("chunk", k).entered();
+    Ok(sum_of_squares_in(range))
 }
 
-/// `--python`: Rust on the twin's size too (one thread, then `executor.map`), then the twin.
-fn python_side_by_side(
-    executor: &ThreadPoolExecutor,
-    cores: usize,
-    rust_speedup: f64,
-) -> anyhow::Result<()> {
-    let chunks = split_range(PY_N, CHUNKS);
-    let expected = sum_of_squares_expected(PY_N);
-    let total = |parts: &[u64]| parts.iter().fold(0u64, |a, &b| a.wrapping_add(b));
-    let (mut seq, mut pool) = (Duration::MAX, Duration::MAX);
+/// The fastest of some runs, and their spread (slowest / fastest).
+pub fn best(runs: &[Duration]) -> (Duration, f64) {
+    let (min, max) = (runs.iter().min(), runs.iter().max());
+    let (min, max) = (
+        min.copied().unwrap_or_default(),
+        max.copied().unwrap_or_default(),
+    );
+    (min, max.as_secs_f64() / min.as_secs_f64().max(1e-9))
+}
+
+/// One thread, `executor.map` and rayon over the same chunks: the fastest run and spread of each.
+struct Race {
+    seq: (Duration, f64),
+    pool: (Duration, f64),
+    rayon: (Duration, f64),
+    /// The `chunk` spans of the fastest `executor.map` run.
+    timeline: Recorded,
+}
+
+/// The three take turns `RUNS` times at size `n`, so a busy spell hits them alike; every
+/// total is checked against the formula.
+fn race(executor: &ThreadPoolExecutor, n: u64) -> anyhow::Result<Race> {
+    let chunks = split_range(n, CHUNKS);
+    let expected = sum_of_squares_expected(n);
+    let (mut seq, mut pool, mut rayon) = (Vec::new(), Vec::new(), Vec::new());
+    let mut timeline = Recorded::default();
     for _ in 0..RUNS {
         let (parts, t) = timed(|| {
             chunks
@@ -338,18 +287,103 @@ fn python_side_by_side(
                 .map(|r| sum_of_squares_in(r.clone()))
                 .collect::<Vec<u64>>()
         });
-        anyhow::ensure!(
-            total(&parts) == expected,
-            "sequential sum at n = {PY_N} is wrong"
-        );
-        seq = seq.min(t);
-        let (parts, t) = timed(|| executor.map(sum_chunk, chunks.clone().into_iter().enumerate()));
-        anyhow::ensure!(
-            total(&parts?) == expected,
-            "executor.map at n = {PY_N} is wrong"
-        );
-        pool = pool.min(t);
+        let total = parts.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+        anyhow::ensure!(total == expected, "one thread: wrong sum at n = {n}");
+        seq.push(t);
+        let recording = Recording::start();
+        let (pooled, t) =
+            timed(|| executor.map(fast_chunk, chunks.clone().into_iter().enumerate()));
+        let recorded = recording.finish().named(&["chunk"]);
+        anyhow::ensure!(pooled? == parts, "executor.map: wrong totals or order");
+        if pool.iter().all(|&p| t < p) {
+            timeline = recorded;
+        }
+        pool.push(t);
+        let (rayoned, t) = timed(|| rayon_map(&chunks, |r| Ok(sum_of_squares_in(r.clone()))));
+        anyhow::ensure!(rayoned? == parts, "rayon: wrong totals or order");
+        rayon.push(t);
     }
+    Ok(Race {
+        seq: best(&seq),
+        pool: best(&pool),
+        rayon: best(&rayon),
+        timeline,
+    })
+}
+
+fn run() -> SectionResult {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let executor = ThreadPoolExecutor::new(cores)?;
+    let race = race(&executor, N)?;
+    let (t_seq, t_pool, t_rayon) = (race.seq.0, race.pool.0, race.rayon.0);
+    println!(
+        "  sum(i*i for i in range({N})) in {CHUNKS} chunks; totals checked, in input order; fastest of {RUNS} runs"
+    );
+    figure("sequential (one thread)", Secs(t_seq));
+    let (s_pool, s_rayon) = (speedup(t_seq, t_pool), speedup(t_seq, t_rayon));
+    for (name, t, s) in [
+        ("executor.map", t_pool, s_pool),
+        ("rayon par_iter", t_rayon, s_rayon),
+    ] {
+        let eff = 100.0 * efficiency(s, cores);
+        figure(
+            format!("{name} on {cores} cores"),
+            format!("{}  speedup {s:.2}x  efficiency {eff:.0} %", Secs(t)),
+        );
+    }
+    race.timeline.print(Lanes::Thread);
+    if chosen().is_some() {
+        python_side_by_side(&executor, cores)?;
+    }
+    // The claim stands on the weaker of the two: the speedup farther from `cores`.
+    let off = |s: f64| (s - cores as f64).abs();
+    takeaway_if(
+        &Evidence::scaling(
+            if off(s_pool) >= off(s_rayon) {
+                s_pool
+            } else {
+                s_rayon
+            },
+            cores,
+        ),
+        format!(
+            "no GIL: CPU-bound tasks on a thread pool use all {cores} cores (executor.map {s_pool:.2}x, rayon {s_rayon:.2}x)"
+        ),
+    );
+    failures(&executor)
+}
+
+/// Map stops at the first failure; submit lets each be handled alone.
+fn failures(executor: &ThreadPoolExecutor) -> SectionResult {
+    let inputs = ["3", "1", "x", "4", "y"];
+    let first = executor
+        .map(parse, inputs)
+        .err()
+        .context("map should have failed")?;
+    println!("  map({inputs:?}) -> first failure: {first:#}");
+    let handles: Vec<_> = inputs.map(|s| executor.submit(move || parse(s))).into();
+    let mut failed = 0;
+    for (s, handle) in inputs.iter().zip(handles) {
+        match handle.result()? {
+            Ok(n) => println!("  submit({s:?}) -> {n}"),
+            Err(e) => {
+                failed += 1;
+                println!("  submit({s:?}) -> failed: {e:#}");
+            }
+        }
+    }
+    anyhow::ensure!(failed == 2, "expected two failures, saw {failed}");
+    takeaway(
+        "map = ordered results and the first error (collect into Result<Vec<_>, _>); submit = one outcome per item",
+    );
+    Ok(())
+}
+
+/// `--python`: Rust at the twin's size too (one thread, then `executor.map`), then the twin.
+fn python_side_by_side(executor: &ThreadPoolExecutor, cores: usize) -> anyhow::Result<()> {
+    let race = race(executor, PY_N)?;
+    let ((seq, seq_spread), (pool, pool_spread)) = (race.seq, race.pool);
+    let size = format!("n = {:e}", PY_N as f64);
     TWIN.compare(
         &flags(&[
             ("--n", &PY_N),
@@ -359,23 +393,22 @@ fn python_side_by_side(
         ]),
         &[
             Pair::secs(
-                format!("sequential, n = {:e}", PY_N as f64),
+                format!("one thread, {size}"),
                 "sequential_s",
                 seq.as_secs_f64(),
-            ),
+            )
+            .cpu()
+            .spread(seq_spread),
             Pair::secs(
-                format!("executor.map on {cores} workers, n = {:e}", PY_N as f64),
+                format!("executor.map on {cores} workers"),
                 "pool_s",
                 pool.as_secs_f64(),
-            ),
-            Pair::speedup(
-                format!(
-                    "executor.map speedup (Rust n = {:e}, Python {:e})",
-                    N as f64, PY_N as f64
-                ),
-                "speedup",
-                rust_speedup,
-            ),
+            )
+            .cpu()
+            .spread(pool_spread),
+            Pair::speedup("executor.map speedup", "speedup", speedup(seq, pool))
+                .cpu()
+                .spread(seq_spread * pool_spread),
         ],
     )
 }
@@ -462,7 +495,7 @@ mod tests {
         let n = 100_000;
         let recording = Recording::start();
         let parts = executor
-            .map(sum_chunk, split_range(n, 7).into_iter().enumerate())
+            .map(fast_chunk, split_range(n, 7).into_iter().enumerate())
             .unwrap();
         // Other tests may record at the same time: count this test's own spans by name
         // and k, which only sum_chunk creates.

@@ -25,10 +25,14 @@
 //! its worker is free (as Python's pool does). A feeder is named after its worker
 //! (`pid 4242`), so its `job` spans, one round trip each, draw in that worker's lane.
 //!
-//! The factorial is taken modulo a prime so it fits in a `u64`; Python's ints are
-//! unbounded, Rust's are not. It is a loop, not the guide's recursion: Rust does not
+//! The factorial is taken modulo a prime (1,000,000,007) so it fits in a `u64`, and the
+//! output says so; Python's ints are unbounded, Rust's are not. It is a loop, not the guide's recursion: Rust does not
 //! promise tail calls, and twenty million nested calls would overflow a thread's stack
 //! (Python stops at its recursion limit instead).
+//!
+//! Copied alone, `main` is both sides: started plainly it is the parent and runs the pool;
+//! started with `--role factorial-worker SERVER` it is a worker (`if __name__ ==
+//! "__main__":` is the same switch in Python).
 //!
 //! Watch: the guide's four factorials come back from other pids; for large chunks the
 //! thread pool is about as many times faster than one thread as there are cores, and the
@@ -36,6 +40,7 @@
 //! cost of IPC (a round trip through the kernel per job) makes it several times slower.
 //!
 //! Run only this: cargo run -p futures-demo -- process-pool
+//! Copy it: cargo add anyhow@1 crossbeam-channel@0.5 ipc-channel@0.23 tracing@0.1 && cargo add serde@1 --features derive
 
 use std::io;
 use std::process::{Child, Command};
@@ -282,29 +287,63 @@ fn accept_within(
         .context("handshake with a worker process")
 }
 
+/// The role a worker process is started with: `THIS_PROGRAM --role factorial-worker SERVER`.
+pub const ROLE: &str = "factorial-worker";
+
+/// This program, re-run as a worker (as `multiprocessing` re-runs the interpreter).
+fn this_program_as_worker() -> io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["--role", ROLE]);
+    Ok(command)
+}
+
+/// `if __name__ == "__main__":` a worker process serves jobs; the parent runs the guide's map.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, role, rest @ ..] = args.as_slice()
+        && flag == "--role"
+        && role == ROLE
+    {
+        return worker(rest);
+    }
+    let mut executor = ProcessPoolExecutor::new(4, this_program_as_worker)?;
+    let results = executor.map(&[5, 6, 7, 8])?;
+    println!("executor.map(compute_factorial, [5, 6, 7, 8]) -> {results:?}");
+    println!(
+        "computed in worker processes {:?}; this one is {}",
+        executor.pids(),
+        std::process::id()
+    );
+    Ok(())
+} // the with-block ends: `executor` is dropped, each worker told to stop and reaped
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
+use common::ipc_temp::{check_temp_dir, without_ipc_panic};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin, flags};
+use common::python::{Pair, Twin, chosen, flags};
 use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Secs, efficiency, speedup, timed};
 
-// map.rs's version of the thread pool: submit.rs's plus `map`.
-use crate::map::ThreadPoolExecutor;
+// map.rs's thread pool (submit.rs's plus `map`), and its fastest-of-runs helper.
+use crate::map::{ThreadPoolExecutor, best};
 
 pub const SECTION: Section = Section::new(
     "process-pool",
     "ProcessPoolExecutor().map(compute_factorial, ns)",
-    "worker processes over ipc-channel, measured against the thread pool",
+    "worker processes over ipc-channel, against threads",
     run,
 )
+.main(|| main().report())
 .cpu_bound()
 .twin(&TWIN);
 
-/// `--python`: the same pools in Python (the speedups and the cost per tiny job compare;
-/// a Python large job is smaller, sized to finish in a fraction of a second).
+/// `--python`: the same pools in Python, on the same jobs (Rust runs the twin's large size
+/// too, `PY_BIG_N`).
 const TWIN: Twin = Twin::new(
     "process_pool.py",
     include_str!("../python/process_pool.py"),
@@ -312,17 +351,14 @@ const TWIN: Twin = Twin::new(
         "one_thread_s",
         "threads_speedup",
         "processes_speedup",
-        "tiny_threads_job_s",
         "tiny_processes_job_s",
     ],
 );
 /// Python's large job: about 0.1 s on one core.
 const PY_BIG_N: u64 = 3_000_000;
 
-/// The role name the child is started with (`futures-demo --role factorial-worker NAME`).
-pub const ROLE: &str = "factorial-worker";
-
-/// This binary, re-run as a worker.
+/// This binary, re-run as a worker (under `cargo test` too, where `current_exe` is the
+/// test harness).
 fn worker_command() -> io::Result<Command> {
     role_command(env!("CARGO_PKG_NAME"), ROLE)
 }
@@ -335,17 +371,60 @@ const TINY_N: u64 = 10;
 /// Turns each variant takes; the fastest counts.
 const RUNS: usize = 3;
 
+/// One turn-taking race: the fastest of RUNS runs of each, with the spread of the runs.
+struct Raced {
+    /// One job on this thread (measured only for the large chunks).
+    one: (Duration, f64),
+    threads: (Duration, f64),
+    processes: (Duration, f64),
+    /// The last turn's `job` spans (only for the large chunks).
+    timeline: Recorded,
+}
+
+/// What the section measured.
+struct Figures {
+    cores: usize,
+    started_in: Duration,
+    large: Raced,
+    tiny: Raced,
+    /// The large race at the twin's size (with `--python`).
+    py_large: Option<Raced>,
+}
+
 fn run() -> SectionResult {
+    let figures = measure()?;
+    report(&figures);
+    compare(&figures)?;
+    let (f, cores) = (&figures, figures.cores);
+    let s_threads = speedup(f.large.one.0 * (2 * cores) as u32, f.large.threads.0);
+    let ipc = speedup(f.tiny.processes.0, f.tiny.threads.0);
+    takeaway_if(
+        &Evidence::scaling(s_threads, cores).and(Evidence::faster(
+            "the thread pool",
+            f.tiny.threads.0,
+            "the process pool",
+            f.tiny.processes.0,
+            2.0,
+        )),
+        format!(
+            "no GIL: a thread pool already uses all {cores} cores ({s_threads:.2}x); processes add \
+             start-up ({}) and IPC ({ipc:.1}x slower on tiny jobs)",
+            Secs(f.started_in)
+        ),
+    );
+    Ok(())
+}
+
+/// The guide's call, then the races; the pool is dropped at the end (the with-block's end:
+/// each worker is told to stop and reaped).
+fn measure() -> anyhow::Result<Figures> {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     // ipc-channel panics on an unusable TMPDIR: check it, and catch what slips through.
-    common::ipc_temp::check_temp_dir()?;
-    let (pool, started_in) = timed(|| {
-        common::ipc_temp::without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command))
-    });
+    check_temp_dir()?;
+    let (pool, started_in) =
+        timed(|| without_ipc_panic(|| ProcessPoolExecutor::new(cores, worker_command)));
     let mut pool = pool??;
     let threads = ThreadPoolExecutor::new(cores)?;
-
-    // The guide's call.
     let guide = pool.map(&[5, 6, 7, 8])?;
     anyhow::ensure!(
         guide == [120, 720, 5040, 40320],
@@ -356,31 +435,40 @@ fn run() -> SectionResult {
         pool.pids(),
         std::process::id()
     );
-    let plural = if cores == 1 { "" } else { "es" };
-    figure(
-        format!("start {cores} worker process{plural}"),
-        Secs(started_in),
-    );
+    let big = |n| vec![n; 2 * cores];
+    Ok(Figures {
+        cores,
+        started_in,
+        large: race(&threads, &mut pool, &big(BIG_N), true)?,
+        tiny: race(&threads, &mut pool, &vec![TINY_N; TINY_JOBS], false)?,
+        py_large: match chosen() {
+            Some(_) => Some(race(&threads, &mut pool, &big(PY_BIG_N), true)?),
+            None => None,
+        },
+    })
+}
 
-    // Large chunks, with a one-thread baseline: the speedups are over it.
-    let big = vec![BIG_N; 2 * cores];
-    let large = race(&threads, &mut pool, &big, true)?;
-    let tiny = race(&threads, &mut pool, &vec![TINY_N; TINY_JOBS], false)?;
-    let (one, big_threads, big_processes) = (large.one, large.threads, large.processes);
-    let (tiny_threads, tiny_processes) = (tiny.threads, tiny.processes);
-    let t_one = one * big.len() as u32;
-    drop(pool); // the with-block's end: each worker is told to stop and reaped
-
-    let jobs = big.len() as u32;
-    println!("  large chunks: {jobs} x compute_factorial({BIG_N}), results equal");
+fn report(f: &Figures) {
+    let cores = f.cores;
     figure(
-        "  one thread (1 job x jobs)",
-        format!("{}  ({} per job)", Secs(t_one), Secs(one)),
+        format!(
+            "start {cores} worker process{}",
+            if cores == 1 { "" } else { "es" }
+        ),
+        Secs(f.started_in),
     );
-    let s_threads = speedup(t_one, big_threads);
-    for (name, t) in [
-        ("thread pool", big_threads),
-        ("process pool", big_processes),
+    let (jobs, one) = (2 * cores as u32, f.large.one.0);
+    let t_one = one * jobs;
+    println!(
+        "  large chunks: {jobs} x compute_factorial({BIG_N}), n! modulo 1,000,000,007; results equal"
+    );
+    figure(
+        "  one thread",
+        format!("{}  ({} per job x {jobs})", Secs(t_one), Secs(one)),
+    );
+    for (name, (t, _)) in [
+        ("thread pool", f.large.threads),
+        ("process pool", f.large.processes),
     ] {
         let s = speedup(t_one, t);
         figure(
@@ -392,73 +480,71 @@ fn run() -> SectionResult {
             ),
         );
     }
-    large.timeline.print(Lanes::Thread);
+    f.large.timeline.print(Lanes::Thread);
     println!("  tiny jobs: {TINY_JOBS} x compute_factorial({TINY_N}), results equal");
-    for (name, t) in [
-        ("thread pool", tiny_threads),
-        ("process pool", tiny_processes),
+    for (name, (t, _)) in [
+        ("thread pool", f.tiny.threads),
+        ("process pool", f.tiny.processes),
     ] {
         figure(
             format!("  {name}"),
             format!("{}  ({} per job)", Secs(t), Secs(t / TINY_JOBS as u32)),
         );
     }
-    let ipc = speedup(tiny_processes, tiny_threads);
+}
+
+/// `--python`: the twin beside Rust's figures at the same sizes (CPU rows: held in a dev build).
+fn compare(f: &Figures) -> anyhow::Result<()> {
+    let Some(py) = &f.py_large else {
+        return Ok(());
+    };
+    let jobs = 2 * f.cores as u32;
+    let ((one, one_spread), (thr, thr_spread), (prc, prc_spread)) =
+        (py.one, py.threads, py.processes);
+    let per_job = |(t, spread): (Duration, f64)| ((t / TINY_JOBS as u32).as_secs_f64(), spread);
+    let ((tiny_thr, tiny_thr_spread), (tiny_prc, tiny_prc_spread)) =
+        (per_job(f.tiny.threads), per_job(f.tiny.processes));
     TWIN.compare(
         &flags(&[
-            ("--workers", &cores),
+            ("--workers", &f.cores),
             ("--n", &PY_BIG_N),
             ("--tiny-jobs", &TINY_JOBS),
             ("--tiny-n", &TINY_N),
         ]),
         &[
+            Pair::secs(
+                format!("one job of n = {PY_BIG_N}, one thread"),
+                "one_thread_s",
+                one.as_secs_f64(),
+            )
+            .cpu()
+            .spread(one_spread),
             Pair::speedup(
-                format!("thread pool speedup (Rust n={BIG_N}, Python n={PY_BIG_N})"),
+                "thread pool speedup",
                 "threads_speedup",
-                s_threads,
-            ),
+                speedup(one * jobs, thr),
+            )
+            .cpu()
+            .spread(one_spread * thr_spread),
             Pair::speedup(
                 "process pool speedup",
                 "processes_speedup",
-                speedup(t_one, big_processes),
-            ),
-            Pair::secs(
-                "thread pool, per tiny job",
-                "tiny_threads_job_s",
-                (tiny_threads / TINY_JOBS as u32).as_secs_f64(),
-            ),
+                speedup(one * jobs, prc),
+            )
+            .cpu()
+            .spread(one_spread * prc_spread),
+            Pair::secs("thread pool, per tiny job", "tiny_threads_job_s", tiny_thr)
+                .cpu()
+                .spread(tiny_thr_spread),
             Pair::secs(
                 "process pool, per tiny job",
                 "tiny_processes_job_s",
-                (tiny_processes / TINY_JOBS as u32).as_secs_f64(),
-            ),
+                tiny_prc,
+            )
+            .cpu()
+            .spread(tiny_prc_spread),
         ],
-    )?;
-    takeaway_if(
-        &Evidence::scaling(s_threads, cores).and(Evidence::faster(
-            "the thread pool",
-            tiny_threads,
-            "the process pool",
-            tiny_processes,
-            2.0,
-        )),
-        format!(
-            "no GIL: a thread pool already uses all {cores} cores ({s_threads:.2}x); processes add \
-             start-up ({}) and IPC ({ipc:.1}x slower on tiny jobs)",
-            Secs(started_in)
-        ),
-    );
-    Ok(())
-}
-
-/// One turn-taking race: the fastest of RUNS runs of each.
-struct Raced {
-    /// One job on this thread (measured only for the large chunks).
-    one: Duration,
-    threads: Duration,
-    processes: Duration,
-    /// The last turn's `job` spans (only for the large chunks).
-    timeline: Recorded,
+    )
 }
 
 /// The same jobs on one thread (one job, for the large chunks), the thread pool and the
@@ -471,17 +557,14 @@ fn race(
     ns: &[u64],
     large: bool,
 ) -> anyhow::Result<Raced> {
-    let mut raced = Raced {
-        one: Duration::MAX,
-        threads: Duration::MAX,
-        processes: Duration::MAX,
-        timeline: Recorded::default(),
-    };
+    let (mut one, mut in_threads, mut in_processes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut timeline = Recorded::default();
     for _ in 0..RUNS {
         let mut alone = None;
         if large {
             let (value, t) = timed(|| compute_factorial(ns[0]));
-            (alone, raced.one) = (Some(value), raced.one.min(t));
+            alone = Some(value);
+            one.push(t);
         }
         // Only the large chunks are drawn: recording 4,000 tiny spans would cost more
         // than the jobs themselves.
@@ -490,21 +573,26 @@ fn race(
             let _span = large.then(|| tracing::info_span!("job").entered());
             Ok(compute_factorial(n))
         };
-        let (in_threads, t_t) = timed(|| threads.map(job, ns.to_vec()));
-        let (in_processes, t_p) = timed(|| pool.map(ns));
-        let (in_threads, in_processes) = (in_threads?, in_processes?);
-        anyhow::ensure!(in_threads == in_processes, "processes and threads disagree");
+        let (by_threads, t_t) = timed(|| threads.map(job, ns.to_vec()));
+        let (by_processes, t_p) = timed(|| pool.map(ns));
+        let (by_threads, by_processes) = (by_threads?, by_processes?);
+        anyhow::ensure!(by_threads == by_processes, "processes and threads disagree");
         anyhow::ensure!(
-            alone.is_none_or(|v| in_threads.first() == Some(&v)),
+            alone.is_none_or(|v| by_threads.first() == Some(&v)),
             "one thread and the pools disagree"
         );
-        raced.threads = raced.threads.min(t_t);
-        raced.processes = raced.processes.min(t_p);
+        in_threads.push(t_t);
+        in_processes.push(t_p);
         if let Some(recording) = recording {
-            raced.timeline = recording.finish().named(&["job"]);
+            timeline = recording.finish().named(&["job"]);
         }
     }
-    Ok(raced)
+    Ok(Raced {
+        one: best(&one),
+        threads: best(&in_threads),
+        processes: best(&in_processes),
+        timeline,
+    })
 }
 
 #[cfg(test)]

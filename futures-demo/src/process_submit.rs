@@ -29,7 +29,11 @@
 //! end, not the order of submission; three lanes (pids) on the timeline, never more than
 //! three jobs at once; the whole takes about the longest chain of naps, not their sum.
 //!
+//! Copied alone, `main` is both sides: the parent, or with `--role sleep-worker SERVER` a
+//! worker process (Python's `if __name__ == "__main__":` switch).
+//!
 //! Run only this: cargo run -p futures-demo -- process-submit
+//! Copy it: cargo add anyhow@1 crossbeam-channel@0.5 ipc-channel@0.23 tracing@0.1 && cargo add serde@1 --features derive
 
 use std::io;
 use std::process::{Child, Command};
@@ -290,34 +294,73 @@ fn accept_within(
         .context("handshake with a worker process")
 }
 
+/// The role a worker process is started with: `THIS_PROGRAM --role sleep-worker SERVER`.
+pub const ROLE: &str = "sleep-worker";
+
+/// This program, re-run as a worker (as `multiprocessing` re-runs the interpreter).
+fn this_program_as_worker() -> io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["--role", ROLE]);
+    Ok(command)
+}
+
+/// Each call's nap, in submission order (the guide sleeps 2 s each; these differ so the
+/// completion order shows).
+pub const NAPS_MS: [u64; 5] = [240, 80, 160, 40, 100];
+
+/// `if __name__ == "__main__":` a worker process serves calls; the parent submits five.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, role, rest @ ..] = args.as_slice()
+        && flag == "--role"
+        && role == ROLE
+    {
+        return worker_process(rest);
+    }
+    let executor = ProcessPoolExecutor::new(3, this_program_as_worker)?;
+    let start = Instant::now();
+    let futures: Vec<_> = (0u32..)
+        .zip(NAPS_MS)
+        .map(|(n, ms)| (n, executor.submit(n, Duration::from_millis(ms))))
+        .collect();
+    for (n, result) in as_completed(futures) {
+        let answer = result?;
+        let nap = NAPS_MS[n as usize];
+        println!(
+            "worker({n}), a {nap} ms nap, from pid {} at {:.0?}",
+            answer.pid,
+            start.elapsed()
+        );
+    }
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::child::role_command;
 use common::cli::{Section, SectionResult};
+use common::ipc_temp::{check_temp_dir, without_ipc_panic};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recording};
-use common::timing::{Secs, Stopwatch, timed};
+use common::timeline::{Lanes, Recorded, Recording};
+use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "process-submit",
     "ProcessPoolExecutor(3).submit(worker, i) + as_completed",
-    "a future per call at once; results from the worker processes as they finish",
+    "a future per call; results as the processes finish",
     run,
-);
+)
+.main(|| main().report());
 
-/// The role name a worker is started with (`futures-demo --role sleep-worker NAME`).
-pub const ROLE: &str = "sleep-worker";
-
-/// This binary, re-run as a worker.
+/// This binary, re-run as a worker (under `cargo test` too).
 fn worker_command() -> io::Result<Command> {
     role_command(env!("CARGO_PKG_NAME"), ROLE)
 }
 
-/// The guide's `max_workers=3` and five calls.
+/// The guide's `max_workers=3`.
 const MAX_WORKERS: usize = 3;
-/// Each call's nap, in submission order (the guide sleeps 2 s each; these differ so the
-/// completion order shows, and end apart).
-const NAPS_MS: [u64; 5] = [240, 80, 160, 40, 100];
 
 /// When each call ends with three workers taking the next call as they come free.
 fn schedule(naps: &[u64], workers: usize) -> Vec<u64> {
@@ -331,17 +374,27 @@ fn schedule(naps: &[u64], workers: usize) -> Vec<u64> {
         .collect()
 }
 
-fn run() -> SectionResult {
-    common::ipc_temp::check_temp_dir()?;
-    let (pool, started) = timed(|| {
-        common::ipc_temp::without_ipc_panic(|| {
-            ProcessPoolExecutor::new(MAX_WORKERS, worker_command)
-        })
-    });
-    let pool = pool??;
+/// What the section measured.
+struct Figures {
+    started: Duration,
+    submitting: Duration,
+    took: Duration,
+    /// Each answer, and when it came, in the order they came.
+    completed: Vec<(Answer, Duration)>,
+    jobs: Recorded,
+    /// What `result()` said for a call the worker refused.
+    refused: anyhow::Error,
+}
 
+/// Start the pool, submit the five naps, take them as completed; then one call the worker
+/// refuses. The pool is dropped at the end: the with-block's end.
+fn measure() -> anyhow::Result<Figures> {
+    check_temp_dir()?;
+    let (pool, started) =
+        timed(|| without_ipc_panic(|| ProcessPoolExecutor::new(MAX_WORKERS, worker_command)));
+    let pool = pool??;
     let recording = Recording::start();
-    let sw = Stopwatch::start();
+    let start = Instant::now();
     let (futures, submitting) = timed(|| {
         (0u32..)
             .zip(NAPS_MS)
@@ -361,60 +414,73 @@ fn run() -> SectionResult {
             "call {n} answered by pid {}, not a worker",
             answer.pid
         );
-        completed.push((answer, sw.elapsed()));
+        completed.push((answer, start.elapsed()));
     }
-    let took = sw.elapsed();
+    let took = start.elapsed();
     let jobs = recording.finish().named(&["job"]);
-    // The one error: a nap the worker refuses, raised by its future's result().
-    let refused = pool.submit(99, MAX_NAP * 2).result();
-    let error = refused.err().context("an over-long nap was accepted")?;
-    drop(pool); // the with-block's end
+    let refused = pool
+        .submit(99, MAX_NAP * 2)
+        .result()
+        .err()
+        .context("an over-long nap was accepted")?;
+    Ok(Figures {
+        started,
+        submitting,
+        took,
+        completed,
+        jobs,
+        refused,
+    })
+}
 
+fn run() -> SectionResult {
+    let f = measure()?;
     println!(
         "  {MAX_WORKERS} worker processes (parent pid {}); naps submitted in this order (ms): {NAPS_MS:?}",
         std::process::id()
     );
-    for (answer, at) in &completed {
+    for (answer, at) in &f.completed {
+        let nap = NAPS_MS[answer.n as usize];
         println!(
-            "  as_completed: worker({}) ({} ms) from pid {} at {}",
+            "  as_completed: worker({}) ({nap} ms) from pid {} at {}",
             answer.n,
-            NAPS_MS[answer.n as usize],
             answer.pid,
             Secs(*at)
         );
     }
-    jobs.print(Lanes::Thread);
-    println!("  a refused call's result(): {error}");
-    let sum: u64 = NAPS_MS.iter().sum();
+    f.jobs.print(Lanes::Thread);
+    println!("  a refused call's result(): {}", f.refused);
     let ends = schedule(&NAPS_MS, MAX_WORKERS);
-    let longest = Duration::from_millis(ends.iter().copied().max().unwrap_or(0));
-    figure(format!("start {MAX_WORKERS} workers"), Secs(started));
-    figure(format!("{} submits", NAPS_MS.len()), Secs(submitting));
-    figure("all results", Secs(took));
+    let expected = Duration::from_millis(ends.iter().copied().max().unwrap_or(0));
+    let sum = Duration::from_millis(NAPS_MS.iter().sum());
+    figure(format!("start {MAX_WORKERS} workers"), Secs(f.started));
+    figure(format!("{} submits", NAPS_MS.len()), Secs(f.submitting));
+    figure("all results, measured", Secs(f.took));
     figure(
-        "the naps one after another",
-        Secs(Duration::from_millis(sum)),
-    );
-    figure("the naps on 3 workers", Secs(longest));
-
-    let order: Vec<u32> = completed.iter().map(|(a, _)| a.n).collect();
-    let mut expected: Vec<u32> = (0..NAPS_MS.len() as u32).collect();
-    expected.sort_by_key(|&n| ends[n as usize]);
-    let at_once = jobs.most_at_once();
-    anyhow::ensure!(at_once <= MAX_WORKERS, "{at_once} calls ran at once");
-    let evidence = Evidence::new(
-        order == expected && took < longest + longest / 2,
+        "  expected (not measured)",
         format!(
-            "completion order {expected:?} and all done within 1.5 x {}",
-            Secs(longest)
+            "{}: the naps scheduled on {MAX_WORKERS} workers ({} one after another)",
+            Secs(expected),
+            Secs(sum)
         ),
-        format!("{order:?} in {}", Secs(took)),
     );
+    let order: Vec<u32> = f.completed.iter().map(|(a, _)| a.n).collect();
+    let mut by_end: Vec<u32> = (0..NAPS_MS.len() as u32).collect();
+    by_end.sort_by_key(|&n| ends[n as usize]);
+    let at_once = f.jobs.most_at_once();
+    anyhow::ensure!(at_once <= MAX_WORKERS, "{at_once} calls ran at once");
     takeaway_if(
-        &evidence,
+        &Evidence::new(
+            order == by_end && f.took < expected + expected / 2,
+            format!(
+                "completion order {by_end:?} and all done within 1.5 x {}",
+                Secs(expected)
+            ),
+            format!("{order:?} in {}", Secs(f.took)),
+        ),
         format!(
             "submit hands back a future at once ({} for {}); as_completed takes each answer when its process finishes: {order:?}",
-            Secs(submitting),
+            Secs(f.submitting),
             NAPS_MS.len()
         ),
     );

@@ -26,9 +26,13 @@
 //! deliver their results, and the four queued ones report cancelled.
 //!
 //! Run only this: cargo run -p futures-demo -- shutdown
+//! Copy it: cargo add anyhow@1 crossbeam-channel@0.5 tracing@0.1
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use crossbeam_channel::{Receiver, RecvError, Sender, bounded, unbounded};
@@ -145,32 +149,82 @@ impl ThreadPoolExecutor {
     }
 }
 
+/// `work(i)`: 150 ms of work (a sleep stands in for it).
+pub fn work(i: usize) -> usize {
+    let _span = tracing::info_span!("work", i).entered();
+    thread::sleep(Duration::from_millis(150));
+    i
+}
+
+/// The `with` block (4 tasks on 2 workers), then `shutdown(wait=False, cancel_futures=True)`
+/// with two tasks running and four queued.
+fn main() -> anyhow::Result<()> {
+    let start = Instant::now();
+    let finished = Arc::new(AtomicUsize::new(0));
+    {
+        let executor = ThreadPoolExecutor::new(2)?;
+        for i in 0..4 {
+            let finished = Arc::clone(&finished);
+            // Fire and forget, as the Python does: the handle is dropped on purpose.
+            let _ = executor.submit(move || {
+                work(i);
+                finished.fetch_add(1, Ordering::SeqCst)
+            });
+        }
+    } // the with-block ends: Drop closes the queue and joins both workers
+    let finished = finished.load(Ordering::SeqCst);
+    println!(
+        "with-block: ended after {:.0?}, {finished} of 4 tasks finished",
+        start.elapsed()
+    );
+
+    let executor = ThreadPoolExecutor::new(2)?;
+    let (started_tx, started) = bounded(6);
+    let futures: Vec<_> = (0..6)
+        .map(|i| {
+            let started_tx = started_tx.clone();
+            executor.submit(move || {
+                let _ = started_tx.send(());
+                work(i)
+            })
+        })
+        .collect();
+    started.recv()?; // two tasks running, four queued
+    started.recv()?;
+    let start = Instant::now();
+    let cancelled = executor.shutdown(false, true);
+    println!(
+        "shutdown(wait=False, cancel_futures=True): {cancelled} cancelled, returned in {:.0?}",
+        start.elapsed()
+    );
+    for (i, future) in futures.into_iter().enumerate() {
+        match future.result() {
+            Ok(v) => println!("task {i} -> {v}"),
+            Err(e) => println!("task {i} -> {e}"),
+        }
+    }
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::process::Termination;
 
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Lanes, Recording};
-use common::timing::{Secs, Stopwatch, timed};
+use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "shutdown",
     "with executor: / shutdown(wait=False, cancel_futures=True)",
-    "Drop joins every worker; shutdown(wait=false) cancels the queue and detaches",
+    "Drop joins every worker; shutdown(wait=false) detaches",
     run,
-);
+)
+.main(|| main().report());
 
 const TASK: Duration = Duration::from_millis(150);
-
-/// `work(i)`: a task that sleeps, drawn on the timeline.
-fn work(part: &'static str, i: usize) {
-    let _span = tracing::info_span!("work", part, i).entered();
-    std::thread::sleep(TASK);
-}
 
 fn run() -> SectionResult {
     let recording = Recording::start();
@@ -181,10 +235,9 @@ fn run() -> SectionResult {
         let executor = ThreadPoolExecutor::new(2)?;
         for i in 0..4 {
             let done = Arc::clone(&finished);
-            // Fire and forget, as the Python does: the handle is dropped on purpose.
             let _ = executor.submit(move || {
-                work("with", i);
-                done.fetch_add(1, Ordering::SeqCst);
+                work(i);
+                done.fetch_add(1, Ordering::SeqCst)
             });
         }
         Ok(())
@@ -195,10 +248,10 @@ fn run() -> SectionResult {
     println!("  with-block: 4 tasks submitted, {after_with} finished when the block ended");
     figure("with-block lasted", Secs(with_block));
 
-    // 2. shutdown(wait=False, cancel_futures=True) while two run and four wait.
+    // 2. shutdown(wait=False, cancel_futures=True) while two run and four wait. Each task
+    // says it has started, then waits for the release (closed after shutdown), so "two
+    // running, four queued" is certain when shutdown is called.
     let executor = ThreadPoolExecutor::new(2)?;
-    // Each task says it has started, then waits for the release (closed after shutdown),
-    // so "two running, four queued" is certain when shutdown is called.
     let (started_tx, started) = bounded::<()>(6);
     let (release_tx, release) = bounded::<()>(0);
     let handles: Vec<_> = (0..6)
@@ -207,8 +260,7 @@ fn run() -> SectionResult {
             executor.submit(move || {
                 let _ = tx.send(());
                 let _ = release.recv(); // returns once release_tx is dropped
-                work("task", i);
-                i
+                work(i)
             })
         })
         .collect();
@@ -217,12 +269,9 @@ fn run() -> SectionResult {
             .recv_timeout(Duration::from_secs(10))
             .context("the first two tasks never started")?;
     }
-    let sw = Stopwatch::start();
-    let cancelled = executor.shutdown(false, true);
-    let returned_in = sw.elapsed();
+    let (cancelled, returned_in) = timed(|| executor.shutdown(false, true));
     drop(release_tx);
-    let mut finished_ids = Vec::new();
-    let mut cancelled_ids = Vec::new();
+    let (mut finished_ids, mut cancelled_ids) = (Vec::new(), Vec::new());
     for (i, handle) in handles.into_iter().enumerate() {
         match handle.result() {
             Ok(v) => finished_ids.push(v),

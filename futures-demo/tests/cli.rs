@@ -15,7 +15,7 @@ fn every_section_is_listed_documented_and_in_its_own_file() {
 #[test]
 fn runs_one_section() {
     let out = run_ok(EXE, &["submit"]);
-    assert!(out.contains("5 downloads verified"), "{out}");
+    assert!(out.contains("5 simulated downloads"), "{out}");
     assert!(out.contains("all passed"), "{out}");
 }
 

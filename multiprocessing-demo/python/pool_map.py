@@ -7,7 +7,8 @@ Each way runs `--rounds` times, the ways taken in turn; each keeps its best roun
 pool is started inside the timed part (`with Pool(workers) as pool:`), as in the Rust
 section. Every result is checked against the closed form n(n-1)(2n-1)/6.
 
-Prints one JSON line:
+Prints one JSON line (with "model", "models", the "job" it ran and each time's
+"FIELD_spread", its slowest round over its fastest):
     sequential_s     [compute(n) for n in inputs]
     pool_s           Pool(workers).map(compute, inputs, chunksize), pool start included
     threads_s        ThreadPoolExecutor(workers).map(compute, inputs), same chunks
@@ -51,7 +52,7 @@ def with_threads(inputs, workers, chunksize):
 def main(item, count, workers, chunksize, rounds):
     inputs = [item] * count
     want = [(n - 1) * n * (2 * n - 1) // 6 for n in inputs]
-    best = {"sequential": float("inf"), "pool": float("inf"), "threads": float("inf")}
+    times = {"sequential": [], "pool": [], "threads": []}
     for _ in range(rounds):
         for name, run in [
             ("sequential", lambda: [compute(n) for n in inputs]),
@@ -60,8 +61,8 @@ def main(item, count, workers, chunksize, rounds):
         ]:
             results, took = timed(run)
             assert results == want, f"{name}: wrong results"
-            best[name] = min(best[name], took)
-    return best
+            times[name].append(took)
+    return {name: (min(ts), max(ts) / min(ts)) for name, ts in times.items()}
 
 
 if __name__ == "__main__":
@@ -74,11 +75,26 @@ if __name__ == "__main__":
     args = parser.parse_args()
     chunksize = args.chunksize or max(1, -(-args.inputs // (4 * args.workers)))
     best = main(args.item, args.inputs, args.workers, chunksize, args.rounds)
+    (seq, seq_spread), (pool, pool_spread), (threads, threads_spread) = (
+        best["sequential"], best["pool"], best["threads"])
     print(json.dumps({
-        "sequential_s": best["sequential"],
-        "pool_s": best["pool"],
-        "threads_s": best["threads"],
-        "pool_speedup": best["sequential"] / best["pool"],
-        "threads_speedup": best["sequential"] / best["threads"],
+        "model": f"multiprocessing.Pool({args.workers}).map, chunksize {chunksize}",
+        "models": {
+            "sequential_s": "a list comprehension on one thread",
+            "threads_s": f"ThreadPoolExecutor({args.workers}).map over the same chunks (one GIL)",
+            "threads_speedup": f"ThreadPoolExecutor({args.workers}).map (one GIL)",
+        },
+        "job": {"item": args.item, "inputs": args.inputs, "workers": args.workers,
+                "chunksize": chunksize, "rounds": args.rounds},
+        "sequential_s": seq,
+        "sequential_s_spread": seq_spread,
+        "pool_s": pool,
+        "pool_s_spread": pool_spread,
+        "threads_s": threads,
+        "threads_s_spread": threads_spread,
+        "pool_speedup": seq / pool,
+        "pool_speedup_spread": seq_spread * pool_spread,
+        "threads_speedup": seq / threads,
+        "threads_speedup_spread": seq_spread * threads_spread,
         "workers": args.workers,
     }))

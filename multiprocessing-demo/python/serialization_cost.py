@@ -10,7 +10,7 @@ The ways, each timed from the start of encoding to the child's checksum back:
     shared   the flat bytes in a SharedMemory block; only its name is sent, the child reads
              the records in place
 
-Prints one JSON line:
+Prints one JSON line (with "model", "models" and the "job" it ran):
     json_s, pickle_s, flat_s, shared_s         seconds for each way
     json_bytes, pickle_bytes, flat_bytes       bytes each way puts on the wire
 """
@@ -134,4 +134,17 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records: at least 1")
-    print(json.dumps(main(args.records)))
+    figures = main(args.records)
+    print(json.dumps({
+        "model": "multiprocessing.Queue to a Process, four encodings",
+        "models": {
+            "json_s": "json.dumps -> Queue.put -> json.loads",
+            "pickle_s": "Queue.put(readings): pickled and unpickled",
+            "flat_s": "struct.pack per record -> Queue.put -> struct.iter_unpack",
+            "shared_s": "struct.pack into shared_memory.SharedMemory; its name through the Queue",
+            "json_bytes": "json.dumps",
+            "flat_bytes": "struct.pack",
+        },
+        "job": {"records": args.records},
+        **figures,
+    }))

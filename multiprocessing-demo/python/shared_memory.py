@@ -3,13 +3,14 @@ as a message and as `shared_memory.SharedMemory`, and a `Value` counter bumped b
 
     python3 shared_memory.py [--size 67108864] [--children 4] [--times 1000]
 
-The data is the Rust section's test file 64 (a 251-byte block, repeated). A child process
+The data is the Rust section's test data (a 251-byte block, repeated). A child process
 takes it either way, says when it holds it, then checks every byte. Best of 3 each way.
 As a message: `conn.send_bytes(data)`, raw bytes through a pipe (no pickling: the best
 message, as the Rust side's byte channel). As shared memory: only the block's name is sent,
 and the child maps the same pages.
 
-Prints one JSON line:
+Prints one JSON line (with "model", "models", the "job" it ran and the spread of the
+hand-overs, their slowest over their fastest):
     message_s      send_bytes until the child holds the bytes, best of 3
     shared_s       send the block's name until the child has it mapped, best of 3
     build_s        SharedMemory(create=True) and copying the data in, best of 3
@@ -21,22 +22,9 @@ import json
 import time
 from multiprocessing import Pipe, Process, Value, resource_tracker, shared_memory
 
-DATA_ID = 64
-
-
-def pattern():
-    """The 251 bytes every test file is a window of (the Rust side's PATTERN)."""
-    state, out = 0x2545F491, bytearray()
-    for _ in range(251):
-        state = (state * 1_664_525 + 1_013_904_223) & 0xFFFFFFFF
-        out.append(state >> 24)
-    return bytes(out)
-
-
 def test_data(size):
-    table = pattern()
-    start = DATA_ID * 31 % 251
-    block = table[start:] + table[:start]  # file 64's first 251 bytes
+    """The Rust side's `test_data`: the block `i * 31 % 251` for i in 0..251, repeated."""
+    block = bytes(i * 31 % 251 for i in range(251))
     return (block * (size // 251 + 1))[:size]
 
 
@@ -85,23 +73,24 @@ def bump(counter, times):
 
 def main(size, children, times):
     data = test_data(size)
-    build, blocks = float("inf"), []
+    builds, blocks = [], []
     for _ in range(3):
         start = time.perf_counter()
         shm = shared_memory.SharedMemory(create=True, size=size)
         shm.buf[:size] = data  # one copy in
-        build = min(build, time.perf_counter() - start)
+        builds.append(time.perf_counter() - start)
         blocks.append(shm)
+    build = min(builds)
     shm = blocks[-1]
 
     conn, child_end = Pipe()  # the blocks above started the resource tracker: shared
     child = Process(target=reader, args=(child_end, size))
     child.start()
-    by_message = by_shm = float("inf")
+    by_message, by_shm = [], []
     for _ in range(3):
-        by_message = min(by_message, hand_over(
+        by_message.append(hand_over(
             conn, lambda: (conn.send("message"), conn.send_bytes(data)), size))
-        by_shm = min(by_shm, hand_over(conn, lambda: conn.send(shm.name), size))
+        by_shm.append(hand_over(conn, lambda: conn.send(shm.name), size))
     conn.send(None)
     child.join()
     assert child.exitcode == 0, "the reader failed"
@@ -116,11 +105,26 @@ def main(size, children, times):
     for p in bumpers:
         p.join()
     assert counter.value == children * times, f"lost updates: {counter.value}"
+    message, shared = min(by_message), min(by_shm)
+    message_spread, shared_spread = max(by_message) / message, max(by_shm) / shared
     return {
-        "message_s": by_message,
-        "shared_s": by_shm,
+        "model": "Connection.send_bytes; shared_memory.SharedMemory; Value with its lock",
+        "models": {
+            "message_s": "Pipe: Connection.send_bytes, raw bytes",
+            "shared_s": "shared_memory.SharedMemory: its name sent, the child maps it",
+            "build_s": "SharedMemory(create=True) and one copy in",
+            "speedup": "send_bytes against SharedMemory",
+            "final_count": "Value('i', 0), `with counter.get_lock()` in each child",
+        },
+        "job": {"size": size, "children": children, "times": times},
+        "message_s": message,
+        "message_s_spread": message_spread,
+        "shared_s": shared,
+        "shared_s_spread": shared_spread,
         "build_s": build,
-        "speedup": by_message / by_shm,
+        "build_s_spread": max(builds) / build,
+        "speedup": message / shared,
+        "speedup_spread": message_spread * shared_spread,
         "final_count": counter.value,
     }
 

@@ -7,7 +7,7 @@ Processes are started with the "spawn" method (a fresh interpreter that imports 
 module: the default on macOS and Windows), and, where the platform has it, with "fork"
 (Linux's default before 3.14): `--processes` of each.
 
-Prints one JSON line:
+Prints one JSON line (with "model", "models" and the "job" it ran):
     spawn_process_s   Process(target=noop).start(); .join(), spawn method, per process
     fork_process_s    the same with the fork method (0 where there is no fork)
     thread_s          Thread(target=noop).start(); .join(), per thread
@@ -69,6 +69,14 @@ if __name__ == "__main__":
     args = parser.parse_args()
     has_fork = "fork" in mp.get_all_start_methods()
     print(json.dumps({
+        "model": "multiprocessing.Process, threading.Thread, asyncio.create_task",
+        "models": {
+            "spawn_process_s": "multiprocessing.get_context('spawn').Process: start + join",
+            "fork_process_s": "multiprocessing.get_context('fork').Process: start + join",
+            "thread_s": "threading.Thread: start + join",
+            "task_s": "await asyncio.create_task(noop())",
+        },
+        "job": {"processes": args.processes, "threads": args.threads, "tasks": args.tasks},
         "spawn_process_s": per_process("spawn", args.processes),
         "fork_process_s": per_process("fork", args.processes) if has_fork else 0.0,
         "thread_s": per_thread(args.threads),

@@ -15,10 +15,12 @@
 //! Python's: it notices the dead worker, starts a replacement and gives it the lost chunk
 //! again.
 //!
-//! Watch: the three statuses; in the pool's timeline, lanes of replacement pids appear
-//! after the two deaths, and the results are still complete and in order.
+//! Watch: the three statuses, and the parent carrying on; in the demo, a pool whose
+//! workers die on two inputs: lanes of replacement pids appear in its timeline after the
+//! two deaths, and the results are still complete and in order.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- crash-isolation
+//! Copy it: cargo add anyhow@1 rlimit@0.11
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
@@ -29,7 +31,10 @@ use anyhow::Context;
 pub fn crasher(how: &str) -> anyhow::Result<()> {
     match how {
         "panic" => panic!("on purpose"),
-        "abort" => std::process::abort(), // like a segfault: no unwinding, no cleanup
+        "abort" => {
+            let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0); // no core file for this one
+            std::process::abort() // like a segfault: no unwinding, no cleanup
+        }
         "exit" => std::process::exit(3),
         other => anyhow::bail!("crasher: expected panic, abort or exit, got {other:?}"),
     }
@@ -59,40 +64,62 @@ pub fn exitcode(status: ExitStatus) -> Option<i32> {
         .or_else(|| status.signal().map(|signal| -signal))
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role crasher HOW`) fails as asked;
+/// the parent reads how each one ended, and carries on.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, _, how, ..] = &args[..]
+        && flag == "--role"
+    {
+        return crasher(how); // the only role here
+    }
+    for how in ["panic", "abort", "exit"] {
+        let mut child = Command::new(std::env::current_exe()?);
+        child.args(["--role", "crasher", how]);
+        let (status, said) = crash_child(child)?;
+        let first = said.lines().find(|l| !l.is_empty()).unwrap_or("");
+        println!(
+            "a child that does {how}: exitcode {:?} ({status}); it said {first:?}",
+            exitcode(status)
+        );
+    }
+    println!("... and the parent carries on.");
+    Ok(())
+}
+
 // --- run and measure ---
 
-use common::child::role_command;
+use std::process::Termination;
+
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
+use common::timeline::Recording;
 use common::workload::sum_of_squares_expected;
 
 use crate::faults::{self, ABORTS_FIRST_TIME, Markers, PANICS_FIRST_TIME};
-use crate::pool_map::{self, Pool, pool_timeline};
-use crate::{child, pool_map::compute};
+use crate::pool_map::{self, Pool, fast_compute, pool_timeline};
 
 pub const SECTION: Section = Section::new(
     "crash-isolation",
     "p.exitcode < 0 after a crash; BrokenProcessPool",
     "children that panic and abort; the pool replaces dead workers and finishes",
     run,
-);
+)
+.main(|| main().report());
 
-/// `--role crasher panic|abort|exit`: one line for the panic, no core file for the abort.
+/// `--role crasher panic|abort|exit`: `main`'s child branch, its panic in one line.
 pub fn crasher_role(args: &[String]) -> anyhow::Result<()> {
     faults::quiet_panics();
-    faults::no_core_files();
     crasher(args.first().map_or("", String::as_str))
 }
 
-/// `--role faulty-pool-worker SERVER MARKERS`: a pool worker that dies the first time it
+/// `--role faulty-pool-worker MARKERS SERVER`: a pool worker that dies the first time it
 /// meets one of the fatal inputs.
 pub fn faulty_pool_worker_role(args: &[String]) -> anyhow::Result<()> {
-    let markers = std::path::PathBuf::from(args.get(1).context("the markers' folder")?);
-    child::serve(args, |inbox| {
-        pool_map::worker(inbox, |n| {
-            faults::maybe_crash(n, &markers);
-            compute(n)
-        })
+    let markers = std::path::PathBuf::from(args.first().context("the markers' folder")?);
+    pool_map::serve_worker(args, |n| {
+        faults::maybe_crash(n, &markers);
+        fast_compute(n)
     })
 }
 
@@ -100,28 +127,27 @@ pub fn faulty_pool_worker_role(args: &[String]) -> anyhow::Result<()> {
 /// fatal input kill only once).
 fn faulty_pool(size: usize, markers: &Markers) -> anyhow::Result<Pool> {
     let args = vec![markers.path().display().to_string()];
-    Pool::new(size, Box::new(child::starter("faulty-pool-worker", args)))
+    pool_map::pool_of(size, "faulty-pool-worker", args)
 }
 
 fn crash(how: &str) -> anyhow::Result<(ExitStatus, String)> {
-    let mut command = role_command(env!("CARGO_PKG_NAME"), "crasher")?;
+    let mut command = crate::child::command("crasher")?;
     command.arg(how);
     crash_child(command)
 }
 
 fn run() -> SectionResult {
     println!("  parent pid {}", std::process::id());
-    for how in ["panic", "abort", "exit"] {
+    for (how, want) in [("panic", 101), ("abort", -6), ("exit", 3)] {
         let (status, said) = crash(how)?;
         let first = said.lines().find(|l| !l.is_empty()).unwrap_or("");
         let code = exitcode(status).map_or("?".to_owned(), |c| c.to_string());
         let line = format!("  child that does {how:<5}: exitcode {code:>3} ({status})   {first}");
         println!("{}", line.trim_end());
-        match how {
-            "panic" => anyhow::ensure!(status.code() == Some(101), "a panic exits 101"),
-            "abort" => anyhow::ensure!(exitcode(status) == Some(-6), "abort is SIGABRT"),
-            _ => anyhow::ensure!(status.code() == Some(3), "exit(3) exits 3"),
-        }
+        anyhow::ensure!(
+            exitcode(status) == Some(want),
+            "{how}: exitcode {want} expected"
+        );
     }
     println!("  ... and the parent carries on.");
 
@@ -131,7 +157,7 @@ fn run() -> SectionResult {
     inputs[6] = ABORTS_FIRST_TIME;
     let markers = Markers::new()?;
     let mut pool = faulty_pool(2, &markers)?;
-    let recording = common::timeline::Recording::start();
+    let recording = Recording::start();
     let results = pool.map(&inputs, 1)?;
     let chunks = recording.finish().named(&["chunk"]);
     let want: Vec<u64> = inputs.iter().map(|&n| sum_of_squares_expected(n)).collect();

@@ -11,6 +11,7 @@
 //!     if __name__ == "__main__":
 //!         with multiprocessing.Pool(processes=multiprocessing.cpu_count()) as pool:
 //!             results = pool.map(heavy_computation, [50000, 50000, 50000, 50000])
+//!         sys.set_int_max_str_digits(0)        # Python 3.11+: str() refuses over 4,300 digits
 //!         print(len(str(results[0])))          # 213237 digits
 //!
 //! Python's `int` grows without limit; Rust's integers have a fixed width (`u64` holds up
@@ -29,16 +30,23 @@
 //! the next input to whichever worker answers, results put back by index; a worker that
 //! dies is an error naming its exit status.
 //!
-//! Watch: every result checked (digit count, trailing zeros, small known values past
-//! `u64`); the four jobs spread over the workers (timeline: one lane per pid); sending a
-//! result back costs a tiny fraction of computing it.
+//! Watch: the four jobs spread over the workers' pids, with equal results; sending a
+//! result back costs a tiny fraction of computing it. (`main` computes 20000!, 77,338
+//! digits; the demo runs the guide's 50000! and checks every result: digit count,
+//! trailing zeros, known values past `u64`, one timeline lane per pid.)
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- factorial
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 num-bigint@0.5 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
+use handshake::PATIENCE;
 use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use num_bigint::BigUint;
@@ -77,7 +85,7 @@ pub struct Done {
 
 /// The worker's side, in the child process: answer each `Compute` until `Stop`.
 pub fn worker(inbox: IpcReceiver<Task>) -> anyhow::Result<()> {
-    let Task::Hello { results } = inbox.recv().context("waiting for Hello")? else {
+    let Task::Hello { results } = handshake::recv(&inbox).context("waiting for Hello")? else {
         bail!("expected Hello first");
     };
     while let Ok(Task::Compute { index, num }) = inbox.recv() {
@@ -112,9 +120,6 @@ pub struct Trip {
     /// Rebuilding the number from the bytes.
     pub decode: Duration,
 }
-
-/// The longest the pool waits for a result before it calls a worker stuck.
-pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `multiprocessing.Pool(processes=n)`; dropping it stops the workers (`with` ends).
 pub struct Pool {
@@ -250,30 +255,54 @@ impl Pool {
 }
 
 impl Drop for Pool {
-    /// Ask every worker to stop; one still running after 2 s is killed (`terminate()`).
+    /// Ask every worker to stop, then join each (bounded: one that does not exit is killed).
     fn drop(&mut self) {
         for (_, inbox) in &self.workers {
             let _ = inbox.send(Task::Stop);
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
         for (child, _) in &mut self.workers {
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = handshake::join(child);
         }
     }
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role factorial-worker SERVER`)
+/// computes what it is sent; the parent maps four inputs over the pool. 20000, not the
+/// guide's 50000: a copy builds num-bigint unoptimised, where 50000! takes a second.
+fn main() -> anyhow::Result<()> {
+    if let Some((_, server)) = handshake::role() {
+        return worker(handshake::connect(&server)?); // the only role here
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let start = || handshake::start(handshake::this_program("factorial-worker")?);
+    let trips = Pool::new(cpus, start)?.map(&[20_000; 4])?;
+    let pids: Vec<u32> = trips.iter().map(|t| t.pid).collect();
+    println!("Pool({cpus}).map(heavy_computation, [20000] * 4): computed in pids {pids:?}");
+    let digits = trips[0].value.to_string().len(); // len(str(results[0]))
+    let same = trips.iter().all(|t| t.value == trips[0].value);
+    println!("factorial(20000) has {digits} digits; all four equal: {same}");
+    let (one, trip) = (
+        &trips[0],
+        trips[0].encode + trips[0].travel + trips[0].decode,
+    );
+    println!(
+        "sending one back ({} bytes) took {trip:.2?}; computing it {:.2?}",
+        one.bytes, one.compute
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Recorded, Recording, Span, Timeline};
+use common::timeline::{Recorded, Recording};
 use common::timing::{Secs, speedup, timed};
 
 use crate::child;
+use crate::pool_map::pool_timeline;
 
 pub const SECTION: Section = Section::new(
     "factorial",
@@ -281,22 +310,26 @@ pub const SECTION: Section = Section::new(
     "exact big-integer factorials in worker processes; what sending them back costs",
     run,
 )
+.main(|| main().report())
 .cpu_bound();
 
-/// `--role factorial-worker SERVER`.
+/// `--role factorial-worker SERVER`: `main`'s child branch.
 pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, worker)
+    child::serve(args, |server| worker(handshake::connect(server)?))
 }
 
 /// A pool of `size` `--role factorial-worker` children.
 fn pool(size: usize) -> anyhow::Result<Pool> {
-    Pool::new(size, child::starter("factorial-worker", Vec::new()))
+    Pool::new(size, || {
+        handshake::start(child::command("factorial-worker")?)
+    })
 }
 
 /// The guide's input, and what its factorial must look like.
 const NUM: u64 = 50_000;
 const JOBS: usize = 4;
-/// `len(str(factorial(50000)))`.
+/// Decimal digits of factorial(50000) (Python: `len(str(n))`, after
+/// `sys.set_int_max_str_digits(0)` from 3.11 on).
 const DIGITS: usize = 213_237;
 /// Its trailing zeros: one per factor 5 (50000/5 + 50000/25 + ... = 12,499).
 const ZEROS: usize = 12_499;
@@ -321,24 +354,22 @@ fn check_50000(value: &BigUint) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pool's `job` spans, one lane per worker process.
-fn pool_timeline(jobs: &Recorded) -> Timeline {
-    let timeline = Timeline::new();
-    timeline.extend(jobs.spans().iter().map(|s| Span {
-        lane: format!("pid {}", s.field("worker").unwrap_or("?")),
-        label: "job".to_owned(),
-        start_us: s.start_us,
-        end_us: s.end_us,
-    }));
-    timeline
+/// One run: the parent's own factorial (the reference, and one job's time), the pool's
+/// start, and the map of `JOBS` jobs with its spans.
+struct Figures {
+    cpus: usize,
+    bits: u64,
+    one: Duration,
+    started: Duration,
+    took: Duration,
+    trips: Vec<Trip>,
+    jobs: Recorded,
 }
 
-fn run() -> SectionResult {
+fn measure() -> anyhow::Result<Figures> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // One factorial here first: the reference answer, and the time of one job alone.
     let (want, one) = timed(|| factorial(NUM));
     check_50000(&want)?;
-
     let (pool, started) = timed(|| pool(cpus));
     let mut pool = pool?;
     let known = pool.map(&KNOWN.map(|(n, _)| n))?;
@@ -349,31 +380,62 @@ fn run() -> SectionResult {
     let (trips, took) = timed(|| pool.map(&[NUM; JOBS]));
     let jobs = recording.finish().named(&["job"]);
     let trips = trips?;
-    drop(pool);
-    for trip in &trips {
-        anyhow::ensure!(trip.value == want, "a worker's factorial({NUM}) differs");
-    }
+    anyhow::ensure!(
+        trips.iter().all(|t| t.value == want),
+        "a worker's factorial({NUM}) differs"
+    );
+    let bits = want.bits();
+    Ok(Figures {
+        cpus,
+        bits,
+        one,
+        started,
+        took,
+        trips,
+        jobs,
+    })
+}
 
-    let mut pids: Vec<u32> = trips.iter().map(|t| t.pid).collect();
-    pids.sort();
+fn run() -> SectionResult {
+    let f = measure()?;
+    let mut pids: Vec<u32> = f.trips.iter().map(|t| t.pid).collect();
+    pids.sort_unstable();
     pids.dedup();
+    let cpus = f.cpus;
     println!(
         "  Pool({cpus}).map over [{NUM}] * {JOBS}: computed in pids {pids:?}; the parent (pid {}) computed one itself, to check them",
         std::process::id()
     );
     println!(
-        "  factorial({NUM}): {DIGITS} digits, {ZEROS} trailing zeros, {} bits: all {JOBS} equal; \
-         factorial(25) = {} (past u64)",
-        want.bits(),
-        KNOWN[4].1
+        "  factorial({NUM}): {DIGITS} digits, {ZEROS} trailing zeros, {} bits: all {JOBS} equal; factorial(25) = {} (past u64)",
+        f.bits, KNOWN[4].1
     );
-    pool_timeline(&jobs).print();
-    figure("start the pool", Secs(started));
-    figure("one job, in the parent", Secs(one));
-    figure(format!("map of {JOBS} jobs"), Secs(took));
-    let sp = speedup(one * JOBS as u32, took);
+    pool_timeline(&f.jobs).print();
+    figure("start the pool", Secs(f.started));
+    figure("one job, in the parent", Secs(f.one));
+    figure(format!("map of {JOBS} jobs"), Secs(f.took));
+    let sp = speedup(f.one * JOBS as u32, f.took);
     figure("speedup over one by one", format!("{sp:.2}x"));
+    let (bytes, share) = report_trip(&f.trips);
+    let cheap = Evidence::new(
+        share < 0.05,
+        "sending a result back under 5% of computing it",
+        format!("{:.2}%", 100.0 * share),
+    );
+    takeaway_if(
+        &Evidence::scaling(sp, cpus.min(JOBS)).and(cheap),
+        format!(
+            "BigUint makes the guide's loop exact; {cpus} processes took the {JOBS} jobs {sp:.1}x faster, \
+             and {bytes} bytes back cost {:.2}% of the work: big results are cheap beside big computations",
+            100.0 * share
+        ),
+    );
+    Ok(())
+}
 
+/// What sending one result back cost, averaged and printed: its size, and the trip's
+/// share of the work.
+fn report_trip(trips: &[Trip]) -> (usize, f64) {
     let n = trips.len() as u32;
     let avg = |f: fn(&Trip) -> Duration| trips.iter().map(f).sum::<Duration>() / n;
     let (compute, encode, travel, decode) = (
@@ -383,7 +445,7 @@ fn run() -> SectionResult {
         avg(|t| t.decode),
     );
     let bytes = trips[0].bytes;
-    println!("  sending one result back (average of {JOBS}):");
+    println!("  sending one result back (average of {n}):");
     figure(
         "  size",
         format!("{bytes} bytes ({:.1} KiB)", bytes as f64 / 1024.0),
@@ -392,28 +454,12 @@ fn run() -> SectionResult {
     figure("  to bytes, in the worker", Secs(encode));
     figure("  through the channel", Secs(travel));
     figure("  from bytes, in the parent", Secs(decode));
-    let trip = encode + travel + decode;
-    let share = trip.as_secs_f64() / compute.as_secs_f64();
+    let share = (encode + travel + decode).as_secs_f64() / compute.as_secs_f64();
     figure(
         "  the trip against the work",
         format!("{:.2}%", 100.0 * share),
     );
-
-    let scales = Evidence::scaling(sp, cpus.min(JOBS));
-    let cheap = Evidence::new(
-        share < 0.05,
-        "sending a result back under 5% of computing it",
-        format!("{:.2}%", 100.0 * share),
-    );
-    takeaway_if(
-        &scales.and(cheap),
-        format!(
-            "BigUint makes the guide's loop exact; {cpus} processes took the {JOBS} jobs {sp:.1}x faster, \
-             and {bytes} bytes back cost {:.2}% of the work: big results are cheap beside big computations",
-            100.0 * share
-        ),
-    );
-    Ok(())
+    (bytes, share)
 }
 
 #[cfg(test)]

@@ -31,17 +31,22 @@
 //! that window, as real work on the value would; the children wait at a start gate (their
 //! standard input closing) so they really run at the same time.
 //!
+//! The parent joins its children with a time limit, as `p.join(timeout)` does: a child
+//! that never finishes (stuck, or stopped with `kill -STOP`) is killed and reported, and
+//! the program ends instead of waiting forever.
+//!
 //! Watch: with the lock the file ends at exactly children x increments, and takes longer
 //! (the work is done one process at a time); without it, many increments are lost (how
 //! many varies from run to run).
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- file-lock
+//! Copy it: cargo add anyhow@1
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -87,43 +92,9 @@ pub fn add(path: &Path, times: u64, work: Duration, locked: bool) -> io::Result<
     Ok(())
 }
 
-/// The parent's side: start every child (each reads its standard input to the end before
-/// it starts adding), then open the gate by closing their inputs, then join them all.
-pub fn start_together(commands: Vec<Command>) -> anyhow::Result<Vec<ExitStatus>> {
-    let mut children = Vec::new();
-    for mut command in commands {
-        children.push(
-            command
-                .stdin(Stdio::piped())
-                .spawn()
-                .context("starting a child")?,
-        );
-    }
-    for child in &mut children {
-        drop(child.stdin.take()); // the gate opens: end of input
-    }
-    children.iter_mut().map(|child| Ok(child.wait()?)).collect()
-}
-
-// --- run and measure ---
-
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use common::child::role_command;
-use common::cli::{Section, SectionResult};
-use common::print::{Evidence, figure, takeaway_if};
-use common::timing::{Secs, timed};
-
-pub const SECTION: Section = Section::new(
-    "file-lock",
-    "multiprocessing.Lock() around a read-modify-write shared by processes",
-    "File::lock on the shared file: the total is exact; without it updates are lost",
-    run,
-);
-
-/// `--role file-adder PATH TIMES WORK_US locked|unlocked`: wait at the gate, then `add`.
-pub fn adder_role(args: &[String]) -> anyhow::Result<()> {
+/// The child's side, `--role file-adder PATH TIMES WORK_US locked|unlocked`: wait at the
+/// start gate (standard input closing), then `add`.
+pub fn adder(args: &[String]) -> anyhow::Result<()> {
     let [path, times, work_us, mode] = args else {
         anyhow::bail!("file-adder needs PATH TIMES WORK_US locked|unlocked");
     };
@@ -140,22 +111,144 @@ pub fn adder_role(args: &[String]) -> anyhow::Result<()> {
     add(Path::new(path), times, work, locked).with_context(|| format!("adding to {path}"))
 }
 
-/// A fresh counter file, set to 0, in the temporary folder; removed when dropped.
+/// `p.join(timeout)`: wait for `child` until `deadline`; `None` if it is still running.
+pub fn join_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The parent's side: start every child (each reads its standard input to the end before
+/// it starts adding), open the gate by closing their inputs, then join them all within
+/// `limit`. Children still running then are killed, and that is an error naming them.
+pub fn start_together(commands: Vec<Command>, limit: Duration) -> anyhow::Result<Vec<ExitStatus>> {
+    let mut children = Vec::new();
+    for mut command in commands {
+        children.push(
+            command
+                .stdin(Stdio::piped())
+                .spawn()
+                .context("starting a child")?,
+        );
+    }
+    for child in &mut children {
+        drop(child.stdin.take()); // the gate opens: end of input
+    }
+    let deadline = Instant::now() + limit;
+    let (mut statuses, mut stuck) = (Vec::new(), Vec::new());
+    for child in &mut children {
+        match join_until(child, deadline)? {
+            Some(status) => statuses.push(status),
+            None => {
+                child.kill()?; // p.kill(): works on a stopped process too
+                child.wait()?;
+                stuck.push(child.id());
+            }
+        }
+    }
+    anyhow::ensure!(
+        stuck.is_empty(),
+        "children {stuck:?} still running after {limit:?}: killed"
+    );
+    Ok(statuses)
+}
+
+/// `children` copies of `adder` (this program as `--role file-adder`), each adding one
+/// `times` times to the count in `path`, started together; returns the final count.
+pub fn race(
+    path: &Path,
+    adder: impl Fn() -> io::Result<Command>,
+    (children, times): (usize, u64),
+    work: Duration,
+    locked: bool,
+) -> anyhow::Result<u64> {
+    write_count(&mut File::create(path)?, 0)?;
+    let mode = if locked { "locked" } else { "unlocked" };
+    let mut commands = Vec::new();
+    for _ in 0..children {
+        let mut command = adder()?;
+        let (times, work_us) = (times.to_string(), work.as_micros().to_string());
+        command.arg(path).args([&times, &work_us, mode]);
+        commands.push(command);
+    }
+    for status in start_together(commands, Duration::from_secs(10))? {
+        anyhow::ensure!(status.success(), "a {mode} adder failed: {status}");
+    }
+    Ok(read_count(&mut File::open(path)?)?)
+}
+
+/// The twin of `if __name__ == "__main__":`: a child adds (`--role file-adder ...`); the
+/// parent races four children, with the lock and without.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, _, rest @ ..] = &args[..]
+        && flag == "--role"
+    {
+        return adder(rest); // the only role here
+    }
+    let adder = || -> io::Result<Command> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args(["--role", "file-adder"]);
+        Ok(command)
+    };
+    let path = std::env::temp_dir().join(format!("file-lock-{}.count", std::process::id()));
+    for locked in [true, false] {
+        let count = race(&path, adder, (4, 100), Duration::from_micros(100), locked);
+        let how = if locked {
+            "with File::lock"
+        } else {
+            "without a lock"
+        };
+        println!(
+            "4 processes x 100 increments {how}: the file says {}",
+            count?
+        );
+    }
+    std::fs::remove_file(&path)?;
+    Ok(())
+}
+
+// --- run and measure ---
+
+use std::path::PathBuf;
+use std::process::Termination;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Secs, timed};
+
+pub const SECTION: Section = Section::new(
+    "file-lock",
+    "multiprocessing.Lock() around a read-modify-write shared by processes",
+    "File::lock on the shared file: the total is exact; without it updates are lost",
+    run,
+)
+.main(|| main().report());
+
+/// A fresh counter file in the temporary folder; removed when dropped.
 struct CountFile(PathBuf);
 
 impl CountFile {
     fn new() -> anyhow::Result<CountFile> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "multiprocessing-demo-file-lock-{}-{}.count",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, 0u64.to_le_bytes())
-            .with_context(|| format!("creating {}", path.display()))?;
-        Ok(CountFile(path))
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!(
+            "multiprocessing-demo-file-lock-{}-{n}.count",
+            std::process::id()
+        );
+        let file = CountFile(std::env::temp_dir().join(name));
+        write_count(&mut File::create(&file.0)?, 0)?;
+        Ok(file)
     }
 
+    #[cfg(test)]
     fn count(&self) -> anyhow::Result<u64> {
         Ok(read_count(&mut File::open(&self.0)?)?)
     }
@@ -167,25 +260,10 @@ impl Drop for CountFile {
     }
 }
 
-/// `children` processes each adding one `times` times to a fresh file: the final count.
-fn race(children: usize, times: u64, work: Duration, locked: bool) -> anyhow::Result<u64> {
-    let file = CountFile::new()?;
-    let mode = if locked { "locked" } else { "unlocked" };
-    let commands = (0..children)
-        .map(|_| {
-            let mut command = role_command(env!("CARGO_PKG_NAME"), "file-adder")?;
-            command
-                .arg(&file.0)
-                .arg(times.to_string())
-                .arg(work.as_micros().to_string())
-                .arg(mode);
-            Ok(command)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for status in start_together(commands)? {
-        anyhow::ensure!(status.success(), "a {mode} adder failed: {status}");
-    }
-    file.count()
+/// `race` in a fresh file, with this demo's `--role file-adder` children.
+fn race_in_demo(children: usize, times: u64, work: Duration, locked: bool) -> anyhow::Result<u64> {
+    let adder = || crate::child::command("file-adder").map_err(io::Error::other);
+    race(&CountFile::new()?.0, adder, (children, times), work, locked)
 }
 
 const CHILDREN: usize = 4;
@@ -199,13 +277,13 @@ fn run() -> SectionResult {
         "  {CHILDREN} processes x {TIMES} read-modify-writes of one file (a u64), {} of work in each, started together",
         Secs(WORK)
     );
-    let (locked, t_locked) = timed(|| race(CHILDREN, TIMES, WORK, true));
+    let (locked, t_locked) = timed(|| race_in_demo(CHILDREN, TIMES, WORK, true));
     let locked = locked?;
     anyhow::ensure!(
         locked == total,
         "with the lock the count is {locked}, not {total}"
     );
-    let (unlocked, t_unlocked) = timed(|| race(CHILDREN, TIMES, WORK, false));
+    let (unlocked, t_unlocked) = timed(|| race_in_demo(CHILDREN, TIMES, WORK, false));
     let unlocked = unlocked?;
     anyhow::ensure!(
         unlocked <= total,
@@ -242,13 +320,48 @@ mod tests {
 
     #[test]
     fn with_the_lock_every_increment_counts() {
-        assert_eq!(race(3, 100, Duration::ZERO, true).unwrap(), 300);
-        assert_eq!(race(2, 20, WORK, true).unwrap(), 40);
+        assert_eq!(race_in_demo(3, 100, Duration::ZERO, true).unwrap(), 300);
+        assert_eq!(race_in_demo(2, 20, WORK, true).unwrap(), 40);
     }
 
     #[test]
     fn without_the_lock_the_count_never_goes_over() {
-        assert!(race(2, 50, WORK, false).unwrap() <= 100);
+        assert!(race_in_demo(2, 50, WORK, false).unwrap() <= 100);
+    }
+
+    #[test]
+    fn a_stopped_child_is_killed_and_reported_within_the_limit() {
+        // Two real adders and one child that stops itself (`kill -STOP`), all at the gate.
+        let file = CountFile::new().unwrap();
+        let mut commands = Vec::new();
+        for _ in 0..2 {
+            let mut adder = crate::child::command("file-adder").unwrap();
+            adder.arg(&file.0).args(["10", "0", "locked"]);
+            commands.push(adder);
+        }
+        let mut stopper = Command::new("sh");
+        stopper.args(["-c", "kill -STOP $$"]);
+        commands.push(stopper);
+        let limit = Duration::from_millis(500);
+        let started = Instant::now();
+        let err = start_together(commands, limit).unwrap_err().to_string();
+        // A generous bound: the point is that it ends, not how fast.
+        assert!(started.elapsed() < limit + Duration::from_secs(10), "{err}");
+        let pids: Vec<u32> = err
+            .split(['[', ']'])
+            .nth(1)
+            .map(|list| list.split(", ").filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default();
+        assert_eq!(pids.len(), 1, "only the stopped child is reported: {err}");
+        assert!(
+            !Path::new(&format!("/proc/{}", pids[0])).exists(),
+            "killed and reaped"
+        );
+        assert_eq!(
+            file.count().unwrap(),
+            20,
+            "the other two finished their work"
+        );
     }
 
     #[test]
@@ -282,8 +395,8 @@ mod tests {
 
     #[test]
     fn bad_adder_arguments_are_errors() {
-        assert!(adder_role(&["x".to_owned()]).is_err());
-        let err = adder_role(&["p".into(), "5".into(), "0".into(), "maybe".into()]).unwrap_err();
+        assert!(adder(&["x".to_owned()]).is_err());
+        let err = adder(&["p".into(), "5".into(), "0".into(), "maybe".into()]).unwrap_err();
         assert!(err.to_string().contains("locked or unlocked"), "{err}");
     }
 }

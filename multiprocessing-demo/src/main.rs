@@ -1,6 +1,10 @@
 //! Python's `multiprocessing`, in Rust. `cargo run -p multiprocessing-demo -- --list` shows
 //! the sections; each lives in its own file, named after the Python idea it mirrors.
 
+// Every lesson that starts a child includes its own copy of `handshake.rs`, as it does when
+// copied into a project of its own (`#[path = "handshake.rs"] mod handshake;`).
+#![allow(clippy::duplicate_mod)]
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -20,10 +24,13 @@ mod process_basics;
 mod queue;
 mod serialization_cost;
 mod shared_memory;
+mod spawn_self;
 mod startup_cost;
+mod work_stealing;
 
 const SECTIONS: &[Section] = &[
     process_basics::SECTION,
+    spawn_self::SECTION,
     own_memory::SECTION,
     queue::SECTION,
     pipe::SECTION,
@@ -36,15 +43,19 @@ const SECTIONS: &[Section] = &[
     serialization_cost::SECTION,
     crash_isolation::SECTION,
     par_iter::SECTION,
+    work_stealing::SECTION,
 ];
 
 /// The parts this binary plays when it is started as a child process. The runner checks
 /// for `--role NAME` before anything else: this is `if __name__ == "__main__":` in Rust.
+/// Each lesson's `main` dispatches its own roles the same way (`SECTION --lesson`).
 const ROLES: &[Role] = &[
     Role::new("square", process_basics::square),
     Role::new("sleeper", process_basics::sleeper),
+    Role::new("timed-sleeper", process_basics::timed_sleeper),
+    Role::new("greeter", spawn_self::greeter_role),
     Role::new("bump", own_memory::bump_role),
-    Role::new("file-adder", file_lock::adder_role),
+    Role::new("file-adder", file_lock::adder),
     Role::new("queue-worker", queue::worker_role),
     Role::new("pipe-child", pipe::child_role),
     Role::new("shm-reader", shared_memory::reader_role),
@@ -65,6 +76,7 @@ const ROLES: &[Role] = &[
 /// The sections whose children connect back through an `IpcOneShotServer`, which needs a
 /// usable temporary folder (see `child::one_shot_server`).
 const NEED_TEMP_DIR: &[&str] = &[
+    spawn_self::SECTION.name,
     queue::SECTION.name,
     pipe::SECTION.name,
     shared_memory::SECTION.name,

@@ -24,28 +24,18 @@
 //! Watch: the final dict holds every child's key and `visits` = children x 100 exactly.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- manager-dict
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::collections::BTreeMap;
 use std::process::Child;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
-
-/// The longest anyone waits for an answer before calling the other side stuck.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// `rx.recv()`, but give up after [`PATIENCE`].
-fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
-where
-    T: Serialize + for<'de> Deserialize<'de>,
-{
-    match rx.try_recv_timeout(PATIENCE) {
-        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
-        received => Ok(received?),
-    }
-}
 
 /// What a proxy can ask the manager.
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,7 +118,7 @@ impl DictProxy {
         self.manager
             .send(request(self.reply_tx.clone()))
             .context("the manager is gone")?;
-        recv_within(&self.replies)
+        handshake::recv(&self.replies)
     }
 
     pub fn set(&self, key: &str, value: i64) -> anyhow::Result<()> {
@@ -176,7 +166,7 @@ pub struct WorkerArgs {
 /// A worker process, given its inbox: `d[key] = value`, reads it back, then makes
 /// `visits` atomic adds.
 pub fn worker(inbox: IpcReceiver<WorkerArgs>) -> anyhow::Result<()> {
-    let job = recv_within(&inbox)?;
+    let job = handshake::recv(&inbox)?;
     let d = DictProxy::new(job.manager)?;
     d.set(&job.key, job.value)?;
     anyhow::ensure!(
@@ -216,13 +206,13 @@ pub fn run_manager(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for mut w in workers {
-        let status = w.wait()?; // p.join()
+        let status = handshake::join(&mut w)?; // p.join()
         anyhow::ensure!(status.success(), "a dict worker failed: {status}");
     }
     let d = DictProxy::new(manager_inbox.clone())?;
     let all = d.snapshot()?;
     manager_inbox.send(Request::Shutdown)?;
-    let status = manager.0.wait()?;
+    let status = handshake::join(&mut manager.0)?;
     anyhow::ensure!(status.success(), "the manager failed: {status}");
     Ok(all)
 }
@@ -239,7 +229,30 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The twin of `if __name__ == "__main__":`: the manager's and the workers' roles, then
+/// the parent runs a manager and four workers and prints the final dict.
+fn main() -> anyhow::Result<()> {
+    match handshake::role() {
+        Some((role, server)) if role == "manager" => return manager(handshake::connect(&server)?),
+        Some((role, server)) if role == "dict-worker" => {
+            return worker(handshake::connect(&server)?);
+        }
+        Some((role, _)) => bail!("no role {role} in this program"),
+        None => {} // the parent
+    }
+    let all = run_manager(
+        || handshake::start(handshake::this_program("manager")?),
+        || handshake::start(handshake::this_program("dict-worker")?),
+        &[("a", 1), ("b", 2), ("c", 3), ("d", 4)],
+        100,
+    )?;
+    println!("dict(d) = {all:?}");
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
@@ -252,22 +265,23 @@ pub const SECTION: Section = Section::new(
     "Manager().dict(), d[key] = value in children",
     "a manager process owns the map; children send it requests, one at a time",
     run,
-);
+)
+.main(|| main().report());
 
-/// `--role manager SERVER`.
+/// `--role manager SERVER`: `main`'s child branch.
 pub fn manager_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, manager)
+    child::serve(args, |server| manager(handshake::connect(server)?))
 }
 
-/// `--role dict-worker SERVER`.
+/// `--role dict-worker SERVER`: `main`'s child branch.
 pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, worker)
+    child::serve(args, |server| worker(handshake::connect(server)?))
 }
 
 fn manage(entries: &[(&str, i64)], visits: u32) -> anyhow::Result<BTreeMap<String, i64>> {
     run_manager(
-        child::starter("manager", Vec::new()),
-        child::starter("dict-worker", Vec::new()),
+        || handshake::start(child::command("manager")?),
+        || handshake::start(child::command("dict-worker")?),
         entries,
         visits,
     )
@@ -279,12 +293,12 @@ fn run() -> SectionResult {
     let (all, took) = timed(|| manage(&entries, visits));
     let all = all?;
     println!("  dict(d) = {all:?}");
-    for (key, value) in entries {
-        anyhow::ensure!(all.get(key) == Some(&value), "{key} should be {value}");
-    }
-    let want = entries.len() as i64 * i64::from(visits);
-    anyhow::ensure!(all.get("visits") == Some(&want), "visits should be {want}");
-    anyhow::ensure!(all.len() == entries.len() + 1, "unexpected keys");
+    let mut want: BTreeMap<String, i64> = entries.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
+    want.insert(
+        "visits".to_owned(),
+        entries.len() as i64 * i64::from(visits),
+    );
+    anyhow::ensure!(all == want, "the dict should be {want:?}");
     figure("visits (every one counted)", all["visits"]);
     figure("manager + 4 workers, total", Secs(took));
     takeaway(
@@ -311,7 +325,7 @@ mod tests {
     fn a_failed_run_leaves_no_manager_behind() {
         let pid = std::cell::Cell::new(0);
         let start_manager = || {
-            let (manager, inbox) = child::start::<Request>("manager", &[])?;
+            let (manager, inbox) = handshake::start::<Request>(child::command("manager")?)?;
             pid.set(manager.id());
             Ok((manager, inbox))
         };
@@ -329,7 +343,8 @@ mod tests {
 
     #[test]
     fn a_proxy_gets_sets_and_adds() {
-        let (mut manager, inbox) = child::start::<Request>("manager", &[]).unwrap();
+        let (mut manager, inbox) =
+            handshake::start::<Request>(child::command("manager").unwrap()).unwrap();
         let d = DictProxy::new(inbox.clone()).unwrap();
         assert_eq!(d.get("k").unwrap(), None);
         d.set("k", 5).unwrap();
@@ -338,6 +353,6 @@ mod tests {
         // Every proxy gone: the manager's inbox disconnects and it exits by itself.
         drop(d);
         drop(inbox);
-        assert!(child::join(&mut manager).unwrap().success());
+        assert!(handshake::join(&mut manager).unwrap().success());
     }
 }

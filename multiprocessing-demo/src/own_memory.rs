@@ -32,6 +32,7 @@
 //! parent afterwards.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- own-memory
+//! Copy it: cargo add anyhow@1
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,11 @@ pub static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `global counter; counter += 100`: returns the value this process now sees.
 pub fn bump() -> u64 {
     COUNTER.fetch_add(100, Ordering::SeqCst) + 100
+}
+
+/// The child's side, `--role bump`: bump this process's `COUNTER`, print what it sees.
+pub fn bump_and_print() {
+    println!("{}", bump());
 }
 
 /// `Process(target=bump)`, `start()`, `join()`: the child prints what it saw. `child` is
@@ -64,11 +70,28 @@ pub fn bump_in_thread() -> anyhow::Result<u64> {
         .map_err(|_| anyhow!("the thread panicked"))
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role bump`) bumps its own copy;
+/// the parent sets 7, has a child bump it, then a thread.
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--role") {
+        bump_and_print(); // the only role here
+        return Ok(());
+    }
+    COUNTER.store(7, Ordering::SeqCst); // counter = 7
+    let mut child = Command::new(std::env::current_exe()?);
+    child.args(["--role", "bump"]);
+    println!("the child sees {}", bump_in_process(child)?);
+    println!("the parent sees {}", COUNTER.load(Ordering::SeqCst));
+    println!("a thread sees {}", bump_in_thread()?);
+    println!("the parent sees {}", COUNTER.load(Ordering::SeqCst));
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
 use std::time::Duration;
 
-use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
 use common::timing::{Secs, timed};
@@ -78,11 +101,12 @@ pub const SECTION: Section = Section::new(
     "each process has its own memory: a global changed in a child",
     "a child's change to a static stays in the child; a thread's is the parent's",
     run,
-);
+)
+.main(|| main().report());
 
-/// `--role bump`: bump this process's `COUNTER` and print what it sees.
+/// `--role bump`: `main`'s child branch.
 pub fn bump_role(_args: &[String]) -> anyhow::Result<()> {
-    println!("{}", bump());
+    bump_and_print();
     Ok(())
 }
 
@@ -101,8 +125,7 @@ struct Seen {
 fn story() -> anyhow::Result<(Seen, Duration, Duration)> {
     COUNTER.store(7, Ordering::SeqCst); // counter = 7
     let parent_before = COUNTER.load(Ordering::SeqCst);
-    let (child, in_child) =
-        timed(|| bump_in_process(role_command(env!("CARGO_PKG_NAME"), "bump")?));
+    let (child, in_child) = timed(|| bump_in_process(crate::child::command("bump")?));
     let parent_after_child = COUNTER.load(Ordering::SeqCst);
     let (thread, in_thread) = timed(bump_in_thread);
     let parent_after_thread = COUNTER.load(Ordering::SeqCst);

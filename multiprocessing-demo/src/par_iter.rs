@@ -22,6 +22,15 @@
 //! machine; both ways give the sequential answer.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- par-iter
+//! Copy it: cargo add rayon@1 tracing@0.1
+
+use std::time::Instant;
+
+/// The guides' `compute(n)`: `sum(i * i for i in range(n))` (a `u64` wraps past n = 3.8
+/// million).
+pub fn compute(n: u64) -> u64 {
+    (0..n).fold(0u64, |sum, i| sum.wrapping_add(i.wrapping_mul(i)))
+}
 
 /// `sum(compute(n) for n in inputs)`, one input after another.
 pub fn sequential(inputs: &[u64], compute: impl Fn(u64) -> u64) -> u128 {
@@ -50,6 +59,28 @@ pub fn with_join(inputs: &[u64], compute: &(impl Fn(u64) -> u64 + Sync)) -> u128
     a + b
 }
 
+/// The twin of `if __name__ == "__main__":`: the same 64 inputs one by one, with
+/// `par_iter` and with `join`.
+fn main() {
+    let inputs = vec![300_000; 64];
+    let start = Instant::now();
+    let total = sequential(&inputs, compute);
+    println!("sequential: {total} in {:.2?}", start.elapsed());
+    let threads = rayon::current_num_threads();
+    let start = Instant::now();
+    let total = with_par_iter(&inputs, compute);
+    println!(
+        "par_iter on {threads} threads: {total} in {:.2?}",
+        start.elapsed()
+    );
+    let start = Instant::now();
+    let total = with_join(&inputs, &compute);
+    println!(
+        "join on {threads} threads: {total} in {:.2?}",
+        start.elapsed()
+    );
+}
+
 // --- run and measure ---
 
 use std::time::Duration;
@@ -66,6 +97,10 @@ pub const SECTION: Section = Section::new(
     "no GIL: par_iter and join on all cores in one process, speedup and efficiency",
     run,
 )
+.main(|| {
+    main();
+    std::process::ExitCode::SUCCESS
+})
 .cpu_bound();
 
 /// One item's work, below the `u64` overflow of the sum of squares (3.8 million).
@@ -143,6 +178,11 @@ mod tests {
         let inputs: Vec<u64> = (0..37).map(|k| k * 1_000).collect();
         let want = sequential(&inputs, sum_of_squares);
         assert_eq!(want, expected(&inputs));
+        assert_eq!(
+            sequential(&inputs, compute),
+            want,
+            "the lesson's compute agrees"
+        );
         let recording = Recording::start();
         assert_eq!(with_par_iter(&inputs, sum_of_squares), want);
         let computes = recording.finish().named(&["compute"]);

@@ -20,31 +20,21 @@
 //! `Drop` closes a connection (Python's `conn.close()`); the other end's `recv` then
 //! returns `Disconnected`.
 //!
-//! Watch: every reply comes from the child's pid; one round trip (send, the child wakes,
-//! replies, the parent wakes) costs tens of microseconds.
+//! Watch: every reply comes from the child's pid; in the demo, one round trip (send, the
+//! child wakes, replies, the parent wakes) costs tens of microseconds.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- pipe
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::process::Child;
-use std::time::Duration;
 
 use anyhow::Context;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
-
-/// The longest either end waits for the other before it calls it stuck.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// `conn.recv()`, but give up after [`PATIENCE`]: the other end is stuck or gone.
-fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
-where
-    T: Serialize + for<'de> Deserialize<'de>,
-{
-    match rx.try_recv_timeout(PATIENCE) {
-        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
-        received => Ok(received?),
-    }
-}
 
 /// Parent -> child.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,7 +56,7 @@ pub enum ToParent {
 
 /// The child's end, given its inbox: answer every `Square` until `Close`.
 pub fn child_end(inbox: IpcReceiver<ToChild>) -> anyhow::Result<()> {
-    let ToChild::Hello(to_parent) = recv_within(&inbox)? else {
+    let ToChild::Hello(to_parent) = handshake::recv(&inbox)? else {
         anyhow::bail!("the parent must say Hello first");
     };
     let pid = std::process::id();
@@ -106,7 +96,7 @@ pub fn open(
     let (child, send) = start()?;
     let (to_parent, recv) = ipc::channel()?;
     send.send(ToChild::Hello(to_parent))?;
-    let ToParent::Ready { pid } = recv_within(&recv)? else {
+    let ToParent::Ready { pid } = handshake::recv(&recv)? else {
         anyhow::bail!("the child must say Ready first");
     };
     Ok(Conn {
@@ -121,7 +111,7 @@ impl Conn {
     /// `conn.send(n); conn.recv()`.
     pub fn square(&self, n: u64) -> anyhow::Result<u64> {
         self.send.send(ToChild::Square(n))?;
-        match recv_within(&self.recv)? {
+        match handshake::recv(&self.recv)? {
             ToParent::Squared { n: m, square, .. } if m == n => Ok(square),
             other => anyhow::bail!("expected the square of {n}, got {other:?}"),
         }
@@ -130,16 +120,37 @@ impl Conn {
     /// `conn.send(None); p.join()`: returns how many requests the child handled.
     pub fn close(mut self) -> anyhow::Result<u64> {
         self.send.send(ToChild::Close)?;
-        let ToParent::Bye { handled } = recv_within(&self.recv)? else {
+        let ToParent::Bye { handled } = handshake::recv(&self.recv)? else {
             anyhow::bail!("expected Bye");
         };
-        let status = self.child.wait()?; // it said Bye: it is exiting
+        let status = handshake::join(&mut self.child)?; // it said Bye: it is exiting
         anyhow::ensure!(status.success(), "the pipe child failed: {status}");
         Ok(handled)
     }
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role pipe-child SERVER`) squares
+/// what it is sent; the parent opens the pipe, sends three numbers and closes it.
+fn main() -> anyhow::Result<()> {
+    if let Some((_, server)) = handshake::role() {
+        return child_end(handshake::connect(&server)?); // the only role here
+    }
+    let conn = open(|| handshake::start(handshake::this_program("pipe-child")?))?;
+    println!(
+        "parent pid {} <-> child pid {}",
+        std::process::id(),
+        conn.child_pid
+    );
+    for n in [3, 7, 12] {
+        println!("sent {n}, the child replied {}", conn.square(n)?);
+    }
+    println!("the child handled {} requests", conn.close()?);
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
@@ -152,15 +163,16 @@ pub const SECTION: Section = Section::new(
     "parent_conn, child_conn = multiprocessing.Pipe()",
     "two typed channels, one each way: the child mails its sender to the parent",
     run,
-);
+)
+.main(|| main().report());
 
-/// `--role pipe-child SERVER`.
+/// `--role pipe-child SERVER`: `main`'s child branch.
 pub fn child_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, child_end)
+    child::serve(args, |server| child_end(handshake::connect(server)?))
 }
 
 fn open_pipe() -> anyhow::Result<Conn> {
-    open(child::starter("pipe-child", Vec::new()))
+    open(|| handshake::start(child::command("pipe-child")?))
 }
 
 fn run() -> SectionResult {
@@ -218,14 +230,15 @@ mod tests {
         let mut conn = open_pipe().unwrap();
         // Swap our sender for one to nowhere: the child's inbox loses its last sender.
         drop(std::mem::replace(&mut conn.send, ipc::channel().unwrap().0));
-        let status = child::join(&mut conn.child).unwrap();
+        let status = handshake::join(&mut conn.child).unwrap();
         assert_eq!(status.code(), Some(1), "recv saw Disconnected");
     }
 
     #[test]
     fn a_child_whose_parent_hangs_up_before_hello_fails_cleanly() {
-        let (mut c, inbox) = child::start::<ToChild>("pipe-child", &[]).unwrap();
+        let (mut c, inbox) =
+            handshake::start::<ToChild>(child::command("pipe-child").unwrap()).unwrap();
         drop(inbox);
-        assert_eq!(child::join(&mut c).unwrap().code(), Some(1));
+        assert_eq!(handshake::join(&mut c).unwrap().code(), Some(1));
     }
 }

@@ -25,23 +25,39 @@
 //! with nothing to pickle. With large chunks the process pool's overhead (starting the
 //! children, a message per chunk) is small, and its time comes close to rayon's.
 //!
-//! Watch: both timelines show one busy lane per core; the pool's lanes are pids (a `chunk`
-//! span from sending a chunk to receiving its results), rayon's are threads.
+//! Watch: both give the same results, in input order; in the demo, both timelines show one
+//! busy lane per core; the pool's lanes are pids (a `chunk` span from sending a chunk to
+//! receiving its results), rayon's are threads.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- pool-map
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 rayon@1 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::collections::VecDeque;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use handshake::PATIENCE;
 use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The longest the pool waits for any result before it calls itself stuck.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+/// `compute(n)` refuses inputs above this (Python would raise `ValueError`).
+pub const MAX_N: u64 = 1_000_000_000;
+
+/// The guides' `compute(n)`: `sum(i * i for i in range(n))`, exact up to n = 3.8 million
+/// (past that a `u64` wraps).
+pub fn compute(n: u64) -> Result<u64, String> {
+    if n > MAX_N {
+        return Err(format!("compute({n}): n above {MAX_N} is refused"));
+    }
+    Ok((0..n).fold(0u64, |sum, i| sum.wrapping_add(i.wrapping_mul(i))))
+}
 
 /// Parent -> worker.
 #[derive(Serialize, Deserialize)]
@@ -72,10 +88,7 @@ pub fn worker(
     inbox: IpcReceiver<Task>,
     compute: impl Fn(u64) -> Result<u64, String>,
 ) -> anyhow::Result<()> {
-    let Task::Hello { results } = inbox
-        .try_recv_timeout(PATIENCE)
-        .context("waiting for Hello")?
-    else {
+    let Task::Hello { results } = handshake::recv(&inbox).context("waiting for Hello")? else {
         bail!("expected Hello first");
     };
     let pid = std::process::id();
@@ -247,18 +260,13 @@ impl Pool {
 }
 
 impl Drop for Pool {
-    /// Ask every worker to stop; one still busy after 2 s is killed (Python's `terminate()`).
+    /// Ask every worker to stop, then join each (bounded: one that does not exit is killed).
     fn drop(&mut self) {
         for w in &self.workers {
             let _ = w.inbox.send(Task::Stop);
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
         for w in &mut self.workers {
-            while matches!(w.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = w.child.kill();
-            let _ = w.child.wait();
+            let _ = handshake::join(&mut w.child);
         }
     }
 }
@@ -284,7 +292,40 @@ pub fn with_rayon(
     Ok(chunks.concat())
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role pool-worker SERVER`) works
+/// on the chunks it is sent; the parent maps 64 inputs with a process pool, then rayon.
+fn main() -> anyhow::Result<()> {
+    if let Some((_, server)) = handshake::role() {
+        return worker(handshake::connect(&server)?, compute); // the only role here
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let inputs: Vec<u64> = (0..64).map(|k| 100_000 + k).collect();
+    let chunksize = default_chunksize(inputs.len(), workers);
+    let start = || handshake::start(handshake::this_program("pool-worker")?);
+    let started = Instant::now();
+    let by_pool = Pool::new(workers, Box::new(start))?.map(&inputs, chunksize)?;
+    println!(
+        "Pool({workers}).map, chunksize {chunksize}: {} results in {:.2?}",
+        by_pool.len(),
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let by_rayon = with_rayon(&inputs, chunksize, compute).map_err(anyhow::Error::msg)?;
+    println!(
+        "rayon: the same results: {} in {:.2?}",
+        by_rayon == by_pool,
+        started.elapsed()
+    );
+    println!(
+        "in input order: compute({}) = {}, compute({}) = {}",
+        inputs[0], by_pool[0], inputs[63], by_pool[63]
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -301,6 +342,7 @@ pub const SECTION: Section = Section::new(
     "worker processes fed chunks, results in input order; against sequential and rayon",
     run,
 )
+.main(|| main().report())
 .cpu_bound()
 .twin(&TWIN);
 
@@ -319,49 +361,86 @@ const TWIN: Twin = Twin::new(
     ],
 );
 
-/// `compute(n)` refuses inputs above this (Python would raise `ValueError`).
-pub const MAX_N: u64 = 1_000_000_000;
-
-/// The guides' `compute(n)`: `sum(i * i for i in range(n))`, exact up to n = 3.8 million.
-pub fn compute(n: u64) -> Result<u64, String> {
+/// `compute` with `common`'s loop, optimised even in a dev build so that the timings
+/// mean something: the same answers and the same refusal.
+pub fn fast_compute(n: u64) -> Result<u64, String> {
     if n > MAX_N {
-        return Err(format!("compute({n}): n above {MAX_N} is refused"));
+        return compute(n);
     }
     Ok(sum_of_squares(n))
 }
 
-/// `--role pool-worker SERVER`.
-pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, |inbox| worker(inbox, compute))
+/// A pool worker role: `main`'s child branch, with `compute`.
+pub fn serve_worker(
+    args: &[String],
+    compute: impl Fn(u64) -> Result<u64, String>,
+) -> anyhow::Result<()> {
+    child::serve(args, |server| worker(handshake::connect(server)?, compute))
 }
 
-/// A pool of `size` `--role pool-worker` children.
-pub fn pool(size: usize) -> anyhow::Result<Pool> {
-    Pool::new(size, Box::new(child::starter("pool-worker", Vec::new())))
+/// `--role pool-worker SERVER`.
+pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
+    serve_worker(args, fast_compute)
+}
+
+/// A pool of `size` children, each this demo as `--role ROLE ARGS... SERVER`.
+pub fn pool_of(size: usize, role: &'static str, args: Vec<String>) -> anyhow::Result<Pool> {
+    Pool::new(
+        size,
+        Box::new(move || {
+            let mut command = child::command(role)?;
+            command.args(&args);
+            handshake::start(command)
+        }),
+    )
+}
+
+fn pool(size: usize) -> anyhow::Result<Pool> {
+    pool_of(size, "pool-worker", Vec::new())
 }
 
 fn expected(inputs: &[u64]) -> Vec<u64> {
     inputs.iter().map(|&n| sum_of_squares_expected(n)).collect()
 }
 
-/// `[compute(n) for n in inputs]`.
-fn sequential(inputs: &[u64]) -> anyhow::Result<Vec<u64>> {
-    inputs
-        .iter()
-        .map(|&n| compute(n).map_err(|e| anyhow!(e)))
-        .collect()
-}
-
-/// The pool's `chunk` spans, one lane per worker process.
-pub fn pool_timeline(chunks: &Recorded) -> Timeline {
+/// A pool's spans (`chunk`, `job`), one lane per worker process.
+pub fn pool_timeline(spans: &Recorded) -> Timeline {
     let timeline = Timeline::new();
-    timeline.extend(chunks.spans().iter().map(|s| Span {
+    timeline.extend(spans.spans().iter().map(|s| Span {
         lane: format!("pid {}", s.field("worker").unwrap_or("?")),
-        label: "chunk".to_owned(),
+        label: s.name.to_owned(),
         start_us: s.start_us,
         end_us: s.end_us,
     }));
     timeline
+}
+
+/// One way's rounds: each one's time, and the spans of the fastest.
+#[derive(Default)]
+pub struct Rounds {
+    pub times: Vec<Duration>,
+    pub spans: Recorded,
+}
+
+impl Rounds {
+    /// One more round: `f()`, timed, keeping the spans named `span` if it is the fastest.
+    pub fn time<T>(&mut self, span: &str, f: impl FnOnce() -> T) -> T {
+        let recording = Recording::start();
+        let (out, took) = timed(f);
+        let spans = recording.finish().named(&[span]);
+        if self.times.iter().all(|&t| took < t) {
+            self.spans = spans;
+        }
+        self.times.push(took);
+        out
+    }
+
+    /// The fastest round, and the spread: the slowest over the fastest.
+    pub fn best(&self) -> (Duration, f64) {
+        let best = self.times.iter().copied().min().unwrap_or_default();
+        let worst = self.times.iter().copied().max().unwrap_or_default();
+        (best, worst.as_secs_f64() / best.as_secs_f64().max(1e-9))
+    }
 }
 
 /// One input: below the point where the sum of squares overflows `u64` (3.8 million), so
@@ -375,60 +454,32 @@ const INPUTS: usize = 512;
 /// second of Python, sequentially, on a quiet machine), after the section's own.
 const ITEM_WITH_PYTHON: u64 = 20_000;
 
-/// The best round of each way, and that round's spans.
-struct Best {
-    seq: Duration,
-    pool: Duration,
-    rayon: Duration,
-    pool_spans: Recorded,
-    rayon_spans: Recorded,
-}
-
 /// `compute(item)` over `INPUTS` inputs sequentially, in a process pool and with rayon,
 /// every result checked. Three rounds, the three ways taken in turn so that a burst of
-/// load from other programs hits them alike; each keeps its best round.
-fn best_of_3(
+/// load from other programs hits them alike.
+fn measure(
     item: u64,
     workers: usize,
     chunksize: usize,
     rayon_pool: &rayon::ThreadPool,
-) -> anyhow::Result<Best> {
+) -> anyhow::Result<[Rounds; 3]> {
     let inputs = vec![item; INPUTS];
     let want = expected(&inputs);
-    let mut best = Best {
-        seq: Duration::MAX,
-        pool: Duration::MAX,
-        rayon: Duration::MAX,
-        pool_spans: Recorded::default(),
-        rayon_spans: Recorded::default(),
-    };
+    let mut rounds: [Rounds; 3] = Default::default();
+    let [seq, by_pool, by_rayon] = &mut rounds;
     for _ in 0..3 {
-        let (seq, t) = timed(|| sequential(&inputs));
-        anyhow::ensure!(seq? == want, "sequential result is wrong");
-        best.seq = best.seq.min(t);
-
+        let got: Result<Vec<u64>, _> =
+            seq.time("", || inputs.iter().map(|&n| fast_compute(n)).collect());
+        anyhow::ensure!(got.as_ref() == Ok(&want), "sequential result is wrong");
         // `with Pool(workers) as pool: pool.map(...)`: starting the pool is part of the cost.
-        let recording = Recording::start();
-        let (by_pool, t) = timed(|| pool(workers)?.map(&inputs, chunksize));
-        let spans = recording.finish().named(&["chunk"]);
-        anyhow::ensure!(by_pool? == want, "the pool's result is wrong");
-        if t < best.pool {
-            (best.pool, best.pool_spans) = (t, spans);
-        }
-
-        let recording = Recording::start();
-        let (by_rayon, t) =
-            timed(|| rayon_pool.install(|| with_rayon(&inputs, chunksize, compute)));
-        let spans = recording.finish().named(&["chunk"]);
-        anyhow::ensure!(
-            by_rayon.map_err(|e| anyhow!(e))? == want,
-            "rayon's result is wrong"
-        );
-        if t < best.rayon {
-            (best.rayon, best.rayon_spans) = (t, spans);
-        }
+        let got = by_pool.time("chunk", || pool(workers)?.map(&inputs, chunksize));
+        anyhow::ensure!(got? == want, "the pool's result is wrong");
+        let got = by_rayon.time("chunk", || {
+            rayon_pool.install(|| with_rayon(&inputs, chunksize, fast_compute))
+        });
+        anyhow::ensure!(got.as_ref() == Ok(&want), "rayon's result is wrong");
     }
-    Ok(best)
+    Ok(rounds)
 }
 
 fn run() -> SectionResult {
@@ -437,38 +488,28 @@ fn run() -> SectionResult {
     let rayon_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .build()?;
-    let Best {
-        seq: t_seq,
-        pool: t_pool,
-        rayon: t_rayon,
-        pool_spans,
-        rayon_spans,
-    } = best_of_3(ITEM, workers, chunksize, &rayon_pool)?;
-
+    let [seq, by_pool, by_rayon] = measure(ITEM, workers, chunksize, &rayon_pool)?;
+    let [(t_seq, _), (t_pool, _), (t_rayon, _)] = [&seq, &by_pool, &by_rayon].map(Rounds::best);
     println!(
         "  compute({ITEM}) x {INPUTS}, {workers} worker{}, chunksize {chunksize}, best of 3",
         if workers == 1 { "" } else { "s" }
     );
     println!("  every result checked and exact (below 3.8 million, u64 does not overflow)");
     println!("  process pool (lanes are worker processes):");
-    pool_timeline(&pool_spans).print();
+    pool_timeline(&by_pool.spans).print();
     println!("  rayon (lanes are threads in this process):");
-    rayon_spans.print(Lanes::ThreadId);
+    by_rayon.spans.print(Lanes::ThreadId);
     figure("sequential", Secs(t_seq));
     figure("process pool (with startup)", Secs(t_pool));
     figure("rayon par_chunks", Secs(t_rayon));
     let (s_pool, s_rayon) = (speedup(t_seq, t_pool), speedup(t_seq, t_rayon));
-    figure(
-        "pool speedup / efficiency",
-        format!("{s_pool:.2}x / {:.0}%", 100.0 * efficiency(s_pool, workers)),
-    );
-    figure(
-        "rayon speedup / efficiency",
-        format!(
-            "{s_rayon:.2}x / {:.0}%",
-            100.0 * efficiency(s_rayon, workers)
-        ),
-    );
+    for (name, s) in [("pool", s_pool), ("rayon", s_rayon)] {
+        let e = 100.0 * efficiency(s, workers);
+        figure(
+            format!("{name} speedup / efficiency"),
+            format!("{s:.2}x / {e:.0}%"),
+        );
+    }
     let rayon_over_pool = t_rayon.as_secs_f64() / t_pool.as_secs_f64();
     figure(
         "rayon time vs pool",
@@ -498,35 +539,40 @@ fn side_by_side(
     rayon_pool: &rayon::ThreadPool,
 ) -> anyhow::Result<()> {
     let item = ITEM_WITH_PYTHON;
-    let rust = best_of_3(item, workers, chunksize, rayon_pool)?;
-    let secs = |t: Duration| t.as_secs_f64();
+    let rounds = measure(item, workers, chunksize, rayon_pool)?;
+    let [(seq, s_seq), (pool, s_pool), (rayon, s_rayon)] = rounds.each_ref().map(Rounds::best);
     TWIN.compare(
         &flags(&[
             ("--item", &item),
             ("--inputs", &INPUTS),
             ("--workers", &workers),
             ("--chunksize", &chunksize),
-            ("--rounds", &"3".to_owned()),
+            ("--rounds", &3),
         ]),
         &[
             Pair::secs(
                 format!("sequential, Python's size: compute({item}) x {INPUTS}"),
                 "sequential_s",
-                secs(rust.seq),
-            ),
-            Pair::secs("process pool (with startup)", "pool_s", secs(rust.pool)),
-            Pair::secs("rayon / Python thread pool", "threads_s", secs(rust.rayon)),
-            Pair::speedup(
-                "process pool speedup",
-                "pool_speedup",
-                speedup(rust.seq, rust.pool),
-            ),
+                seq.as_secs_f64(),
+            )
+            .spread(s_seq),
+            Pair::secs("process pool (with startup)", "pool_s", pool.as_secs_f64()).spread(s_pool),
+            Pair::secs(
+                "rayon / Python thread pool",
+                "threads_s",
+                rayon.as_secs_f64(),
+            )
+            .spread(s_rayon),
+            Pair::speedup("process pool speedup", "pool_speedup", speedup(seq, pool))
+                .spread(s_seq * s_pool),
             Pair::speedup(
                 "rayon / Python thread pool speedup",
                 "threads_speedup",
-                speedup(rust.seq, rust.rayon),
-            ),
-        ],
+                speedup(seq, rayon),
+            )
+            .spread(s_seq * s_rayon),
+        ]
+        .map(Pair::cpu),
     )
 }
 
@@ -577,6 +623,11 @@ mod tests {
         let inputs = [300_000, 10, 200_000, 20, 5];
         assert_eq!(with_rayon(&inputs, 2, compute).unwrap(), expected(&inputs));
         assert!(with_rayon(&[1, MAX_N + 1], 1, compute).is_err());
+        assert_eq!(
+            with_rayon(&inputs, 3, fast_compute).unwrap(),
+            expected(&inputs)
+        );
+        assert!(fast_compute(MAX_N + 1).is_err());
     }
 
     #[test]

@@ -25,23 +25,23 @@
 //! Rust cannot fork a closure into a new process. The idiom is to start the program's own
 //! executable (`std::env::current_exe()`) again with an argument that says which part to
 //! play: `multiprocessing-demo --role square 5`. The check for `--role` at the top of
-//! `main` (done by the section runner) is the twin of `if __name__ == "__main__":`: it
-//! decides whether this process is the parent or a child. The child's answer comes back on
-//! its standard output here; the next sections use real IPC channels.
+//! `main` is the twin of `if __name__ == "__main__":`: it decides whether this process is
+//! the parent or a child. The child's answer comes back on its standard output here;
+//! `spawn-self` opens a real IPC channel to the child, and the next sections use it.
 //!
 //! `Command::spawn` is `start()`: it returns as soon as the child exists, so five spawns in
 //! a row give five processes running at once; `Child::wait` (or `wait_with_output`) is
 //! `join()`. Joining each child right after starting it would run them one after another.
 //!
 //! Watch: each child has its own pid; the one given bad input exits with code 1 and the
-//! parent carries on; the five sleepers' bars overlap, so the whole takes about one sleep,
-//! not five; spawning + joining a process costs a millisecond or a few (measured: the last
-//! line; `startup-cost` compares it with a thread and a task).
+//! parent carries on; the five sleepers overlap (in the demo, their bars on a timeline), so
+//! the whole takes about one sleep, not five.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- process-basics
+//! Copy it: cargo add anyhow@1
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -74,12 +74,26 @@ pub fn run_in_child(mut child: Command, arg: &str) -> anyhow::Result<(u32, Outpu
     Ok((pid, output))
 }
 
-/// The guide's `worker(n)`, the child's side of `--role sleeper N MS`: say hello, sleep,
-/// say goodbye.
+/// The guide's `worker(n)`: say hello, sleep, say goodbye.
 pub fn worker(n: u32, nap: Duration) {
     println!("Process {n} starting");
     std::thread::sleep(nap);
     println!("Process {n} finished");
+}
+
+/// The child's side of `--role sleeper N MS`: `worker(N)`, sleeping MS milliseconds.
+pub fn sleeper(args: &[String]) -> anyhow::Result<()> {
+    let [n, ms] = args else {
+        anyhow::bail!("sleeper needs N and MS");
+    };
+    let n: u32 = n
+        .parse()
+        .with_context(|| format!("'{n}' is not a number"))?;
+    let ms: u64 = ms
+        .parse()
+        .with_context(|| format!("'{ms}' is not a number"))?;
+    worker(n, Duration::from_millis(ms));
+    Ok(())
 }
 
 /// The parent's side of the five sleepers: `start()` every child first, then `join()` each.
@@ -104,97 +118,127 @@ pub fn start_all_then_join(commands: Vec<Command>) -> anyhow::Result<Vec<(u32, O
         .collect()
 }
 
+/// This program again, as a child that plays `role`: `current_exe() --role ROLE`.
+fn this_program(role: &str) -> std::io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["--role", role]);
+    Ok(command)
+}
+
+/// The twin of `if __name__ == "__main__":`: a child plays the role after `--role`; the
+/// parent squares in a child twice (once with bad input), then starts five sleepers.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, role, rest @ ..] = &args[..]
+        && flag == "--role"
+    {
+        return match role.as_str() {
+            "square" => square(rest),
+            "sleeper" => sleeper(rest),
+            _ => anyhow::bail!("no role {role} in this program"),
+        };
+    }
+    println!("parent pid {}", std::process::id());
+    for arg in ["5", "five"] {
+        let (pid, out) = run_in_child(this_program("square")?, arg)?;
+        let said = if out.status.success() {
+            &out.stdout
+        } else {
+            &out.stderr
+        };
+        let said = String::from_utf8_lossy(said);
+        let first = said.lines().next().unwrap_or("");
+        let code = out.status.code();
+        println!("child pid {pid}: square {arg} -> exitcode {code:?}, said {first:?}");
+    }
+    let mut sleepers = Vec::new();
+    for n in 0..5 {
+        let mut sleeper = this_program("sleeper")?;
+        sleeper.args([n.to_string(), "200".to_owned()]);
+        sleepers.push(sleeper);
+    }
+    let start = Instant::now();
+    for (pid, out) in start_all_then_join(sleepers)? {
+        print!("pid {pid}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    println!(
+        "five sleeps of 0.2 s, started together: {:.2?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use common::child::role_command;
+use std::process::Termination;
+
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::timeline::{Span, Timeline, now_us};
 use common::timing::{Secs, timed};
+
+use crate::child;
 
 pub const SECTION: Section = Section::new(
     "process-basics",
     "Process(target=f, args).start() / join() / exitcode",
     "re-run this binary as a child with a role; read its exit code; five started together",
     run,
-);
+)
+.main(|| main().report());
 
 /// `run_in_child` with this binary's `--role square` (found under `cargo test` too).
 fn square_in_child(arg: &str) -> anyhow::Result<(u32, Output)> {
-    run_in_child(role_command(env!("CARGO_PKG_NAME"), "square")?, arg)
+    run_in_child(child::command("square")?, arg)
 }
 
-/// `--role sleeper N MS`: the guide's `worker(n)`, then one more line for the parent's
-/// timeline: `span START END`, microseconds since the epoch (comparable between processes).
-pub fn sleeper(args: &[String]) -> anyhow::Result<()> {
-    let [n, ms] = args else {
-        anyhow::bail!("sleeper needs N and MS");
-    };
-    let n: u32 = n
-        .parse()
-        .with_context(|| format!("'{n}' is not a number"))?;
-    let ms: u64 = ms
-        .parse()
-        .with_context(|| format!("'{ms}' is not a number"))?;
+/// `--role timed-sleeper N MS`: `sleeper`, then one more line for the parent's timeline:
+/// `span START END`, microseconds since the epoch (comparable between processes).
+pub fn timed_sleeper(args: &[String]) -> anyhow::Result<()> {
     let start = now_us();
-    worker(n, Duration::from_millis(ms));
+    sleeper(args)?;
     println!("span {start} {}", now_us());
     Ok(())
 }
 
-/// Five `--role sleeper i MS` commands, for `start_all_then_join`.
-fn sleepers(count: u32, nap: Duration) -> anyhow::Result<Vec<Command>> {
-    (0..count)
-        .map(|i| {
-            let mut command = role_command(env!("CARGO_PKG_NAME"), "sleeper")?;
-            command.arg(i.to_string()).arg(nap.as_millis().to_string());
-            Ok(command)
-        })
-        .collect()
-}
-
-/// A sleeper's output, checked: its two lines, and the span it reported.
+/// A timed sleeper's output, checked: its two lines, and the span it reported.
 fn sleeper_span(n: u32, pid: u32, out: &Output) -> anyhow::Result<Span> {
-    anyhow::ensure!(
-        out.status.success(),
-        "sleeper {n} (pid {pid}): {}",
-        out.status
-    );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    let (starting, finished) = (
-        format!("Process {n} starting"),
-        format!("Process {n} finished"),
-    );
     let [first, second, span] = lines[..] else {
-        anyhow::bail!("sleeper {n} printed {lines:?}");
+        anyhow::bail!("sleeper {n} (pid {pid}, {}) printed {lines:?}", out.status);
     };
     anyhow::ensure!(
-        first == starting && second == finished,
+        first == format!("Process {n} starting") && second == format!("Process {n} finished"),
         "sleeper {n} printed {lines:?}"
     );
     let times: Vec<u64> = span
-        .strip_prefix("span ")
-        .context("no span line")?
         .split(' ')
+        .skip(1)
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let [start_us, end_us] = times[..] else {
         anyhow::bail!("a bad span line {span:?}");
     };
+    let (lane, label) = (format!("pid {pid}"), format!("Process {n}"));
     Ok(Span {
-        lane: format!("pid {pid}"),
-        label: format!("Process {n}"),
+        lane,
+        label,
         start_us,
         end_us,
     })
 }
 
-/// The five sleepers, started together: each one's span, and how long all took.
+/// `count` timed sleepers, started together: each one's span, and how long all took.
 fn five_sleepers(count: u32, nap: Duration) -> anyhow::Result<(Timeline, Duration)> {
-    let commands = sleepers(count, nap)?;
-    let timeline = Timeline::new();
+    let mut commands = Vec::new();
+    for n in 0..count {
+        let mut command = child::command("timed-sleeper")?;
+        command.args([n.to_string(), nap.as_millis().to_string()]);
+        commands.push(command);
+    }
     let (children, took) = timed(|| start_all_then_join(commands));
+    let timeline = Timeline::new();
     for (n, (pid, out)) in (0..).zip(children?) {
         timeline.push(sleeper_span(n, pid, &out)?);
     }
@@ -207,29 +251,25 @@ const NAP: Duration = Duration::from_millis(200);
 
 fn run() -> SectionResult {
     println!("  parent pid {}", std::process::id());
-    for arg in ["5", "12", "five"] {
+    for (arg, want) in [("5", Some(25)), ("12", Some(144)), ("five", None)] {
         let (pid, out) = square_in_child(arg)?;
-        let exitcode = out.status.code();
-        let said = String::from_utf8_lossy(if out.status.success() {
+        let said = if out.status.success() {
             &out.stdout
         } else {
             &out.stderr
-        });
+        };
+        let said = String::from_utf8_lossy(said);
+        let exitcode = out.status.code();
         println!(
             "  child pid {pid}: square {arg:>4} -> exitcode {exitcode:?}, said {:?}",
             said.trim()
         );
-        if arg == "five" {
-            anyhow::ensure!(exitcode == Some(1), "bad input should exit 1");
-        } else {
-            let n: u64 = arg.parse()?;
-            anyhow::ensure!(
-                said.trim() == (n * n).to_string(),
-                "wrong square from the child"
-            );
-        }
+        let right = match want {
+            Some(square) => said.trim() == square.to_string(),
+            None => exitcode == Some(1),
+        };
+        anyhow::ensure!(right, "square {arg}: not the answer expected");
     }
-
     let (timeline, took) = five_sleepers(SLEEPERS, NAP)?;
     println!(
         "  {SLEEPERS} children started together, each sleeping {} (each said its two lines):",
@@ -239,14 +279,6 @@ fn run() -> SectionResult {
     let at_once = timeline.max_overlap();
     figure("started together, all joined", Secs(took));
     figure("one after another would be", Secs(NAP * SLEEPERS));
-
-    let rounds = 20;
-    let (all, spawn_join) = timed(|| (0..rounds).try_for_each(|_| square_in_child("3").map(drop)));
-    all?;
-    figure(
-        format!("spawn + join, avg of {rounds}"),
-        Secs(spawn_join / rounds),
-    );
     let together = Evidence::new(
         took < NAP * 2 && at_once == SLEEPERS as usize,
         format!(
@@ -331,7 +363,8 @@ mod tests {
     #[test]
     fn a_sleeper_with_bad_arguments_is_an_error() {
         assert!(sleeper(&["1".to_owned()]).is_err());
-        assert!(sleeper(&["one".to_owned(), "5".to_owned()]).is_err());
+        let err = sleeper(&["one".to_owned(), "5".to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("'one' is not a number"), "{err}");
     }
 
     #[test]

@@ -24,17 +24,18 @@
 //! the parent takes them as they come and checks every answer.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- queue
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::process::Child;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use ipc_channel::{IpcError, TryRecvError};
 use serde::{Deserialize, Serialize};
-
-/// The longest the parent waits for the next message before it calls the children stuck.
-pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// What the parent gives each child: the queue's sending end and its share of the inputs.
 #[derive(Serialize, Deserialize)]
@@ -53,11 +54,15 @@ pub struct Msg {
     pub result: u64,
 }
 
+/// The guides' `compute(n)`: `sum(i * i for i in range(n))` (a `u64` wraps past n = 3.8
+/// million).
+pub fn compute(n: u64) -> u64 {
+    (0..n).fold(0u64, |sum, i| sum.wrapping_add(i.wrapping_mul(i)))
+}
+
 /// The child's side: take the job from `inbox`, put one message per input on the queue.
 pub fn worker(inbox: IpcReceiver<Job>, compute: impl Fn(u64) -> u64) -> anyhow::Result<()> {
-    let job = inbox
-        .try_recv_timeout(PATIENCE)
-        .context("waiting for the job")?;
+    let job = handshake::recv(&inbox).context("waiting for the job")?;
     for n in job.inputs {
         tracing::debug!(pid = std::process::id(), n, "putting a result");
         job.queue.send(Msg {
@@ -102,26 +107,48 @@ pub fn run_queue(
 
     let mut got = Vec::new();
     loop {
-        match results.try_recv_timeout(PATIENCE) {
+        match results.try_recv_timeout(handshake::PATIENCE) {
             Ok(msg) => got.push(msg),
             Err(TryRecvError::IpcError(IpcError::Disconnected)) => break, // all producers gone
-            Err(TryRecvError::Empty) => bail!("the queue stayed empty for {PATIENCE:?}"),
+            Err(TryRecvError::Empty) => {
+                bail!("the queue stayed empty for {:?}", handshake::PATIENCE)
+            }
             Err(TryRecvError::IpcError(e)) => return Err(e).context("reading the queue"),
         }
     }
     for mut c in children {
-        let status = c.wait()?; // p.join(): each has hung up, so it is exiting
+        let status = handshake::join(&mut c)?; // p.join(): each has hung up, so it is exiting
         anyhow::ensure!(status.success(), "a queue worker failed: {status}");
     }
     Ok(got)
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role queue-worker SERVER`) works
+/// its share; the parent starts three and takes nine results off the queue.
+fn main() -> anyhow::Result<()> {
+    if let Some((_, server)) = handshake::role() {
+        return worker(handshake::connect(&server)?, compute); // the only role here
+    }
+    let inputs: Vec<u64> = (0..9).map(|k| 100_000 + k * 10_000).collect();
+    let start = || handshake::start(handshake::this_program("queue-worker")?);
+    for m in run_queue(start, 3, &inputs)? {
+        println!(
+            "worker {} (pid {}): compute({}) = {}",
+            m.worker, m.pid, m.n, m.result
+        );
+        anyhow::ensure!(m.result == compute(m.n), "a wrong result");
+    }
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
 use common::timing::{Secs, timed};
-use common::workload::{sum_of_squares, sum_of_squares_expected};
+use common::workload::sum_of_squares_expected;
 
 use crate::child;
 
@@ -130,15 +157,16 @@ pub const SECTION: Section = Section::new(
     "multiprocessing.Queue: q.put() in children, q.get() in the parent",
     "a typed IPC channel whose sender is cloned into three children",
     run,
-);
+)
+.main(|| main().report());
 
-/// `--role queue-worker SERVER`.
+/// `--role queue-worker SERVER`: `main`'s child branch.
 pub fn worker_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, |inbox| worker(inbox, sum_of_squares))
+    child::serve(args, |server| worker(handshake::connect(server)?, compute))
 }
 
 fn queue_workers() -> impl FnMut() -> anyhow::Result<(Child, IpcSender<Job>)> {
-    child::starter("queue-worker", Vec::new())
+    || handshake::start(child::command("queue-worker")?)
 }
 
 fn run() -> SectionResult {
@@ -151,12 +179,9 @@ fn run() -> SectionResult {
             m.worker, m.pid, m.n, m.result
         );
     }
-    anyhow::ensure!(
-        got.len() == inputs.len(),
-        "{} of {} results",
-        got.len(),
-        inputs.len()
-    );
+    let mut ns: Vec<u64> = got.iter().map(|m| m.n).collect();
+    ns.sort_unstable();
+    anyhow::ensure!(ns == inputs, "not every input came back once: {ns:?}");
     anyhow::ensure!(
         got.iter().all(|m| m.result == sum_of_squares_expected(m.n)),
         "a wrong result came through the queue"

@@ -24,18 +24,20 @@
 //! `shared-memory` section hands over 64 MiB).
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- serialization-cost
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 serde_json@1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::process::Child;
-use std::time::Duration;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ipc_channel::ipc::{
     self, IpcBytesReceiver, IpcBytesSender, IpcReceiver, IpcSender, IpcSharedMemory,
 };
 use serde::{Deserialize, Serialize};
-
-/// The longest the parent waits for the child's checksum.
-pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// One record of the large structure.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,9 +117,7 @@ pub fn decoder(inbox: IpcReceiver<ToDecoder>) -> anyhow::Result<()> {
         reply,
         bytes,
         typed,
-    } = inbox
-        .try_recv_timeout(PATIENCE)
-        .context("waiting for Hello")?
+    } = handshake::recv(&inbox).context("waiting for Hello")?
     else {
         bail!("expected Hello first");
     };
@@ -198,20 +198,64 @@ impl Decoder {
             }
             Payload::Shared(shm) => self.inbox.send(ToDecoder::Shared(shm))?,
         }
-        self.replies
-            .try_recv_timeout(PATIENCE)
-            .context("waiting for the checksum")
+        handshake::recv(&self.replies).context("waiting for the checksum")
     }
 
     pub fn finish(mut self) -> anyhow::Result<()> {
         self.inbox.send(ToDecoder::Done)?;
-        let status = self.child.wait()?;
+        let status = handshake::join(&mut self.child)?;
         anyhow::ensure!(status.success(), "the decoder failed: {status}");
         Ok(())
     }
 }
 
+/// The large structure: `n` readings.
+pub fn readings(n: usize) -> Vec<Reading> {
+    (0..n)
+        .map(|i| Reading {
+            sensor: (i % 64) as u32,
+            time_us: i as u64,
+            value: i as f64 * 0.5,
+        })
+        .collect()
+}
+
+/// The twin of `if __name__ == "__main__":`: a child (`--role decoder SERVER`) decodes
+/// and checksums; the parent sends it 50,000 readings four ways.
+fn main() -> anyhow::Result<()> {
+    if let Some((_, server)) = handshake::role() {
+        return decoder(handshake::connect(&server)?); // the only role here
+    }
+    let data = readings(50_000);
+    let want = Checksum::of(data.iter().copied());
+    let decoder = Decoder::start(|| handshake::start(handshake::this_program("decoder")?))?;
+    let flat = to_flat(&data);
+    for (name, payload) in [
+        (
+            "serde_json bytes",
+            Payload::Json(serde_json::to_vec(&data)?),
+        ),
+        ("IpcSender<Vec<Reading>>", Payload::Typed(data.clone())),
+        ("flat bytes", Payload::Flat(flat.clone())),
+        (
+            "shared memory",
+            Payload::Shared(IpcSharedMemory::from_bytes(&flat)),
+        ),
+    ] {
+        let start = Instant::now();
+        let same = decoder.send(payload)? == want;
+        println!(
+            "{name}: delivered and decoded in {:.2?}, the same data: {same}",
+            start.elapsed()
+        );
+    }
+    decoder.finish()
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
+use std::time::Duration;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -226,6 +270,7 @@ pub const SECTION: Section = Section::new(
     "bytes and time to send 50,000 records as JSON, serde, flat bytes, shared memory",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: the same records through a `multiprocessing.Queue` as JSON, pickled, as
@@ -244,24 +289,13 @@ const TWIN: Twin = Twin::new(
     ],
 );
 
-/// `--role decoder SERVER`.
+/// `--role decoder SERVER`: `main`'s child branch.
 pub fn decoder_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, decoder)
+    child::serve(args, |server| decoder(handshake::connect(server)?))
 }
 
 fn start_decoder() -> anyhow::Result<Decoder> {
-    Decoder::start(child::starter("decoder", Vec::new()))
-}
-
-/// The large structure: `n` readings.
-pub fn readings(n: usize) -> Vec<Reading> {
-    (0..n)
-        .map(|i| Reading {
-            sensor: (i % 64) as u32,
-            time_us: i as u64,
-            value: i as f64 * 0.5,
-        })
-        .collect()
+    Decoder::start(|| handshake::start(child::command("decoder")?))
 }
 
 /// The ways to get the structure to the child.
@@ -362,10 +396,10 @@ fn run() -> SectionResult {
     TWIN.compare(
         &flags(&[("--records", &n)]),
         &[
-            Pair::secs("serde_json / json, total", "json_s", secs(0)),
-            Pair::secs("IpcSender (postcard) / pickle", "pickle_s", secs(1)),
-            Pair::secs("flat bytes (struct.pack)", "flat_s", secs(2)),
-            Pair::secs("shared memory, read in place", "shared_s", secs(3)),
+            Pair::secs("serde_json / json, total", "json_s", secs(0)).cpu(),
+            Pair::secs("IpcSender (postcard) / pickle", "pickle_s", secs(1)).cpu(),
+            Pair::secs("flat bytes (struct.pack)", "flat_s", secs(2)).cpu(),
+            Pair::secs("shared memory, read in place", "shared_s", secs(3)).cpu(),
             Pair::bytes("JSON on the wire", "json_bytes", wire_bytes[0]),
             Pair::bytes("flat bytes on the wire", "flat_bytes", wire_bytes[2]),
         ],

@@ -17,7 +17,7 @@
 //! The other way is `IpcBytesSender`, which pushes every byte through the kernel (a raw
 //! byte channel: no serde, the fastest way to send a message; we use it so the comparison
 //! is against the best message, not against slow serialisation). The child gets the same
-//! 64 MiB both ways and checks every byte (the check is a parameter of its side).
+//! 64 MiB both ways and checks every byte.
 //!
 //! Mutation: `IpcSharedMemory` derefs to `&[u8]`, read-only. Writing memory another process
 //! can see at the same time is outside what the compiler can check (`deref_mut` is `unsafe`,
@@ -31,27 +31,41 @@
 //! there once and then read many times, or by many children, or is too big to copy.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- shared-memory
+//! Copy it: cargo add anyhow@1 ipc-channel@0.23 tracing@0.1 && cargo add serde@1 --features derive
+//! Copy beside it: handshake.rs
+
+#[path = "handshake.rs"]
+mod handshake;
 
 use std::process::Child;
-use std::time::Duration;
+use std::time::Instant;
 
 use anyhow::Context;
 use ipc_channel::ipc::{self, IpcBytesReceiver, IpcReceiver, IpcSender, IpcSharedMemory};
 use ipc_channel::{IpcError, TryRecvError};
 use serde::{Deserialize, Serialize};
 
-/// The longest either side waits for the other before it calls it stuck.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+/// The test data repeats this 251-byte block, so it is built and checked a block at a time
+/// (memcpy and memcmp speed, even in a debug build).
+fn block() -> Vec<u8> {
+    (0..251u32).map(|i| (i * 31 % 251) as u8).collect()
+}
 
-/// `rx.recv()`, but give up after [`PATIENCE`].
-fn recv_within<T>(rx: &IpcReceiver<T>) -> anyhow::Result<T>
-where
-    T: Serialize + for<'de> Deserialize<'de>,
-{
-    match rx.try_recv_timeout(PATIENCE) {
-        Err(ipc_channel::TryRecvError::Empty) => anyhow::bail!("no message within {PATIENCE:?}"),
-        received => Ok(received?),
+/// `size` bytes of test data.
+pub fn test_data(size: usize) -> Vec<u8> {
+    let block = block();
+    let mut data = Vec::with_capacity(size);
+    while data.len() < size {
+        let take = block.len().min(size - data.len());
+        data.extend_from_slice(&block[..take]);
     }
+    data
+}
+
+/// Is `data` exactly `test_data(data.len())`? Every byte is compared.
+pub fn is_test_data(data: &[u8]) -> bool {
+    let block = block();
+    data.chunks(block.len()).all(|c| c == &block[..c.len()])
 }
 
 /// Parent -> reader child.
@@ -80,7 +94,7 @@ pub enum FromReader {
 /// The reader's side, in the child: take data either way, say when it holds it, then say
 /// whether `check` finds every byte right.
 pub fn reader(inbox: IpcReceiver<ToReader>, check: impl Fn(&[u8]) -> bool) -> anyhow::Result<()> {
-    let ToReader::Hello { reply, bytes } = recv_within(&inbox)? else {
+    let ToReader::Hello { reply, bytes } = handshake::recv(&inbox)? else {
         anyhow::bail!("expected Hello first");
     };
     loop {
@@ -150,14 +164,14 @@ impl Reader {
                 bytes.len()
             }
         };
-        let held = recv_within(&self.replies)?;
+        let held = handshake::recv(&self.replies)?;
         anyhow::ensure!(held == FromReader::Holding { len }, "{held:?}");
         Ok(())
     }
 
     /// Whether the child found every byte of the last hand-over right.
     pub fn checked(&self) -> anyhow::Result<bool> {
-        let FromReader::Checked { ok } = recv_within(&self.replies)? else {
+        let FromReader::Checked { ok } = handshake::recv(&self.replies)? else {
             anyhow::bail!("expected Checked");
         };
         Ok(ok)
@@ -165,7 +179,7 @@ impl Reader {
 
     pub fn finish(mut self) -> anyhow::Result<()> {
         self.inbox.send(ToReader::Done)?;
-        let status = self.child.wait()?;
+        let status = handshake::join(&mut self.child)?;
         anyhow::ensure!(status.success(), "the reader failed: {status}");
         Ok(())
     }
@@ -192,14 +206,14 @@ pub fn count_with_messages(
     drop(inc);
     let mut value = 0u64; // only this process ever writes it
     loop {
-        match incs.try_recv_timeout(PATIENCE) {
+        match incs.try_recv_timeout(handshake::PATIENCE) {
             Ok(by) => value += u64::from(by),
             Err(TryRecvError::IpcError(IpcError::Disconnected)) => break,
             Err(e) => return Err(e).context("counting"),
         }
     }
     for mut c in started {
-        let status = c.wait()?; // it hung up: it is exiting
+        let status = handshake::join(&mut c)?; // it hung up: it is exiting
         anyhow::ensure!(status.success(), "a counter client failed: {status}");
     }
     Ok(value)
@@ -207,22 +221,61 @@ pub fn count_with_messages(
 
 /// A counter client, in the child: send `times` increments of 1.
 pub fn counter_client(inbox: IpcReceiver<CounterJob>) -> anyhow::Result<()> {
-    let (counter, times) = recv_within(&inbox)?;
+    let (counter, times) = handshake::recv(&inbox)?;
     for _ in 0..times {
         counter.send(1)?; // `with counter.get_lock(): counter.value += 1`
     }
     Ok(())
 }
 
+/// The twin of `if __name__ == "__main__":`: the children's roles, then the parent hands
+/// 64 MiB to a reader both ways and has four children count to 4,000.
+fn main() -> anyhow::Result<()> {
+    match handshake::role() {
+        Some((role, server)) if role == "shm-reader" => {
+            return reader(handshake::connect(&server)?, is_test_data);
+        }
+        Some((role, server)) if role == "counter-client" => {
+            return counter_client(handshake::connect(&server)?);
+        }
+        Some((role, _)) => anyhow::bail!("no role {role} in this program"),
+        None => {} // the parent
+    }
+    let data = test_data(64 << 20);
+    let shm = IpcSharedMemory::from_bytes(&data); // one copy in
+    let reader = Reader::start(|| handshake::start(handshake::this_program("shm-reader")?))?;
+    for (way, data) in [
+        ("a message", Handover::Message(&data)),
+        ("shared memory", Handover::Shared(&shm)),
+    ] {
+        let start = Instant::now();
+        reader.hand_over(data)?;
+        let took = start.elapsed();
+        println!(
+            "64 MiB as {way}: the child held it after {took:.2?}, every byte right: {}",
+            reader.checked()?
+        );
+    }
+    reader.finish()?;
+    let start = || handshake::start(handshake::this_program("counter-client")?);
+    println!(
+        "Value: 4 children x 1000 increments, sent to the owner: {}",
+        count_with_messages(start, 4, 1000)?
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
+
 use common::cli::{Section, SectionResult};
-use common::print::{Evidence, figure, takeaway_if};
+use common::print::{Evidence, figure, takeaway, takeaway_if};
 use common::python::{Pair, Twin, flags};
-use common::timing::{Bytes, Secs, speedup, timed};
-use common::workload::file_bytes;
+use common::timing::{Bytes, Secs, speedup};
 
 use crate::child;
+use crate::pool_map::Rounds;
 
 pub const SECTION: Section = Section::new(
     "shared-memory",
@@ -230,6 +283,7 @@ pub const SECTION: Section = Section::new(
     "64 MiB shared with a child without copying, against the same bytes as a message",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: the same 64 MiB to a child by `Connection.send_bytes` and by
@@ -240,79 +294,67 @@ const TWIN: Twin = Twin::new(
     &["message_s", "shared_s", "build_s", "speedup", "final_count"],
 );
 
-/// The file id of the 64 MiB of test data (deterministic bytes, so every reader can check).
-const DATA_ID: u64 = 64;
-
-/// `size` bytes of file `DATA_ID`: its content repeats every 251 bytes, so it is built
-/// (and checked) a block at a time, with memcpy / memcmp speed even in a debug build.
-pub fn test_data(size: usize) -> Vec<u8> {
-    let block = file_bytes(DATA_ID, 251);
-    let mut data = Vec::with_capacity(size);
-    while data.len() < size {
-        let take = block.len().min(size - data.len());
-        data.extend_from_slice(&block[..take]);
-    }
-    data
-}
-
-/// Is `data` exactly `test_data(data.len())`? Every byte is compared.
-pub fn is_test_data(data: &[u8]) -> bool {
-    let block = file_bytes(DATA_ID, 251);
-    data.chunks(block.len()).all(|c| c == &block[..c.len()])
-}
-
-/// `--role shm-reader SERVER`.
+/// `--role shm-reader SERVER`: `main`'s child branch.
 pub fn reader_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, |inbox| reader(inbox, is_test_data))
+    child::serve(args, |server| {
+        reader(handshake::connect(server)?, is_test_data)
+    })
 }
 
-/// `--role counter-client SERVER`.
+/// `--role counter-client SERVER`: `main`'s child branch.
 pub fn counter_client_role(args: &[String]) -> anyhow::Result<()> {
-    child::serve(args, counter_client)
+    child::serve(args, |server| counter_client(handshake::connect(server)?))
 }
 
 fn start_reader() -> anyhow::Result<Reader> {
-    Reader::start(child::starter("shm-reader", Vec::new()))
+    Reader::start(|| handshake::start(child::command("shm-reader")?))
 }
 
 fn count(children: u32, times: u32) -> anyhow::Result<u64> {
     count_with_messages(
-        child::starter("counter-client", Vec::new()),
+        || handshake::start(child::command("counter-client")?),
         children,
         times,
     )
 }
 
-/// Hand `data` over, time it until the child holds it, and have the child check it.
-fn timed_hand_over(reader: &Reader, data: Handover<'_>) -> anyhow::Result<(Duration, bool)> {
-    let (held, took) = timed(|| reader.hand_over(data));
-    held?;
-    Ok((took, reader.checked()?))
+const SIZE: usize = 64 << 20;
+
+/// Three rounds each: building the segment, and handing the data over each way (until the
+/// child holds it; then it checks every byte).
+fn measure() -> anyhow::Result<[Rounds; 3]> {
+    let data = test_data(SIZE);
+    let mut rounds: [Rounds; 3] = Default::default();
+    let [build, message, shared] = &mut rounds;
+    // Each segment is dropped before the next is built; the last one is handed over.
+    let mut shm = build.time("", || IpcSharedMemory::from_bytes(&data));
+    for _ in 0..2 {
+        drop(shm);
+        shm = build.time("", || IpcSharedMemory::from_bytes(&data));
+    }
+    let reader = start_reader()?;
+    for _ in 0..3 {
+        message.time("", || reader.hand_over(Handover::Message(&data)))?;
+        anyhow::ensure!(
+            reader.checked()?,
+            "the child read wrong bytes from the message"
+        );
+        shared.time("", || reader.hand_over(Handover::Shared(&shm)))?;
+        anyhow::ensure!(
+            reader.checked()?,
+            "the child read wrong bytes from shared memory"
+        );
+    }
+    reader.finish()?;
+    Ok(rounds)
 }
 
 fn run() -> SectionResult {
-    const SIZE: usize = 64 << 20;
-    let data = test_data(SIZE);
-    // Best of 3 builds too, so both sides are measured the same way.
-    let (mut shm, mut build) = timed(|| IpcSharedMemory::from_bytes(&data));
-    for _ in 1..3 {
-        drop(shm);
-        let (again, took) = timed(|| IpcSharedMemory::from_bytes(&data));
-        (shm, build) = (again, build.min(took));
-    }
-
-    let reader = start_reader()?;
-    let (mut by_message, mut by_shm) = (Duration::MAX, Duration::MAX);
-    for _ in 0..3 {
-        let (took, ok) = timed_hand_over(&reader, Handover::Message(&data))?;
-        anyhow::ensure!(ok, "the child read wrong bytes from the message");
-        by_message = by_message.min(took);
-        let (took, ok) = timed_hand_over(&reader, Handover::Shared(&shm))?;
-        anyhow::ensure!(ok, "the child read wrong bytes from shared memory");
-        by_shm = by_shm.min(took);
-    }
-    reader.finish()?;
-
+    let [
+        (build, build_spread),
+        (by_message, message_spread),
+        (by_shm, shm_spread),
+    ] = measure()?.each_ref().map(Rounds::best);
     println!(
         "  {} handed to a child, best of 3; the child checked every byte both ways",
         Bytes(SIZE as u64)
@@ -320,14 +362,10 @@ fn run() -> SectionResult {
     figure("as a message", Secs(by_message));
     figure("as shared memory", Secs(by_shm));
     figure("building the segment, once", Secs(build));
-    figure(
-        "speedup, hand-over",
-        format!("{:.0}x", speedup(by_message, by_shm)),
-    );
-    figure(
-        "speedup, build included",
-        format!("{:.1}x", speedup(by_message, by_shm + build)),
-    );
+    let handover = speedup(by_message, by_shm);
+    figure("speedup, hand-over", format!("{handover:.0}x"));
+    let with_build = speedup(by_message, by_shm + build);
+    figure("speedup, build included", format!("{with_build:.1}x"));
 
     let (children, times) = (4, 1_000);
     let value = count(children, times)?;
@@ -344,10 +382,15 @@ fn run() -> SectionResult {
             ("--times", &times),
         ]),
         &[
-            Pair::secs("as a message", "message_s", by_message.as_secs_f64()),
-            Pair::secs("as shared memory", "shared_s", by_shm.as_secs_f64()),
-            Pair::secs("building the segment, once", "build_s", build.as_secs_f64()),
-            Pair::speedup("speedup, hand-over", "speedup", speedup(by_message, by_shm)),
+            Pair::secs("as a message", "message_s", by_message.as_secs_f64())
+                .spread(message_spread)
+                .cpu(),
+            Pair::secs("as shared memory", "shared_s", by_shm.as_secs_f64()).spread(shm_spread),
+            Pair::secs("building the segment, once", "build_s", build.as_secs_f64())
+                .spread(build_spread),
+            Pair::speedup("speedup, hand-over", "speedup", handover)
+                .spread(message_spread * shm_spread)
+                .cpu(),
             Pair::count(
                 format!("Value: final count of {children} x {times}"),
                 "final_count",
@@ -355,9 +398,21 @@ fn run() -> SectionResult {
             ),
         ],
     )?;
+    // "Share it" holds only when sharing beats the message even with the segment's build.
     takeaway_if(
-        &Evidence::faster("shared memory", by_shm, "a message", by_message, 10.0),
-        "big read-only data: share it (IpcSharedMemory), do not copy it; a shared counter: give it one owner and send it messages",
+        &Evidence::faster("shared memory", by_shm, "a message", by_message, 10.0).and(
+            Evidence::faster(
+                "shared memory, build included",
+                by_shm + build,
+                "a message",
+                by_message,
+                1.0,
+            ),
+        ),
+        "big read-only data: share it (IpcSharedMemory), do not copy it",
+    );
+    takeaway(
+        "a shared counter: give it one owner and send it messages: every increment counted, no lock",
     );
     Ok(())
 }
@@ -365,12 +420,12 @@ fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::workload::verify_file;
 
     #[test]
-    fn test_data_is_the_known_file() {
+    fn test_data_is_checked_byte_by_byte() {
         let data = test_data(10_000);
-        assert!(verify_file(DATA_ID, 10_000, &data));
+        assert_eq!(data.len(), 10_000);
+        assert_eq!(data[251..502], data[..251], "a 251-byte block, repeated");
         assert!(is_test_data(&data));
         let mut bad = data.clone();
         bad[9_999] ^= 0x80;
@@ -382,12 +437,10 @@ mod tests {
         let data = test_data(100_000);
         let shm = IpcSharedMemory::from_bytes(&data);
         let reader = start_reader().unwrap();
-        assert!(timed_hand_over(&reader, Handover::Shared(&shm)).unwrap().1);
-        assert!(
-            timed_hand_over(&reader, Handover::Message(&data))
-                .unwrap()
-                .1
-        );
+        reader.hand_over(Handover::Shared(&shm)).unwrap();
+        assert!(reader.checked().unwrap());
+        reader.hand_over(Handover::Message(&data)).unwrap();
+        assert!(reader.checked().unwrap());
         reader.finish().unwrap();
     }
 

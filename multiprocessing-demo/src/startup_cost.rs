@@ -18,8 +18,10 @@
 //! Rust processes fit in the guide's 0.1 s. Every figure is measured in this run.
 //!
 //! Run only this: cargo run -p multiprocessing-demo -- startup-cost
+//! Copy it: cargo add anyhow@1 && cargo add tokio@1 --features full
 
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::Context;
 
@@ -58,11 +60,35 @@ pub fn spawn_join_tasks(rt: &tokio::runtime::Runtime, rounds: u32) -> anyhow::Re
     })
 }
 
+/// The twin of `if __name__ == "__main__":`: a child (`--role noop`) exits at once; the
+/// parent times 20 processes, 1,000 threads and 20,000 tasks.
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--role") {
+        return Ok(()); // the only role here: noop
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    let mut noop = Command::new(std::env::current_exe()?);
+    noop.args(["--role", "noop"]);
+    let start = Instant::now();
+    let processes = spawn_join_processes(&mut noop, 20)?;
+    println!(
+        "a process: {:?} each ({processes} of 20 exited 0)",
+        start.elapsed() / 20
+    );
+    let start = Instant::now();
+    spawn_join_threads(1_000)?;
+    println!("a thread: {:?} each", start.elapsed() / 1_000);
+    let start = Instant::now();
+    spawn_join_tasks(&rt, 20_000)?;
+    println!("a tokio task: {:?} each", start.elapsed() / 20_000);
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
 use std::time::Duration;
 
-use common::child::role_command;
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
 use common::python::{self, Pair, Twin, flags};
@@ -74,6 +100,7 @@ pub const SECTION: Section = Section::new(
     "spawn + join of a process, a thread and a tokio task, measured",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: `Process` start + join with the spawn method (and fork), a thread, an
@@ -84,10 +111,6 @@ const TWIN: Twin = Twin::new(
     &["spawn_process_s", "fork_process_s", "thread_s", "task_s"],
 );
 
-/// Processes started with `--python`: a spawned Python process takes tens of
-/// milliseconds, so both sides start fewer to keep the twin's run to a few seconds.
-const PROCESSES_WITH_PYTHON: u32 = 20;
-
 /// The guide's figure for creating a Python process.
 const PYTHON_CLAIM: Duration = Duration::from_millis(100);
 
@@ -96,109 +119,112 @@ pub fn noop(_: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn noop_command() -> anyhow::Result<Command> {
-    Ok(role_command(env!("CARGO_PKG_NAME"), "noop")?)
+/// How many of each were started, and the average spawn + join of each.
+struct Figures {
+    counts: [u32; 3],
+    process: Duration,
+    thread: Duration,
+    task: Duration,
+}
+
+/// Processes, threads and tasks started and joined one after another. With `--python`
+/// fewer processes: a spawned Python process takes tens of milliseconds, and both sides
+/// start the same number.
+fn measure() -> anyhow::Result<Figures> {
+    let processes = if python::chosen().is_some() { 20 } else { 50 };
+    let counts @ [_, threads, tasks] = [processes, 1_000, 20_000];
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    let mut noop = crate::child::command("noop")?;
+    let (done, process) = timed(|| spawn_join_processes(&mut noop, processes));
+    anyhow::ensure!(done? == processes, "not every process exited cleanly");
+    let (done, thread) = timed(|| spawn_join_threads(threads));
+    anyhow::ensure!(done? == threads, "not every thread finished");
+    let (done, task) = timed(|| spawn_join_tasks(&rt, tasks));
+    anyhow::ensure!(done? == tasks, "not every task finished");
+    Ok(Figures {
+        counts,
+        process: process / processes,
+        thread: thread / threads,
+        task: task / tasks,
+    })
 }
 
 fn run() -> SectionResult {
-    let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    let processes = if python::chosen().is_some() {
-        PROCESSES_WITH_PYTHON
-    } else {
-        50
-    };
-    let (threads, tasks) = (1_000, 20_000);
-    let mut noop = noop_command()?;
-    let (done, took) = timed(|| spawn_join_processes(&mut noop, processes));
-    anyhow::ensure!(done? == processes, "not every process exited cleanly");
-    let process = took / processes;
-    let (done, took) = timed(|| spawn_join_threads(threads));
-    anyhow::ensure!(done? == threads, "not every thread finished");
-    let thread = took / threads;
-    let (done, took) = timed(|| spawn_join_tasks(&rt, tasks));
-    anyhow::ensure!(done? == tasks, "not every task finished");
-    let task = took / tasks;
-
+    let f = measure()?;
+    let [processes, threads, tasks] = f.counts;
     let times = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
     println!("  spawn + join, average per unit");
-    figure(format!("process (x{processes})"), Secs(process));
-    figure(
-        format!("thread (x{threads})"),
-        format!(
-            "{:>9}   a process costs {:.0}x as much",
-            Secs(thread).to_string(),
-            times(process, thread)
-        ),
-    );
-    figure(
-        format!("tokio task (x{tasks})"),
-        format!(
-            "{:>9}   a process costs {:.0}x as much",
-            Secs(task).to_string(),
-            times(process, task)
-        ),
-    );
+    figure(format!("process (x{processes})"), Secs(f.process));
+    for (name, t) in [
+        (format!("thread (x{threads})"), f.thread),
+        (format!("tokio task (x{tasks})"), f.task),
+    ] {
+        let t_text = Secs(t).to_string();
+        figure(
+            name,
+            format!(
+                "{t_text:>9}   a process costs {:.0}x as much",
+                times(f.process, t)
+            ),
+        );
+    }
+    let claim = Secs(PYTHON_CLAIM).to_string();
+    let rust_processes = times(PYTHON_CLAIM, f.process);
     figure(
         "the guide's Python process",
-        format!(
-            "{:>9}   as long as {:.0} Rust processes",
-            Secs(PYTHON_CLAIM).to_string(),
-            times(PYTHON_CLAIM, process)
-        ),
+        format!("{claim:>9}   as long as {rust_processes:.0} Rust processes"),
     );
-    let mut pairs = vec![Pair::secs(
-        format!("process (x{processes}; Python: spawn)"),
-        "spawn_process_s",
-        process.as_secs_f64(),
-    )];
-    if cfg!(unix) {
-        pairs.push(Pair::secs(
-            format!("process (x{processes}; Python: fork)"),
-            "fork_process_s",
-            process.as_secs_f64(),
-        ));
-    }
-    pairs.push(Pair::secs(
-        format!("thread (x{threads})"),
-        "thread_s",
-        thread.as_secs_f64(),
-    ));
-    pairs.push(Pair::secs(
-        format!("task (x{tasks}; Python: asyncio)"),
-        "task_s",
-        task.as_secs_f64(),
-    ));
+    let process = f.process.as_secs_f64();
     TWIN.compare(
         &flags(&[
             ("--processes", &processes),
             ("--threads", &threads),
             ("--tasks", &tasks),
         ]),
-        &pairs,
+        &[
+            Pair::secs(
+                format!("process (x{processes}), against spawn"),
+                "spawn_process_s",
+                process,
+            ),
+            Pair::secs(
+                format!("process (x{processes}), against fork"),
+                "fork_process_s",
+                process,
+            ),
+            Pair::secs(
+                format!("thread (x{threads})"),
+                "thread_s",
+                f.thread.as_secs_f64(),
+            )
+            .cpu(),
+            Pair::secs(format!("task (x{tasks})"), "task_s", f.task.as_secs_f64()).cpu(),
+        ],
     )?;
     // "Milliseconds, not 0.1 s" and "threads and tasks cost far less" (10x at least).
+    let evidence = Evidence::faster(
+        "a Rust process",
+        f.process,
+        "the guide's 0.1 s",
+        PYTHON_CLAIM,
+        5.0,
+    )
+    .and(Evidence::faster(
+        "a thread",
+        f.thread,
+        "a process",
+        f.process,
+        10.0,
+    ))
+    .and(Evidence::faster(
+        "a tokio task",
+        f.task,
+        "a process",
+        f.process,
+        10.0,
+    ));
     takeaway_if(
-        &Evidence::faster(
-            "a Rust process",
-            process,
-            "the guide's 0.1 s",
-            PYTHON_CLAIM,
-            5.0,
-        )
-        .and(Evidence::faster(
-            "a thread",
-            thread,
-            "a process",
-            process,
-            10.0,
-        ))
-        .and(Evidence::faster(
-            "a tokio task",
-            task,
-            "a process",
-            process,
-            10.0,
-        )),
+        &evidence,
         "a Rust process starts in milliseconds, not 0.1 s, but threads and tasks cost far less: start processes once, in a pool",
     );
     Ok(())
@@ -210,7 +236,7 @@ mod tests {
 
     #[test]
     fn every_spawned_unit_runs_and_is_joined() {
-        let mut noop = noop_command().unwrap();
+        let mut noop = crate::child::command("noop").unwrap();
         assert_eq!(spawn_join_processes(&mut noop, 3).unwrap(), 3);
         assert_eq!(spawn_join_threads(10).unwrap(), 10);
         let rt = tokio::runtime::Builder::new_current_thread()
