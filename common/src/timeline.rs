@@ -75,8 +75,9 @@ pub fn thread_id_lane() -> String {
     format!("{}#{id}", t.name().unwrap_or("thread"))
 }
 
-/// A shared recorder of spans. Cheap to clone: clones record into the same chart, so hand
-/// one to every thread or task.
+/// A chart of bars (spans) to draw: made from a [`Recorded`] ([`Recorded::timeline`]), or
+/// from spans another process sent back ([`Timeline::extend`]). Cheap to clone: clones add
+/// to the same chart. Recording itself is [`Recording`]'s job.
 #[derive(Clone, Debug)]
 pub struct Timeline {
     origin_us: u64,
@@ -96,30 +97,6 @@ impl Timeline {
             origin_us: now_us(),
             spans: Arc::default(),
         }
-    }
-
-    /// Start a span that ends when the returned guard is dropped (also across `.await`).
-    /// It is also a `tracing` span, so a trace file (`--trace`) shows it too.
-    pub fn span(&self, lane: impl Into<String>, label: impl Into<String>) -> SpanGuard {
-        let (lane, label) = (lane.into(), label.into());
-        SpanGuard {
-            traced: tracing::info_span!("timeline", lane = lane.as_str(), label = label.as_str()),
-            timeline: self.clone(),
-            lane,
-            label,
-            start_us: now_us(),
-        }
-    }
-
-    /// Run `f` inside a span.
-    pub fn record<T>(
-        &self,
-        lane: impl Into<String>,
-        label: impl Into<String>,
-        f: impl FnOnce() -> T,
-    ) -> T {
-        let _span = self.span(lane, label);
-        f()
     }
 
     /// Add a finished span, e.g. one measured in another process.
@@ -169,30 +146,6 @@ impl Timeline {
 /// Printed under the first chart of a run: what the two shades mean.
 pub const LEGEND: &str =
     "  █ ▓ a span (a lane's spans alternate shades to stay apart); blank: nothing open";
-
-/// Records its span into the timeline when dropped.
-#[must_use = "the span ends when this guard is dropped"]
-#[derive(Debug)]
-pub struct SpanGuard {
-    /// Never entered, only created and dropped: valid across threads and `.await`.
-    #[allow(dead_code)]
-    traced: tracing::Span,
-    timeline: Timeline,
-    lane: String,
-    label: String,
-    start_us: u64,
-}
-
-impl Drop for SpanGuard {
-    fn drop(&mut self) {
-        self.timeline.push(Span {
-            lane: std::mem::take(&mut self.lane),
-            label: std::mem::take(&mut self.label),
-            start_us: self.start_us,
-            end_us: now_us(),
-        });
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The timeline as a `tracing` layer. Lesson code only creates ordinary spans
@@ -701,29 +654,6 @@ c │     █████│
         let chart = render(&spans, 0, 10);
         assert!(chart.contains("blip │     █    │"), "{chart}");
         assert!(chart.contains("1.000 s"), "{chart}");
-    }
-
-    #[test]
-    fn guards_record_and_clones_share_one_chart() {
-        let timeline = Timeline::new();
-        let clone = timeline.clone();
-        std::thread::scope(|s| {
-            for i in 0..3 {
-                let t = clone.clone();
-                s.spawn(move || t.record(format!("thread-{i}"), "work", || i * 2));
-            }
-        });
-        {
-            let _g = timeline.span("main", "wait");
-        }
-        let spans = timeline.spans();
-        assert_eq!(spans.len(), 4);
-        assert!(spans.iter().all(|s| s.end_us >= s.start_us));
-        assert!(spans.windows(2).all(|w| w[0].start_us <= w[1].start_us));
-        let chart = timeline.render(20);
-        for lane in ["thread-0", "thread-1", "thread-2", "main"] {
-            assert!(chart.contains(lane), "{chart}");
-        }
     }
 
     #[test]
