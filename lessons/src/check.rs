@@ -189,7 +189,7 @@ pub fn needed_features(krate: &str, code: &str) -> Vec<(Need, &'static str)> {
         "axum" if has("ws::") || has("WebSocketUpgrade") => {
             needs.push((Need::Feature("ws"), "axum::extract::ws"));
         }
-        "tokio-util" if has("TaskTracker") || has("task::") => {
+        "tokio-util" if has("TaskTracker") || has("tokio_util::task") => {
             needs.push((Need::Feature("rt"), "tokio_util::task::TaskTracker"));
         }
         "rusqlite" => needs.push((
