@@ -11,9 +11,11 @@ mod deadlock;
 mod event;
 mod gil;
 mod lock;
+mod memory_ordering;
 mod no_gil;
 mod queue;
 mod race_condition;
+mod read_input;
 mod responsive_main;
 mod rlock;
 mod scoped_threads;
@@ -30,6 +32,7 @@ const SECTIONS: &[Section] = &[
     scoped_threads::SECTION,
     race_condition::SECTION,
     shared_state::SECTION,
+    model_checked(memory_ordering::SECTION),
     send_sync::SECTION,
     lock::SECTION,
     rlock::SECTION,
@@ -38,6 +41,7 @@ const SECTIONS: &[Section] = &[
     daemon_threads::SECTION,
     queue::SECTION,
     responsive_main::SECTION,
+    read_input::SECTION,
     thread_pool::SECTION,
     web_download::SECTION,
     gil::SECTION,
