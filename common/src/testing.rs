@@ -55,11 +55,11 @@ pub fn section_names(exe: &str) -> Vec<String> {
         .collect()
 }
 
-/// One place per section: `--list`, the README's Python -> Rust table and each file's
-/// header agree. The README rows that link `CRATE/src/FILE.rs` (first link of the last
-/// column) name the sections in `--list` order, `FILE` being the section name with `_` for
-/// `-`; each of those files exists and its header says how to run only it
-/// (`Run only this: cargo run ... -p CRATE -- NAME`).
+/// One place per section: `--list`, the book's page for the crate and each file's header
+/// agree. The table rows of `book/src/CRATE.md` that link a section's page (the first link
+/// `](CRATE/NAME.md)` of the last column) name the sections in `--list` order; each
+/// `CRATE/src/FILE.rs` (`FILE` being the section name with `_` for `-`) exists and its header
+/// says how to run only it (`Run only this: cargo run ... -p CRATE -- NAME`).
 pub fn assert_sections_documented(exe: &str, crate_dir: &str) {
     let crate_dir = std::path::Path::new(crate_dir);
     let krate = crate_dir
@@ -67,28 +67,29 @@ pub fn assert_sections_documented(exe: &str, crate_dir: &str) {
         .expect("the crate folder has a name")
         .to_string_lossy()
         .into_owned();
-    let readme_path = crate_dir.join("../README.md");
-    let readme = std::fs::read_to_string(&readme_path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", readme_path.display()));
-    let link = format!("]({krate}/src/");
-    let rows: Vec<String> = readme
+    let page_path = crate_dir.join(format!("../book/src/{krate}.md"));
+    let page = std::fs::read_to_string(&page_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", page_path.display()));
+    let link = format!("]({krate}/");
+    let rows: Vec<String> = page
         .lines()
         .filter(|l| l.starts_with('|'))
         .filter_map(|l| {
             let last = l.trim_end().trim_end_matches('|').rsplit('|').next()?;
             let at = last.find(&link)? + link.len();
-            let file = &last[at..];
-            Some(file[..file.find(".rs)")?].to_owned())
+            let name = &last[at..];
+            Some(name[..name.find(".md)")?].to_owned())
         })
         .collect();
     let names = section_names(exe);
-    let expected: Vec<String> = names.iter().map(|n| n.replace('-', "_")).collect();
     assert_eq!(
-        rows, expected,
-        "README.md's table rows for {krate} (files) and `--list` (sections) must match, in order"
+        rows, names,
+        "book/src/{krate}.md's table rows (section pages) and `--list` (sections) must match, in order"
     );
-    for (name, file) in names.iter().zip(&expected) {
-        let path = crate_dir.join("src").join(format!("{file}.rs"));
+    for name in &names {
+        let path = crate_dir
+            .join("src")
+            .join(format!("{}.rs", name.replace('-', "_")));
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("section '{name}': cannot read {}: {e}", path.display()));
         let run_line = text

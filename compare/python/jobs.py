@@ -4,8 +4,9 @@ Each model file (threads.py, thread_pool.py, processes.py, asyncio_tasks.py) run
     python3 MODEL.py JOB_JSON
 where JOB_JSON is the job as compare's Rust side describes it, e.g.
     {"kind": "sum_squares", "n": 20000000, "chunks": 16}
-and prints one JSON line: model, workers, seconds, answer, own_peak_rss, children_peak_rss.
-The answer is the sum of the item answers (mod 2**64); compare checks it.
+and prints one JSON line: model (the Python model that ran, in words), workers, seconds,
+answer, own_peak_rss, children_peak_rss. The answer is the sum of the item answers
+(mod 2**64); compare checks it.
 """
 import json
 import os
@@ -107,6 +108,15 @@ def page_answer(job, i, body):
     if len(body) != job["size"]:
         raise ValueError(f"file {i}: {len(body)} bytes, expected {job['size']}")
     return len(WORD.findall(body)) if job["parse"] else len(body)
+
+
+def how(job):
+    """What a blocking model's items use, in words: the tail of its "model"."""
+    if job["kind"] == "fetch":
+        return "; downloads with urllib.request, a connection per download"
+    if job["kind"] == "db":
+        return "; sqlite3, a connection per thread"
+    return ""
 
 
 def download(job, i):

@@ -26,7 +26,7 @@ def run_items(job):
         answers = pool.starmap(partial(jobs.item, job), zip(range(n), images))
         seconds = time.perf_counter() - start
         peak = workers_peak()
-    jobs.report("processes", os.cpu_count() or 1, seconds, sum(answers), peak)
+    jobs.report("multiprocessing.Pool().starmap, items pickled" + jobs.how(job).replace("per thread", "per process"), os.cpu_count() or 1, seconds, sum(answers), peak)
 
 
 def serve_share(server, share, done):
@@ -56,7 +56,7 @@ def serve(job):
         p.join()
         if p.exitcode != 0:
             raise SystemExit(f"a server process failed: exit code {p.exitcode}")
-    jobs.report("processes", workers, time.perf_counter() - start, echoed, peak)
+    jobs.report("multiprocessing.Process workers on one shared listening socket, a thread per connection", workers, time.perf_counter() - start, echoed, peak)
 
 
 if __name__ == "__main__":

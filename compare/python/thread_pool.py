@@ -17,7 +17,7 @@ def run_items(job):
     with ThreadPoolExecutor() as pool:
         answers = list(pool.map(lambda i: jobs.item(job, i, images[i]), range(n)))
     seconds = time.perf_counter() - start
-    jobs.report("thread-pool", min(32, (os.cpu_count() or 1) + 4), seconds, sum(answers))
+    jobs.report("ThreadPoolExecutor().map" + jobs.how(job), min(32, (os.cpu_count() or 1) + 4), seconds, sum(answers))
 
 
 def serve(job):
@@ -27,7 +27,7 @@ def serve(job):
         handled = [pool.submit(jobs.echo, server.accept()[0]) for _ in range(job["clients"])]
         echoed = sum(f.result() for f in handled)
     workers = min(32, (os.cpu_count() or 1) + 4)
-    jobs.report("thread-pool", workers, time.perf_counter() - start, echoed)
+    jobs.report("ThreadPoolExecutor(), a worker per connection", workers, time.perf_counter() - start, echoed)
 
 
 if __name__ == "__main__":

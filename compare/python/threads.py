@@ -26,7 +26,7 @@ def run_items(job):
     seconds = time.perf_counter() - start
     if None in answers:
         raise SystemExit("a thread failed (its traceback is above)")
-    jobs.report("threads", n, seconds, sum(answers))
+    jobs.report("a threading.Thread per item" + jobs.how(job), n, seconds, sum(answers))
 
 
 def serve(job):
@@ -41,7 +41,7 @@ def serve(job):
         handlers.append(t)
     for t in handlers:
         t.join()
-    jobs.report("threads", job["clients"], time.perf_counter() - start, sum(echoed))
+    jobs.report("a threading.Thread per connection", job["clients"], time.perf_counter() - start, sum(echoed))
 
 
 if __name__ == "__main__":

@@ -17,11 +17,15 @@
 //! Below: the guide's table as data (what the run checks). The code to copy, one function
 //! per model, is in `models.rs`; each cell runs in a child process (`cells.rs`).
 //!
-//! Watch: the ★ on each row, the `≠` where Rust's winner is not the guide's pick, the
-//! peak-memory line (processes add up their workers), and the CPU row's "no GIL" line,
-//! printed as fact only when the run shows the cores at work.
+//! Watch (alone, `main`): the guide's two jobs in their smallest Rust form, one item after
+//! another and then a thread per item: the waits overlap, and without a GIL so do the CPU
+//! chunks (on every core). In compare: the ★ on each row, the `≠` where Rust's winner is
+//! not the guide's pick (`?` where the run cannot decide), the peak-memory line (processes
+//! add up their workers), and the CPU row's "no GIL" line, printed as fact only when the
+//! run shows the cores at work.
 //!
 //! Run only this: cargo run --release -p compare -- benchmark-table
+//! Copy it: std only, nothing to add
 
 /// A row of the guide's benchmark table: a job and the guide's example seconds per model.
 pub struct GuideRow {
@@ -62,7 +66,44 @@ pub const GUIDE: [GuideRow; 2] = [
     },
 ];
 
+/// Both jobs, sequential and a thread per item: 16 waits of 15 ms (the "downloads"), and
+/// `sum(i * i for i in range(8_000_000))` in 16 chunks.
+fn main() {
+    let chunk = |i: u64| (i * 500_000..(i + 1) * 500_000).fold(0u64, |a, x| a.wrapping_add(x * x));
+    let wait = |_: u64| {
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        1
+    };
+    let jobs: [&(dyn Fn(u64) -> u64 + Sync); 2] = [&wait, &chunk];
+    for (row, job) in GUIDE.iter().zip(jobs) {
+        let start = std::time::Instant::now();
+        let one_by_one = (0..16).map(job).fold(0, u64::wrapping_add);
+        let sequential = start.elapsed();
+        let start = std::time::Instant::now();
+        let together = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16).map(|i| s.spawn(move || job(i))).collect();
+            let answers = handles
+                .into_iter()
+                .map(|h| h.join().expect("a thread panicked"));
+            answers.fold(0, u64::wrapping_add)
+        });
+        let threads = start.elapsed();
+        assert_eq!(one_by_one, together, "the same answer both ways");
+        println!(
+            "{}: the guide's threading {} s, multiprocessing {} s, asyncio {} s (fastest: {})",
+            row.scenario,
+            row.threading,
+            row.multiprocessing,
+            row.asyncio,
+            row.fastest()
+        );
+        println!("  Rust: one after another {sequential:.1?}, a thread per item {threads:.1?}");
+    }
+}
+
 // --- run and measure ---
+
+use std::process::ExitCode;
 
 use common::cli::{Section, SectionResult};
 
@@ -77,7 +118,12 @@ pub const SECTION: Section<Options> = Section::with_options(
     "two jobs under seven models: seconds and peak memory, fastest marked",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.own_python()
+.main(|| {
+    main();
+    ExitCode::SUCCESS
+});
 
 fn run(options: &Options) -> SectionResult {
     run_section(options, scenarios)

@@ -29,7 +29,6 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use common::child::role_command;
 use common::python::Interpreter;
 use common::timing::Stopwatch;
 use serde::{Deserialize, Serialize};
@@ -50,6 +49,19 @@ struct CellReport {
     /// How many workers it used (the Python scripts say; a Rust cell's parent knows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     workers: Option<usize>,
+    /// The Python model that ran, in words (the Python scripts say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+}
+
+/// A cell measured and checked: its seconds, peak memory and, from a Python script, its
+/// workers and the model that ran.
+#[derive(Debug)]
+pub struct Measured {
+    pub seconds: f64,
+    pub peak: Option<u64>,
+    pub workers: Option<usize>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +92,7 @@ fn run_cell_role(spec: &str) -> anyhow::Result<()> {
             own_peak_rss: common::memory::peak_rss(),
             children_peak_rss,
             workers: None,
+            model: None,
         }
     } else {
         // An image job's pictures exist before the clock starts, as a Python list would.
@@ -92,6 +105,7 @@ fn run_cell_role(spec: &str) -> anyhow::Result<()> {
             own_peak_rss: common::memory::peak_rss(),
             children_peak_rss,
             workers: None,
+            model: None,
         }
     };
     say(&serde_json::to_string(&report)?)
@@ -99,25 +113,24 @@ fn run_cell_role(spec: &str) -> anyhow::Result<()> {
 
 /// The parent's side: run one cell in a child process, killed if it has not answered and
 /// exited within `limit`; check its answer.
-fn measure(model: Model, job: &Job, limit: Duration) -> anyhow::Result<(f64, Option<u64>)> {
+fn measure(model: Model, job: &Job, limit: Duration) -> anyhow::Result<Measured> {
     let spec = serde_json::to_string(&CellSpec {
         model,
         job: job.clone(),
     })?;
-    let mut cell = role_command(env!("CARGO_PKG_NAME"), "cell")?;
+    let mut cell = crate::child_side::role("cell")?;
     cell.arg(spec);
-    let (seconds, peak, _) = measure_command(model.name(), cell, job, limit)?;
-    Ok((seconds, peak))
+    measure_command(model.name(), cell, job, limit)
 }
 
 /// Run the cell process `cell` (a Rust cell or a Python script, named `name`), check its
-/// answer, and return its seconds, peak memory and, when it says, its workers.
+/// answer, and return what it measured.
 fn measure_command(
     name: &str,
     cell: Command,
     job: &Job,
     limit: Duration,
-) -> anyhow::Result<(f64, Option<u64>, Option<usize>)> {
+) -> anyhow::Result<Measured> {
     let Ran {
         status,
         peak,
@@ -140,11 +153,12 @@ fn measure_command(
         (Some(own), Some(children)) => Some(own + children),
         (own, _) => own,
     };
-    Ok((
-        client_seconds.unwrap_or(report.seconds),
+    Ok(Measured {
+        seconds: client_seconds.unwrap_or(report.seconds),
         peak,
-        report.workers,
-    ))
+        workers: report.workers,
+        model: report.model,
+    })
 }
 
 /// The scripts of `compare --python`, embedded so the binary runs wherever it is: the jobs
@@ -182,14 +196,9 @@ impl PythonSide {
     }
 
     /// Run `model`'s script on `job` in a fresh interpreter, measured and checked as a Rust
-    /// cell is: its seconds, peak memory (the interpreter's plus its worker processes') and
-    /// workers.
-    pub fn measure(
-        &self,
-        model: PyModel,
-        job: &Job,
-        limit: Duration,
-    ) -> anyhow::Result<(f64, Option<u64>, Option<usize>)> {
+    /// cell is: its seconds, peak memory (the interpreter's plus its worker processes'),
+    /// workers and the model that ran.
+    pub fn measure(&self, model: PyModel, job: &Job, limit: Duration) -> anyhow::Result<Measured> {
         let mut cell = self.interpreter.command();
         cell.arg(self.dir.join(model.script()))
             .arg(serde_json::to_string(job)?)
@@ -335,15 +344,15 @@ pub fn measure_row(
                 progress(None);
                 continue;
             }
-            let (s, p) = measure(model, &scenario.job, CELL_LIMIT)
+            let m = measure(model, &scenario.job, CELL_LIMIT)
                 .with_context(|| format!("{}, {}", scenario.name, model.name()))?;
             tracing::debug!(
                 row = scenario.name,
                 model = model.name(),
-                seconds = s,
+                seconds = m.seconds,
                 "cell"
             );
-            cell.record(s, p);
+            cell.record(m.seconds, m.peak);
             progress(None);
         }
         // The Python cells in the same round, so the same burst of load hits both sides.
@@ -354,19 +363,18 @@ pub fn measure_row(
                 scenario.name,
                 model.name()
             )));
-            let (s, p, workers) = python
+            let m = python
                 .measure(model, &scenario.job, CELL_LIMIT)
                 .with_context(|| format!("{}, Python {}", scenario.name, model.name()))?;
-            cell.workers = workers.unwrap_or(cell.workers);
-            cell.record(s, p);
+            cell.workers = m.workers.unwrap_or(cell.workers);
+            cell.python_model = m.model;
+            cell.record(m.seconds, m.peak);
             progress(None);
         }
     }
     let mut row = row_from_cells(scenario, cells);
     if let Some(python) = python {
-        let mut columns = python_columns(&row, python.interpreter.label(), py_cells);
-        columns.cpu_bound = scenario.job.is_cpu();
-        row.python = Some(columns);
+        row.python = Some(python_columns(&row, python.interpreter.label(), py_cells));
     }
     Ok(row)
 }
@@ -481,6 +489,12 @@ mod python_tests {
         let server = TestServer::start(ServerConfig::default()).unwrap();
         let db = dir.path().join("t.sqlite");
         crate::jobs::create_db(&db, 300).unwrap();
+        let probe = python
+            .interpreter
+            .command()
+            .args(["-c", "import aiohttp"])
+            .output();
+        let has_aiohttp = probe.unwrap().status.success();
         for job in tiny_jobs(&server, &db) {
             for model in PyModel::ALL {
                 let out = python
@@ -496,7 +510,22 @@ mod python_tests {
                 let lines: Vec<&str> = stdout.lines().collect();
                 assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
                 let report: Value = serde_json::from_str(lines[0]).unwrap();
-                assert_eq!(report["model"], model.name());
+                let idiom = match model {
+                    PyModel::Threads => "threading.Thread",
+                    PyModel::ThreadPool => "ThreadPoolExecutor",
+                    PyModel::Processes => "multiprocessing.",
+                    PyModel::Asyncio => "asyncio.",
+                };
+                let named = report["model"].as_str().unwrap();
+                assert!(named.contains(idiom), "{model:?} {job:?}: {named}");
+                if model == PyModel::Asyncio && matches!(job, Job::Fetch { .. }) {
+                    // aiohttp when it is installed, said either way.
+                    let label = match has_aiohttp {
+                        true => "aiohttp, one shared ClientSession",
+                        false => "a connection per download, no pooling (aiohttp not installed)",
+                    };
+                    assert!(named.contains(label), "{named}");
+                }
                 assert_eq!(
                     report["answer"],
                     job.expected().unwrap(),
@@ -532,9 +561,10 @@ mod python_tests {
             think_ms: 0,
         };
         for model in PyModel::ALL {
-            let (seconds, peak, workers) = python.measure(model, &serve, CELL_LIMIT).unwrap();
-            assert!(seconds > 0.0 && peak.unwrap() > 0, "{model:?}");
-            assert!(workers.unwrap() >= 1);
+            let m = python.measure(model, &serve, CELL_LIMIT).unwrap();
+            assert!(m.seconds > 0.0 && m.peak.unwrap() > 0, "{model:?}");
+            assert!(m.workers.unwrap() >= 1);
+            assert!(m.model.unwrap().contains("connection"), "{model:?}");
         }
         // A wrong answer is an error, not a time.
         let wrong = Job::Primes { n: 100, chunks: 2 };

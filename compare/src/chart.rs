@@ -116,6 +116,27 @@ pub fn write_svg(rows: &[Row], machine: &Machine, path: &Path) -> anyhow::Result
     Ok(())
 }
 
+/// A panel's title: the row, the guide's pick and the winners (seconds), or the row (memory).
+fn caption(row: &Row, metric: Metric) -> String {
+    match (&row.python, metric) {
+        (_, Metric::Memory) => format!("{}: peak memory", row.scenario),
+        (None, Metric::Seconds) => format!(
+            "{} (guide: {}, Rust: {})",
+            row.scenario,
+            row.python_recommends,
+            row.winner_name()
+        ),
+        (Some(py), Metric::Seconds) => format!(
+            "{} (guide: {}, Rust: {}, Python: {}; {})",
+            row.scenario,
+            row.python_recommends,
+            row.winner_name(),
+            py.winner_name(),
+            crate::report::short(&py.rust_vs_python)
+        ),
+    }
+}
+
 fn panel<DB: DrawingBackend>(
     row: &Row,
     area: &DrawingArea<DB, plotters::coord::Shift>,
@@ -132,28 +153,8 @@ where
         .fold(0.0, f64::max)
         .max(1e-6)
         * 1.15;
-    let caption = match metric {
-        Metric::Seconds => format!(
-            "{} (guide: {}, Rust: {})",
-            row.scenario,
-            row.python_recommends,
-            row.winner_name()
-        ),
-        Metric::Memory => format!("{}: peak memory", row.scenario),
-    };
-    let caption = match (&row.python, metric) {
-        (Some(py), Metric::Seconds) => {
-            format!(
-                "{}, Python: {}; Rust {:.1}x faster",
-                caption.trim_end_matches(')'),
-                py.winner_name(),
-                py.rust_speedup.unwrap_or(f64::NAN)
-            ) + ")"
-        }
-        _ => caption,
-    };
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 18))
+        .caption(caption(row, metric), ("sans-serif", 18))
         .margin(8)
         .x_label_area_size(22)
         .y_label_area_size(50)
@@ -275,7 +276,7 @@ mod tests {
             assert!(svg.contains(&format!("py {}", m.name())), "{}", m.name());
         }
         assert!(
-            svg.contains("Python: processes; Rust 12.0x faster)"),
+            svg.contains("Python: processes; Rust 12.00x faster)"),
             "caption"
         );
         assert!(svg.contains("600.0 ms") && svg.contains("20.0 MiB"));

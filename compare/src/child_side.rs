@@ -1,6 +1,7 @@
 //! The child side of compare's processes (cells and the pool's worker processes): how a
-//! child answers its parent, ends quietly once the parent is gone, and never outlives a
-//! time limit that counts only the time it was running. Plumbing, not a lesson.
+//! child answers its parent, ends quietly once its parent (or a compare process above it)
+//! is gone, and never outlives a time limit that counts only the time it was running.
+//! Plumbing, not a lesson.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -72,35 +73,83 @@ impl Limit {
     }
 }
 
-/// The parent this child process started with (set by [`watchdog`]).
-static PARENT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+/// The environment variable that names the compare processes above a child (`PID:START`
+/// pairs, `START` being the process's start time in `/proc/PID/stat`): its parent, and
+/// theirs up to the run (which the runner stops when its supervisor is gone). A child
+/// stops when any of them is gone.
+pub const WATCH_ENV: &str = "COMPARE_WATCH";
 
-/// This child's parent has exited, or is exiting (its sockets, the file server among them,
-/// close before its children are handed to another parent).
-fn orphaned() -> bool {
-    let Some(&parent) = PARENT.get() else {
-        return false;
-    };
-    if std::os::unix::process::parent_id() != parent {
-        return true;
+/// `compare --role ROLE` for a child of this process: it watches this process and those
+/// this process watches.
+pub fn role(role: &str) -> io::Result<std::process::Command> {
+    let mut watched: Vec<String> = watched_from_env()
+        .iter()
+        .map(|(p, s)| format!("{p}:{s}"))
+        .collect();
+    if let Some(start) = started(std::process::id()) {
+        watched.push(format!("{}:{start}", std::process::id()));
     }
-    // `/proc/PID/stat`: after the name in parentheses come the state, then six fields on,
-    // the flags; PF_EXITING is 0x4.
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{parent}/stat")) else {
-        return false;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let exiting = fields
-        .get(6)
-        .and_then(|f| f.parse::<u64>().ok())
-        .is_some_and(|flags| flags & 0x4 != 0);
-    exiting || matches!(fields.first(), Some(&"Z" | &"X"))
+    let mut cmd = common::child::role_command(env!("CARGO_PKG_NAME"), role)?;
+    cmd.env(WATCH_ENV, watched.join(" "));
+    Ok(cmd)
 }
 
-/// A child's failure, unless its parent has gone: then nobody would read it, and the
-/// terminal is the user's again. End quietly.
+/// The processes this one watches, from [`WATCH_ENV`].
+fn watched_from_env() -> Vec<(u32, u64)> {
+    std::env::var(WATCH_ENV)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.split_once(':'))
+        .filter_map(|(p, s)| Some((p.parse().ok()?, s.parse().ok()?)))
+        .collect()
+}
+
+/// A process's state letter, flags and start time (`/proc/PID/stat` fields 3, 9 and 22).
+fn stat(pid: u32) -> Option<(String, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        (*fields.first()?).to_owned(),
+        fields.get(6)?.parse().ok()?,
+        fields.get(19)?.parse().ok()?,
+    ))
+}
+
+fn started(pid: u32) -> Option<u64> {
+    stat(pid).map(|s| s.2)
+}
+
+/// Process `pid`, started at `start`, is gone: no longer there, another process with its
+/// number, a zombie, or exiting (PF_EXITING: its sockets, the file server among them,
+/// close before its children are handed to another parent).
+fn gone(pid: u32, start: Option<u64>) -> bool {
+    match stat(pid) {
+        None => true,
+        Some((state, flags, started)) => {
+            start.is_some_and(|s| s != started) || flags & 0x4 != 0 || state == "Z" || state == "X"
+        }
+    }
+}
+
+/// What a child watches (set by [`watchdog`]): its parent as it started, and the processes
+/// named in [`WATCH_ENV`].
+static WATCHED: std::sync::OnceLock<(u32, Vec<(u32, u64)>)> = std::sync::OnceLock::new();
+
+/// This child's parent, or a compare process above it (the cell above a worker, the run,
+/// its supervisor), has exited or is exiting.
+fn orphaned() -> bool {
+    let Some((parent, above)) = WATCHED.get() else {
+        return false;
+    };
+    std::os::unix::process::parent_id() != *parent
+        || gone(*parent, None)
+        || above.iter().any(|&(pid, start)| gone(pid, Some(start)))
+}
+
+/// A child's failure, unless its parent or a process above it has gone: then nobody would
+/// read it (a worker's download fails because the run, and its file server, was stopped),
+/// and the terminal is the user's again. End quietly.
 pub fn quiet_if_orphaned(result: anyhow::Result<()>) -> anyhow::Result<()> {
     if result.is_err() && orphaned() {
         std::process::exit(1);
@@ -109,17 +158,18 @@ pub fn quiet_if_orphaned(result: anyhow::Result<()>) -> anyhow::Result<()> {
 }
 
 /// A child process's watchdog (cells and worker processes): end this process quietly as
-/// soon as its parent is gone (no one would read its answer), and with one line after
-/// [`CELL_LIMIT`] and a grace period, if the parent has not already killed it.
+/// soon as its parent or a process above it is gone (no one would read its answer), and
+/// with one line after [`CELL_LIMIT`] and a grace period, if the parent has not already
+/// killed it.
 pub fn watchdog() -> anyhow::Result<()> {
-    let parent = *PARENT.get_or_init(std::os::unix::process::parent_id);
+    WATCHED.get_or_init(|| (std::os::unix::process::parent_id(), watched_from_env()));
     std::thread::Builder::new()
         .name("watchdog".to_owned())
         .spawn(move || {
             let mut limit = Limit::new(CELL_LIMIT + GRACE);
             loop {
                 std::thread::sleep(limit.step());
-                if std::os::unix::process::parent_id() != parent {
+                if orphaned() {
                     std::process::exit(1);
                 }
                 if limit.is_up() {

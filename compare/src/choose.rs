@@ -12,8 +12,8 @@
 //!     # mixed: inside asyncio, await loop.run_in_executor(pool, blocking_part)
 //!
 //! Where Rust differs: there is no GIL, so CPU work stays in one process (rayon or
-//! threads) and processes are for isolation, not speed; an in-process database (SQLite) is
-//! CPU work, not a wait. The rest agrees with the guides: threads for a few blocking waits,
+//! threads) and processes are mostly for isolation; an in-process database (SQLite) is CPU
+//! work, not a wait (a database server's queries are waits, as the guides assume). The rest agrees with the guides: threads for a few blocking waits,
 //! tokio for many, tokio with rayon or `spawn_blocking` for mixed work. Rust adds one
 //! warning: a blocking call inside a task compiles and runs, and stalls its worker thread.
 //!
@@ -23,10 +23,13 @@
 //! read, at quick sizes, unless an earlier section of the run measured them) or those of an
 //! earlier `compare --format json` (`--from FILE.json`, which measures nothing).
 //!
-//! Watch: under each rule, the cells it reads; then `→` where the rows back it, or `not
-//! shown in this run:` where this machine's rows disagree with it.
+//! Watch: alone (`main`), the six rules, the flowchart's leaves and the matrix's scenarios
+//! with Rust's answer. In compare, under each rule the cells it reads; then `→` where the
+//! rows back it, `not shown in this run:` where this machine's rows disagree with it, or
+//! `not decided in this run:` for a rule on CPU rows when the machine was busy.
 //!
 //! Run only this: cargo run --release -p compare -- choose
+//! Copy it: std only, nothing to add
 
 /// A rule of thumb: the workload, the guides' answer, Rust's, and why they differ (or not).
 pub struct Rule {
@@ -66,13 +69,13 @@ pub const RULES: [Rule; 6] = [
         workload: "isolation: a crash, an abort or a leak must not take the rest down",
         python: "multiprocessing",
         rust: "processes: this binary re-run with a --role",
-        why: "Python's processes buy speed and isolation, Rust's only isolation",
+        why: "Python's processes buy speed and isolation; Rust's threads already use every core, so processes buy isolation, and speed only where one process serialises on a lock of its own (SQLite's full scans in Database queries (few))",
     },
     Rule {
         workload: "when not to mix models",
         python: "avoid mixing concurrency models unless necessary",
         rust: "one model; a second only for a part the first cannot do",
-        why: "the same advice: a hand-off per item costs more than it saves when nothing waits",
+        why: "the same advice: a hand-off per item costs more than it saves when nothing waits (the rows: SQLite in the process, where a query is CPU work; a database server's queries are waits, where tokio alone fits)",
     },
 ];
 
@@ -110,7 +113,7 @@ pub const MATRIX: [(&str, usize, &str, &str); 8] = [
         "Database queries (many)",
         5,
         "a thread pool, a connection per thread",
-        "SQLite runs in the process: a query is CPU work, not a wait",
+        "SQLite runs in the process: a query is CPU work, not a wait; for a database server (the guides' case) tokio, as they say",
     ),
     ("Real-time server", 2, "tokio", ""),
 ];
@@ -132,8 +135,12 @@ pub const PITFALLS: [Practice; 9] = [
     },
     Practice {
         guide: "shared state without locks (race conditions)",
-        rust: "does not compile (Send / Sync): a Mutex, an atomic or a channel",
-        shown_in: &["threading-demo race-condition", "threading-demo send-sync"],
+        rust: "a data race does not compile (Send / Sync); a race condition does: a read and a write under two separate locks, or two processes on one file, lose updates in safe Rust. A Mutex held across the whole update, an atomic, a channel, a file lock",
+        shown_in: &[
+            "threading-demo send-sync",
+            "threading-demo race-condition",
+            "multiprocessing-demo file-lock",
+        ],
     },
     Practice {
         guide: "mixing threads and asyncio without care",
@@ -235,20 +242,73 @@ pub const BEST_PRACTICES: [Practice; 10] = [
     },
 ];
 
+/// The flowchart beside Rust's answer: a heading, then a line per leaf.
+pub fn flowchart_lines() -> Vec<String> {
+    let head = format!("{:32} {:24} Rust", "the guides' flowchart", "they say");
+    let leaves = FLOWCHART.iter().map(|(leaf, python, rule)| {
+        format!(
+            "{leaf:32} {python:24} {} (rule {})",
+            RULES[*rule].rust,
+            rule + 1
+        )
+    });
+    std::iter::once(head).chain(leaves).collect()
+}
+
+/// The guides' pitfalls or best practices (`what`) beside Rust's: a heading, then a line
+/// each with the sections that show it.
+pub fn practice_lines(what: &str, list: &[Practice]) -> Vec<String> {
+    let head = format!("the guides' {what} -> Rust [where it is shown]");
+    let lines = list.iter().map(|p| {
+        let shown = match p.shown_in {
+            [] => "every demo".to_owned(),
+            shown => shown.join(", "),
+        };
+        format!("- {} -> {} [{shown}]", p.guide, p.rust)
+    });
+    std::iter::once(head).chain(lines).collect()
+}
+
+/// The rules, the flowchart, the matrix and the practices, printed: what `compare choose`
+/// checks.
+fn main() {
+    for (k, rule) in RULES.iter().enumerate() {
+        println!("{}. {} -> {}", k + 1, rule.workload, rule.rust);
+        println!("   (the guides: {}) {}", rule.python, rule.why);
+    }
+    println!("\n{}\n", flowchart_lines().join("\n"));
+    for (scenario, rule, rust, why) in MATRIX {
+        let differs = match why {
+            "" => String::new(),
+            why => format!(" (not the guides' answer: {why})"),
+        };
+        println!("{scenario}: {rust}, rule {}{differs}", rule + 1);
+    }
+    for lines in [
+        practice_lines("pitfalls", &PITFALLS),
+        practice_lines("best practices", &BEST_PRACTICES),
+    ] {
+        println!("\n{}", lines.join("\n"));
+    }
+}
+
 // --- run and measure ---
 
+use std::io::Read;
 use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::claim::{Evidence, Machine as Load};
 use common::cli::{Section, SectionResult, UsageError};
 use common::print::{takeaway, takeaway_if};
-use common::timing::{Bytes, Secs};
+use common::timing::Bytes;
 use serde::Deserialize;
 
 use crate::jobs::Sizes;
 use crate::models::Model;
-use crate::report::{self, Report};
+use crate::report::{self, Report, mem, secs, wrap};
 use crate::session::{Format, Options, measure_rows};
 use crate::table::CLOSE;
 use crate::{benchmark_table, decision_matrix};
@@ -260,7 +320,11 @@ pub const SECTION: Section<Options> = Section::with_options(
     run,
 )
 .usage_check(check_from)
-.owns_options(&["from"]);
+.owns_options(&["from"])
+.main(|| {
+    main();
+    ExitCode::SUCCESS
+});
 // Not `.cpu_bound()`: with `--from` nothing is measured. When it measures rows itself it
 // says what the runner would have said about a busy machine (`this_run`).
 
@@ -278,6 +342,11 @@ const SCRAPING: (&str, &str) = ("decision-matrix", "Web scraping");
 const QUERIES: (&str, &str) = ("decision-matrix", "Database queries (many)");
 const SERVER: (&str, &str) = ("decision-matrix", "Real-time server");
 const NEEDED: [(&str, &str); 7] = [CPU, FEW, MANY, IMAGES, SCRAPING, QUERIES, SERVER];
+
+/// The largest `--from` file read (compare's JSON is tens of kilobytes).
+const MAX_BYTES: u64 = 4 << 20;
+/// The longest a cell's seconds may be (compare kills a cell after 60 s).
+const MAX_SECONDS: f64 = 3600.0;
 
 /// The rows as `compare --format json` prints them: the part the rules read.
 #[derive(Debug, Deserialize)]
@@ -324,7 +393,47 @@ struct MeasuredRow {
 struct MeasuredCell {
     model: Model,
     seconds: Option<f64>,
+    #[serde(default)]
+    slowest_seconds: Option<f64>,
     peak_rss_bytes: Option<u64>,
+}
+
+impl Measured {
+    /// Every number is a figure compare could have printed: one line naming the first that
+    /// is not.
+    fn check(&self) -> Result<(), String> {
+        let m = &self.machine;
+        let cores = [Some(m.cores), Some(m.usable_cores), m.online_cores];
+        if cores.iter().flatten().any(|c| !(1..=4096).contains(c)) {
+            return Err("machine: a core count outside 1 to 4096".into());
+        }
+        let reading = |x: Option<f64>| x.is_none_or(|x| (0.0..=1e6).contains(&x));
+        if !reading(m.load_1m) || !reading(m.others_busy) {
+            return Err("machine: a load or busy figure that is negative or too large".into());
+        }
+        for row in &self.rows {
+            for c in &row.cells {
+                for (what, s) in [
+                    ("seconds", c.seconds),
+                    ("slowest_seconds", c.slowest_seconds),
+                ] {
+                    let Some(s) = s.filter(|&s| !(s > 0.0 && s <= MAX_SECONDS)) else {
+                        continue;
+                    };
+                    let s = match s.abs() {
+                        0.0 | 1e-3..1e6 => s.to_string(),
+                        _ => format!("{s:e}"),
+                    };
+                    return Err(format!(
+                        "row '{}', cell {}: {what} {s} is not a time between 0 and {MAX_SECONDS} s",
+                        row.scenario,
+                        c.model.name(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl MeasuredRow {
@@ -338,6 +447,14 @@ impl MeasuredRow {
 
     fn memory(&self, model: Model) -> Option<u64> {
         self.cell(model)?.peak_rss_bytes
+    }
+
+    /// The slowest of a cell's runs over its fastest (1.0: one run, or not known).
+    fn spread(&self, model: Model) -> f64 {
+        self.cell(model)
+            .and_then(|c| Some(c.slowest_seconds? / c.seconds?))
+            .unwrap_or(1.0)
+            .max(1.0)
     }
 
     /// The fastest of `models` that ran, and its seconds.
@@ -370,20 +487,13 @@ impl MeasuredRow {
     }
 }
 
-/// Seconds as the tables print them; `n/a` for a cell that did not run.
-fn secs(s: f64) -> String {
-    if s.is_finite() {
-        Secs(Duration::from_secs_f64(s.max(0.0))).to_string()
-    } else {
-        "n/a".to_owned()
-    }
-}
-
 /// What a rule's check found: the cells it read, whether they back it, and the claim.
 struct Check {
     lines: Vec<String>,
     evidence: Evidence,
     claim: String,
+    /// It reads CPU rows (computation, in-process SQLite): a busy machine holds it.
+    cpu: bool,
 }
 
 impl Check {
@@ -398,6 +508,7 @@ impl Check {
                 "not all of them (run compare, or choose alone, to measure them)",
             ),
             claim: String::new(),
+            cpu: false,
         }
     }
 }
@@ -439,13 +550,17 @@ fn dur(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() { s.max(0.0) } else { 1e9 })
 }
 
-fn mem(b: Option<u64>) -> String {
-    b.map_or("n/a".into(), |b| Bytes(b).to_string())
-}
-
 /// The fastest of `models` on `row` (`models[0]` and never, if none ran).
 fn best(row: &MeasuredRow, models: &[Model]) -> (Model, f64) {
     row.best_of(models).unwrap_or((models[0], f64::INFINITY))
+}
+
+/// `fast` at least `at_least` times faster than `slow` (named `slow_name`) on `row`, and
+/// by more than either cell's own runs varied.
+fn faster(row: &MeasuredRow, fast: Model, slow: Model, slow_name: &str, at_least: f64) -> Evidence {
+    let at_least = at_least.max(row.spread(fast)).max(row.spread(slow));
+    let time = |m| dur(or_never(row.seconds(m)));
+    Evidence::faster(fast.name(), time(fast), slow_name, time(slow), at_least)
 }
 
 /// The best of `models` on `row`, and whether it is as fast as the fastest cell.
@@ -482,18 +597,16 @@ fn cpu_rule(row: &MeasuredRow, cores: usize) -> Check {
         format!("processes no more than 10 % faster than {}", model.name()),
         format!("processes {} against {}", secs(processes), secs(time)),
     ));
-    let shown = [Model::Sequential, Model::Threads, Model::ThreadPool];
+    use Model::*;
     Check {
-        lines: vec![row.line(
-            &[&shown[..], &[Model::Rayon, Model::Processes]].concat(),
-            false,
-        )],
+        lines: vec![row.line(&[Sequential, Threads, ThreadPool, Rayon, Processes], false)],
         evidence,
         claim: format!(
             "CPU work: {} ran {speedup:.1}x sequential on {cores} cores in one process; processes were no faster ({})",
             model.name(),
             secs(processes)
         ),
+        cpu: true,
     }
 }
 
@@ -502,21 +615,10 @@ fn cpu_rule(row: &MeasuredRow, cores: usize) -> Check {
 fn few_waits_rule(row: &MeasuredRow) -> Check {
     let (model, time, evidence) = as_fast(row, &[Model::Threads, Model::ThreadPool], "threads");
     let sequential = or_never(row.seconds(Model::Sequential));
-    let evidence = evidence.and(Evidence::faster(
-        model.name(),
-        dur(time),
-        "sequential",
-        dur(sequential),
-        2.0,
-    ));
-    let shown = [
-        Model::Sequential,
-        Model::Threads,
-        Model::ThreadPool,
-        Model::Tokio,
-    ];
+    let evidence = evidence.and(faster(row, model, Model::Sequential, "sequential", 2.0));
+    use Model::*;
     Check {
-        lines: vec![row.line(&shown, false)],
+        lines: vec![row.line(&[Sequential, Threads, ThreadPool, Tokio], false)],
         evidence,
         claim: format!(
             "a few waits: {} took {} ({:.1}x faster than one after another), as fast as any cell: no runtime needed",
@@ -524,6 +626,7 @@ fn few_waits_rule(row: &MeasuredRow) -> Check {
             secs(time),
             sequential / time.max(f64::MIN_POSITIVE),
         ),
+        cpu: false,
     }
 }
 
@@ -541,20 +644,16 @@ fn many_waits_rule(many: &MeasuredRow, server: &MeasuredRow) -> Check {
     );
     let evidence = fast
         .and(serves)
-        .and(Evidence::faster(
-            model.name(),
-            dur(tokio),
+        .and(faster(
+            many,
+            model,
+            Model::Threads,
             "a thread per download",
-            dur(threads),
             1.0,
         ))
         .and(lighter);
-    let shown = [
-        Model::Threads,
-        Model::ThreadPool,
-        Model::Tokio,
-        Model::Hybrid,
-    ];
+    use Model::*;
+    let shown = [Threads, ThreadPool, Tokio, Hybrid];
     Check {
         lines: vec![many.line(&shown, true), server.line(&shown, true)],
         evidence,
@@ -566,6 +665,7 @@ fn many_waits_rule(many: &MeasuredRow, server: &MeasuredRow) -> Check {
             secs(threads),
             mem(threads_mem)
         ),
+        cpu: false,
     }
 }
 
@@ -575,27 +675,22 @@ fn many_waits_rule(many: &MeasuredRow, server: &MeasuredRow) -> Check {
 fn mixed_rule(row: &MeasuredRow) -> Check {
     let (_, hybrid, evidence) = as_fast(row, &[Model::Hybrid], "hybrid");
     let rayon = or_never(row.seconds(Model::Rayon));
-    let evidence = evidence.and(Evidence::faster(
-        "hybrid",
-        dur(hybrid),
-        "rayon alone",
-        dur(rayon),
-        2.0,
-    ));
-    let shown = [Model::Rayon, Model::Threads, Model::Tokio, Model::Hybrid];
+    let evidence = evidence.and(faster(row, Model::Hybrid, Model::Rayon, "rayon alone", 2.0));
+    use Model::*;
     Check {
-        lines: vec![row.line(&shown, false)],
+        lines: vec![row.line(&[Rayon, Threads, Tokio, Hybrid], false)],
         evidence,
         claim: format!(
             "mixed work: tokio with the parsing on rayon took {}, as fast as any cell and {:.1}x faster than rayon alone",
             secs(hybrid),
             rayon / hybrid.max(f64::MIN_POSITIVE)
         ),
+        cpu: false,
     }
 }
 
-/// 5. Processes buy isolation, not speed: on the CPU row no faster than the best
-///    in-process cell and heavier; with images to copy, slower.
+/// 5. Processes for isolation: on the CPU row no faster than the best in-process cell and
+///    heavier; with images to copy, slower.
 fn processes_rule(cpu: &MeasuredRow, images: &MeasuredRow) -> Check {
     let (model, time) = best(cpu, &IN_PROCESS);
     let processes = or_never(cpu.seconds(Model::Processes));
@@ -617,11 +712,11 @@ fn processes_rule(cpu: &MeasuredRow, images: &MeasuredRow) -> Check {
             mem(t_mem)
         ),
     )
-    .and(Evidence::faster(
-        img_model.name(),
-        dur(img_time),
+    .and(faster(
+        images,
+        img_model,
+        Model::Processes,
         "processes",
-        dur(img_processes),
         CLOSE,
     ));
     let memory = p_mem
@@ -632,11 +727,12 @@ fn processes_rule(cpu: &MeasuredRow, images: &MeasuredRow) -> Check {
         lines: vec![cpu.line(&shown, true), images.line(&shown, true)],
         evidence,
         claim: format!(
-            "processes for isolation, not speed: no faster on {} at {memory:.1}x the memory, and {:.1}x the time of {} once the images are copied to them; a crash stays in its process (multiprocessing-demo crash-isolation)",
+            "processes for isolation: no faster on {} at {memory:.1}x the memory, and {:.1}x the time of {} once the images are copied to them; a crash stays in its process (multiprocessing-demo crash-isolation)",
             cpu.scenario,
             img_processes / img_time.max(f64::MIN_POSITIVE),
             img_model.name()
         ),
+        cpu: true,
     }
 }
 
@@ -644,20 +740,10 @@ fn processes_rule(cpu: &MeasuredRow, images: &MeasuredRow) -> Check {
 ///    `spawn_blocking` (the hybrid cell) is slower than one model alone.
 fn no_mixing_rule(row: &MeasuredRow) -> Check {
     let hybrid = or_never(row.seconds(Model::Hybrid));
-    let shown = [
-        Model::Sequential,
-        Model::ThreadPool,
-        Model::Rayon,
-        Model::Hybrid,
-    ];
+    use Model::*;
+    let shown = [Sequential, ThreadPool, Rayon, Hybrid];
     let (model, time) = best(row, &shown[..3]);
-    let evidence = Evidence::faster(
-        model.name(),
-        dur(time),
-        "tokio + spawn_blocking",
-        dur(hybrid),
-        CLOSE,
-    );
+    let evidence = faster(row, model, Hybrid, "tokio + spawn_blocking", CLOSE);
     Check {
         lines: vec![row.line(&shown, false)],
         evidence,
@@ -668,6 +754,7 @@ fn no_mixing_rule(row: &MeasuredRow) -> Check {
             model.name(),
             secs(time)
         ),
+        cpu: true,
     }
 }
 
@@ -677,8 +764,11 @@ enum Source<'a> {
     File(&'a Path),
 }
 
+/// `--from`'s rows, read once by the usage check (before any banner), for `run`.
+static FROM: Mutex<Option<Measured>> = Mutex::new(None);
+
 /// `--from FILE.json`: only in the terminal format, and a file `compare --format json`
-/// wrote, holding at least one row the rules read.
+/// wrote, holding at least one row the rules read. Read here, once, and kept for `run`.
 fn check_from(options: &Options) -> Result<(), UsageError> {
     let Some(path) = &options.from else {
         return Ok(());
@@ -688,30 +778,41 @@ fn check_from(options: &Options) -> Result<(), UsageError> {
             "--from prints the rules to the terminal: drop --format and --chart (they print this run's rows)".into(),
         ));
     }
-    read_from(path).map(drop)
+    let measured = read_from(path)?;
+    *FROM.lock().unwrap_or_else(|p| p.into_inner()) = Some(measured);
+    Ok(())
 }
 
-/// Read and check `--from FILE.json`: one line naming the problem when it cannot be used.
+/// Read and check `--from FILE.json` (a file, a pipe, `/dev/stdin`: read once, at most
+/// [`MAX_BYTES`]): one line naming the problem when it cannot be used.
 fn read_from(path: &Path) -> Result<Measured, UsageError> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UsageError(format!(
-            "--from {shown}: cannot read it ({e}); give a file written by compare --format json"
-        ))
-    })?;
-    let measured = parse(&text).map_err(|e| {
-        UsageError(format!(
-            "--from {shown}: not the JSON of compare --format json ({e})"
-        ))
-    })?;
+    let bad = |what: String| UsageError(format!("--from {}: {what}", path.display()));
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| {
+            bad(format!(
+                "cannot read it ({e}); give a file written by compare --format json"
+            ))
+        })?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(bad(format!(
+            "over {} MiB: not the JSON of compare --format json",
+            MAX_BYTES >> 20
+        )));
+    }
+    let measured = parse(&text)
+        .and_then(|m| m.check().map(|()| m))
+        .map_err(|e| bad(format!("not the JSON of compare --format json ({e})")))?;
     if !measured
         .rows
         .iter()
         .any(|r| NEEDED.contains(&(r.section.as_str(), r.scenario.as_str())))
     {
-        return Err(UsageError(format!(
-            "--from {shown}: none of the rows the rules read; write it with compare --format json (every section)"
-        )));
+        return Err(bad(
+            "none of the rows the rules read; write it with compare --format json (every section)"
+                .into(),
+        ));
     }
     Ok(measured)
 }
@@ -722,28 +823,75 @@ fn parse(json: &str) -> Result<Measured, String> {
 
 fn run(options: &Options) -> SectionResult {
     let (measured, source) = match &options.from {
-        Some(path) => (read_from(path)?, Source::File(path)),
+        Some(path) => {
+            let read = FROM.lock().unwrap_or_else(|p| p.into_inner()).take();
+            (
+                read.map_or_else(|| read_from(path), Ok)?,
+                Source::File(path),
+            )
+        }
         None => (this_run(options)?, Source::ThisRun),
     };
     if options.format != Format::Terminal {
         // Data formats: the rows measured went into the data; nothing to print here.
         return Ok(());
     }
-    let held = print_rules(&measured, &source);
-    print_flowchart();
-    print_matrix(&measured);
-    print_practices("pitfalls", &PITFALLS);
-    print_practices("best practices", &BEST_PRACTICES);
+    let width = report::width();
+    let held = match source {
+        Source::ThisRun => options.shared.reading().and_then(|m| m.cpu_trouble()),
+        Source::File(_) => file_trouble(&measured.machine.load()),
+    };
+    let (shown, open) = print_rules(&measured, &source, held.as_deref(), width);
+    print_block(&flowchart_lines(), width);
+    print_matrix(&measured, width);
+    print_block(&practice_lines("pitfalls", &PITFALLS), width);
+    print_block(&practice_lines("best practices", &BEST_PRACTICES), width);
     println!();
     let rows = match source {
         Source::ThisRun => "this run's rows".to_owned(),
         Source::File(path) => format!("the rows of {}", path.display()),
     };
+    let open = match open {
+        0 => String::new(),
+        n => format!(" ({n} not decided)"),
+    };
     takeaway(format!(
-        "{held} of {} rules shown by {rows}; where one is not, measure your own workload before you choose",
+        "{shown} of {} rules shown by {rows}{open}; where one is not, measure your own workload before you choose",
         RULES.len()
     ));
     Ok(())
+}
+
+/// Why a file's rows cannot decide the rules that read CPU rows: the machine they were
+/// measured on, as the file's `machine` says (not this machine now).
+fn file_trouble(m: &Load) -> Option<String> {
+    let online = m.online_cores.unwrap_or(m.usable_cores);
+    if m.usable_cores < 2 || m.usable_cores < online {
+        return Some(format!(
+            "those rows were measured with {} of the machine's {online} cores usable",
+            m.usable_cores
+        ));
+    }
+    m.is_busy().then(|| {
+        format!(
+            "those rows were measured on a busy machine ({})",
+            when_measured(m)
+        )
+    })
+}
+
+/// A file's machine reading in words, as it was when the rows were measured.
+fn when_measured(m: &Load) -> String {
+    let online = m.online_cores.unwrap_or(m.usable_cores);
+    let busy = m
+        .others_busy
+        .map(|b| format!("other processes using {b:.1} of {online} cores"));
+    let load = m.load_1m.map(|l| format!("load average {l:.2}"));
+    let both: Vec<String> = busy.into_iter().chain(load).collect();
+    match both.is_empty() {
+        true => format!("{online} cores"),
+        false => both.join(", "),
+    }
 }
 
 /// This run's rows: those an earlier section measured, and the ones missing measured now
@@ -789,8 +937,14 @@ fn this_run(options: &Options) -> anyhow::Result<Measured> {
     parse(&json).map_err(anyhow::Error::msg)
 }
 
-/// Each rule with the cells it reads and its verdict; returns how many held.
-fn print_rules(measured: &Measured, source: &Source) -> usize {
+/// Each rule with the cells it reads and its verdict (a rule that reads CPU rows is not
+/// decided when `held` says why); returns how many were shown, and how many not decided.
+fn print_rules(
+    measured: &Measured,
+    source: &Source,
+    held: Option<&str>,
+    width: usize,
+) -> (usize, usize) {
     let m = &measured.machine;
     match source {
         Source::ThisRun => println!("  The rules of thumb, each with this run's rows:"),
@@ -805,79 +959,87 @@ fn print_rules(measured: &Measured, source: &Source) -> usize {
             );
         }
     }
-    let checks = check_all(measured);
-    let mut held = 0;
-    for (k, (rule, check)) in RULES.iter().zip(&checks).enumerate() {
+    let (mut shown, mut open) = (0, 0);
+    for (k, (rule, check)) in RULES.iter().zip(check_all(measured)).enumerate() {
         println!();
-        println!("  {}. {} -> {}", k + 1, rule.workload, rule.rust);
-        println!("     (the guides: {}) {}", rule.python, rule.why);
+        let head = format!("{}. {} -> {}", k + 1, rule.workload, rule.rust);
+        print!("{}", wrap(&head, width, "  ", "     "));
+        let why = format!("(the guides: {}) {}", rule.python, rule.why);
+        print!("{}", wrap(&why, width, "     ", "     "));
         for line in &check.lines {
-            println!("     {line}");
+            print!("{}", wrap(line, width, "     ", "       "));
         }
-        let shown = match source {
+        if let Some(why) = held.filter(|_| check.cpu) {
+            println!("not decided in this run: {why}");
+            open += 1;
+            continue;
+        }
+        shown += usize::from(match source {
             Source::ThisRun => takeaway_if(&check.evidence, &check.claim),
             Source::File(_) => {
-                println!("{}", check.evidence.verdict(&check.claim, Some(&m.load())));
-                check.evidence.holds()
+                let load = m.load();
+                let cause = format!(
+                    "no sign of a busy machine when those rows were measured ({}); figures vary from run to run, measure again",
+                    when_measured(&load)
+                );
+                let evidence = check.evidence.clone().because(cause);
+                println!("{}", evidence.verdict(&check.claim, None));
+                evidence.holds()
             }
-        };
-        held += usize::from(shown);
+        });
     }
     println!();
     for row in &measured.rows {
         if NEEDED.contains(&(row.section.as_str(), row.scenario.as_str())) {
-            println!("  {:24} {}", row.scenario, row.workload);
+            print!(
+                "{}",
+                wrap(
+                    &row.workload,
+                    width,
+                    &format!("  {:25}", row.scenario),
+                    &" ".repeat(27)
+                )
+            );
         }
     }
-    held
+    (shown, open)
 }
 
-fn print_flowchart() {
-    println!();
-    println!("  {:32} {:24} Rust", "the guides' flowchart", "they say");
-    for (leaf, python, rule) in FLOWCHART {
-        println!(
-            "  {leaf:32} {python:24} {} (rule {})",
-            RULES[rule].rust,
-            rule + 1
-        );
-    }
-}
-
-fn print_matrix(measured: &Measured) {
+fn print_matrix(measured: &Measured, width: usize) {
+    let rust: Vec<String> = MATRIX
+        .iter()
+        .map(|(_, rule, rust, _)| format!("{rust} (rule {})", rule + 1))
+        .collect();
+    let w = rust.iter().map(|r| r.chars().count()).max().unwrap_or(0);
     println!();
     println!(
-        "  {:24} {:16} {:42} fastest here",
+        "  {:24} {:16} {:w$} fastest here",
         "the decision matrix", "they say", "Rust"
     );
-    for ((scenario, rule, rust, differs), (_, pick)) in MATRIX.iter().zip(decision_matrix::MATRIX) {
+    for ((scenario, _, _, differs), rust) in MATRIX.iter().zip(&rust) {
+        let pick = decision_matrix::MATRIX
+            .iter()
+            .find(|m| m.0 == *scenario)
+            .map_or(String::new(), |m| format!("{:?}", m.1).to_lowercase());
         let fastest = measured
             .rows
             .iter()
             .find(|r| r.section == "decision-matrix" && r.scenario == *scenario)
             .and_then(MeasuredRow::fastest)
             .map_or("not measured", |(m, _)| m.name());
-        let rust = format!("{rust} (rule {})", rule + 1);
-        println!(
-            "  {scenario:24} {:16} {rust:42} {fastest}",
-            format!("{pick:?}").to_lowercase()
-        );
+        println!("  {scenario:24} {pick:16} {rust:w$} {fastest}");
         if !differs.is_empty() {
-            println!("  {:24} ≠ {differs}", "");
+            let indent = " ".repeat(27);
+            print!("{}", wrap(&format!("≠ {differs}"), width, &indent, &indent));
         }
     }
 }
 
-fn print_practices(what: &str, list: &[Practice]) {
+/// A heading and its lines, the long ones wrapped to `width`.
+fn print_block(lines: &[String], width: usize) {
     println!();
-    println!("  the guides' {what} -> Rust [where it is shown]");
-    for p in list {
-        let shown = if p.shown_in.is_empty() {
-            "every demo".to_owned()
-        } else {
-            p.shown_in.join(", ")
-        };
-        println!("  - {} -> {} [{shown}]", p.guide, p.rust);
+    for line in lines {
+        print!("{}", wrap(line, width, "  ", "    "));
     }
 }
 
@@ -1047,6 +1209,117 @@ mod tests {
         let good = dir.path().join("good.json");
         std::fs::write(&good, report(2, backing)).unwrap();
         assert_eq!(read_from(&good).unwrap().rows.len(), NEEDED.len());
+    }
+
+    fn write(dir: &Path, name: &str, json: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, json).unwrap();
+        path
+    }
+
+    #[test]
+    fn every_number_must_be_a_figure_compare_could_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let good: serde_json::Value = serde_json::from_str(&report(2, backing)).unwrap();
+        let with = |pointer: &str, value: serde_json::Value| {
+            let mut json = good.clone();
+            *json.pointer_mut(pointer).unwrap() = value;
+            json.to_string()
+        };
+        for (pointer, value, says) in [
+            (
+                "/rows/0/cells/0/seconds",
+                serde_json::json!(1e308),
+                "seconds 1e308 is not a time",
+            ),
+            (
+                "/rows/0/cells/0/seconds",
+                serde_json::json!(-4494.0),
+                "seconds -4494 is not a time",
+            ),
+            (
+                "/rows/0/cells/0/seconds",
+                serde_json::json!(0.0),
+                "seconds 0 is not a time",
+            ),
+            ("/machine/cores", serde_json::json!(0), "core count"),
+            ("/machine/load_1m", serde_json::json!(-1.0), "load"),
+            ("/machine/others_busy", serde_json::json!(1e300), "busy"),
+        ] {
+            let path = write(dir.path(), "bad.json", &with(pointer, value));
+            let UsageError(e) = read_from(&path).unwrap_err();
+            assert!(e.contains(says), "{pointer}: {e}");
+            assert!(e.contains("not the JSON of compare --format json"), "{e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let mut slowest = good.clone();
+        slowest["rows"][0]["cells"][1]["slowest_seconds"] = serde_json::json!(0.2);
+        assert!(read_from(&write(dir.path(), "ok.json", &slowest.to_string())).is_ok());
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_after_reading_only_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = " ".repeat(MAX_BYTES as usize + 10) + &report(2, backing);
+        let UsageError(e) = read_from(&write(dir.path(), "big.json", &big)).unwrap_err();
+        assert!(e.contains("over 4 MiB"), "{e}");
+    }
+
+    #[test]
+    fn a_file_s_machine_is_the_machine_it_was_measured_on_not_this_one_now() {
+        let busy = Load {
+            load_1m: Some(564.85),
+            usable_cores: 2,
+            online_cores: Some(2),
+            others_busy: Some(1.9),
+        };
+        let why = file_trouble(&busy).unwrap();
+        assert_eq!(
+            why,
+            "those rows were measured on a busy machine (other processes using 1.9 of 2 cores, load average 564.85)"
+        );
+        assert!(!why.contains("just now"));
+        let quiet = Load {
+            others_busy: Some(0.0),
+            ..busy
+        };
+        assert_eq!(file_trouble(&quiet), None);
+        let pinned = Load {
+            usable_cores: 1,
+            ..quiet
+        };
+        assert!(
+            file_trouble(&pinned)
+                .unwrap()
+                .contains("1 of the machine's 2 cores")
+        );
+    }
+
+    #[test]
+    fn the_rules_on_cpu_rows_are_the_ones_a_busy_machine_holds() {
+        let checks = check_all(&parse(&report(2, backing)).unwrap());
+        let cpu: Vec<bool> = checks.iter().map(|c| c.cpu).collect();
+        assert_eq!(cpu, [true, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn a_lead_within_the_cells_own_spread_does_not_back_a_rule() {
+        // Threads 4.5x faster than sequential, but sequential's two runs were 5x apart.
+        let mut json: serde_json::Value = serde_json::from_str(&report(2, backing)).unwrap();
+        let few = json["rows"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["scenario"] == "Download 5 files")
+            .unwrap();
+        few["cells"][0]["slowest_seconds"] = serde_json::json!(1.0);
+        let checks = check_all(&parse(&json.to_string()).unwrap());
+        let line = checks[1].evidence.verdict(&checks[1].claim, None);
+        assert!(line.starts_with("not shown in this run:"), "{line}");
+        assert!(
+            line.contains("at least 5x faster than sequential"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -18,10 +18,13 @@
 //! Below: the guide's matrix as data (what the run checks). The code to copy, one function
 //! per model, is in `models.rs`.
 //!
-//! Watch: the `≠` lines under the table (where the guide and the measurement part ways, and
-//! by how much), the `≈` ones (a tie), and the memory of `threads` on 1000 downloads.
+//! Watch (alone, `main`): the guide's matrix, its scenarios by the model it picks. In
+//! compare: the `≠` lines under the table (where the guide and the measurement part ways,
+//! and by how much), the `≈` ones (a tie), the `?` ones (not decided in this run, and
+//! why), and the memory of `threads` on 1000 downloads.
 //!
 //! Run only this: cargo run --release -p compare -- decision-matrix
+//! Copy it: std only, nothing to add
 
 /// The Python models the guide chooses between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +46,17 @@ pub const MATRIX: [(&str, Pick); 8] = [
     ("Real-time server", Pick::Asyncio),
 ];
 
+/// The matrix by pick: which scenarios the guide sends to each Python model.
+fn main() {
+    for pick in [Pick::Threading, Pick::Multiprocessing, Pick::Asyncio] {
+        let scenarios: Vec<&str> = MATRIX.iter().filter(|m| m.1 == pick).map(|m| m.0).collect();
+        println!("{pick:?}: {}", scenarios.join(", "));
+    }
+}
+
 // --- run and measure ---
+
+use std::process::ExitCode;
 
 use common::cli::{Section, SectionResult};
 
@@ -58,7 +71,12 @@ pub const SECTION: Section<Options> = Section::with_options(
     "every scenario measured; the guide's pick beside Rust's winner",
     run,
 )
-.cpu_bound();
+.cpu_bound()
+.own_python()
+.main(|| {
+    main();
+    ExitCode::SUCCESS
+});
 
 fn run(options: &Options) -> SectionResult {
     run_section(options, scenarios)
@@ -73,90 +91,10 @@ fn family(pick: Pick) -> PythonFamily {
 }
 
 pub fn scenarios(env: &Env) -> Vec<Scenario> {
-    let fetch = |count, latency_ms, spread, size, parse| Job::Fetch {
-        base: env.server.clone(),
-        count,
-        latency_ms,
-        spread,
-        size,
-        parse,
-    };
-    let few = env.pick(by(100, 40, 1));
-    let many = env.pick(by(1000, 250, 10));
-    // CPU-bound rows, with --python: sizes Python finishes in a second or two (quick: under
-    // one), for the whole row.
-    let (images, side) = env.pick_cpu(
-        by((100, 512), (100, 256), (4, 256)),
-        by((100, 256), (40, 256), (4, 256)),
-    );
-    let (pages, page_ms) = env.pick(by((100, 10), (40, 5), (4, 1)));
-    let primes = env.pick_cpu(
-        by(5_000_000, 1_000_000, 10_000),
-        by(1_000_000, 300_000, 10_000),
-    );
-    let (few_q, many_q) = env.pick(by((8, 1000), (8, 300), (2, 10)));
-    let (clients, messages, think) = env.pick(by((100, 10, 1), (40, 5, 1), (3, 2, 0)));
-    let db = |queries, scan| Job::Db {
-        path: env.db.clone(),
-        queries,
-        rows: env.db_rows,
-        scan,
-    };
-    let jobs = [
-        (
-            format!("5 downloads, {few} ms each, 16 KiB"),
-            fetch(5, few, false, 16 * 1024, false),
-        ),
-        (
-            format!("{many} downloads, 2 ms each, 4 KiB"),
-            fetch(many, if env.tiny() { 0 } else { 2 }, false, 4 * 1024, false),
-        ),
-        (
-            format!(
-                "{images} RGB images of {side} x {side} pixels ({} KiB each): grayscale, then a 3 x 3 blur",
-                side * side * 3 / 1024
-            ),
-            Job::Images {
-                count: images,
-                width: side,
-                height: side,
-            },
-        ),
-        (
-            format!(
-                "{pages} pages, {page_ms}-{} ms each, 64 KiB, verified and parsed (words counted)",
-                page_ms * 3
-            ),
-            fetch(pages, page_ms, true, 64 * 1024, true),
-        ),
-        (
-            format!("count primes below {primes}, 16 chunks"),
-            Job::Primes {
-                n: primes,
-                chunks: 16,
-            },
-        ),
-        (
-            format!("{few_q} full-scan SELECTs, SQLite, {} rows", env.db_rows),
-            db(few_q, true),
-        ),
-        (
-            format!("{many_q} indexed SELECTs of 100 rows, SQLite"),
-            db(many_q, false),
-        ),
-        (
-            format!("{clients} clients x {messages} echoed lines, {think} ms apart"),
-            Job::Serve {
-                clients,
-                messages,
-                think_ms: think,
-            },
-        ),
-    ];
     MATRIX
         .iter()
-        .zip(jobs)
-        .map(|(&(name, pick), (workload, job))| {
+        .map(|&(name, pick)| {
+            let (workload, job) = job(env, name);
             // CPU-bound and database rows run every cell several times and keep the best
             // (other load disturbs them most); the waiting rows once.
             let runs = match job {
@@ -177,6 +115,95 @@ pub fn scenarios(env: &Env) -> Vec<Scenario> {
             }
         })
         .collect()
+}
+
+/// Scenario `name`'s workload in words, and its job at this run's sizes.
+fn job(env: &Env, name: &str) -> (String, Job) {
+    let fetch = |count, latency_ms, spread, size, parse| Job::Fetch {
+        base: env.server.clone(),
+        count,
+        latency_ms,
+        spread,
+        size,
+        parse,
+    };
+    match name {
+        "Download 5 files" => {
+            let wait = env.pick(by(100, 40, 1));
+            let job = fetch(5, wait, false, 16 * 1024, false);
+            (format!("5 downloads, {wait} ms each, 16 KiB"), job)
+        }
+        "Download 1000 files" => {
+            let (many, wait) = env.pick(by((1000, 2), (250, 2), (10, 0)));
+            let job = fetch(many, wait, false, 4 * 1024, false);
+            (format!("{many} downloads, {wait} ms each, 4 KiB"), job)
+        }
+        "Web scraping" => {
+            let (pages, wait) = env.pick(by((100, 10), (40, 5), (4, 1)));
+            let words = format!(
+                "{pages} pages, {wait}-{} ms each, 64 KiB, verified and parsed (words counted)",
+                wait * 3
+            );
+            (words, fetch(pages, wait, true, 64 * 1024, true))
+        }
+        "Real-time server" => {
+            let (clients, messages, think_ms) = env.pick(by((100, 10, 1), (40, 5, 1), (3, 2, 0)));
+            let words = format!("{clients} clients x {messages} echoed lines, {think_ms} ms apart");
+            let job = Job::Serve {
+                clients,
+                messages,
+                think_ms,
+            };
+            (words, job)
+        }
+        _ => work_job(env, name),
+    }
+}
+
+/// The jobs of the rows that work rather than wait: CPU, and SQLite in the process.
+fn work_job(env: &Env, name: &str) -> (String, Job) {
+    let db = |queries, scan| Job::Db {
+        path: env.db.clone(),
+        queries,
+        rows: env.db_rows,
+        scan,
+    };
+    let (few, many) = env.pick(by((8, 1000), (8, 300), (2, 10)));
+    match name {
+        "Process 100 images" => {
+            // With --python: sizes Python finishes in a second or two (quick: under one).
+            let (count, side) = env.pick_cpu(
+                by((100, 512), (100, 256), (4, 256)),
+                by((100, 256), (40, 256), (4, 256)),
+            );
+            let words = format!(
+                "{count} RGB images of {side} x {side} pixels ({} KiB each): grayscale, then a 3 x 3 blur",
+                side * side * 3 / 1024
+            );
+            let job = Job::Images {
+                count,
+                width: side,
+                height: side,
+            };
+            (words, job)
+        }
+        "Number crunching" => {
+            let n = env.pick_cpu(
+                by(5_000_000, 1_000_000, 10_000),
+                by(1_000_000, 300_000, 10_000),
+            );
+            let job = Job::Primes { n, chunks: 16 };
+            (format!("count primes below {n}, 16 chunks"), job)
+        }
+        "Database queries (few)" => {
+            let words = format!("{few} full-scan SELECTs, SQLite, {} rows", env.db_rows);
+            (words, db(few, true))
+        }
+        _ => (
+            format!("{many} indexed SELECTs of 100 rows, SQLite"),
+            db(many, false),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -78,10 +78,6 @@ impl Env {
         self.pick(if self.python { python } else { rust })
     }
 
-    pub fn tiny(&self) -> bool {
-        self.sizes == Sizes::Tiny
-    }
-
     /// How many rows the SQLite file has at these sizes.
     pub fn db_rows_for(sizes: Sizes) -> u64 {
         match sizes {
@@ -167,6 +163,12 @@ impl Job {
             self,
             Job::SumSquares { .. } | Job::Primes { .. } | Job::Images { .. }
         )
+    }
+
+    /// Work on the CPU inside the process: computation, or SQLite (a library in the
+    /// process, not a server): a busy machine holds its verdicts.
+    pub fn cpu_work(&self) -> bool {
+        self.is_cpu() || matches!(self, Job::Db { .. })
     }
 
     /// The sum of all item answers (wrapping), known without running the job.

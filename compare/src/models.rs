@@ -15,18 +15,24 @@
 //! client, a database connection), like `ThreadPoolExecutor(initializer=...)`.
 //!
 //! Where Rust differs: there is no GIL, so threads (and rayon, and even tokio's worker
-//! threads) run Rust code on every core at once; processes buy isolation, not speed.
+//! threads) run Rust code on every core at once; processes buy isolation, rarely speed.
 //! Tokio futures do nothing until polled; a blocking call inside one stalls its worker
 //! thread (tokio has one per core), which is why "hybrid" hands CPU work to rayon
 //! ([`on_rayon`]) and blocking database calls to `tokio::task::spawn_blocking`.
 //! Processes can share one listening socket with safe std: the parent hands each child a
 //! copy of the listener as its standard input ([`serve_processes`], [`listener_from_stdin`]).
+//!
+//! Watch (alone, `main`): every model gives the same total of 16 items, with its time, and
+//! the echo server answers every line under threads, tokio and two worker processes (this
+//! program re-run with `--role`, the twin of `if __name__ == "__main__":`).
+//!
+//! Copy it: cargo add anyhow@1 rayon@1 && cargo add tokio@1 --features full
 
 use std::future::Future;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, ScopedJoinHandle};
 
@@ -324,22 +330,41 @@ pub fn listener_from_stdin() -> io::Result<TcpListener> {
     Ok(TcpListener::from(io::stdin().as_fd().try_clone_to_owned()?))
 }
 
-// --- run and measure ---
+/// The client side: `clients` connections at once, each sending `messages` lines with
+/// `think_ms` between them and checking every echo. Returns the lines echoed.
+pub async fn drive_clients(
+    addr: std::net::SocketAddr,
+    clients: u64,
+    messages: u64,
+    think_ms: u64,
+) -> anyhow::Result<u64> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        tasks.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (read, mut write) = stream.into_split();
+            let mut lines = tokio::io::BufReader::new(read).lines();
+            for m in 0..messages {
+                let sent = format!("client {c} message {m}");
+                write.write_all(format!("{sent}\n").as_bytes()).await?;
+                let back = lines.next_line().await?.context("server closed early")?;
+                ensure!(back == sent, "echo mismatch: {back:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(think_ms)).await;
+            }
+            Ok::<_, anyhow::Error>(messages)
+        });
+    }
+    let mut acc = 0;
+    while let Some(r) = tasks.join_next().await {
+        acc += r??;
+    }
+    Ok(acc)
+}
 
-use std::io::Read;
-use std::sync::Arc;
-use std::time::Duration;
-
-use anyhow::bail;
-use common::child::role_command;
-use serde::{Deserialize, Serialize};
-
-use crate::child_side::{quiet_if_orphaned, say, watchdog};
-use crate::jobs::{Job, cores};
-
-/// A concurrency model, named as the table prints it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// The seven models, as compare's tables name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
     Sequential,
     Threads,
@@ -348,6 +373,137 @@ pub enum Model {
     Tokio,
     Rayon,
     Hybrid,
+}
+
+impl Model {
+    pub const ALL: [Model; 7] = [
+        Model::Sequential,
+        Model::Threads,
+        Model::ThreadPool,
+        Model::Processes,
+        Model::Tokio,
+        Model::Rayon,
+        Model::Hybrid,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Sequential => "sequential",
+            Model::Threads => "threads",
+            Model::ThreadPool => "thread-pool",
+            Model::Processes => "processes",
+            Model::Tokio => "tokio",
+            Model::Rayon => "rayon",
+            Model::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// Item `i` of the example job: the sum of `x * x` over its 100,000 numbers.
+fn squares(i: u64) -> u64 {
+    (i * 100_000..(i + 1) * 100_000).fold(0u64, |acc, x| acc.wrapping_add(x * x))
+}
+
+/// `compare`'s lesson as a program: each model on 16 items, then the echo server. The
+/// worker processes are this program again, told their part with `--role`.
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["--role", "sum-worker", k, of] => {
+            let (k, of): (u64, usize) = (k.parse()?, of.parse()?);
+            let mine = (k..16).step_by(of).map(squares);
+            println!("{}", mine.fold(0u64, u64::wrapping_add));
+            return Ok(());
+        }
+        ["--role", "echo-worker", share] => {
+            println!(
+                "{}",
+                serve_threads(&listener_from_stdin()?, share.parse()?)?
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let item = |_: &mut (), i| Ok(squares(i));
+    let me = std::env::current_exe()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let hybrid = |i| on_rayon(move || Ok(squares(i)));
+    let worker = |k: usize| {
+        let args = ["--role", "sum-worker", &k.to_string(), "2"];
+        Command::new(&me).args(args).stdout(Stdio::piped()).spawn()
+    };
+    for model in Model::ALL {
+        let start = std::time::Instant::now();
+        let total = match model {
+            Model::Sequential => sequential(16, || (), item),
+            Model::Threads => threads(16, || (), item),
+            Model::ThreadPool => thread_pool(16, 4, || (), item),
+            Model::Processes => processes(2, worker).map(|(total, _)| total),
+            Model::Tokio => runtime.block_on(tokio_tasks(16, |i| async move { Ok(squares(i)) })),
+            Model::Rayon => rayon_pool(16, || (), item),
+            Model::Hybrid => runtime.block_on(tokio_tasks(16, hybrid)),
+        }?;
+        println!("{:12} {total:>20} in {:.1?}", model.name(), start.elapsed());
+    }
+    // The echo server: 4 clients of 3 lines each, under three models.
+    let echoed = |serve: &dyn Fn(TcpListener) -> Answer| -> anyhow::Result<u64> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let clients = thread::spawn(move || -> anyhow::Result<u64> {
+            tokio::runtime::Runtime::new()?.block_on(drive_clients(addr, 4, 3, 0))
+        });
+        let lines = serve(listener)?;
+        clients.join().map_err(|_| anyhow!("a client panicked"))??;
+        Ok(lines)
+    };
+    let threads_echoed = echoed(&|l| serve_threads(&l, 4))?;
+    let tokio_echoed = echoed(&|l| runtime.block_on(serve_tokio(l, 4)))?;
+    let processes_echoed = echoed(&|l| {
+        let start = |_, stdin| {
+            let args = ["--role", "echo-worker", "2"];
+            Command::new(&me)
+                .args(args)
+                .stdin(stdin)
+                .stdout(Stdio::piped())
+                .spawn()
+        };
+        Ok(serve_processes(&l, 2, start)?.0)
+    })?;
+    println!(
+        "echoed lines: threads {threads_echoed}, tokio {tokio_echoed}, processes {processes_echoed} (12 each)"
+    );
+    Ok(())
+}
+
+// --- run and measure ---
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+use crate::child_side::{quiet_if_orphaned, say, watchdog};
+use crate::jobs::{Job, cores};
+
+// The lesson's `main` runs when models.rs is copied as a program (and in the lessons
+// check); compare measures the models through `run` below.
+const _: fn() -> anyhow::Result<()> = main;
+
+/// A model in the JSON: its name.
+impl Serialize for Model {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Model {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let model = Model::ALL.into_iter().find(|m| m.name() == name);
+        model.ok_or_else(|| serde::de::Error::custom(format!("unknown model '{name}'")))
+    }
 }
 
 /// The Python model a Rust one stands for, as the guides name them. Declared in the order of
@@ -436,28 +592,6 @@ impl std::fmt::Display for PythonFamily {
 }
 
 impl Model {
-    pub const ALL: [Model; 7] = [
-        Model::Sequential,
-        Model::Threads,
-        Model::ThreadPool,
-        Model::Processes,
-        Model::Tokio,
-        Model::Rayon,
-        Model::Hybrid,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Sequential => "sequential",
-            Model::Threads => "threads",
-            Model::ThreadPool => "thread-pool",
-            Model::Processes => "processes",
-            Model::Tokio => "tokio",
-            Model::Rayon => "rayon",
-            Model::Hybrid => "hybrid",
-        }
-    }
-
     /// The Python model this one stands for.
     pub fn python_family(self) -> PythonFamily {
         match self {
@@ -698,7 +832,7 @@ fn run_processes(
 ) -> anyhow::Result<(u64, Option<u64>)> {
     let spec = serde_json::to_string(job)?;
     let (answer, rest) = processes(workers, |k| {
-        let mut child = role_command(env!("CARGO_PKG_NAME"), "worker")?
+        let mut child = crate::child_side::role("worker")?
             .args([&spec, &k.to_string(), &workers.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -784,7 +918,7 @@ pub fn serve(
                 clients / workers as u64 + u64::from((k as u64) < clients % workers as u64)
             };
             let (echoed, rest) = serve_processes(&listener, workers, |k, stdin| {
-                role_command(env!("CARGO_PKG_NAME"), "server-worker")?
+                crate::child_side::role("server-worker")?
                     .arg(share(k).to_string())
                     .stdin(stdin)
                     .stdout(Stdio::piped())
@@ -810,39 +944,6 @@ pub fn server_worker_role(args: &[String]) -> anyhow::Result<()> {
         let echoed = serve_threads(&listener, share.parse()?)?;
         print_answer(echoed)
     })())
-}
-
-/// The client side: `clients` connections at once, each sending `messages` lines with
-/// `think_ms` between them and checking every echo. Returns the lines echoed.
-pub async fn drive_clients(
-    addr: std::net::SocketAddr,
-    clients: u64,
-    messages: u64,
-    think_ms: u64,
-) -> anyhow::Result<u64> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..clients {
-        tasks.spawn(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (read, mut write) = stream.into_split();
-            let mut lines = tokio::io::BufReader::new(read).lines();
-            for m in 0..messages {
-                let sent = format!("client {c} message {m}");
-                write.write_all(format!("{sent}\n").as_bytes()).await?;
-                let back = lines.next_line().await?.context("server closed early")?;
-                ensure!(back == sent, "echo mismatch: {back:?}");
-                tokio::time::sleep(Duration::from_millis(think_ms)).await;
-            }
-            Ok::<_, anyhow::Error>(messages)
-        });
-    }
-    let mut acc = 0;
-    while let Some(r) = tasks.join_next().await {
-        acc += r??;
-    }
-    Ok(acc)
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::time::Duration;
 use common::timing::{Bytes, Secs};
 use serde::Serialize;
 
+use common::python::Verdict as PyVerdict;
+
 use crate::jobs::{Sizes, cores};
+use crate::models::{PyModel, PythonFamily};
 use crate::table::{CLOSE, Cell, CellModel, PythonColumns, Row, Verdict};
 
 /// The Cargo profile this binary was built with.
@@ -104,115 +107,72 @@ pub struct Report<'a> {
     pub rows: &'a [Row],
 }
 
-fn secs(s: f64) -> String {
-    Secs(Duration::from_secs_f64(s)).to_string()
+/// Seconds as the tables print them; `n/a` for a cell that never finished.
+pub fn secs(s: f64) -> String {
+    match s.is_finite() {
+        true => Secs(Duration::from_secs_f64(s.max(0.0))).to_string(),
+        false => "n/a".into(),
+    }
 }
 
-fn mem(b: Option<u64>) -> String {
+pub fn mem(b: Option<u64>) -> String {
     b.map_or("n/a".into(), |b| Bytes(b).to_string())
+}
+
+/// The width to print for: `COLUMNS` when set, else the terminal's when standard output is
+/// one, else 80.
+pub fn width() -> usize {
+    let columns = std::env::var("COLUMNS").ok();
+    if let Some(n) = columns
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    let term = console::Term::stdout();
+    match term.is_term().then(|| term.size_checked()).flatten() {
+        Some((_, cols)) if cols > 0 => usize::from(cols),
+        _ => 80,
+    }
+}
+
+/// `text` wrapped at word boundaries to `width`, its first line after `first`, the rest
+/// after `rest` (a hanging indent); a `\n` in `text` always starts a new line.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    // A new line in `text` starts a line after `rest`.
+    let words = text.split('\n').enumerate().flat_map(|(k, part)| {
+        let start = (k > 0).then_some("\n");
+        start.into_iter().chain(part.split_whitespace())
+    });
+    for word in words {
+        if word == "\n" {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            (line, empty) = (rest.to_owned(), true);
+            continue;
+        }
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = rest.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
 }
 
 const W_NAME: usize = 27;
 const W_CELL: usize = 12;
-
-/// The terminal table: two lines per row (seconds, peak memory), the fastest marked ★,
-/// then one line wherever the guide's pick and Rust's winner differ.
-pub fn terminal(rows: &[Row]) -> String {
-    let mut out = String::new();
-    let Some(first) = rows.first() else {
-        return out;
-    };
-    let _ = write!(out, "  {:W_NAME$}", "");
-    for c in &first.cells {
-        let _ = write!(out, "{:>W_CELL$}", c.model.name());
-    }
-    let _ = writeln!(out, "   guide says -> Rust winner");
-    for row in rows {
-        let _ = write!(out, "  {:W_NAME$}", row.scenario);
-        for c in &row.cells {
-            let text = match c.seconds {
-                Some(s) if c.fastest => format!("★{}", secs(s)),
-                Some(s) => secs(s),
-                None => "n/a".into(),
-            };
-            let _ = write!(out, "{text:>W_CELL$}");
-        }
-        let mark = match row.verdict {
-            Verdict::Agrees => "=",
-            Verdict::Close => "≈",
-            Verdict::Differs => "≠",
-        };
-        let _ = writeln!(
-            out,
-            "   {} {mark} {}",
-            row.python_recommends,
-            row.winner_name()
-        );
-        let _ = write!(out, "  {:W_NAME$}", "  peak memory");
-        for c in &row.cells {
-            let text = if c.seconds.is_some() {
-                mem(c.peak_rss_bytes)
-            } else {
-                "n/a".to_owned()
-            };
-            let _ = write!(out, "{text:>W_CELL$}");
-        }
-        let _ = writeln!(out);
-    }
-    out
-}
-
-/// Workloads, one line each, under the table.
-pub fn workloads(rows: &[Row]) -> String {
-    rows.iter()
-        .map(|r| format!("  {:W_NAME$}{}\n", r.scenario, r.workload))
-        .collect()
-}
-
-/// The Markdown table (the README's).
-pub fn markdown(rows: &[Row]) -> String {
-    let mut out = String::new();
-    let Some(first) = rows.first() else {
-        return out;
-    };
-    out.push_str("| scenario |");
-    for c in &first.cells {
-        let _ = write!(out, " {} |", c.model.name());
-    }
-    out.push_str(" Python guide | Rust winner |\n|---|");
-    for _ in &first.cells {
-        out.push_str("---:|");
-    }
-    out.push_str("---|---|\n");
-    for row in rows {
-        let _ = write!(out, "| {} |", row.scenario);
-        for c in &row.cells {
-            let text = match c.seconds {
-                Some(s) if c.fastest => format!("**{}**<br>{}", secs(s), mem(c.peak_rss_bytes)),
-                Some(s) => format!("{}<br>{}", secs(s), mem(c.peak_rss_bytes)),
-                None => "n/a".into(),
-            };
-            let _ = write!(out, " {text} |");
-        }
-        let verdict = match row.verdict {
-            Verdict::Agrees => "",
-            Verdict::Close => " (a tie)",
-            Verdict::Differs => " (differs)",
-        };
-        let _ = writeln!(
-            out,
-            " {} | {}{verdict} |",
-            row.python_recommends,
-            row.winner_name()
-        );
-    }
-    let python = markdown_python(rows);
-    if !python.is_empty() {
-        out.push('\n');
-        out.push_str(&python);
-    }
-    out
-}
 
 /// A cell's seconds, ★ when fastest, `n/a` when it did not run.
 fn cell_secs<M: CellModel>(c: &Cell<M>) -> String {
@@ -223,21 +183,203 @@ fn cell_secs<M: CellModel>(c: &Cell<M>) -> String {
     }
 }
 
-fn mark(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Agrees => "=",
-        Verdict::Close => "≈",
-        Verdict::Differs => "≠",
+fn cell_mem<M: CellModel>(c: &Cell<M>) -> String {
+    match c.seconds {
+        Some(_) => mem(c.peak_rss_bytes),
+        None => "n/a".into(),
     }
 }
 
-/// "Rust 12.3x faster" (or "Python 1.2x faster"; "even" within [`CLOSE`], a tie).
-fn rust_vs_python(py: &PythonColumns) -> String {
-    match py.rust_speedup {
-        Some(x) if (1.0 / CLOSE..=CLOSE).contains(&x) => format!("even ({x:.2}x)"),
-        Some(x) if x >= 1.0 => format!("Rust {x:.1}x faster"),
-        Some(x) => format!("Python {:.1}x faster", 1.0 / x.max(f64::MIN_POSITIVE)),
-        None => "n/a".into(),
+/// The wide layout's header (`first` in the name column, a column per model, `last`), and
+/// each row's two lines: seconds then `last` (`end`), peak memory.
+fn header<M: CellModel>(out: &mut String, first: &str, cells: &[Cell<M>], last: &str) {
+    let _ = write!(out, "  {first:W_NAME$}");
+    for c in cells {
+        let _ = write!(out, "{:>W_CELL$}", c.model.name());
+    }
+    let _ = writeln!(out, "{last}");
+}
+
+fn wide_row<M: CellModel>(out: &mut String, scenario: &str, cells: &[Cell<M>], end: &str) {
+    let _ = write!(out, "  {scenario:W_NAME$}");
+    for c in cells {
+        let _ = write!(out, "{:>W_CELL$}", cell_secs(c));
+    }
+    let _ = writeln!(out, "{end}");
+    let _ = write!(out, "  {:W_NAME$}", "  peak memory");
+    for c in cells {
+        let _ = write!(out, "{:>W_CELL$}", cell_mem(c));
+    }
+    let _ = writeln!(out);
+}
+
+/// The narrow layout's cells: two to a line, each its model, seconds and peak memory.
+fn narrow_cells<M: CellModel>(out: &mut String, cells: &[Cell<M>]) {
+    for pair in cells.chunks(2) {
+        let mut line = "   ".to_owned();
+        for c in pair {
+            let name = c.model.name();
+            let _ = write!(
+                line,
+                " {name:<12}{:>10}{:>10}   ",
+                cell_secs(c),
+                cell_mem(c)
+            );
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// The widest line of `text`, in characters.
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+/// The terminal table: wide where it fits in `width` (about 140 columns: a column per
+/// model and two lines per row, seconds then peak memory), else narrow (a block per row,
+/// two cells to a line). The fastest cell is marked ★; the guide's pick stands against
+/// Rust's winner (`=` agrees, `≈` a tie, `≠` differs, `?` not decided in this run).
+pub fn terminal(rows: &[Row], width: usize) -> String {
+    let wide = rust_table(rows, None);
+    if widest(&wide) <= width {
+        wide
+    } else {
+        rust_table(rows, Some(width))
+    }
+}
+
+/// The Rust table, wide, or narrow for `narrow` columns.
+fn rust_table(rows: &[Row], narrow: Option<usize>) -> String {
+    let mut out = String::new();
+    let Some(first) = rows.first() else {
+        return out;
+    };
+    if let Some(width) = narrow {
+        let legend = "each row: the guide's pick against Rust's fastest model; each cell: seconds (★ the fastest), peak memory";
+        out.push_str(&wrap(legend, width, "  ", "  "));
+    } else {
+        header(&mut out, "", &first.cells, "   guide says -> Rust winner");
+    }
+    for row in rows {
+        let verdict = format!(
+            "{} {} {}",
+            row.python_recommends,
+            row.verdict.mark(),
+            row.winner_name()
+        );
+        if narrow.is_some() {
+            let _ = writeln!(out, "  {:W_NAME$}{verdict}", row.scenario);
+            narrow_cells(&mut out, &row.cells);
+        } else {
+            wide_row(&mut out, row.scenario, &row.cells, &format!("   {verdict}"));
+        }
+    }
+    out
+}
+
+/// Workloads, one line each, under the table.
+pub fn workloads(rows: &[Row], width: usize) -> String {
+    rows.iter()
+        .map(|r| {
+            wrap(
+                &r.workload,
+                width,
+                &format!("  {:W_NAME$}", r.scenario),
+                &" ".repeat(W_NAME + 2),
+            )
+        })
+        .collect()
+}
+
+/// A Markdown table: a header of `first` and the models' names then `last`, and a line per
+/// row.
+fn markdown_table<M: CellModel>(
+    first: &str,
+    cells: &[Cell<M>],
+    last: &[&str],
+    rows: impl Iterator<Item = (String, Vec<Cell<M>>, Vec<String>)>,
+) -> String {
+    let mut out = format!("| {first} |");
+    for c in cells {
+        let _ = write!(out, " {} |", c.model.name());
+    }
+    let _ = writeln!(out, " {} |", last.join(" | "));
+    out.push_str(&format!(
+        "|---|{}{}|\n",
+        "---:|".repeat(cells.len()),
+        vec!["---"; last.len()].join("|")
+    ));
+    for (scenario, cells, end) in rows {
+        let _ = write!(out, "| {scenario} |");
+        for c in &cells {
+            let text = match c.seconds {
+                Some(s) if c.fastest => format!("**{}**<br>{}", secs(s), mem(c.peak_rss_bytes)),
+                Some(s) => format!("{}<br>{}", secs(s), mem(c.peak_rss_bytes)),
+                None => "n/a".into(),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        let _ = writeln!(out, " {} |", end.join(" | "));
+    }
+    out
+}
+
+/// The Markdown table (the README's), and with `--python` the Python one.
+pub fn markdown(rows: &[Row]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let mut out = markdown_table(
+        "scenario",
+        &first.cells,
+        &["Python guide", "Rust winner"],
+        rows.iter().map(|row| {
+            let end = vec![
+                row.python_recommends.to_string(),
+                format!("{}{}", row.winner_name(), row.verdict.note()),
+            ];
+            (row.scenario.to_owned(), row.cells.clone(), end)
+        }),
+    );
+    if let Some((_, py)) = with_python(rows).next() {
+        out.push('\n');
+        out.push_str(&markdown_table(
+            &py.interpreter,
+            &py.cells,
+            &[
+                "Rust's best",
+                "Rust vs Python",
+                "Python guide",
+                "Python winner",
+            ],
+            with_python(rows).map(|(row, py)| {
+                let end = vec![
+                    rust_best(row),
+                    py.rust_vs_python.to_string(),
+                    row.python_recommends.to_string(),
+                    format!("{}{}", py.winner_name(), py.verdict.note()),
+                ];
+                (row.scenario.to_owned(), py.cells.clone(), end)
+            }),
+        ));
+    }
+    out
+}
+
+/// `30.8 ms (hybrid)`: Rust's fastest cell.
+fn rust_best(row: &Row) -> String {
+    row.best().map_or("n/a".into(), |s| {
+        format!("{} ({})", secs(s), row.winner_name())
+    })
+}
+
+/// The Rust-against-Python verdict in a table column: its words, or `not decided` (the
+/// lines under the table say why).
+pub fn short(verdict: &PyVerdict) -> String {
+    match verdict {
+        PyVerdict::NotDecided(_) => "not decided".into(),
+        PyVerdict::NotCompared => "n/a".into(),
+        v => v.to_string(),
     }
 }
 
@@ -247,57 +389,91 @@ fn with_python(rows: &[Row]) -> impl Iterator<Item = (&Row, &PythonColumns)> {
         .filter_map(|r| r.python.as_ref().map(|py| (r, py)))
 }
 
-/// `--python`, in the terminal: the Python cells of each row (seconds, then peak memory),
-/// Rust's fastest beside them, and the guide's pick against Python's winner.
-pub fn terminal_python(rows: &[Row]) -> String {
+/// `--python`, in the terminal: the Python cells of each row (seconds, peak memory), Rust's
+/// fastest against Python's, and the guide's pick against Python's winner; wide where it
+/// fits in `width`, as the Rust table.
+pub fn terminal_python(rows: &[Row], width: usize) -> String {
+    let wide = python_table(rows, None);
+    if widest(&wide) <= width {
+        wide
+    } else {
+        python_table(rows, Some(width))
+    }
+}
+
+fn python_table(rows: &[Row], narrow: Option<usize>) -> String {
     let mut out = String::new();
     let Some((_, first)) = with_python(rows).next() else {
         return out;
     };
-    let _ = write!(out, "  {:W_NAME$}", first.interpreter);
-    for c in &first.cells {
-        let _ = write!(out, "{:>W_CELL$}", c.model.name());
+    if let Some(width) = narrow {
+        let legend = "each row: the guide's pick against Python's fastest model, and Rust's fastest cell against Python's";
+        out.push_str(&wrap(legend, width, "  ", "  "));
+    } else {
+        let last = format!(
+            "{:>W_CELL$}   {:20} guide says -> Python winner",
+            "Rust's best", "Rust vs Python"
+        );
+        header(&mut out, &first.interpreter, &first.cells, &last);
     }
-    let _ = writeln!(
-        out,
-        "{:>W_CELL$}   Rust vs Python       guide says -> Python winner",
-        "Rust's best"
-    );
     for (row, py) in with_python(rows) {
-        let _ = write!(out, "  {:W_NAME$}", row.scenario);
-        for c in &py.cells {
-            let _ = write!(out, "{:>W_CELL$}", cell_secs(c));
-        }
-        let rust_best = row
-            .cells
-            .iter()
-            .filter_map(|c| c.seconds)
-            .min_by(f64::total_cmp);
-        let _ = writeln!(
-            out,
-            "{:>W_CELL$}   {:20} {} {} {}",
-            rust_best.map_or("n/a".into(), secs),
-            rust_vs_python(py),
+        let pick = format!(
+            "{} {} {}",
             row.python_recommends,
-            mark(py.verdict),
+            py.verdict.mark(),
             py.winner_name()
         );
-        let _ = write!(out, "  {:W_NAME$}", "  peak memory");
-        for c in &py.cells {
-            let text = match c.seconds {
-                Some(_) => mem(c.peak_rss_bytes),
-                None => "n/a".into(),
-            };
-            let _ = write!(out, "{text:>W_CELL$}");
+        if narrow.is_some() {
+            let _ = writeln!(out, "  {:W_NAME$}{pick}", row.scenario);
+            let _ = writeln!(
+                out,
+                "    Rust's best {} against Python's fastest: {}",
+                rust_best(row),
+                short(&py.rust_vs_python)
+            );
+            narrow_cells(&mut out, &py.cells);
+        } else {
+            let best = row.best().map_or("n/a".into(), secs);
+            let end = format!("{best:>W_CELL$}   {:20} {pick}", short(&py.rust_vs_python));
+            wide_row(&mut out, row.scenario, &py.cells, &end);
         }
-        let _ = writeln!(out);
     }
     out
 }
 
-/// `--python`, in the terminal: the Python table, a line where the guide's pick lost in
-/// Python too, and the takeaway, with the figures of this run.
-pub fn print_python(rows: &[Row]) {
+/// The line under a table for a row whose fastest cell is not of the guide's pick (`lang`:
+/// `""` or `" in Python"`): `≈` a tie, `≠` and by how much, `?` not decided and why.
+pub fn pick_line(
+    scenario: &str,
+    lang: &str,
+    pick: PythonFamily,
+    winner: &str,
+    (verdict, ratio, why): (Verdict, Option<f64>, Option<&str>),
+) -> Option<String> {
+    let by = ratio.map_or(format!(" (no {pick} cell ran)"), |x| {
+        format!(", {x:.1}x the best {pick} cell")
+    });
+    Some(match verdict {
+        Verdict::Agrees => return None,
+        Verdict::Close => format!(
+            "≈ {scenario}{lang}: {winner} was fastest, the guide's {pick} within {:.0} % (a tie: within {:.0} %)",
+            (ratio.unwrap_or(1.0) - 1.0) * 100.0,
+            (CLOSE - 1.0) * 100.0
+        ),
+        Verdict::Differs => {
+            format!("≠ {scenario}{lang}: the guide says {pick}, the fastest is {winner}{by}")
+        }
+        Verdict::NotDecided => format!(
+            "? {scenario}{lang}: the guide says {pick}, {winner} was fastest;\nnot decided in this run: {}",
+            why.unwrap_or("no reason given")
+        ),
+    })
+}
+
+/// `--python`, in the terminal: the Python table, the models each column ran, a line where
+/// the guide's pick lost (or was not decided) in Python, why a Rust-against-Python verdict
+/// was not decided, the GIL's line on compute rows, and the takeaway.
+pub fn print_python(rows: &[Row], width: usize) {
     let measured: Vec<(&Row, &PythonColumns)> = with_python(rows).collect();
     let Some((_, first)) = measured.first() else {
         return;
@@ -307,49 +483,128 @@ pub fn print_python(rows: &[Row]) {
         "  The same rows in {} (scripts of compare/python/, each cell a fresh interpreter):",
         first.interpreter
     );
-    print!("{}", terminal_python(rows));
+    print!("{}", terminal_python(rows, width));
+    print!("{}", python_models(&measured, width));
     for (row, py) in &measured {
-        if py.verdict == Verdict::Differs {
-            let by = py.winner_vs_recommended.map_or(String::new(), |x| {
-                format!(", {x:.1}x the best {} cell", row.python_recommends)
-            });
-            println!(
-                "  ≠ {} in Python: the guide says {}, Python's fastest is {}{by}",
-                row.scenario,
-                row.python_recommends,
-                py.winner_name()
-            );
+        let verdict = (
+            py.verdict,
+            py.winner_vs_recommended,
+            py.why_not_decided.as_deref(),
+        );
+        let line = pick_line(
+            row.scenario,
+            " in Python",
+            row.python_recommends,
+            py.winner_name(),
+            verdict,
+        );
+        if let Some(line) = line.filter(|_| py.verdict != Verdict::Close) {
+            print!("{}", wrap(&line, width, "  ", "    "));
         }
     }
+    let mut held: Vec<(&str, Vec<&str>)> = Vec::new();
     for (row, py) in &measured {
-        if py.cpu_bound {
+        if let PyVerdict::NotDecided(why) = &py.rust_vs_python {
+            match held.iter_mut().find(|(w, _)| w == why) {
+                Some((_, rows)) => rows.push(row.scenario),
+                None => held.push((why, vec![row.scenario])),
+            }
+        }
+    }
+    for (why, rows) in held {
+        let line = format!(
+            "Rust vs Python on {}:\nnot decided in this run: {why}",
+            rows.join(", ")
+        );
+        print!("{}", wrap(&line, width, "  ", "    "));
+    }
+    for (row, py) in &measured {
+        if row.compute {
             gil_claim(row.scenario, py);
         }
     }
-    let speedups: Vec<f64> = measured
-        .iter()
-        .filter_map(|(_, py)| py.rust_speedup)
-        .collect();
-    let faster = speedups.iter().filter(|&&x| x > 1.0).count();
-    let (low, high) = speedups
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
-            (lo.min(x), hi.max(x))
-        });
-    let holds = measured
-        .iter()
-        .filter(|(_, py)| py.verdict != Verdict::Differs)
-        .count();
-    if !speedups.is_empty() {
-        common::print::takeaway(format!(
-            "Rust's fastest beat Python's fastest on {faster} of {} rows ({low:.1}x to {high:.1}x); the guide's pick held (or tied) in Python on {holds} of {}",
-            speedups.len(),
-            measured.len()
-        ));
-    }
+    common::print::takeaway(python_takeaway(&measured));
 }
 
-/// A CPU-bound row in Python: threads run no faster than asyncio's one thread (the event
+/// What each Python column ran, in the scripts' words, with the rows it ran on.
+fn python_models(measured: &[(&Row, &PythonColumns)], width: usize) -> String {
+    let mut out = "  What each Python column ran, and on which rows:\n".to_owned();
+    for model in PyModel::ALL {
+        let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (row, py) in measured {
+            let Some(cell) = py.cells.iter().find(|c| c.model == model) else {
+                continue;
+            };
+            let text = cell.python_model.as_deref().unwrap_or("(not named)");
+            match seen.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, rows)) => rows.push(row.scenario),
+                None => seen.push((text, vec![row.scenario])),
+            }
+        }
+        for (k, (text, rows)) in seen.iter().enumerate() {
+            let name = if k == 0 { model.name() } else { "" };
+            let line = format!("{text} ({})", rows.join(", "));
+            out.push_str(&wrap(
+                &line,
+                width,
+                &format!("    {name:<12} "),
+                &" ".repeat(19),
+            ));
+        }
+    }
+    out
+}
+
+/// The takeaway of `--python`: on how many rows each side was ahead (by the run's judge),
+/// and how often the guide's pick held in Python.
+fn python_takeaway(measured: &[(&Row, &PythonColumns)]) -> String {
+    let mut rust = Vec::new();
+    let (mut python, mut even, mut open) = (0, 0, 0);
+    for (_, py) in measured {
+        match (&py.rust_vs_python, py.rust_speedup) {
+            (PyVerdict::Ahead(_), Some(x)) if x > 1.0 => rust.push(x),
+            (PyVerdict::Ahead(_), _) => python += 1,
+            (PyVerdict::Even(_), _) => even += 1,
+            _ => open += 1,
+        }
+    }
+    let range = match rust
+        .iter()
+        .copied()
+        .reduce(f64::min)
+        .zip(rust.iter().copied().reduce(f64::max))
+    {
+        Some((lo, hi)) => format!(" ({lo:.1}x to {hi:.1}x)"),
+        None => String::new(),
+    };
+    let held = measured
+        .iter()
+        .filter(|(_, py)| matches!(py.verdict, Verdict::Agrees | Verdict::Close))
+        .count();
+    let pick_open = measured
+        .iter()
+        .filter(|(_, py)| py.verdict == Verdict::NotDecided)
+        .count();
+    let and = |n: usize, what: &str| {
+        if n > 0 {
+            format!(", {what} on {n}")
+        } else {
+            String::new()
+        }
+    };
+    format!(
+        "Rust's fastest cell was ahead of Python's on {} of {} rows{range}{}{}{}; the guide's pick held (or tied) in Python on {held} of {}{}",
+        rust.len(),
+        measured.len(),
+        and(even, "even"),
+        and(python, "Python ahead"),
+        and(open, "not decided"),
+        measured.len(),
+        and(pick_open, "not decided"),
+    )
+}
+
+/// A compute row in Python: threads run no faster than asyncio's one thread (the event
 /// loop runs CPU items one after another), because the GIL lets one thread run Python at a
 /// time; `Pool`'s processes do. Printed as fact only when this run's figures show both.
 /// A free-threaded interpreter's threads are expected to scale instead.
@@ -417,54 +672,6 @@ const PARALLEL: f64 = 1.4;
 /// Threads under this factor of one thread gained nothing from the cores.
 const GIL_FLAT: f64 = 1.25;
 
-/// `--python`: the Markdown table of the Python cells.
-fn markdown_python(rows: &[Row]) -> String {
-    let mut out = String::new();
-    let Some((_, first)) = with_python(rows).next() else {
-        return out;
-    };
-    let _ = write!(out, "| {} |", first.interpreter);
-    for c in &first.cells {
-        let _ = write!(out, " {} |", c.model.name());
-    }
-    out.push_str(" Rust's best | Rust vs Python | Python guide | Python winner |\n|---|");
-    for _ in &first.cells {
-        out.push_str("---:|");
-    }
-    out.push_str("---:|---|---|---|\n");
-    for (row, py) in with_python(rows) {
-        let _ = write!(out, "| {} |", row.scenario);
-        for c in &py.cells {
-            let text = match c.seconds {
-                Some(s) if c.fastest => format!("**{}**<br>{}", secs(s), mem(c.peak_rss_bytes)),
-                Some(s) => format!("{}<br>{}", secs(s), mem(c.peak_rss_bytes)),
-                None => "n/a".into(),
-            };
-            let _ = write!(out, " {text} |");
-        }
-        let rust_best = row
-            .cells
-            .iter()
-            .filter_map(|c| c.seconds)
-            .min_by(f64::total_cmp);
-        let verdict = match py.verdict {
-            Verdict::Agrees => "",
-            Verdict::Close => " (a tie)",
-            Verdict::Differs => " (differs)",
-        };
-        let _ = writeln!(
-            out,
-            " {} ({}) | {} | {} | {}{verdict} |",
-            rust_best.map_or("n/a".into(), secs),
-            row.winner_name(),
-            rust_vs_python(py),
-            row.python_recommends,
-            py.winner_name()
-        );
-    }
-    out
-}
-
 pub fn json(report: &Report) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(report)?)
 }
@@ -472,7 +679,7 @@ pub fn json(report: &Report) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{Model, PythonFamily};
+    use crate::models::Model;
     use crate::table::row_from_cells;
     use crate::table::tests::{cell, scenario};
 
@@ -489,14 +696,26 @@ mod tests {
         )]
     }
 
+    /// Every line fits `width`.
+    fn fits(text: &str, width: usize) {
+        assert!(
+            widest(text) <= width,
+            "{} columns, for {width}: {text}",
+            widest(text)
+        );
+    }
+
     #[test]
-    fn the_terminal_table_marks_the_winner_and_the_disagreement() {
-        let text = terminal(&sample_rows());
-        assert!(text.contains("★400.0 ms"), "{text}");
-        assert!(text.contains("multiprocessing ≠ rayon"), "{text}");
-        assert!(text.contains("3.0 MiB"), "{text}");
-        let memory = text.lines().find(|l| l.contains("peak memory")).unwrap();
-        assert!(memory.contains("n/a"), "no silent gap: {text}");
+    fn the_terminal_table_marks_the_winner_and_the_disagreement_wide_or_narrow() {
+        for width in [80, 160] {
+            let text = terminal(&sample_rows(), width);
+            assert!(text.contains("★400.0 ms"), "{text}");
+            assert!(text.contains("multiprocessing ≠ rayon"), "{text}");
+            assert!(text.contains("3.0 MiB"), "{text}");
+            assert!(text.contains("n/a"), "no silent gap: {text}");
+            fits(&text, width);
+        }
+        assert!(terminal(&sample_rows(), 160).contains("peak memory"));
     }
 
     #[test]
@@ -505,12 +724,12 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].matches('|').count(), lines[2].matches('|').count());
+        assert_eq!(lines[0].matches('|').count(), lines[1].matches('|').count());
         assert!(lines[2].contains("**400.0 ms**"), "{text}");
         assert!(lines[2].contains("rayon (differs)"), "{text}");
     }
 
-    fn rows_with_python() -> Vec<Row> {
-        use crate::models::PyModel;
+    fn rows_with_python(python_best: f64) -> Vec<Row> {
         use crate::table::python_columns;
         use crate::table::tests::py_cell;
         let mut rows = sample_rows();
@@ -520,7 +739,7 @@ mod tests {
             vec![
                 py_cell(PyModel::Threads, Some(4.0)),
                 py_cell(PyModel::ThreadPool, Some(4.1)),
-                py_cell(PyModel::Processes, Some(2.0)),
+                py_cell(PyModel::Processes, Some(python_best)),
                 py_cell(PyModel::Asyncio, Some(4.2)),
             ],
         );
@@ -531,16 +750,18 @@ mod tests {
     #[test]
     fn the_python_table_sets_python_beside_rust_s_best() {
         assert!(
-            terminal_python(&sample_rows()).is_empty(),
+            terminal_python(&sample_rows(), 160).is_empty(),
             "no --python, no table"
         );
-        let text = terminal_python(&rows_with_python());
-        assert!(text.contains("Python 3.11.7"), "{text}");
-        assert!(text.contains("★2.000 s"), "{text}");
-        assert!(text.contains("Rust 5.0x faster"), "{text}");
-        assert!(text.contains("multiprocessing = processes"), "{text}");
-        assert!(text.contains("20.0 MiB"), "{text}");
-        let md = markdown(&rows_with_python());
+        for width in [80, 160] {
+            let text = terminal_python(&rows_with_python(2.0), width);
+            assert!(text.contains("★2.000 s"), "{text}");
+            assert!(text.contains("Rust 5.00x faster"), "{text}");
+            assert!(text.contains("multiprocessing = processes"), "{text}");
+            assert!(text.contains("20.0 MiB"), "{text}");
+            fits(&text, width);
+        }
+        let md = markdown(&rows_with_python(2.0));
         let python: Vec<&str> = md
             .lines()
             .skip_while(|l| !l.contains("Python 3.11.7"))
@@ -552,21 +773,100 @@ mod tests {
         );
         assert!(python[2].contains("**2.000 s**"), "{md}");
         assert!(
-            python[2].contains("400.0 ms (rayon) | Rust 5.0x faster"),
+            python[2].contains("400.0 ms (rayon) | Rust 5.00x faster"),
             "{md}"
         );
         assert!(
             !markdown(&sample_rows()).contains("Python 3"),
             "without --python"
         );
-        let mut even = rows_with_python();
-        even[0].python.as_mut().unwrap().rust_speedup = Some(1.04);
-        assert!(terminal_python(&even).contains("even (1.04x)"));
+        let even = rows_with_python(0.41);
+        assert!(terminal_python(&even, 160).contains("even (1.02x)"));
+    }
+
+    #[test]
+    fn a_held_verdict_says_not_decided_and_why() {
+        let mut rows = rows_with_python(0.3);
+        let busy = common::claim::Machine {
+            load_1m: Some(4.6),
+            usable_cores: 2,
+            online_cores: Some(2),
+            others_busy: Some(1.8),
+        };
+        rows[0].judge(&crate::table::Judges::of(&busy));
+        let py = rows[0].python.as_ref().unwrap();
+        assert!(terminal_python(&rows, 160).contains("not decided"));
+        assert!(!terminal_python(&rows, 80).contains("Python 1.33x faster"));
+        let verdict = (
+            rows[0].verdict,
+            rows[0].winner_vs_recommended,
+            rows[0].why_not_decided.as_deref(),
+        );
+        let line = pick_line(
+            "CPU-bound",
+            "",
+            PythonFamily::Multiprocessing,
+            "rayon",
+            verdict,
+        )
+        .unwrap();
+        assert!(line.starts_with("? CPU-bound: the guide says multiprocessing, rayon was fastest;\nnot decided in this run: a busy machine"), "{line}");
+        assert!(markdown(&rows).contains("(not decided)"));
+        let takeaway = python_takeaway(&[(&rows[0], py)]);
+        assert!(
+            takeaway.starts_with(
+                "Rust's fastest cell was ahead of Python's on 0 of 1 rows, not decided on 1;"
+            ),
+            "{takeaway}"
+        );
+    }
+
+    #[test]
+    fn a_tie_is_within_ten_percent_and_the_takeaway_counts_each_side() {
+        let tie = (Verdict::Close, Some(1.04), None);
+        let line = pick_line("R", " in Python", PythonFamily::Asyncio, "threads", tie).unwrap();
+        assert_eq!(
+            line,
+            "≈ R in Python: threads was fastest, the guide's asyncio within 4 % (a tie: within 10 %)"
+        );
+        let ahead = rows_with_python(2.0);
+        let python = rows_with_python(0.2);
+        let pairs = [
+            (&ahead[0], ahead[0].python.as_ref().unwrap()),
+            (&python[0], python[0].python.as_ref().unwrap()),
+        ];
+        assert_eq!(
+            python_takeaway(&pairs),
+            "Rust's fastest cell was ahead of Python's on 1 of 2 rows (5.0x to 5.0x), Python ahead on 1; the guide's pick held (or tied) in Python on 2 of 2"
+        );
+    }
+
+    #[test]
+    fn every_python_column_names_what_it_ran_on_which_rows() {
+        let mut rows = rows_with_python(2.0);
+        for c in &mut rows[0].python.as_mut().unwrap().cells {
+            c.python_model = Some(format!("{} model", c.model.name()));
+        }
+        let measured: Vec<_> = with_python(&rows).collect();
+        let text = python_models(&measured, 80);
+        for model in PyModel::ALL {
+            assert!(
+                text.contains(&format!("{} model (CPU-bound)", model.name())),
+                "{text}"
+            );
+        }
+        fits(&text, 80);
+    }
+
+    #[test]
+    fn wrap_breaks_at_words_with_a_hanging_indent() {
+        assert_eq!(wrap("aa bb cc", 7, "- ", "  "), "- aa bb\n  cc\n");
+        assert_eq!(wrap("a", 80, "  ", "  "), "  a\n");
+        assert_eq!(wrap("a b\nc", 80, "- ", "  "), "- a b\n  c\n");
     }
 
     #[test]
     fn the_gil_claim_needs_flat_threads_and_a_pool_that_scales() {
-        use crate::models::PyModel;
         use crate::table::python_columns;
         use crate::table::tests::py_cell;
         let rows = sample_rows();

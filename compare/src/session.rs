@@ -18,7 +18,7 @@ use crate::cells;
 use crate::jobs::{Env, Job, Sizes, cores};
 use crate::models::{Model, PyModel};
 use crate::report::{self, Machine, Profile};
-use crate::table::{Row, Scenario, Verdict};
+use crate::table::{Judges, Row, Scenario, Verdict};
 
 /// How to print the results.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -127,6 +127,9 @@ impl std::fmt::Debug for Shared {
 struct State {
     fixtures: Option<Fixtures>,
     machine: Option<Machine>,
+    /// The busiest reading of the machine so far: at the start, and after each section
+    /// measured. It decides whether CPU rows' verdicts hold ([`Judges`]).
+    reading: Option<common::claim::Machine>,
     rows: Vec<Row>,
 }
 
@@ -149,6 +152,11 @@ impl Shared {
     pub fn results(&self) -> (Vec<Row>, Option<Machine>) {
         let state = self.lock();
         (state.rows.clone(), state.machine.clone())
+    }
+
+    /// The busiest reading of the machine while rows were measured.
+    pub fn reading(&self) -> Option<common::claim::Machine> {
+        self.lock().reading.clone()
     }
 }
 
@@ -189,8 +197,9 @@ impl State {
 pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> SectionResult {
     let (rows, scenarios, cells) = measure_rows(options, options.sizes(), scenarios)?;
     if options.terminal() {
-        print_section(&rows, &scenarios);
-        report::print_python(&rows);
+        let width = report::width();
+        print_section(&rows, &scenarios, width);
+        report::print_python(&rows, width);
         println!("  {cells} cells, every answer checked.");
     }
     Ok(())
@@ -198,7 +207,8 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
 
 /// Measure the rows `scenarios` lists at `sizes` (unless an earlier section of this run
 /// started the fixtures at other sizes), printing only the machine line (in the terminal
-/// format) and a progress bar, and keep them for the data printed after the last section.
+/// format) and a progress bar; judge them ([`Judges`], on the busiest reading of the
+/// machine so far) and keep them for the data printed after the last section.
 /// Returns the rows, their scenarios and how many cells ran.
 pub fn measure_rows(
     options: &Options,
@@ -241,6 +251,13 @@ pub fn measure_rows(
         )?);
     }
     bar.finish_and_clear();
+    let start = state.reading.take().unwrap_or(machine.load);
+    let reading = busier(start, common::claim::Machine::sample());
+    let judges = Judges::of(&reading);
+    for row in &mut rows {
+        row.judge(&judges);
+    }
+    state.reading = Some(reading);
     state.rows.extend(rows.iter().cloned());
     Ok((rows, scenarios, cells))
 }
@@ -307,10 +324,16 @@ fn write_data(
     Ok(())
 }
 
-fn print_section(rows: &[Row], scenarios: &[Scenario]) {
-    print!("{}", report::terminal(rows));
+/// Of two readings of the machine, the one with more CPU used by other processes.
+fn busier(a: common::claim::Machine, b: common::claim::Machine) -> common::claim::Machine {
+    let busy = |m: &common::claim::Machine| m.others_busy.unwrap_or(0.0);
+    if busy(&b) > busy(&a) { b } else { a }
+}
+
+fn print_section(rows: &[Row], scenarios: &[Scenario], width: usize) {
+    print!("{}", report::terminal(rows, width));
     println!();
-    print!("{}", report::workloads(rows));
+    print!("{}", report::workloads(rows, width));
     for (row, scenario) in rows.iter().zip(scenarios) {
         if !scenario.python_seconds.is_empty() {
             let guide: Vec<String> = scenario
@@ -325,77 +348,71 @@ fn print_section(rows: &[Row], scenarios: &[Scenario]) {
             );
         }
     }
-    let mut differ = 0;
+    let (mut differ, mut open) = (0, 0);
     for (row, scenario) in rows.iter().zip(scenarios) {
+        let verdict = (
+            row.verdict,
+            row.winner_vs_recommended,
+            row.why_not_decided.as_deref(),
+        );
+        let line = report::pick_line(
+            row.scenario,
+            "",
+            row.python_recommends,
+            row.winner_name(),
+            verdict,
+        );
+        let Some(mut line) = line else { continue };
         match row.verdict {
-            Verdict::Agrees => {}
-            Verdict::Close => println!(
-                "  ≈ {}: {} was fastest, the guide's {} within {:.0} % (a tie: up to {:.0} % is noise here)",
-                row.scenario,
-                row.winner_name(),
-                row.python_recommends,
-                (row.winner_vs_recommended.unwrap_or(1.0) - 1.0) * 100.0,
-                (row.tie_margin - 1.0) * 100.0
-            ),
             Verdict::Differs => {
                 differ += 1;
-                let by = row.winner_vs_recommended.map_or(String::new(), |x| {
-                    format!(", {x:.1}x the best {} cell", row.python_recommends)
-                });
-                let why = if scenario.job.is_cpu() {
-                    "see below".to_owned()
-                } else {
-                    why_it_differs(&scenario.job, row.rust_winner)
-                };
-                println!(
-                    "  ≠ {}: the guide says {}, Rust's fastest is {}{by}: {why}",
-                    row.scenario,
-                    row.python_recommends,
-                    row.winner_name(),
-                );
+                line = format!("{line}: {}", why_it_differs(&scenario.job, row));
             }
+            Verdict::NotDecided => open += 1,
+            _ => {}
         }
+        print!("{}", report::wrap(&line, width, "  ", "    "));
     }
     for (row, scenario) in rows.iter().zip(scenarios) {
-        if scenario.job.is_cpu() {
-            no_gil_claim(row);
+        if let Some((evidence, text)) = no_gil(row).filter(|_| scenario.job.is_cpu()) {
+            takeaway_if(&evidence, text);
         }
     }
+    let open = match open {
+        0 => String::new(),
+        n => format!(" ({n} not decided in this run)"),
+    };
     takeaway(format!(
-        "{differ} of {} rows: Rust's fastest model is not the guide's pick; measure before you choose",
+        "{differ} of {} rows: Rust's fastest model is not the guide's pick{open}; measure before you choose",
         rows.len()
     ));
 }
 
-/// The CPU rows' explanation, "no GIL: threads in one process use every core", printed as
-/// fact only when the fastest in-process parallel cell scaled over the sequential one.
-fn no_gil_claim(row: &Row) {
+/// The CPU rows' explanation, "no GIL: threads in one process use every core", and the
+/// evidence for it: the fastest in-process parallel cell scaled over the sequential one.
+/// `None` when those cells did not run.
+fn no_gil(row: &Row) -> Option<(Evidence, String)> {
     let seconds = |m: Model| row.cell(m).and_then(|c| c.seconds);
-    let Some(sequential) = seconds(Model::Sequential) else {
-        return;
-    };
-    let Some((best, time)) = Model::ALL
+    let sequential = seconds(Model::Sequential)?;
+    let (best, time) = Model::ALL
         .into_iter()
         .filter(|&m| m.is_parallel() && m != Model::Processes)
         .filter_map(|m| seconds(m).map(|s| (m, s)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-    else {
-        return;
-    };
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
     let cores = cores();
     let speedup = sequential / time.max(f64::MIN_POSITIVE);
     let processes = match seconds(Model::Processes) {
         Some(p) if p >= time => "; processes only add start-up and copying",
         _ => "",
     };
-    takeaway_if(
-        &scaling(row.scenario, best, speedup, cores),
+    Some((
+        scaling(row.scenario, best, speedup, cores),
         format!(
             "{}: no GIL: the {} cell ran Rust on all {cores} cores inside one process, {speedup:.1}x sequential{processes}",
             row.scenario,
             best.name()
         ),
-    );
+    ))
 }
 
 /// "`best` ran on all `cores` cores": its speedup over sequential is near `cores`, a
@@ -429,11 +446,18 @@ fn scaling(scenario: &str, best: Model, speedup: f64, cores: usize) -> Evidence 
     .cpu(cores.max(2))
 }
 
-/// One sentence on why Rust's winner differs from the guide's pick for a job that waits.
-fn why_it_differs(job: &Job, winner: Option<Model>) -> String {
-    let Some(winner) = winner else {
+/// One sentence on why Rust's winner differs from the guide's pick.
+fn why_it_differs(job: &Job, row: &Row) -> String {
+    let Some(winner) = row.rust_winner else {
         return "no cell ran".into();
     };
+    if job.is_cpu() {
+        let checked = match no_gil(row) {
+            Some(_) => format!(" (checked below, on the {} line)", row.scenario),
+            None => String::new(),
+        };
+        return format!("no GIL: threads in one process use every core{checked}");
+    }
     if winner == Model::Sequential {
         return match cores() {
             1 => "this process may use 1 core, so no model could run two items at once".into(),
@@ -452,6 +476,7 @@ fn why_it_differs(job: &Job, winner: Option<Model>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::PythonFamily;
 
     #[test]
     fn sizes_follow_the_flags() {
@@ -573,17 +598,34 @@ mod tests {
 
     #[test]
     fn a_waiting_row_explains_itself_without_the_gil() {
+        use crate::table::tests::{cell, scenario};
         let fetch = Job::Serve {
             clients: 1,
             messages: 1,
             think_ms: 0,
         };
-        assert!(why_it_differs(&fetch, Some(Model::Threads)).contains("wait concurrently"));
-        let sequential = why_it_differs(&fetch, Some(Model::Sequential));
+        let row = |winner| {
+            let cells = vec![cell(winner, Some(1.0)), cell(Model::Processes, Some(2.0))];
+            crate::table::row_from_cells(&scenario(PythonFamily::Asyncio), cells)
+        };
+        assert!(why_it_differs(&fetch, &row(Model::Threads)).contains("wait concurrently"));
+        let sequential = why_it_differs(&fetch, &row(Model::Sequential));
         assert!(
             sequential.contains("too small") || sequential.contains("1 core"),
             "{sequential}"
         );
-        assert!(!why_it_differs(&fetch, Some(Model::Tokio)).contains("GIL"));
+        assert!(!why_it_differs(&fetch, &row(Model::Tokio)).contains("GIL"));
+        // A CPU row's reason points at the line below only when that line is printed.
+        let cpu = Job::SumSquares { n: 1, chunks: 1 };
+        assert_eq!(
+            why_it_differs(&cpu, &row(Model::Threads)),
+            "no GIL: threads in one process use every core"
+        );
+        let cells = vec![
+            cell(Model::Sequential, Some(2.0)),
+            cell(Model::Rayon, Some(1.0)),
+        ];
+        let both = crate::table::row_from_cells(&scenario(PythonFamily::Multiprocessing), cells);
+        assert!(why_it_differs(&cpu, &both).ends_with("(checked below, on the row line)"));
     }
 }

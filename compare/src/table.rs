@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use common::python::{Judge, Unit, Verdict as PyVerdict};
 use serde::{Serialize, Serializer};
 
 use crate::jobs::Job;
@@ -12,17 +13,25 @@ use crate::models::{Model, PyModel, PythonFamily};
 pub trait CellModel: Copy + Serialize {
     /// The Python family it is (or stands for).
     fn python_family(self) -> PythonFamily;
+    /// Its name in the tables.
+    fn name(self) -> &'static str;
 }
 
 impl CellModel for Model {
     fn python_family(self) -> PythonFamily {
         Model::python_family(self)
     }
+    fn name(self) -> &'static str {
+        Model::name(self)
+    }
 }
 
 impl CellModel for PyModel {
     fn python_family(self) -> PythonFamily {
         PyModel::python_family(self)
+    }
+    fn name(self) -> &'static str {
+        PyModel::name(self)
     }
 }
 
@@ -60,8 +69,11 @@ pub struct Cell<M = Model> {
     pub fastest: bool,
     /// Why the model does not apply, when it does not.
     pub not_applicable: Option<&'static str>,
+    /// A Python cell: the Python model that ran, in words (the script says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_model: Option<String>,
     /// The slowest of its runs: with `seconds`, the run-to-run noise.
-    #[serde(skip)]
+    #[serde(rename = "slowest_seconds")]
     pub worst_seconds: Option<f64>,
 }
 
@@ -77,6 +89,7 @@ impl<M: CellModel> Cell<M> {
             runs: 0,
             fastest: false,
             not_applicable,
+            python_model: None,
             worst_seconds: None,
         }
     }
@@ -104,9 +117,34 @@ impl<M: CellModel> Cell<M> {
 pub enum Verdict {
     /// The winner is of the guide's family.
     Agrees,
-    /// The guide's pick came within the noise of the winner: a tie.
+    /// The guide's pick came within [`CLOSE`] of the winner: a tie.
     Close,
     Differs,
+    /// This run cannot say: a CPU row on a busy machine, or the two cells further apart
+    /// than [`CLOSE`] but within their own runs' spread (the row says why).
+    NotDecided,
+}
+
+impl Verdict {
+    /// The mark between the guide's pick and the winner: `=`, `≈`, `≠`, `?`.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Verdict::Agrees => "=",
+            Verdict::Close => "≈",
+            Verdict::Differs => "≠",
+            Verdict::NotDecided => "?",
+        }
+    }
+
+    /// After the winner's name in the Markdown tables.
+    pub fn note(self) -> &'static str {
+        match self {
+            Verdict::Agrees => "",
+            Verdict::Close => " (a tie)",
+            Verdict::Differs => " (differs)",
+            Verdict::NotDecided => " (not decided)",
+        }
+    }
 }
 
 /// One measured row.
@@ -121,16 +159,23 @@ pub struct Row {
     pub rust_winner: Option<Model>,
     /// The winner's Python family is the guide's pick.
     pub agrees: bool,
-    /// `agrees`; `close` when the guide's pick was within the run-to-run noise of the winner
-    /// (at least 10 %: a tie at this precision); else `differs`.
+    /// See [`Verdict`]; `why_not_decided` says why when it is `not-decided`.
     pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not_decided: Option<String>,
     /// How many times faster the winner was than the best cell of the guide's pick.
     pub winner_vs_recommended: Option<f64>,
     pub cells: Vec<Cell>,
-    /// Up to this factor between the winner and the guide's pick is a tie: [`CLOSE`], or
-    /// more when the two cells' own runs varied more.
+    /// The wider run-to-run spread of the winner's and the guide's pick's cells.
     #[serde(skip)]
-    pub tie_margin: f64,
+    pub spread: f64,
+    /// CPU work inside the process (computation, in-process SQLite): a busy machine holds
+    /// its verdicts.
+    #[serde(skip)]
+    pub cpu: bool,
+    /// A compute row (no SQLite): where Python's GIL shows.
+    #[serde(skip)]
+    pub compute: bool,
     /// With `--python`: the same job measured in Python, and how it compares.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonColumns>,
@@ -148,21 +193,31 @@ pub struct PythonColumns {
     pub winner: Option<PyModel>,
     /// The Python winner's family is the guide's pick.
     pub agrees: bool,
-    /// The guide's pick as measured in Python: `agrees`, `close` (within the noise of the
-    /// Python winner) or `differs`.
+    /// The guide's pick as measured in Python, as [`Row::verdict`].
     pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not_decided: Option<String>,
     /// The best Python cell of the guide's pick over the Python winner's seconds.
     pub winner_vs_recommended: Option<f64>,
     /// Python's fastest seconds over Rust's fastest: how many times faster Rust's best was.
     pub rust_speedup: Option<f64>,
+    /// Who is ahead, Rust's fastest cell or Python's, as the run's judge says it.
+    #[serde(serialize_with = "as_text")]
+    pub rust_vs_python: PyVerdict,
     pub cells: Vec<Cell<PyModel>>,
-    /// A CPU-bound row (where the GIL shows).
     #[serde(skip)]
-    pub cpu_bound: bool,
+    spread: f64,
+    /// The wider spread of Rust's and Python's fastest cells.
+    #[serde(skip)]
+    best_spread: f64,
 }
 
 fn py_winner_name<S: Serializer>(winner: &Option<PyModel>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(winner.map_or("none", PyModel::name))
+}
+
+fn as_text<S: Serializer>(v: &PyVerdict, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 impl PythonColumns {
@@ -185,17 +240,124 @@ impl Row {
     pub fn cell(&self, model: Model) -> Option<&Cell> {
         self.cells.iter().find(|c| c.model == model)
     }
+
+    /// Rust's fastest seconds.
+    pub fn best(&self) -> Option<f64> {
+        self.cells
+            .iter()
+            .filter_map(|c| c.seconds)
+            .min_by(f64::total_cmp)
+    }
+
+    /// Decide the verdicts (the guide's pick in Rust and in Python, Rust against Python)
+    /// with this run's `judges`.
+    pub fn judge(&mut self, judges: &Judges) {
+        (self.verdict, self.why_not_decided) = decide(
+            &judges.machine,
+            self.agrees,
+            self.winner_vs_recommended,
+            self.cpu,
+            self.spread,
+        );
+        let (cpu, rust) = (self.cpu, self.best());
+        if let Some(py) = &mut self.python {
+            py.judge(judges, cpu, rust);
+        }
+    }
+}
+
+impl PythonColumns {
+    /// Decide the guide's pick in Python and Rust (fastest: `rust`) against Python.
+    fn judge(&mut self, judges: &Judges, cpu: bool, rust: Option<f64>) {
+        (self.verdict, self.why_not_decided) = decide(
+            &judges.machine,
+            self.agrees,
+            self.winner_vs_recommended,
+            cpu,
+            self.spread,
+        );
+        let python = self
+            .cells
+            .iter()
+            .filter_map(|c| c.seconds)
+            .min_by(f64::total_cmp);
+        self.rust_vs_python = match rust.zip(python) {
+            Some((r, p)) => judges.rust_vs_python(r, p, cpu, self.best_spread),
+            None => PyVerdict::NotCompared,
+        };
+    }
 }
 
 /// Within this factor of the winner, the guide's pick counts as a tie ("close") even when
 /// the runs agreed closely.
 pub const CLOSE: f64 = 1.10;
 
-/// Mark the fastest cell and compare it with the guide's pick. The tie margin is the larger
-/// of [`CLOSE`] and the run-to-run spread of the two cells compared.
+/// What decides the verdicts of a run: the machine while it was measured, and the build.
+#[derive(Clone, Debug)]
+pub struct Judges {
+    /// Holds the verdicts of CPU rows when the machine was busy (or this process had fewer
+    /// cores than the machine), and any within the cells' spread.
+    pub machine: Judge,
+    /// A dev build: every Rust cell runs unoptimised code (reqwest, SQLite and the models
+    /// are at opt-level 0), so no row's Rust against Python is decided.
+    pub dev: Option<Judge>,
+}
+
+impl Judges {
+    /// Nothing held: the verdict follows the figures (before the run's judges are known).
+    pub fn free() -> Judges {
+        Judges {
+            machine: Judge::free(),
+            dev: None,
+        }
+    }
+
+    /// This build, on a machine read as `reading`.
+    pub fn of(reading: &common::claim::Machine) -> Judges {
+        Judges {
+            machine: Judge::from_machine(reading),
+            dev: cfg!(debug_assertions).then(Judge::dev_build),
+        }
+    }
+
+    fn rust_vs_python(&self, rust: f64, python: f64, cpu: bool, spread: f64) -> PyVerdict {
+        match &self.dev {
+            Some(dev) => dev.verdict(rust, python, Unit::Secs, true, spread),
+            None => self.machine.verdict(rust, python, Unit::Secs, cpu, spread),
+        }
+    }
+}
+
+/// The verdict on the fastest cell against the best cell of the guide's pick (`ratio`
+/// times slower), through `judge`: a CPU row it holds (a busy machine) is not decided, nor a
+/// gap beyond [`CLOSE`] that stays within the cells' own `spread`.
+fn decide(
+    judge: &Judge,
+    agrees: bool,
+    ratio: Option<f64>,
+    cpu: bool,
+    spread: f64,
+) -> (Verdict, Option<String>) {
+    // Two equal figures are "even" unless the judge holds the row itself.
+    if let Some(why) = judge.held(cpu, false) {
+        return (Verdict::NotDecided, Some(why.to_owned()));
+    }
+    match ratio {
+        _ if agrees => (Verdict::Agrees, None),
+        Some(r) if r <= CLOSE => (Verdict::Close, None),
+        Some(r) => match judge.verdict(1.0, r, Unit::Secs, cpu, spread) {
+            PyVerdict::NotDecided(why) => (Verdict::NotDecided, Some(why)),
+            _ => (Verdict::Differs, None),
+        },
+        None => (Verdict::Differs, None),
+    }
+}
+
+/// Mark the fastest cell and compare it with the guide's pick, with nothing held yet
+/// ([`Row::judge`] decides with the run's judges).
 pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
     let judged = judge(&mut cells, scenario.python);
-    Row {
+    let mut row = Row {
         section: scenario.section,
         scenario: scenario.name,
         workload: scenario.workload.clone(),
@@ -203,53 +365,60 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         python_guide_seconds: scenario.python_seconds.iter().copied().collect(),
         rust_winner: judged.winner,
         agrees: judged.agrees,
-        verdict: judged.verdict,
+        verdict: Verdict::NotDecided,
+        why_not_decided: None,
         winner_vs_recommended: judged.ratio,
         cells,
-        tie_margin: judged.noise,
+        spread: judged.spread,
+        cpu: scenario.job.cpu_work(),
+        compute: scenario.job.is_cpu(),
         python: None,
-    }
+    };
+    row.judge(&Judges::free());
+    row
 }
 
-/// The Python cells of a row, judged as the Rust ones are (the fastest marked, the guide's
-/// pick against the winner), and Python's fastest against Rust's fastest.
+/// The Python cells of a row, their fastest marked and compared with the guide's pick, and
+/// with Rust's fastest (decided by [`Row::judge`]).
 pub fn python_columns(
     row: &Row,
     interpreter: String,
     mut cells: Vec<Cell<PyModel>>,
 ) -> PythonColumns {
     let judged = judge(&mut cells, row.python_recommends);
-    let rust_best = row
-        .cells
-        .iter()
-        .filter_map(|c| c.seconds)
-        .min_by(f64::total_cmp);
-    let python_best = cells
-        .iter()
-        .filter_map(|c| c.seconds)
-        .min_by(f64::total_cmp);
-    PythonColumns {
+    let fastest = |spreads: &mut dyn Iterator<Item = (Option<f64>, f64)>| {
+        spreads
+            .filter_map(|(s, spread)| s.map(|s| (s, spread)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let rust = fastest(&mut row.cells.iter().map(|c| (c.seconds, c.spread())));
+    let python = fastest(&mut cells.iter().map(|c| (c.seconds, c.spread())));
+    let mut columns = PythonColumns {
         interpreter,
         winner: judged.winner,
         agrees: judged.agrees,
-        verdict: judged.verdict,
+        verdict: Verdict::NotDecided,
+        why_not_decided: None,
         winner_vs_recommended: judged.ratio,
-        rust_speedup: python_best
-            .zip(rust_best)
-            .map(|(p, r)| p / r.max(f64::MIN_POSITIVE)),
+        rust_speedup: python
+            .zip(rust)
+            .map(|(p, r)| p.0 / r.0.max(f64::MIN_POSITIVE)),
+        rust_vs_python: PyVerdict::NotCompared,
         cells,
-        cpu_bound: false,
-    }
+        spread: judged.spread,
+        best_spread: rust.map_or(1.0, |r| r.1).max(python.map_or(1.0, |p| p.1)),
+    };
+    columns.judge(&Judges::free(), row.cpu, rust.map(|r| r.0));
+    columns
 }
 
 /// A set of cells judged: the winner, whether it is of the guide's family, the guide's
-/// best cell over the winner, the tie margin, the verdict.
+/// best cell over the winner, and the wider spread of those two cells' runs.
 struct Judged<M> {
     winner: Option<M>,
     agrees: bool,
     ratio: Option<f64>,
-    noise: f64,
-    verdict: Verdict,
+    spread: f64,
 }
 
 /// Mark the fastest of `cells` and compare it with the best cell of the guide's `pick`.
@@ -272,27 +441,19 @@ fn judge<M: CellModel>(cells: &mut [Cell<M>], pick: PythonFamily) -> Judged<M> {
                 .unwrap_or(0.0)
                 .total_cmp(&b.seconds.unwrap_or(0.0))
         });
-    let agrees = winner.is_some_and(|c| c.python_family == pick);
     let ratio = winner
         .and_then(|w| w.seconds)
         .zip(best_recommended.and_then(|c| c.seconds))
         .map(|(w, r)| r / w.max(f64::MIN_POSITIVE));
-    let noise = winner
-        .into_iter()
-        .chain(best_recommended)
-        .map(Cell::spread)
-        .fold(CLOSE, f64::max);
-    let verdict = match (agrees, ratio) {
-        (true, _) => Verdict::Agrees,
-        (false, Some(r)) if r <= noise => Verdict::Close,
-        _ => Verdict::Differs,
-    };
     Judged {
         winner: winner.map(|c| c.model),
-        agrees,
+        agrees: winner.is_some_and(|c| c.python_family == pick),
         ratio,
-        noise,
-        verdict,
+        spread: winner
+            .into_iter()
+            .chain(best_recommended)
+            .map(Cell::spread)
+            .fold(1.0, f64::max),
     }
 }
 
@@ -367,15 +528,18 @@ pub mod tests {
     }
 
     #[test]
-    fn a_lead_within_the_run_to_run_noise_is_a_tie() {
+    fn a_lead_within_the_run_to_run_noise_is_not_decided() {
         // 1.3x apart, but the winner's own two runs were 1.5x apart.
         let mut winner = cell(Model::Rayon, Some(1.0));
         winner.record(1.5, None);
         let cells = vec![cell(Model::Processes, Some(1.3)), winner];
         let row = row_from_cells(&scenario(PythonFamily::Multiprocessing), cells);
         assert_eq!(row.rust_winner, Some(Model::Rayon));
-        assert_eq!(row.verdict, Verdict::Close);
-        assert_eq!(row.tie_margin, 1.5);
+        assert_eq!(row.verdict, Verdict::NotDecided);
+        assert_eq!(
+            row.why_not_decided.as_deref(),
+            Some("1.30x apart, within the repeats' spread of 1.50x")
+        );
         // The same lead with steady runs differs.
         let cells = vec![
             cell(Model::Processes, Some(1.3)),
@@ -383,6 +547,64 @@ pub mod tests {
         ];
         let row = row_from_cells(&scenario(PythonFamily::Multiprocessing), cells);
         assert_eq!(row.verdict, Verdict::Differs);
+    }
+
+    fn busy() -> Judges {
+        Judges::of(&common::claim::Machine {
+            load_1m: Some(4.6),
+            usable_cores: 2,
+            online_cores: Some(2),
+            others_busy: Some(1.8),
+        })
+    }
+
+    #[test]
+    fn a_busy_machine_holds_every_verdict_of_a_cpu_row_and_none_of_a_waiting_one() {
+        let cells = || {
+            vec![
+                cell(Model::Processes, Some(2.0)),
+                cell(Model::Threads, Some(1.0)),
+            ]
+        };
+        let mut cpu = row_from_cells(&scenario(PythonFamily::Multiprocessing), cells());
+        assert!(cpu.cpu);
+        cpu.python = Some(python_columns(
+            &cpu,
+            "Python 3.11.7".into(),
+            vec![
+                py_cell(PyModel::Threads, Some(1.0)),
+                py_cell(PyModel::Processes, Some(1.4)),
+            ],
+        ));
+        cpu.judge(&busy());
+        assert_eq!(cpu.verdict, Verdict::NotDecided);
+        let why = cpu.why_not_decided.clone().unwrap();
+        assert!(
+            why.starts_with("a busy machine: other processes using 1.8"),
+            "{why}"
+        );
+        let py = cpu.python.as_ref().unwrap();
+        assert_eq!(
+            py.verdict,
+            Verdict::NotDecided,
+            "Python's threads ahead of Pool: held"
+        );
+        assert!(
+            py.rust_vs_python
+                .to_string()
+                .starts_with("not decided in this run:"),
+            "{}",
+            py.rust_vs_python
+        );
+        let mut s = scenario(PythonFamily::Multiprocessing);
+        s.job = Job::Serve {
+            clients: 1,
+            messages: 1,
+            think_ms: 0,
+        };
+        let mut waiting = row_from_cells(&s, cells());
+        waiting.judge(&busy());
+        assert_eq!(waiting.verdict, Verdict::Differs);
     }
 
     pub fn py_cell(model: PyModel, seconds: Option<f64>) -> Cell<PyModel> {

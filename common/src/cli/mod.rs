@@ -90,11 +90,27 @@ pub struct Section<O: 'static = NoOptions> {
     check: Option<UsageCheck<O>>,
     /// Long names of the demo options only this section reads (`url`, `requests`).
     owns: &'static [&'static str],
-    /// Its Python twin, run beside it with `--python`.
-    twin: Option<&'static Twin>,
+    /// Its Python side with `--python`: a twin run beside it, or cells of its own.
+    python_side: PythonSide,
     /// The lesson's own `main` (what the file runs as when copied into a project of its
     /// own), run instead of `run` with `--lesson`.
     lesson: Option<fn() -> ExitCode>,
+}
+
+/// What `--python` adds to a section.
+#[derive(Clone, Copy)]
+enum PythonSide {
+    None,
+    /// A twin script, run after the section with the two columns printed.
+    Twin(&'static Twin),
+    /// The section runs Python itself (compare's cells).
+    Own,
+}
+
+impl PythonSide {
+    fn some(self) -> bool {
+        !matches!(self, PythonSide::None)
+    }
 }
 
 /// A section's check of the demo's options, run before anything else (see
@@ -122,7 +138,7 @@ impl<O> Section<O> {
             run: Run::Plain(run),
             check: None,
             owns: &[],
-            twin: None,
+            python_side: PythonSide::None,
             lesson: None,
         }
     }
@@ -142,7 +158,7 @@ impl<O> Section<O> {
             run: Run::WithOptions(run),
             check: None,
             owns: &[],
-            twin: None,
+            python_side: PythonSide::None,
             lesson: None,
         }
     }
@@ -167,7 +183,22 @@ impl<O> Section<O> {
     /// and prints the two columns (see [`crate::python`]); `--python` alone runs the
     /// sections that have one.
     pub const fn twin(mut self, twin: &'static Twin) -> Self {
-        self.twin = Some(twin);
+        self.python_side = PythonSide::Twin(twin);
+        self
+    }
+
+    /// The file name of the section's Python twin (`gather.py`), if it has one.
+    pub const fn twin_file(&self) -> Option<&'static str> {
+        match self.python_side {
+            PythonSide::Twin(twin) => Some(twin.file),
+            _ => None,
+        }
+    }
+
+    /// The section runs Python cells of its own with `--python` (compare's tables): it
+    /// runs with `--python` alone, like a section with a twin.
+    pub const fn own_python(mut self) -> Self {
+        self.python_side = PythonSide::Own;
         self
     }
 
@@ -204,7 +235,7 @@ impl<O> Section<O> {
             run: Run::Plain(run),
             check: None,
             owns: self.owns,
-            twin: self.twin,
+            python_side: self.python_side,
             lesson: self.lesson,
         }
     }

@@ -198,12 +198,12 @@ impl<O: clap::Args> Demo<O> {
         }
         let named = matches.get_many::<String>("sections").is_some();
         if !named {
-            if !self.sections.iter().any(|s| s.twin.is_some()) {
+            if !self.sections.iter().any(|s| s.python_side.some()) {
                 return Err(self.usage_error(
                     "--python: no section of this demo has a Python twin; run it without --python (threading-demo, asyncio-demo, multiprocessing-demo, futures-demo and hybrid-demo have twins)".to_owned(),
                 ));
             }
-            sections.retain(|&i| self.sections[i].twin.is_some());
+            sections.retain(|&i| self.sections[i].python_side.some());
         }
         if checks == Checks::All {
             let found = python::find(exe.map(PathBuf::as_path))

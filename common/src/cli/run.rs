@@ -131,7 +131,7 @@ impl<O: clap::Args> Demo<O> {
                 Ok(Ok(())) => {
                     if how == How::Measured
                         && crate::python::chosen().is_some()
-                        && section.twin.is_none()
+                        && !section.python_side.some()
                     {
                         println!("  (no Python twin for this section: --python adds nothing here)");
                     }
