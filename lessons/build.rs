@@ -14,133 +14,146 @@ const MARKER: &str = "// --- run and measure ---";
 const COPY: &str = "//! Copy it:";
 const BESIDE: &str = "//! Copy beside it:";
 
-/// Crates whose lessons are being converted to programs: their problems are warnings
-/// (printed by cargo) instead of errors, until they are gone from this list.
-const PENDING: &[&str] = &[
-    "asyncio-demo",
-    "compare",
-    "distributed-demo",
-    "futures-demo",
-    "hybrid-demo",
-    "multiprocessing-demo",
-    "threading-demo",
-];
-
 /// Lesson parts that are not programs: python-extension's lesson is a Python module (the
 /// crate's library, run from Python), and its measuring binary has an empty lesson part.
 fn exempt(shown: &str) -> bool {
     shown.starts_with("python-extension/")
 }
 
+/// What the build script gathers: the generated modules, the lessons with a `main`, and
+/// what stops a lesson part from being a program.
+struct Copies {
+    out: PathBuf,
+    known: Vec<String>,
+    versions: std::collections::BTreeMap<String, String>,
+    modules: String,
+    mains: Vec<String>,
+    problems: Vec<String>,
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.parent().expect("lessons/ sits in the workspace");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
-    let known = dependencies(&manifest.join("Cargo.toml"));
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let workspace_toml = root.join("Cargo.toml");
     println!("cargo:rerun-if-changed={}", workspace_toml.display());
-    let versions = check::workspace_versions(&read(&workspace_toml));
-    let mut modules = String::new();
-    let mut mains = Vec::new();
-    let mut problems = Vec::new();
+    let mut copies = Copies {
+        out: PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")),
+        known: dependencies(&manifest.join("Cargo.toml")),
+        versions: check::workspace_versions(&read(&workspace_toml)),
+        modules: String::new(),
+        mains: Vec::new(),
+        problems: Vec::new(),
+    };
     for krate in crates(root) {
+        copies.add_crate(root, &krate);
+    }
+    copies.finish();
+}
+
+impl Copies {
+    /// Every lesson part of one crate, as a module `crate_name { file { ... } }`.
+    fn add_crate(&mut self, root: &Path, krate: &str) {
         let module = krate.replace('-', "_");
-        writeln!(modules, "pub mod {module} {{").unwrap();
-        let src = root.join(&krate).join("src");
+        writeln!(self.modules, "pub mod {module} {{").unwrap();
+        let src = root.join(krate).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
         let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
             .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
         files.sort();
-        let dir = out.join(&krate);
-        std::fs::create_dir_all(&dir).expect("OUT_DIR is writable");
+        std::fs::create_dir_all(self.out.join(krate)).expect("OUT_DIR is writable");
         for file in files {
-            println!("cargo:rerun-if-changed={}", file.display());
-            let text = read(&file);
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let shown = format!("{krate}/src/{name}");
-            let Some(lesson) = lesson_part(&text, &shown, &mut problems) else {
-                continue;
-            };
-            // The lesson with its companions: what a copy compiles, and what its
-            // `Copy it:` line must add.
-            let mut with_companions = lesson.clone();
-            for companion in beside(&lesson) {
-                let path = src.join(&companion);
-                match std::fs::read_to_string(&path) {
-                    Ok(companion_text) => {
-                        let part = companion_text
-                            .split(&format!("\n{MARKER}\n"))
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        with_companions.push_str(&part);
-                        std::fs::write(dir.join(&companion), part).expect("OUT_DIR is writable");
-                    }
-                    Err(e) => problems.push(format!("{shown}: `Copy beside it: {companion}`: {e}")),
+            self.add_file(krate, &module, &src, &file);
+        }
+        self.modules.push_str("}\n");
+    }
+
+    /// One file's lesson part (and its companions) copied into `OUT_DIR/CRATE/`, checked.
+    fn add_file(&mut self, krate: &str, module: &str, src: &Path, file: &Path) {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let text = read(file);
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let shown = format!("{krate}/src/{name}");
+        let Some(lesson) = lesson_part(&text, &shown, &mut self.problems) else {
+            return;
+        };
+        let dir = self.out.join(krate);
+        // The lesson with its companions: what a copy compiles, and what its `Copy it:`
+        // line must add.
+        let mut with_companions = lesson.clone();
+        for companion in beside(&lesson) {
+            match std::fs::read_to_string(src.join(&companion)) {
+                Ok(companion_text) => {
+                    let part = companion_text
+                        .split(&format!("\n{MARKER}\n"))
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    with_companions.push_str(&part);
+                    std::fs::write(dir.join(&companion), part).expect("OUT_DIR is writable");
                 }
+                Err(e) => self
+                    .problems
+                    .push(format!("{shown}: `Copy beside it: {companion}`: {e}")),
             }
-            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let mut copy = lesson.clone();
-            if !exempt(&shown) {
-                let is_program = check_program(
-                    &lesson,
-                    &with_companions,
-                    &shown,
-                    &known,
-                    &versions,
-                    &mut problems,
-                );
-                if is_program {
-                    copy.push_str(
-                        "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\n#[allow(clippy::unit_arg)]\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
-                    );
-                    mains.push(format!("{module}::{stem}"));
-                }
-            }
-            let path = dir.join(format!("{stem}.rs"));
-            std::fs::write(&path, copy).expect("OUT_DIR is writable");
-            writeln!(
-                modules,
-                "    #[path = {:?}]\n    pub mod {stem};",
-                path.display().to_string()
+        }
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let mut copy = lesson.clone();
+        let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+        if !exempt(&shown)
+            && check_program(
+                &lesson,
+                &with_companions,
+                &shown,
+                &known,
+                &self.versions,
+                &mut self.problems,
             )
-            .unwrap();
+        {
+            copy.push_str(
+                "\n/// Added by the lessons check: the lesson's `main`, for the `lesson` binary.\n#[allow(clippy::unit_arg)]\npub fn __lesson_main() -> std::process::ExitCode {\n    std::process::Termination::report(main())\n}\n",
+            );
+            self.mains.push(format!("{module}::{stem}"));
         }
-        modules.push_str("}\n");
+        let path = dir.join(format!("{stem}.rs"));
+        std::fs::write(&path, copy).expect("OUT_DIR is writable");
+        writeln!(
+            self.modules,
+            "    #[path = {:?}]\n    pub mod {stem};",
+            path.display().to_string()
+        )
+        .unwrap();
     }
-    problems.retain(|p| {
-        let pending = PENDING.iter().any(|k| p.starts_with(&format!("{k}/")));
-        if pending {
-            println!("cargo:warning={p}");
+
+    /// Fail the build on any problem (naming each file); otherwise write the modules, the
+    /// list of lessons with a `main`, and the function that runs one.
+    fn finish(mut self) {
+        if !self.problems.is_empty() {
+            for p in &self.problems {
+                println!("cargo:warning={p}");
+            }
+            panic!(
+                "lesson parts that cannot be copied alone:\n  {}",
+                self.problems.join("\n  ")
+            );
         }
-        !pending
-    });
-    if !problems.is_empty() {
-        for p in &problems {
-            println!("cargo:warning={p}");
-        }
-        panic!(
-            "lesson parts that cannot be copied alone:\n  {}",
-            problems.join("\n  ")
+        let modules = &mut self.modules;
+        writeln!(
+            modules,
+            "\n/// Every lesson with a `main`, as `crate_module::file`."
+        )
+        .unwrap();
+        writeln!(modules, "pub const ALL: &[&str] = &{:?};", self.mains).unwrap();
+        modules.push_str(
+            "\n/// Run the lesson `name`'s `main`; `None` for a name not in [`ALL`].\npub fn run(name: &str) -> Option<std::process::ExitCode> {\n    Some(match name {\n",
         );
+        for name in &self.mains {
+            writeln!(modules, "        {name:?} => {name}::__lesson_main(),").unwrap();
+        }
+        modules.push_str("        _ => return None,\n    })\n}\n");
+        std::fs::write(self.out.join("lessons.rs"), &self.modules).expect("OUT_DIR is writable");
     }
-    writeln!(
-        modules,
-        "\n/// Every lesson with a `main`, as `crate_module::file`."
-    )
-    .unwrap();
-    writeln!(modules, "pub const ALL: &[&str] = &{mains:?};").unwrap();
-    modules.push_str(
-        "\n/// Run the lesson `name`'s `main`; `None` for a name not in [`ALL`].\npub fn run(name: &str) -> Option<std::process::ExitCode> {\n    Some(match name {\n",
-    );
-    for name in &mains {
-        writeln!(modules, "        {name:?} => {name}::__lesson_main(),").unwrap();
-    }
-    modules.push_str("        _ => return None,\n    })\n}\n");
-    std::fs::write(out.join("lessons.rs"), modules).expect("OUT_DIR is writable");
 }
 
 fn read(path: &Path) -> String {

@@ -28,6 +28,14 @@ pub(super) enum How {
     Lesson,
 }
 
+/// How a section's run ended, for the loop.
+enum Reported {
+    Passed,
+    Failed,
+    /// Stop the run with this exit code (a closed pipe, a full disk, a usage error).
+    Stop(ExitCode),
+}
+
 /// What the reader answered between two sections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Next {
@@ -117,43 +125,60 @@ impl<O: clap::Args> Demo<O> {
             }
             let sw = Stopwatch::start();
             let outcome = run_one(section, options, how);
-            let took = Secs(sw.elapsed());
             ran += 1;
-            if let Err(payload) = &outcome
-                && let Some(failure) = WriteFailure::from_payload(payload.as_ref())
-            {
-                // `demo | head`: the reader has gone, so stop quietly, like Python's CLI
-                // tools. Any other write error (a full disk) loses output: exit code 1.
-                return failure.exit(self.name, true);
-            }
-            match outcome {
-                Ok(Ok(())) if quiet => {}
-                Ok(Ok(())) => {
-                    if how == How::Measured
-                        && crate::python::chosen().is_some()
-                        && !section.python_side.some()
-                    {
-                        println!("  (no Python twin for this section: --python adds nothing here)");
-                    }
-                    println!("   ({} took {took})", section.name);
-                }
-                Ok(Err(e)) if e.is::<UsageError>() => {
-                    eprintln!("{}: {e}", self.name);
-                    return ExitCode::from(2);
-                }
-                Ok(Err(e)) => {
-                    eprintln!("✗ {} failed after {took}: {e:#}", section.name);
-                    failed.push(section.name);
-                }
-                Err(_) => {
-                    eprintln!("✗ {} panicked after {took}", section.name);
-                    failed.push(section.name);
-                }
+            match self.report(section, outcome, Secs(sw.elapsed()), quiet, how) {
+                Reported::Passed => {}
+                Reported::Failed => failed.push(section.name),
+                Reported::Stop(code) => return code,
             }
         }
         // The time the sections took, not the reader's pauses between them.
         let took = Secs(total.elapsed().saturating_sub(waited));
         self.summary(ran, selected.len(), &failed, took, quiet)
+    }
+
+    /// Say how a section ended (its time, or why it failed); a full disk, a closed pipe or
+    /// a usage error stops the run.
+    fn report(
+        &self,
+        section: &Section<O>,
+        outcome: std::thread::Result<SectionResult>,
+        took: Secs,
+        quiet: bool,
+        how: How,
+    ) -> Reported {
+        if let Err(payload) = &outcome
+            && let Some(failure) = WriteFailure::from_payload(payload.as_ref())
+        {
+            // `demo | head`: the reader has gone, so stop quietly, like Python's CLI
+            // tools. Any other write error (a full disk) loses output: exit code 1.
+            return Reported::Stop(failure.exit(self.name, true));
+        }
+        match outcome {
+            Ok(Ok(())) if quiet => Reported::Passed,
+            Ok(Ok(())) => {
+                if how == How::Measured
+                    && crate::python::chosen().is_some()
+                    && !section.python_side.some()
+                {
+                    println!("  (no Python twin for this section: --python adds nothing here)");
+                }
+                println!("   ({} took {took})", section.name);
+                Reported::Passed
+            }
+            Ok(Err(e)) if e.is::<UsageError>() => {
+                eprintln!("{}: {e}", self.name);
+                Reported::Stop(ExitCode::from(2))
+            }
+            Ok(Err(e)) => {
+                eprintln!("✗ {} failed after {took}: {e:#}", section.name);
+                Reported::Failed
+            }
+            Err(_) => {
+                eprintln!("✗ {} panicked after {took}", section.name);
+                Reported::Failed
+            }
+        }
     }
 
     /// The runner's note before a CPU-bound section when the machine is busy or this
