@@ -151,6 +151,7 @@ impl<O: clap::Args> Demo<O> {
         let lesson = matches.get_flag("lesson");
         if lesson {
             self.check_lessons(&sections)?;
+            self.check_no_owned_options(&cmd, &matches)?;
         } else {
             self.check_python(&matches, &mut sections, checks)?;
             self.check_owned_options(&cmd, &matches, &sections)?;
@@ -182,6 +183,27 @@ impl<O: clap::Args> Demo<O> {
             join(&without),
             if without.len() == 1 { "has" } else { "have" }
         )))
+    }
+
+    /// `--lesson` runs what a copy runs: an option a section reads for its measured run
+    /// (`--serve`) would do nothing, so it is refused.
+    fn check_no_owned_options(
+        &self,
+        cmd: &clap::Command,
+        matches: &ArgMatches,
+    ) -> Result<(), Rejection> {
+        let given = cmd.get_arguments().find(|a| {
+            a.get_long()
+                .is_some_and(|long| self.sections.iter().any(|s| s.owns.contains(&long)))
+                && matches.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+        });
+        match given.and_then(|a| a.get_long()) {
+            Some(long) => Err(self.usage_error(format!(
+                "--{long} is for a section's measured run, and --lesson runs the lesson's own main, which reads no options; drop one of them"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// `--python`: find the interpreter (with every check) and, given alone, keep the
@@ -848,6 +870,41 @@ mod tests {
         assert_eq!(r.code, 2);
         assert!(!r.message.contains("unexpected argument"), "{}", r.message);
         assert!(r.message.contains("-1"), "{}", r.message);
+    }
+
+    #[test]
+    fn lesson_refuses_an_option_only_a_measured_run_reads() {
+        #[derive(clap::Args, Debug)]
+        struct Opts {
+            #[arg(long)]
+            serve: bool,
+        }
+        fn main_ok() -> std::process::ExitCode {
+            std::process::ExitCode::SUCCESS
+        }
+        const S: &[Section<Opts>] = &[Section::with_options("web", "", "", |_| Ok(()))
+            .owns_options(&["serve"])
+            .main(main_ok)];
+        let demo: Demo<Opts> = Demo {
+            name: "lesson-demo",
+            about: "",
+            sections: S,
+            roles: &[],
+        };
+        assert!(
+            demo.parse(["lesson-demo", "web", "--lesson"], Checks::All)
+                .is_ok()
+        );
+        let Err(r) = demo.parse(["lesson-demo", "web", "--lesson", "--serve"], Checks::All) else {
+            panic!("--serve means nothing to the lesson's main");
+        };
+        assert_eq!(r.code, 2);
+        assert!(
+            r.message
+                .starts_with("lesson-demo: --serve is for a section's measured run"),
+            "{}",
+            r.message
+        );
     }
 
     #[test]
