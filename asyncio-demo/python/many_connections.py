@@ -10,6 +10,8 @@ until every client is connected. Both processes raise their open-files limit to 
 limit first (`ulimit -n`): every connection is a file descriptor at each end.
 
 Prints one JSON line:
+    model                 the Python model that ran
+    job                   the sizes it ran: connections, connecting
     connected             clients whose echo came back right
     max_live              the most connections inside the server's handler at once
     connect_s             seconds to connect all of them (and check every echo)
@@ -119,6 +121,8 @@ def main(n, at_once):
     assert connected == n, f"only {connected} of {n} echoes checked"
     grown = max(server_peak - server_base, 0) + max(peak - base, 0)
     return {
+        "model": "asyncio.start_server + asyncio.open_connection, each side in its own process",
+        "job": {"connections": n, "connecting": at_once},
         "connected": connected,
         "max_live": max_live,
         "connect_s": took,

@@ -6,6 +6,8 @@ Each call waits inside `async with sem:`; a counter around the wait records the 
 calls inside at once.
 
 Prints one JSON line:
+    model           the Python model that ran
+    job             the sizes it ran: calls, limit, wait
     elapsed_s       all calls, start to last result
     max_in_flight   the most calls inside the semaphore at the same time
 """
@@ -43,4 +45,9 @@ if __name__ == "__main__":
     parser.add_argument("--wait", type=float, default=0.1)
     args = parser.parse_args()
     elapsed, most = asyncio.run(main(args.calls, args.limit, args.wait))
-    print(json.dumps({"elapsed_s": elapsed, "max_in_flight": most}))
+    print(json.dumps({
+        "model": f"asyncio.gather under asyncio.Semaphore({args.limit})",
+        "job": {"calls": args.calls, "limit": args.limit, "wait": args.wait},
+        "elapsed_s": elapsed,
+        "max_in_flight": most,
+    }))

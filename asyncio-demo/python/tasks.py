@@ -3,6 +3,8 @@
     python3 tasks.py [--tasks 100000] [--sleep 1.0]
 
 Prints one JSON line:
+    model           the Python model that ran
+    job             the sizes it ran: tasks, sleep
     elapsed_s       seconds from the first create_task to the last result
     peak_bytes      the process's peak resident memory (Linux: VmHWM)
     per_task_bytes  growth of the peak over the memory before the tasks, per task
@@ -51,6 +53,8 @@ if __name__ == "__main__":
     elapsed = asyncio.run(main(args.tasks, args.sleep))
     peak = rss_kib("VmHWM:")
     print(json.dumps({
+        "model": "asyncio.create_task each, then asyncio.gather",
+        "job": {"tasks": args.tasks, "sleep": args.sleep},
         "elapsed_s": elapsed,
         "peak_bytes": peak * 1024,
         "per_task_bytes": max(peak - before, 0) * 1024 / args.tasks,

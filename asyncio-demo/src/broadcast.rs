@@ -24,6 +24,7 @@
 //! every leave.
 //!
 //! Run only this: cargo run -p asyncio-demo -- broadcast
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,104 +139,107 @@ pub async fn chat(
     Ok(out)
 }
 
-// --- run and measure ---
-
-use std::time::Duration;
-
-use crate::awake::awake_timeout;
-use common::cli::{Section, SectionResult};
-use common::print::{figure, takeaway};
-use common::timing::{Secs, timed_async};
-
-/// What `name` should have heard: every other client's lines, each sender's in order.
-fn check(all: &[(String, Vec<String>)], lines: usize) -> anyhow::Result<()> {
-    for (name, heard) in all {
-        for (other, _) in all.iter().filter(|(o, _)| o != name) {
-            let from_other: Vec<&String> = heard
-                .iter()
-                .filter(|l| l.starts_with(&format!("{other} ")))
-                .collect();
-            let expected: Vec<String> = (0..lines).map(|k| format!("{other} says {k}")).collect();
-            anyhow::ensure!(
-                from_other
-                    .iter()
-                    .map(|s| s.as_str())
-                    .eq(expected.iter().map(|s| s.as_str())),
-                "{name} heard {from_other:?} from {other}"
-            );
+/// Runs the room on 127.0.0.1 for `clients` clients saying `lines` lines each, then stops
+/// it: what each client heard, and every join and leave the server saw.
+pub async fn chat_room(
+    clients: usize,
+    lines: usize,
+) -> anyhow::Result<(Vec<(String, Vec<String>)>, Vec<Event>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (events, mut seen) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(chat_server(listener, events, stop_rx));
+    let heard = chat(addr, clients, lines).await?;
+    stop.send(true)?;
+    server.await??;
+    // Every connection's task ends (Left) once its client is gone; then the channel closes.
+    let mut log = Vec::new();
+    let collect = async {
+        while let Some(event) = seen.recv().await {
+            log.push(event);
         }
-        anyhow::ensure!(
-            !heard.iter().any(|l| l.starts_with(&format!("{name} "))),
-            "{name} heard itself"
-        );
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), collect).await?;
+    Ok((heard, log))
+}
+
+/// The twin of `if __name__ == "__main__":` three clients, three lines each.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (heard, events) = chat_room(3, 3).await?;
+    for (name, lines) in heard {
+        println!("{name} heard: {}", lines.join(" | "));
     }
+    println!("the server saw: {events:?}");
     Ok(())
 }
 
-/// Wait (bounded) for `n` events from the server.
-async fn next_events(
-    events: &mut mpsc::UnboundedReceiver<Event>,
-    n: usize,
-) -> anyhow::Result<Vec<Event>> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let event = awake_timeout(Duration::from_secs(5), events.recv())
-            .await
-            .context("the server went quiet")?
-            .context("the server stopped")?;
-        got.push(event);
-    }
-    Ok(got)
-}
+// --- run and measure ---
+
+use std::process::Termination;
+
+use common::cli::{Section, SectionResult};
+use common::print::{figure, takeaway};
+use common::timing::{Secs, timed_async};
 
 pub const SECTION: Section = Section::new(
     "broadcast",
     "real-time server: for w in clients: w.write(line)",
     "a TCP chat room on tokio::sync::broadcast: clients join, talk, leave; every line checked",
     run,
-);
+)
+.main(|| main().report());
+
+/// Each client heard every other client's lines, each sender's in order, and not its own.
+fn check(all: &[(String, Vec<String>)], lines: usize) -> anyhow::Result<()> {
+    for (name, heard) in all {
+        for (other, _) in all.iter() {
+            let from: Vec<&String> = heard
+                .iter()
+                .filter(|l| l.starts_with(&format!("{other} ")))
+                .collect();
+            let expected: Vec<String> = (0..lines).map(|k| format!("{other} says {k}")).collect();
+            let want = if other == name { 0 } else { lines };
+            anyhow::ensure!(
+                from.len() == want && from.iter().zip(&expected).all(|(a, b)| *a == b),
+                "{name} heard {from:?} from {other}"
+            );
+        }
+    }
+    Ok(())
+}
 
 #[tokio::main]
 async fn run() -> SectionResult {
     let (clients, lines) = (3, 3);
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let (stop, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(chat_server(listener, events_tx, stop_rx));
-
-    let (all, took) = timed_async(chat(addr, clients, lines)).await;
-    let all = all?;
+    let (outcome, took) = timed_async(chat_room(clients, lines)).await;
+    let (all, events) = outcome?;
     check(&all, lines)?;
-    let events = next_events(&mut events, 2 * clients).await?;
     let joined = events
         .iter()
         .filter(|e| matches!(e, Event::Joined(_)))
         .count();
-    let left = events
-        .iter()
-        .filter(|e| matches!(e, Event::Left(_)))
-        .count();
+    let left = events.len() - joined;
     anyhow::ensure!(
-        joined == clients && left == clients,
+        (joined, left) == (clients, clients),
         "joins {joined}, leaves {left}"
     );
-    stop.send(true)?;
-    server.await??;
-
     for (name, heard) in &all {
         println!("  {name} heard: {}", heard.join(" | "));
     }
+    let delivered = clients * lines * (clients - 1);
     figure(
         "lines delivered",
         format!(
-            "{} ({clients} clients x {lines} lines x {} listeners), all checked",
-            clients * lines * (clients - 1),
+            "{delivered} ({clients} clients x {lines} lines x {} listeners), all checked",
             clients - 1
         ),
     );
-    figure("joins / leaves seen", format!("{joined} / {left}"));
-    figure("took", Secs(took));
+    figure(
+        "joins / leaves seen",
+        format!("{joined} / {left}, in {}", Secs(took)),
+    );
     takeaway(
         "one broadcast channel, one subscriber per connection: the room fans out without a shared lock",
     );
@@ -248,29 +252,29 @@ mod tests {
 
     #[tokio::test]
     async fn every_client_hears_every_other_line_in_order_and_leaves() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        let (stop, stop_rx) = watch::channel(false);
-        let server = tokio::spawn(chat_server(listener, events_tx, stop_rx));
-        let all = chat(addr, 4, 5).await.unwrap();
+        let (all, events) = chat_room(4, 5).await.unwrap();
         check(&all, 5).unwrap();
         assert!(all.iter().all(|(_, heard)| heard.len() == 15));
-        let events = next_events(&mut events, 8).await.unwrap();
         for id in 1..=4 {
             assert!(events.contains(&Event::Joined(id)));
             assert!(events.contains(&Event::Left(id)));
         }
-        stop.send(true).unwrap();
-        server.await.unwrap().unwrap();
     }
 
     #[test]
-    fn check_catches_a_missing_line() {
+    fn check_catches_a_missing_line_and_an_echo() {
         let all = vec![
             ("a".to_owned(), vec!["b says 0".to_owned()]),
             ("b".to_owned(), vec![]),
         ];
         assert!(check(&all, 1).is_err());
+        let echo = vec![
+            (
+                "a".to_owned(),
+                vec!["b says 0".to_owned(), "a says 0".to_owned()],
+            ),
+            ("b".to_owned(), vec!["a says 0".to_owned()]),
+        ];
+        assert!(check(&echo, 1).is_err());
     }
 }

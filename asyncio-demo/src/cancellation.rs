@@ -22,6 +22,7 @@
 //! token return their counts; the faster mirror wins and the slower one is dropped.
 //!
 //! Run only this: cargo run -p asyncio-demo -- cancellation
+//! Copy it: cargo add anyhow@1 tokio-util@0.7 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -118,7 +119,25 @@ pub async fn race() -> (&'static str, bool) {
     (winner, loser_dropped.load(Ordering::SeqCst))
 }
 
+/// The twin of `if __name__ == "__main__":`: the three ways to stop, each shown once.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (ticks, cleaned, cancelled) = abort_after(Duration::from_millis(175)).await;
+    println!(
+        "abort() after 175 ms: {ticks} ticks, cleanup ran: {cleaned}, is_cancelled: {cancelled}"
+    );
+    let counts = shutdown_after(3, Duration::from_millis(175)).await?;
+    println!("token.cancel() after 175 ms: the 3 workers returned {counts:?}");
+    let (winner, loser_dropped) = race().await;
+    println!(
+        "select! A (120 ms) against B (80 ms): {winner} won, the loser dropped: {loser_dropped}"
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{figure, takeaway};
@@ -129,39 +148,34 @@ pub const SECTION: Section = Section::new(
     "task.cancel() / asyncio.wait(FIRST_COMPLETED)",
     "abort(), CancellationToken, select! racing two futures",
     run,
-);
+)
+.main(|| main().report());
+
+const AFTER: Duration = Duration::from_millis(175);
 
 #[tokio::main]
 async fn run() -> SectionResult {
-    let (ticks, cleaned, cancelled) = abort_after(Duration::from_millis(175)).await;
-    anyhow::ensure!(
-        cancelled && cleaned,
-        "abort should cancel and run the cleanup"
-    );
+    let (ticks, cleaned, cancelled) = abort_after(AFTER).await;
+    anyhow::ensure!(cancelled && cleaned, "abort should cancel and clean up");
     figure(
         "abort() after 175 ms",
-        format!("{ticks} ticks, cleanup ran: {cleaned}, is_cancelled: {cancelled}"),
+        format!("{ticks} ticks, cleanup ran, is_cancelled: {cancelled}"),
     );
-
-    let (counts, took) = timed_async(shutdown_after(3, Duration::from_millis(175))).await;
+    let (counts, took) = timed_async(shutdown_after(3, AFTER)).await;
     let counts = counts?;
-    anyhow::ensure!(
-        counts.iter().all(|&c| c >= 1),
-        "every worker should have worked"
-    );
+    anyhow::ensure!(counts.iter().all(|&c| c >= 1), "a worker never worked");
     figure(
         "token.cancel() after 175 ms",
         format!("3 workers returned {counts:?} in {}", Secs(took)),
     );
-
     let ((winner, loser_dropped), took) = timed_async(race()).await;
     anyhow::ensure!(
         winner == "mirror B" && loser_dropped,
-        "B should win and A be dropped"
+        "B should win, A be dropped"
     );
     figure(
-        "select! A (120 ms) vs B (80 ms)",
-        format!("{winner} in {}, loser dropped: {loser_dropped}", Secs(took)),
+        "select! A 120 ms, B 80 ms",
+        format!("{winner} in {}, the loser dropped", Secs(took)),
     );
     takeaway("cancelling is dropping: abort() a task, or ask it to stop with a CancellationToken");
     Ok(())

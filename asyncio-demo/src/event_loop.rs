@@ -29,7 +29,9 @@
 //! (hybrid-demo's `cpu-offload`) or, for a blocking call, to `spawn_blocking`.
 //!
 //! Run only this: cargo run -p asyncio-demo -- event-loop
+//! Copy it: cargo add tracing@0.1 && cargo add tokio@1 --features full
 
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -152,9 +154,39 @@ async fn two_timers() -> u64 {
     42
 }
 
+/// CPU work for the tasks: a sum of `n` squares, wrapping.
+pub fn crunch(n: u64) -> u64 {
+    (0..n).fold(0u64, |sum, i| sum.wrapping_add(i.wrapping_mul(i)))
+}
+
+/// The twin of `if __name__ == "__main__":` `asyncio.run`, both runtime flavours, and the
+/// hand-made executor.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("asyncio_run_main() -> {}", asyncio_run_main());
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    for (flavour, runtime) in [("current_thread", &current), ("multi_thread", &multi)] {
+        let start = std::time::Instant::now();
+        let ran = run_tasks(runtime, 4, || crunch(5_000_000))?;
+        let threads: HashSet<ThreadId> = ran.iter().map(|(thread, _)| *thread).collect();
+        println!(
+            "{flavour}: 4 tasks ran on {} thread(s) in {:.0?}",
+            threads.len(),
+            start.elapsed()
+        );
+    }
+    let (answer, polls) = block_on(two_timers());
+    println!("hand-made block_on: {answer} after {polls} polls");
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::collections::HashSet;
+use std::process::Termination;
 
 use anyhow::Context as _;
 use common::cli::{Section, SectionResult};
@@ -170,6 +202,7 @@ pub const SECTION: Section = Section::new(
     "#[tokio::main] and Runtime flavours; a hand-written block_on with a Waker",
     run,
 )
+.main(|| main().report())
 .cpu_bound();
 
 const TASKS: usize = 4;
@@ -200,20 +233,15 @@ fn run() -> SectionResult {
     let (answer, took) = timed(asyncio_run_main);
     anyhow::ensure!(answer == 42, "asyncio_run_main returned {answer}");
     figure(
-        "#[tokio::main] fn (asyncio.run)",
-        format!("{answer} in {}", Secs(took)),
+        "#[tokio::main] fn",
+        format!("{answer} in {} (asyncio.run)", Secs(took)),
     );
-
     // asyncio's twin: one thread runs the loop and every task.
-    let single = Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("building a current-thread runtime")?;
+    let single = Builder::new_current_thread().enable_all().build()?;
     let (took_single, threads, spans) = best_of(&single)?;
     anyhow::ensure!(threads == 1, "a current-thread runtime used {threads}");
-    println!("  current_thread runtime: {TASKS} tasks ran on {threads} thread (best run)");
+    println!("  current_thread runtime: {TASKS} tasks on {threads} thread (best of {RUNS})");
     spans.print(Lanes::ThreadId);
-
     // No Python twin: worker threads run tasks in parallel, one per usable core.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -221,20 +249,14 @@ fn run() -> SectionResult {
     let multi = Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
-        .build()
-        .context("building a multi-thread runtime")?;
+        .build()?;
     let (took_multi, threads_multi, spans) = best_of(&multi)?;
     println!(
-        "  multi_thread runtime ({workers} worker{}): {TASKS} tasks ran on {threads_multi} thread(s) (best run)",
-        if workers == 1 { "" } else { "s" }
+        "  multi_thread runtime, {workers} workers: {TASKS} tasks on {threads_multi} thread(s) (best of {RUNS})"
     );
     spans.print(Lanes::ThreadId);
-    figure(format!("current_thread, best of {RUNS}"), Secs(took_single));
-    figure(
-        format!("multi_thread, {workers} worker(s), best of {RUNS}"),
-        Secs(took_multi),
-    );
-
+    figure("current_thread", Secs(took_single));
+    figure(format!("multi_thread, {workers} workers"), Secs(took_multi));
     let ((answer, polls), took) = timed(|| block_on(two_timers()));
     anyhow::ensure!(answer == 42, "the hand-made executor got {answer}");
     figure(

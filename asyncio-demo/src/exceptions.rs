@@ -20,13 +20,14 @@
 //! `except`. A panic inside a spawned task does not kill the program: its `JoinHandle`
 //! returns a `JoinError` with `is_panic()`. The message on stderr comes from Rust's panic
 //! hook (std, not tokio), which prints a backtrace too when `RUST_BACKTRACE=1`;
-//! `std::panic::set_hook` replaces it, and this section swaps in a one-line hook.
+//! `std::panic::set_hook` replaces it (the demo swaps in a one-line hook).
 //!
 //! Watch: the four outcomes in order, `try_join!` failing after 0.1 s rather than 0.45 s,
 //! `match` giving its fallback 0, and the panicked task reported as an error while the
 //! others finished.
 //!
 //! Run only this: cargo run -p asyncio-demo -- exceptions
+//! Copy it: cargo add futures@0.3 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::time::Duration;
 
@@ -88,7 +89,32 @@ pub async fn tasks_with_a_panic() -> Vec<Result<u64, tokio::task::JoinError>> {
     join_all(handles).await
 }
 
+/// The twin of `if __name__ == "__main__":` each way of meeting the error once.
+#[tokio::main]
+async fn main() {
+    for (i, outcome) in gather_all(0..4).await.iter().enumerate() {
+        println!("read({i}) -> {outcome:?}");
+    }
+    println!(
+        "try_join!(read(2), read(9)) -> {:?}",
+        gather_or_fail(2, 9).await
+    );
+    println!(
+        "match read(2) -> {} (the fallback)",
+        read_or_default(2).await
+    );
+    println!("three tasks, task 1 panics (the panic's message goes to stderr):");
+    for (i, outcome) in tasks_with_a_panic().await.iter().enumerate() {
+        match outcome {
+            Ok(v) => println!("task {i} -> Ok({v})"),
+            Err(e) => println!("task {i} -> JoinError, is_panic: {}", e.is_panic()),
+        }
+    }
+}
+
 // --- run and measure ---
+
+use std::process::ExitCode;
 
 use anyhow::Context;
 use common::cli::{Section, SectionResult};
@@ -100,27 +126,18 @@ pub const SECTION: Section = Section::new(
     "gather(return_exceptions=True) / try-except",
     "Results collected, try_join! failing fast, a panicking task as JoinError",
     run,
-);
-
-/// The panic's own message, as the default hook would print it.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(not text)")
-}
+)
+.main(|| {
+    main();
+    ExitCode::SUCCESS
+});
 
 fn run() -> SectionResult {
     // One line per intended panic, even with RUST_BACKTRACE=1 (no 27-frame backtrace).
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|info| {
-        let thread = std::thread::current();
-        eprintln!(
-            "  [panic hook] thread '{}' panicked: {}",
-            thread.name().unwrap_or("unnamed"),
-            panic_text(info.payload())
-        );
+        let payload = info.payload_as_str().unwrap_or("(not text)");
+        eprintln!("  [panic hook] a task panicked: {payload}");
     }));
     let outcome = show();
     std::panic::set_hook(default_hook);
@@ -131,37 +148,32 @@ fn run() -> SectionResult {
 async fn show() -> SectionResult {
     let outcomes = gather_all(0..4).await;
     for (i, outcome) in outcomes.iter().enumerate() {
-        match outcome {
-            Ok(v) => println!("  read({i}) -> Ok({v})"),
-            Err(e) => println!("  read({i}) -> Err({e})"),
-        }
+        println!("  read({i}) -> {outcome:?}");
     }
     anyhow::ensure!(
         outcomes == [Ok(0), Ok(10), Err(Broken(2)), Ok(30)],
         "unexpected outcomes {outcomes:?}"
     );
-
     let (failed, failed_after) = timed_async(gather_or_fail(2, 9)).await;
     let err = failed.err().context("try_join! should have failed")?;
     figure(
-        "try_join!(read(2), read(9))",
+        "try_join!(read 2, read 9)",
         format!("Err({err}) after {}", Secs(failed_after)),
     );
-
-    let fallback = read_or_default(2).await;
-    anyhow::ensure!(fallback == 0, "match should have caught the error");
+    anyhow::ensure!(
+        read_or_default(2).await == 0,
+        "match should have caught the error"
+    );
     figure(
         "match read(2) (except)",
-        format!("{fallback} (the fallback value: read(2) failed)"),
+        "0, the fallback value: read(2) failed",
     );
-
     println!("  spawning 3 tasks; task 1 panics (the panic hook's line goes to stderr):");
     let results = tasks_with_a_panic().await;
     for (i, r) in results.iter().enumerate() {
         match r {
             Ok(v) => println!("  task {i} -> Ok({v})"),
-            Err(e) if e.is_panic() => println!("  task {i} -> JoinError: panicked"),
-            Err(e) => println!("  task {i} -> JoinError: {e}"),
+            Err(e) => println!("  task {i} -> JoinError, is_panic: {}", e.is_panic()),
         }
     }
     anyhow::ensure!(
@@ -169,13 +181,12 @@ async fn show() -> SectionResult {
             && results[1].as_ref().is_err_and(|e| e.is_panic()),
         "the panic should stay inside task 1"
     );
-    let slow_one = STEP * 9;
     takeaway_if(
         &Evidence::faster(
             "the failing try_join!",
             failed_after,
             "read(9)",
-            slow_one,
+            STEP * 9,
             2.0,
         ),
         "errors are values: collect Results for return_exceptions, try_join! to fail fast; a panicking task is a JoinError",

@@ -16,18 +16,22 @@
 //! Plain `std::fs` inside async code blocks the loop, as `open()` does, for as long as the
 //! disk takes. A file in the page cache reads in microseconds, too short to notice; a slow
 //! disk (a network filesystem, a busy or sleeping drive) takes milliseconds a read. The
-//! lesson functions take the read as a parameter (`std::fs::read` in your code); the demo
-//! passes one that waits 3 ms first, a simulated slow disk.
+//! lesson functions take the read as a parameter (`std::fs::read` in your code); `main`
+//! and the demo pass [`simulated_slow_disk`], which sleeps 3 ms before each read: a
+//! simulation, not your disk.
 //!
-//! Watch: with the slow disk, the heartbeat (a task that wants to tick every 1 ms) is late
-//! by the whole batch with `std::fs` on the loop, at least 10x later than with either
-//! offloaded version, which stay near its lateness with nothing running (the baseline).
-//! The same files from the page cache take a few ms either way, and `tokio::fs::read`'s hop
-//! a file makes it the slowest there.
+//! Watch: with the simulated slow disk, a ticker task that wants to tick every 1 ms gets in
+//! about no tick while `std::fs` reads on the loop, and hundreds while either offloaded
+//! version reads. The same files from the page cache take a few ms either way, and
+//! `tokio::fs::read`'s hop a file makes it the slowest there.
 //!
 //! Run only this: cargo run -p asyncio-demo -- file-io
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A way to read a whole file: `std::fs::read` in real code.
 pub type Read = fn(&Path) -> std::io::Result<Vec<u8>>;
@@ -70,82 +74,67 @@ pub async fn read_in_spawn_blocking(
     Ok(tokio::task::spawn_blocking(read_all).await??)
 }
 
-// --- run and measure ---
-
-use std::time::Duration;
-
-use anyhow::Context;
-use common::cli::{Section, SectionResult};
-use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recorded, Recording, now_us};
-use common::timing::{Heartbeat, Secs, timed_async};
-use common::workload::{file_bytes, verify_file};
-
-pub const SECTION: Section = Section::new(
-    "file-io",
-    "aiofiles / asyncio.to_thread(open(...).read)",
-    "file reads still block: std::fs on the loop, a blocking-pool hop a file (tokio::fs), one spawn_blocking",
-    run,
-);
-
-const FILES: u64 = 100;
-const SIZE: usize = 16 * 1024;
-const TICK: Duration = Duration::from_millis(1);
-/// How long the simulated slow disk takes before each read.
-const SEEK: Duration = Duration::from_millis(3);
-/// The blocked heartbeat must be at least this many times later than the offloaded ones.
-const MIN_RATIO: u32 = 10;
-
-/// A slow disk: every read waits `SEEK` first (as a network filesystem or a busy drive
-/// would), inside a `read` span so the demo sees which thread did it.
-fn slow_read(path: &Path) -> std::io::Result<Vec<u8>> {
+/// A SIMULATED slow disk: every read sleeps 3 ms first (as a network filesystem or a busy
+/// drive might take), inside a `read` span.
+pub fn simulated_slow_disk(path: &Path) -> std::io::Result<Vec<u8>> {
     let _span = tracing::info_span!("read").entered();
-    std::thread::sleep(SEEK);
+    std::thread::sleep(Duration::from_millis(3));
     std::fs::read(path)
 }
 
 /// The page cache: a plain read, in a `read` span.
-fn cached_read(path: &Path) -> std::io::Result<Vec<u8>> {
+pub fn cached_read(path: &Path) -> std::io::Result<Vec<u8>> {
     let _span = tracing::info_span!("read").entered();
     std::fs::read(path)
 }
 
+/// Runs `work` beside a task that wants to tick every millisecond on the same loop: its
+/// output, and how many ticks got in meanwhile.
+pub async fn with_ticker<T>(work: impl Future<Output = T>) -> (T, u64) {
+    let ticks = Arc::new(AtomicU64::new(0));
+    let counter = ticks.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    tokio::task::yield_now().await; // the ticker is running
+    let out = work.await;
+    ticker.abort();
+    (out, ticks.load(Ordering::Relaxed))
+}
+
+/// The bytes of test file `id`.
+pub fn contents(id: u64, size: usize) -> Vec<u8> {
+    (0..size).map(|k| (id as usize * 31 + k) as u8).collect()
+}
+
 /// A folder of test files, removed when dropped (`Drop` instead of `with TemporaryDirectory()`).
-struct Folder(PathBuf);
+pub struct Folder(PathBuf);
 
 impl Folder {
-    /// A new folder of `files` test files in the temporary folder (`TMPDIR`).
-    fn create(files: u64, size: usize) -> anyhow::Result<Folder> {
-        Folder::create_in(&std::env::temp_dir(), files, size)
-    }
-
-    /// Creates only its own folder, inside `parent`: a missing `parent` is an error (one
-    /// line), never created.
-    fn create_in(parent: &Path, files: u64, size: usize) -> anyhow::Result<Folder> {
-        let dir = parent.join(format!(
-            "asyncio-demo-file-io-{}-{}",
+    /// A new folder of `files` files of `size` bytes inside `parent` (which must exist).
+    pub fn create_in(parent: &Path, files: u64, size: usize) -> std::io::Result<Folder> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let name = format!(
+            "file-io-{}-{}",
             std::process::id(),
-            now_us()
-        ));
-        match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
-                "the temporary folder {} does not exist (set TMPDIR to an existing folder)",
-                parent.display()
-            ),
-            created => created.with_context(|| format!("creating {}", dir.display()))?,
-        }
-        let folder = Folder(dir);
+            now.map_or(0, |d| d.as_nanos())
+        );
+        let folder = Folder(parent.join(name));
+        std::fs::create_dir(&folder.0)?;
         for id in 0..files {
-            std::fs::write(folder.file(id), file_bytes(id, size))?;
+            std::fs::write(folder.file(id), contents(id, size))?;
         }
         Ok(folder)
     }
 
-    fn file(&self, id: u64) -> PathBuf {
+    pub fn file(&self, id: u64) -> PathBuf {
         self.0.join(format!("{id}.bin"))
     }
 
-    fn paths(&self, files: u64) -> Vec<PathBuf> {
+    pub fn paths(&self, files: u64) -> Vec<PathBuf> {
         (0..files).map(|id| self.file(id)).collect()
     }
 }
@@ -156,133 +145,128 @@ impl Drop for Folder {
     }
 }
 
-/// Every file came back whole, in order.
-fn check(files: &[Vec<u8>], size: usize) -> anyhow::Result<()> {
-    for (id, data) in files.iter().enumerate() {
-        anyhow::ensure!(
-            verify_file(id as u64, size, data),
-            "file {id} read back wrong"
-        );
-    }
+/// The twin of `if __name__ == "__main__":` 100 files of 16 KiB, on the simulated slow
+/// disk, each way, on one loop thread as in asyncio.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let folder = Folder::create_in(&std::env::temp_dir(), 100, 16 * 1024)?;
+    let paths = folder.paths(100);
+    println!("100 files on a SIMULATED slow disk (a 3 ms sleep before each read):");
+    let start = tokio::time::Instant::now();
+    let (files, ticks) = with_ticker(read_on_the_loop(&paths, simulated_slow_disk)).await;
+    println!(
+        "  std::fs on the loop: {} files in {:.0?}, {ticks} ticks got in",
+        files?.len(),
+        start.elapsed()
+    );
+    let start = tokio::time::Instant::now();
+    let (files, ticks) = with_ticker(read_one_hop_each(&paths, simulated_slow_disk)).await;
+    println!(
+        "  a hop a file: {} files in {:.0?}, {ticks} ticks got in",
+        files?.len(),
+        start.elapsed()
+    );
+    let start = tokio::time::Instant::now();
+    let (files, ticks) =
+        with_ticker(read_in_spawn_blocking(paths.clone(), simulated_slow_disk)).await;
+    println!(
+        "  one spawn_blocking: {} files in {:.0?}, {ticks} ticks got in",
+        files?.len(),
+        start.elapsed()
+    );
     Ok(())
+}
+
+// --- run and measure ---
+
+use std::process::Termination;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timeline::{Lanes, Recorded, Recording};
+use common::timing::{Secs, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "file-io",
+    "aiofiles / asyncio.to_thread(open(...).read)",
+    "file reads still block: std::fs on the loop, a blocking-pool hop a file (tokio::fs), one spawn_blocking",
+    run,
+)
+.main(|| main().report());
+
+const FILES: u64 = 100;
+const SIZE: usize = 16 * 1024;
+/// The offloaded reads must let in at least this many times the ticks of the blocked one.
+const MIN_RATIO: u64 = 10;
+
+/// The test folder in `parent`; a missing `parent` is one line, never created.
+fn folder_in(parent: &Path) -> anyhow::Result<Folder> {
+    anyhow::ensure!(
+        parent.is_dir(),
+        "the temporary folder {} does not exist (set TMPDIR to an existing folder)",
+        parent.display()
+    );
+    Ok(Folder::create_in(parent, FILES, SIZE)?)
 }
 
 /// A current-thread runtime (one loop thread, as in asyncio) whose blocking pool's threads
 /// are named as such.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("tokio-blocking")
         .build()
-        .context("building the runtime")
 }
 
-/// What one way of reading did: its time, the heartbeat's worst lateness, its `read` spans.
-struct Case {
-    took: Duration,
-    late: Duration,
-    reads: Recorded,
-}
-
-impl Case {
-    /// Where the reads ran: the one thread's name, or how many threads.
-    fn threads(&self) -> String {
-        match self.reads.lane_count(Lanes::ThreadId) {
-            1 => self.reads.spans()[0].thread_id.clone(),
-            n => format!("{n} blocking-pool threads"),
-        }
-    }
-}
-
-async fn with_heartbeat<E>(
+/// One way of reading: its time, the ticks that got in, and where its reads ran.
+async fn case<E: Into<anyhow::Error>>(
+    name: &str,
     fut: impl Future<Output = Result<Vec<Vec<u8>>, E>>,
-) -> anyhow::Result<Case>
-where
-    anyhow::Error: From<E>,
-{
-    let heartbeat = Heartbeat::start(TICK);
-    tokio::time::sleep(TICK * 3).await;
+) -> anyhow::Result<(u64, Recorded)> {
     let recording = Recording::start();
-    let (files, took) = timed_async(fut).await;
+    let ((files, ticks), took) = timed_async(with_ticker(fut)).await;
     let reads = recording.finish().named(&["read"]);
-    tokio::time::sleep(TICK * 3).await;
-    check(&files?, SIZE)?;
-    Ok(Case {
-        took,
-        late: heartbeat.worst_lateness(),
-        reads,
-    })
+    let files = files.map_err(Into::into)?;
+    let right = files
+        .iter()
+        .enumerate()
+        .all(|(id, data)| *data == contents(id as u64, SIZE));
+    anyhow::ensure!(
+        files.len() == FILES as usize && right,
+        "{name}: a file read back wrong"
+    );
+    let threads = match reads.lane_count(Lanes::ThreadId) {
+        0 => "tokio's blocking pool".to_owned(),
+        1 => reads.spans()[0].thread_id.clone(),
+        n => format!("{n} blocking-pool threads"),
+    };
+    figure(
+        name,
+        format!(
+            "{}, the ticker got in {ticks} times, reads on {threads}",
+            Secs(took)
+        ),
+    );
+    Ok((ticks, reads))
 }
 
 fn run() -> SectionResult {
-    let folder = Folder::create(FILES, SIZE)?;
+    let folder = folder_in(&std::env::temp_dir())?;
     let paths = folder.paths(FILES);
-    println!(
-        "  {FILES} files of {} KiB in {}, on a simulated slow disk ({} before each read)",
-        SIZE / 1024,
-        std::env::temp_dir().display(),
-        Secs(SEEK)
-    );
     runtime()?.block_on(async {
-        let heartbeat = Heartbeat::start(TICK);
-        tokio::time::sleep(TICK * 50).await;
-        let baseline = heartbeat.worst_lateness();
-        drop(heartbeat);
-        figure("heartbeat, nothing running", format!("{} late", Secs(baseline)));
-
-        let on_loop = with_heartbeat(read_on_the_loop(&paths, slow_read)).await?;
-        let hops = with_heartbeat(read_one_hop_each(&paths, slow_read)).await?;
-        let batch = with_heartbeat(read_in_spawn_blocking(paths.clone(), slow_read)).await?;
-        for (name, case) in [
-            ("std::fs on the loop", &on_loop),
-            ("a hop a file, as tokio::fs", &hops),
-            ("one spawn_blocking", &batch),
-        ] {
-            figure(
-                name,
-                format!(
-                    "{}, heartbeat {} late, reads on {}",
-                    Secs(case.took),
-                    Secs(case.late),
-                    case.threads()
-                ),
-            );
-        }
-        anyhow::ensure!(
-            on_loop.reads.lane_count(Lanes::ThreadId) == 1,
-            "std::fs on the loop should stay on the loop's thread"
-        );
-
-        println!("  the same files from the page cache (no slow disk):");
-        let cached = with_heartbeat(read_on_the_loop(&paths, cached_read)).await?;
-        let tokio_fs = with_heartbeat(read_with_tokio_fs(&paths)).await?;
-        figure(
-            "  std::fs on the loop",
-            format!("{}, heartbeat {} late", Secs(cached.took), Secs(cached.late)),
-        );
-        figure(
-            "  tokio::fs::read",
-            format!(
-                "{}, heartbeat {} late",
-                Secs(tokio_fs.took),
-                Secs(tokio_fs.late)
-            ),
-        );
-
-        let offloaded = hops.late.max(batch.late).max(TICK);
+        println!("  {FILES} files of {} KiB on a SIMULATED slow disk (a 3 ms sleep before each read), a ticker of 1 ms beside:", SIZE / 1024);
+        let (on_loop, reads) = case("std::fs on the loop", read_on_the_loop(&paths, simulated_slow_disk)).await?;
+        anyhow::ensure!(reads.lane_count(Lanes::ThreadId) == 1, "std::fs on the loop left the loop's thread");
+        let (hops, _) = case("a hop a file, as tokio::fs", read_one_hop_each(&paths, simulated_slow_disk)).await?;
+        let (batch, _) = case("one spawn_blocking", read_in_spawn_blocking(paths.clone(), simulated_slow_disk)).await?;
+        println!("  the same files from the page cache (no simulated delay):");
+        case("  std::fs on the loop", read_on_the_loop(&paths, cached_read)).await?;
+        case("  tokio::fs::read", read_with_tokio_fs(&paths)).await?;
         takeaway_if(
             &Evidence::new(
-                on_loop.late >= offloaded * MIN_RATIO,
-                format!(
-                    "std::fs on the loop late by at least {MIN_RATIO}x the offloaded versions"
-                ),
-                format!(
-                    "{} against {} and {} (baseline {})",
-                    Secs(on_loop.late),
-                    Secs(hops.late),
-                    Secs(batch.late),
-                    Secs(baseline)
-                ),
+                hops.min(batch) >= on_loop.max(1) * MIN_RATIO,
+                format!("at least {MIN_RATIO}x the ticks with the offloaded reads than with std::fs on the loop"),
+                format!("{on_loop} ticks against {hops} and {batch}"),
             ),
             "file I/O blocks in Rust too: tokio::fs hands each call to a thread; batch many small ones in one spawn_blocking",
         );
@@ -296,22 +280,29 @@ mod tests {
 
     #[test]
     fn all_ways_read_the_right_bytes_on_the_threads_they_promise() {
-        let folder = Folder::create(5, 1000).unwrap();
+        let folder = Folder::create_in(&std::env::temp_dir(), 5, 1000).unwrap();
         let dir = folder.0.clone();
         let paths = folder.paths(5);
+        let expected: Vec<Vec<u8>> = (0..5).map(|id| contents(id, 1000)).collect();
         runtime().unwrap().block_on(async {
             // A local recording sees only this thread's spans: the loop's.
             let recording = Recording::local();
-            check(&read_on_the_loop(&paths, cached_read).await.unwrap(), 1000).unwrap();
+            assert_eq!(
+                read_on_the_loop(&paths, cached_read).await.unwrap(),
+                expected
+            );
             let reads = recording.finish().named(&["read"]);
             assert_eq!(reads.len(), 5, "std::fs ran on the loop's own thread");
-            check(&read_with_tokio_fs(&paths).await.unwrap(), 1000).unwrap();
-            check(&read_one_hop_each(&paths, cached_read).await.unwrap(), 1000).unwrap();
+            assert_eq!(read_with_tokio_fs(&paths).await.unwrap(), expected);
+            assert_eq!(
+                read_one_hop_each(&paths, cached_read).await.unwrap(),
+                expected
+            );
             let recording = Recording::start();
             let files = read_in_spawn_blocking(paths.clone(), cached_read)
                 .await
                 .unwrap();
-            check(&files, 1000).unwrap();
+            assert_eq!(files, expected);
             let reads = recording.finish().named(&["read"]);
             assert!(
                 reads
@@ -320,17 +311,27 @@ mod tests {
                     .any(|s| s.thread.starts_with("tokio-blocking")),
                 "spawn_blocking ran on a blocking-pool thread"
             );
-            assert!(check(&files, 999).is_err(), "a size mismatch is caught");
         });
         drop(folder);
         assert!(!dir.exists(), "the folder is removed on drop");
     }
 
     #[test]
+    fn a_blocked_loop_lets_no_tick_in() {
+        runtime().unwrap().block_on(async {
+            let ((), blocked) =
+                with_ticker(async { std::thread::sleep(Duration::from_millis(30)) }).await;
+            assert_eq!(blocked, 0);
+            let ((), free) = with_ticker(tokio::time::sleep(Duration::from_millis(30))).await;
+            assert!(free > 0, "ticks while the work awaits");
+        });
+    }
+
+    #[test]
     fn a_missing_temporary_folder_is_reported_not_created() {
         let missing = std::env::temp_dir().join(format!("no-such-dir-{}", std::process::id()));
         let parent = missing.join("tmp");
-        let error = Folder::create_in(&parent, 1, 10).err().unwrap();
+        let error = folder_in(&parent).err().unwrap();
         assert_eq!(
             error.to_string(),
             format!(

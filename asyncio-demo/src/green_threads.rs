@@ -51,6 +51,13 @@
 //! Threads already cover "blocking code, many at once" and tasks "very many waits"; an
 //! unsafe spawn buys no case that neither covers.
 //!
+//! Thousands of threads need address space, not only memory: each takes its stack, guard
+//! pages and a signal stack, and glibc gives each of the first 8 x cores threads a malloc
+//! arena of 64 MiB. Under an address-space limit (`ulimit -v`) a spawn past it fails, or
+//! worse, aborts the process inside the new thread (std cannot map its signal stack), so
+//! [`threads_that_fit`] checks the limit (`rlimit::getrlimit(Resource::AS)`) before
+//! spawning.
+//!
 //! Watch: five threads and five tasks each sleep 0.1 s (the guide's 2 s, scaled down); the
 //! timeline shows the five bars of each overlapping, about 0.1 s for five, not 0.5 s. A
 //! blocking sleep inside tasks runs them one at a time until `spawn_blocking` takes it off
@@ -58,6 +65,7 @@
 //! the memory each takes, and the time to wake and join them all.
 //!
 //! Run only this: cargo run -p asyncio-demo -- green-threads
+//! Copy it: cargo add rlimit@0.11 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::future::Future;
 use std::sync::mpsc;
@@ -233,8 +241,87 @@ pub async fn park_tasks<R>(n: usize, while_parked: impl FnOnce(usize) -> R) -> P
     }
 }
 
+/// Address space a thread takes besides its stack: a guard page, the signal stack std
+/// maps for it and its guard (about 20 KiB, measured), rounded up.
+pub const THREAD_EXTRA: u64 = 32 * 1024;
+/// The malloc arena glibc gives each of a process's first 8 x cores threads (64-bit).
+const ARENA: u64 = 64 << 20;
+/// Kept for the rest of the program: its code, heap, runtime threads.
+const PROGRAM: u64 = 256 << 20;
+
+/// How many of `want` threads of `stack` bytes fit under an address-space limit of `limit`
+/// bytes (`None`: no limit) on a machine of `cores` cores, with glibc's arenas and the rest
+/// of the program kept aside. Checked before spawning: a spawn past the limit may abort.
+/// glibc counts the machine's online cores, which `available_parallelism` undercounts
+/// under an affinity mask (`taskset`): pass the larger when you know it.
+pub fn threads_that_fit(want: usize, stack: usize, limit: Option<u64>, cores: usize) -> usize {
+    let Some(limit) = limit else {
+        return want;
+    };
+    let arenas = ARENA * 8 * cores as u64;
+    let room = limit.saturating_sub(arenas + PROGRAM);
+    want.min((room / (stack as u64 + THREAD_EXTRA)) as usize)
+}
+
+/// The soft address-space limit (`ulimit -v`) in bytes, `None` when there is none.
+pub fn address_space_limit() -> Option<u64> {
+    let (soft, _hard) = rlimit::getrlimit(rlimit::Resource::AS).ok()?;
+    (soft != rlimit::INFINITY).then_some(soft)
+}
+
+/// The twin of `if __name__ == "__main__":` the guide's program both ways, a blocking call
+/// in tasks with and without `spawn_blocking`, then 10,000 of each parked.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let nap = Duration::from_millis(100);
+    let start = std::time::Instant::now();
+    let threads =
+        joinall_threads(5, move |n| worker_blocking(n, nap)).map_err(|_| "a worker panicked")?;
+    println!(
+        "5 threads, blocking sleep: {threads:?} in {:.0?}",
+        start.elapsed()
+    );
+    let start = std::time::Instant::now();
+    let tasks = rt.block_on(joinall_tasks(5, |n| worker_async(n, nap)))?;
+    println!(
+        "5 tasks, sleep().await: {tasks:?} in {:.0?}",
+        start.elapsed()
+    );
+    let start = std::time::Instant::now();
+    rt.block_on(blocking_in_tasks(5, move |n| worker_blocking(n, nap / 5)))?;
+    println!(
+        "thread::sleep(20 ms) in 5 tasks: {:.0?}, one at a time",
+        start.elapsed()
+    );
+    let start = std::time::Instant::now();
+    rt.block_on(blocking_off_the_loop(5, move |n| {
+        worker_blocking(n, nap / 5)
+    }))?;
+    println!("the same in spawn_blocking: {:.0?}", start.elapsed());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fit = threads_that_fit(10_000, 64 * 1024, address_space_limit(), cores);
+    let start = std::time::Instant::now();
+    let threads = park_threads(fit, 64 * 1024, |_| start.elapsed());
+    println!(
+        "{} of 10,000 threads parked in {:.0?}",
+        threads.started, threads.while_parked
+    );
+    let start = std::time::Instant::now();
+    let tasks = rt.block_on(park_tasks(10_000, |_| start.elapsed()));
+    println!(
+        "{} of 10,000 tasks parked in {:.0?}",
+        tasks.started, tasks.while_parked
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
+use std::process::Termination;
+
+use common::claim::Machine;
 use common::cli::{Section, SectionResult};
 use common::memory::current_rss;
 use common::print::{Evidence, figure, takeaway_if};
@@ -246,7 +333,8 @@ pub const SECTION: Section = Section::new(
     "gevent.spawn / joinall, monkey.patch_all()",
     "no monkey-patching in Rust: threads run blocking code, tasks await; 10,000 of each measured",
     run,
-);
+)
+.main(|| main().report());
 
 const WORKERS: u32 = 5;
 const NAP: Duration = Duration::from_millis(100);
@@ -262,53 +350,29 @@ fn overlapped(most: usize, took: Duration, nap: Duration) -> bool {
     most == WORKERS as usize && took >= nap && took < nap * 2
 }
 
-/// Time since the spawning began and memory, read while a crowd is parked.
-struct Reading {
-    took: Duration,
-    rss: Option<u64>,
-}
-
-impl Reading {
-    fn now(clock: &Stopwatch) -> Reading {
-        Reading {
-            took: clock.elapsed(),
-            rss: current_rss(),
-        }
-    }
-}
-
-/// 10000 -> "10,000".
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn per_unit(before: Option<u64>, during: Option<u64>, units: usize) -> Option<u64> {
-    Some(during?.saturating_sub(before?) / (units.max(1) as u64))
-}
-
 fn run() -> SectionResult {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let expected: Vec<u32> = (0..WORKERS).collect();
+    guide_program(&rt)?;
+    blocking_call(&rt)?;
+    println!("  stackful coroutines (may): not shown, its spawn is unsafe (the header says why)");
+    crowds(&rt)
+}
 
-    // The guide's program: threads, then tasks.
+/// The guide's program: five threads, then five tasks, each napping once.
+fn guide_program(rt: &tokio::runtime::Runtime) -> SectionResult {
+    let expected: Vec<u32> = (0..WORKERS).collect();
     let recording = Recording::start();
     let (threads, took_threads) = timed(|| joinall_threads(WORKERS, |n| worker_blocking(n, NAP)));
     let (tasks, took_tasks) =
         timed(|| rt.block_on(joinall_tasks(WORKERS, |n| worker_async(n, NAP))));
     let recorded = recording.finish();
     let threads = threads.map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
-    anyhow::ensure!(threads == expected, "threads returned {threads:?}");
-    anyhow::ensure!(tasks? == expected, "a task's result went missing");
+    anyhow::ensure!(
+        threads == expected && tasks? == expected,
+        "a result went missing"
+    );
     let most_threads = recorded.named(&["thread"]).most_at_once();
     let most_tasks = recorded.named(&["task"]).most_at_once();
     figure(
@@ -335,24 +399,20 @@ fn run() -> SectionResult {
         ),
         "no patching needed: threads wait together in blocking code, tasks in async code",
     );
+    Ok(())
+}
 
-    // A blocking call inside tasks, then wrapped in spawn_blocking.
+/// A blocking call inside tasks, then wrapped in spawn_blocking.
+fn blocking_call(rt: &tokio::runtime::Runtime) -> SectionResult {
+    let nap = |n| worker_blocking(n, SHORT_NAP);
     let recording = Recording::start();
-    let (inline, took_inline) = timed(|| {
-        rt.block_on(blocking_in_tasks(WORKERS, |n| {
-            worker_blocking(n, SHORT_NAP)
-        }))
-    });
+    let (inline, took_inline) = timed(|| rt.block_on(blocking_in_tasks(WORKERS, nap)));
     let most_inline = recording.finish().named(&["blocking"]).most_at_once();
     let recording = Recording::start();
-    let (wrapped, took_wrapped) = timed(|| {
-        rt.block_on(blocking_off_the_loop(WORKERS, |n| {
-            worker_blocking(n, SHORT_NAP)
-        }))
-    });
+    let (wrapped, took_wrapped) = timed(|| rt.block_on(blocking_off_the_loop(WORKERS, nap)));
     let most_wrapped = recording.finish().named(&["blocking"]).most_at_once();
     anyhow::ensure!(
-        inline? == expected && wrapped? == expected,
+        inline?.len() + wrapped?.len() == 2 * WORKERS as usize,
         "a result went missing"
     );
     figure(
@@ -381,23 +441,60 @@ fn run() -> SectionResult {
         ),
         "a blocking call in a task holds the loop; spawn_blocking moves it off (see blocking-pitfall)",
     );
+    Ok(())
+}
 
-    println!("  stackful coroutines (may): not shown, its spawn is unsafe (the header says why)");
+/// What to read while a crowd is parked: the time since `clock` started, and RSS now.
+fn reading(clock: Stopwatch) -> impl FnOnce(usize) -> (Duration, Option<u64>) {
+    move |_| (clock.elapsed(), current_rss())
+}
 
-    // 10,000 parked units: start-up time and memory each. Tasks first: memory freed by
-    // the threads would be reused by the tasks and hide their cost.
-    let (rss0, clock) = (current_rss(), Stopwatch::start());
-    let tasks = rt.block_on(park_tasks(CROWD, |_| Reading::now(&clock)));
-    let k_read = &tasks.while_parked;
-    let task_rss = per_unit(rss0, k_read.rss, tasks.started);
-    let task_end = clock.elapsed().saturating_sub(k_read.took);
-    let (rss0, clock) = (current_rss(), Stopwatch::start());
-    let threads = park_threads(CROWD, THREAD_STACK, |_| Reading::now(&clock));
-    let thread_end = clock.elapsed().saturating_sub(threads.while_parked.took);
-    let t_read = &threads.while_parked;
-    let thread_rss = per_unit(rss0, t_read.rss, threads.started);
+/// A parked crowd's cost: the time to start it, RSS each over `before`, the time to wake
+/// and join it.
+fn cost(
+    parked: &Parked<(Duration, Option<u64>)>,
+    before: Option<u64>,
+    clock: Stopwatch,
+) -> (Duration, Option<u64>, Duration) {
+    let (started_in, during) = parked.while_parked;
+    let each = (before.zip(during))
+        .filter(|_| parked.started > 0)
+        .map(|(b, d)| d.saturating_sub(b) / parked.started as u64);
+    (started_in, each, clock.elapsed().saturating_sub(started_in))
+}
+
+/// Why fewer than [`CROWD`] threads started: a refused spawn, or the address-space limit.
+fn refusal<R>(threads: &Parked<R>, limit: Option<u64>, fit: usize) -> Option<String> {
+    match (&threads.spawn_error, limit) {
+        (Some(e), _) => Some(format!(
+            "the system refused thread {} ({e}): a limit on threads, processes or memory (ulimit -u, ulimit -v, a container's pids limit)",
+            threads.started + 1
+        )),
+        (None, Some(limit)) if fit < CROWD => Some(format!(
+            "the address-space limit (ulimit -v) of {} leaves room for {fit} threads of {} each, after glibc's arenas and the program",
+            Bytes(limit),
+            Bytes(THREAD_STACK as u64 + THREAD_EXTRA)
+        )),
+        _ => None,
+    }
+}
+
+/// 10,000 parked units each way. Tasks first: memory freed by the threads would be reused
+/// by the tasks and hide their cost.
+fn crowds(rt: &tokio::runtime::Runtime) -> SectionResult {
+    let (before, clock) = (current_rss(), Stopwatch::start());
+    let tasks = rt.block_on(park_tasks(CROWD, reading(clock)));
+    let (task_start, task_rss, task_join) = cost(&tasks, before, clock);
+    // glibc's arenas follow the online cores, which an affinity mask hides from std.
+    let machine = Machine::read();
+    let cores = machine.online_cores.unwrap_or(0).max(machine.usable_cores);
+    let limit = address_space_limit();
+    let fit = threads_that_fit(CROWD, THREAD_STACK, limit, cores);
+    let (before, clock) = (current_rss(), Stopwatch::start());
+    let threads = park_threads(fit, THREAD_STACK, reading(clock));
+    let (thread_start, thread_rss, thread_join) = cost(&threads, before, clock);
     anyhow::ensure!(
-        threads.finished == threads.started && tasks.finished == CROWD && tasks.started == CROWD,
+        threads.finished == threads.started && (tasks.started, tasks.finished) == (CROWD, CROWD),
         "a parked unit did not finish: threads {}/{}, tasks {}/{CROWD}",
         threads.finished,
         threads.started,
@@ -405,62 +502,51 @@ fn run() -> SectionResult {
     );
     let show = |b: Option<u64>| b.map_or("n/a".to_owned(), |b| Bytes(b).to_string());
     figure(
-        format!("{} threads started in", grouped(threads.started)),
+        format!("{} threads started in", threads.started),
         format!(
             "{} ({} RSS each, stacks of {})",
-            Secs(t_read.took),
+            Secs(thread_start),
             show(thread_rss),
             Bytes(THREAD_STACK as u64)
         ),
     );
-    figure("  then woken and joined in", Secs(thread_end));
+    figure("  then woken and joined in", Secs(thread_join));
     figure(
-        format!("{} tasks started in", grouped(tasks.started)),
-        format!("{} ({} RSS each)", Secs(k_read.took), show(task_rss)),
+        format!("{CROWD} tasks started in"),
+        format!("{} ({} RSS each)", Secs(task_start), show(task_rss)),
     );
-    figure("  then woken and joined in", Secs(task_end));
-    let evidence = match &threads.spawn_error {
-        Some(e) => Evidence::new(
+    figure("  then woken and joined in", Secs(task_join));
+    let refused = refusal(&threads, limit, fit);
+    let evidence = match refused {
+        Some(cause) => Evidence::new(
             false,
-            format!("{} threads started", grouped(CROWD)),
-            format!(
-                "{} started, then the spawn failed: {e}",
-                grouped(threads.started)
-            ),
+            format!("{CROWD} threads started"),
+            format!("{} started", threads.started),
         )
-        .because(format!(
-            "the system refused thread {} (a limit on threads, processes or memory: ulimit -u, ulimit -v, a container's pids limit)",
-            grouped(threads.started + 1)
+        .because(cause),
+        None => Evidence::new(
+            thread_rss
+                .zip(task_rss)
+                .is_some_and(|(th, ta)| th as f64 >= ta.max(1) as f64 * MIN_RATIO),
+            format!("a task at least {MIN_RATIO}x smaller than a thread"),
+            format!("{} against {}", show(task_rss), show(thread_rss)),
+        )
+        .and(Evidence::faster(
+            "starting tasks",
+            task_start,
+            "starting threads",
+            thread_start,
+            MIN_RATIO,
         )),
-        None => {
-            let memory = match (thread_rss, task_rss) {
-                (Some(th), Some(ta)) => Evidence::new(
-                    th as f64 >= ta.max(1) as f64 * MIN_RATIO,
-                    format!("a task at least {MIN_RATIO}x smaller than a thread"),
-                    format!("{} against {}", Bytes(ta), Bytes(th)),
-                ),
-                _ => Evidence::new(false, "an RSS reading", "none on this system"),
-            };
-            memory.and(Evidence::faster(
-                "starting tasks",
-                k_read.took,
-                "starting threads",
-                t_read.took,
-                MIN_RATIO,
-            ))
-        }
     };
-    let ratio = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (Some(a), Some(b)) => a as f64 / b.max(1) as f64,
-        _ => 0.0,
-    };
+    let ratio = thread_rss
+        .zip(task_rss)
+        .map_or(0.0, |(th, ta)| th as f64 / ta.max(1) as f64);
     takeaway_if(
         &evidence,
         format!(
-            "{} parked threads are fine; tasks are {:.0}x smaller and start {:.0}x faster: tokio for very many waits",
-            grouped(CROWD),
-            ratio(thread_rss, task_rss),
-            t_read.took.as_secs_f64() / k_read.took.as_secs_f64().max(1e-9)
+            "{CROWD} parked threads are fine; tasks are {ratio:.0}x smaller and start {:.0}x faster: tokio for very many waits",
+            thread_start.as_secs_f64() / task_start.as_secs_f64().max(1e-9)
         ),
     );
     Ok(())
@@ -592,17 +678,31 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_grouped_by_thousands() {
-        assert_eq!(grouped(7), "7");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(10_000), "10,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-    }
-
-    #[test]
-    fn a_unit_count_of_zero_or_a_missing_reading_does_not_divide_by_zero() {
-        assert_eq!(per_unit(Some(100), Some(1100), 10), Some(100));
-        assert_eq!(per_unit(Some(100), Some(50), 0), Some(0));
-        assert_eq!(per_unit(None, Some(50), 3), None);
+    fn the_threads_asked_for_fit_the_address_space_limit() {
+        let stack = THREAD_STACK;
+        assert_eq!(threads_that_fit(CROWD, stack, None, 2), CROWD, "no limit");
+        assert_eq!(
+            threads_that_fit(CROWD, stack, Some(u64::MAX / 2), 64),
+            CROWD
+        );
+        // `ulimit -v 1500000` on 2 cores: 1 GiB of arenas and 256 MiB for the program leave
+        // 184.8 MiB, 1,971 threads of 64 + 32 KiB.
+        assert_eq!(
+            threads_that_fit(CROWD, stack, Some(1_500_000 * 1024), 2),
+            1971
+        );
+        assert_eq!(
+            threads_that_fit(CROWD, stack, Some(1 << 30), 2),
+            0,
+            "not even the arenas fit"
+        );
+        let per_thread = stack as u64 + THREAD_EXTRA;
+        let room = ARENA * 8 * 4 + PROGRAM + 3 * per_thread;
+        assert_eq!(threads_that_fit(CROWD, stack, Some(room), 4), 3);
+        assert_eq!(
+            threads_that_fit(2, stack, Some(room), 4),
+            2,
+            "never more than asked"
+        );
     }
 }

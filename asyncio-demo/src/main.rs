@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use common::cli::{Demo, Role, Section};
 
+mod async_stream;
+mod async_trait;
 mod awake;
 mod blocking_pitfall;
 mod broadcast;
 mod cancellation;
-#[cfg(test)]
-mod compile_fail;
+mod cancellation_safety;
 mod download;
 mod event_loop;
 mod exceptions;
@@ -18,42 +19,56 @@ mod file_io;
 mod gather;
 mod green_threads;
 mod join;
+mod local_tasks;
 mod many_connections;
 mod mutex_across_await;
+mod options;
 mod other_runtimes;
 mod queue;
 mod rate_limit;
 mod semaphore;
 mod spawn_send;
+mod subprocess;
+mod task_group;
+mod task_local;
 mod tasks;
+mod testing;
 mod timeout;
 mod web_server;
 mod websocket;
 
 /// The demo-wide options are `download`'s (`--url`, `--requests`, `--concurrency`) with
 /// `web-server`'s and `websocket`'s (`--serve`, `--clients`); the other sections read none.
-const SECTIONS: &[Section<download::Options>] = &[
-    event_loop::SECTION.in_demo(),
-    tasks::SECTION.in_demo(),
-    spawn_send::SECTION.in_demo(),
-    gather::SECTION.in_demo(),
-    join::SECTION.in_demo(),
-    exceptions::SECTION.in_demo(),
-    semaphore::SECTION.in_demo(),
-    rate_limit::SECTION.in_demo(),
-    mutex_across_await::SECTION.in_demo(),
-    timeout::SECTION.in_demo(),
-    cancellation::SECTION.in_demo(),
-    queue::SECTION.in_demo(),
-    blocking_pitfall::SECTION.in_demo(),
-    green_threads::SECTION.in_demo(),
-    many_connections::SECTION.in_demo(),
+const SECTIONS: &[Section<options::Options>] = &[
+    event_loop::SECTION.reads_no_options(),
+    tasks::SECTION.reads_no_options(),
+    spawn_send::SECTION.reads_no_options(),
+    local_tasks::SECTION.reads_no_options(),
+    gather::SECTION.reads_no_options(),
+    join::SECTION.reads_no_options(),
+    exceptions::SECTION.reads_no_options(),
+    task_group::SECTION.reads_no_options(),
+    semaphore::SECTION.reads_no_options(),
+    rate_limit::SECTION.reads_no_options(),
+    mutex_across_await::SECTION.reads_no_options(),
+    task_local::SECTION.reads_no_options(),
+    timeout::SECTION.reads_no_options(),
+    cancellation::SECTION.reads_no_options(),
+    cancellation_safety::SECTION.reads_no_options(),
+    queue::SECTION.reads_no_options(),
+    async_stream::SECTION.reads_no_options(),
+    blocking_pitfall::SECTION.reads_no_options(),
+    green_threads::SECTION.reads_no_options(),
+    many_connections::SECTION.reads_no_options(),
     download::SECTION,
-    file_io::SECTION.in_demo(),
-    broadcast::SECTION.in_demo(),
+    file_io::SECTION.reads_no_options(),
+    subprocess::SECTION.reads_no_options(),
+    broadcast::SECTION.reads_no_options(),
     web_server::SECTION,
     websocket::SECTION,
-    other_runtimes::SECTION.in_demo(),
+    async_trait::SECTION.reads_no_options(),
+    testing::SECTION.reads_no_options(),
+    other_runtimes::SECTION.reads_no_options(),
 ];
 
 /// The parts this binary plays when it is re-run as a child process (`--role NAME`).

@@ -27,7 +27,11 @@
 //! would not do here, because Linux starts a child's count from its parent's peak at the
 //! moment of `exec`.
 //!
+//! `main` below runs the server as a task beside its clients, in one process; the demo runs
+//! each side in a process of its own, to measure each side's memory.
+//!
 //! Run only this: cargo run -p asyncio-demo -- many-connections
+//! Copy it: cargo add anyhow@1 futures@0.3 rlimit@0.11 && cargo add tokio@1 --features full
 
 use std::net::SocketAddr;
 
@@ -110,16 +114,44 @@ pub async fn connect_all(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpSt
         .await
 }
 
+/// The twin of `if __name__ == "__main__":` the echo server as a task and 10,000 clients,
+/// all in this process (so both ends of every connection count against its open files).
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let fds = raise_fd_limit()?;
+    let n = 10_000.min(fds.saturating_sub(64) as usize / 2);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(serve(listener, stop_rx, echo));
+    if n < 10_000 {
+        println!(
+            "the open-files limit ({fds}) allows {n} connections here, both ends in one process"
+        );
+    }
+    let start = tokio::time::Instant::now();
+    let open = connect_all(addr, n).await?;
+    println!(
+        "{} connections open at once, every echo checked, in {:.2?}",
+        open.len(),
+        start.elapsed()
+    );
+    drop(open); // every client leaves
+    stop.send(true)?;
+    server.await?
+}
+
 // --- run and measure ---
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::Termination;
+use std::process::{Child, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use crate::awake::{AwakeClock, awake_timeout};
 use anyhow::bail;
-use common::child::role_command;
+use common::child::{role_command, wait_or_kill};
 use common::cli::{Section, SectionResult};
 use common::gauge::Gauge;
 use common::memory::{current_rss, peak_rss};
@@ -134,6 +166,7 @@ pub const SECTION: Section = Section::new(
     "a TCP echo server and 10,000 clients at once, each in its own process; memory measured",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: the same echo server and clients with asyncio (`start_server`,
@@ -174,19 +207,17 @@ async fn counted_echo(socket: TcpStream) {
     echo(socket).await;
 }
 
-fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn current_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("building the runtime")
 }
 
-/// `--role echo-server`: prints `port P` and `baseline B`; serves until its stdin closes,
-/// then prints `max_live N` and `peak B`.
+/// `--role echo-server`: prints `port P fds F baseline B`; serves until its stdin closes,
+/// then prints `max_live N peak B`.
 pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
     let fds = raise_fd_limit()?;
-    let runtime = current_thread_runtime()?;
-    runtime.block_on(async {
+    current_thread_runtime()?.block_on(async {
         let socket = TcpSocket::new_v4()?;
         socket.bind(([127, 0, 0, 1], 0).into())?;
         let listener = socket.listen(4096)?;
@@ -196,23 +227,28 @@ pub fn server_role(_args: &[String]) -> anyhow::Result<()> {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             let _ = stop.send(true);
         });
-        let mut out = std::io::stdout();
         let port = listener.local_addr()?.port();
-        tracing::debug!(pid = std::process::id(), port, fds, "echo server listening");
-        writeln!(out, "port {port}")?;
-        writeln!(out, "fds {fds}")?;
-        writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
+        let mut out = std::io::stdout();
+        writeln!(
+            out,
+            "port {port} fds {fds} baseline {}",
+            current_rss().unwrap_or(0)
+        )?;
         out.flush()?;
         awake_timeout(LIMIT, serve(listener, stop_rx, counted_echo))
             .await
             .context("the server ran past its time limit")??;
-        writeln!(out, "max_live {}", LIVE.max())?;
-        writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
+        writeln!(
+            out,
+            "max_live {} peak {}",
+            LIVE.max(),
+            peak_rss().unwrap_or(0)
+        )?;
         Ok(())
     })
 }
 
-/// `--role echo-clients ADDR N`: prints `baseline B`, `connected N MICROS`, `peak B`.
+/// `--role echo-clients ADDR N`: prints `baseline B connected N micros M peak B`.
 pub fn clients_role(args: &[String]) -> anyhow::Result<()> {
     let [addr, n] = args else {
         bail!("usage: --role echo-clients ADDR COUNT");
@@ -220,37 +256,38 @@ pub fn clients_role(args: &[String]) -> anyhow::Result<()> {
     let addr: SocketAddr = addr.parse().context("ADDR")?;
     let n: usize = n.parse().context("COUNT")?;
     raise_fd_limit()?;
-    let runtime = current_thread_runtime()?;
-    let mut out = std::io::stdout();
-    writeln!(out, "baseline {}", current_rss().unwrap_or(0))?;
-    runtime.block_on(async {
+    let baseline = current_rss().unwrap_or(0);
+    current_thread_runtime()?.block_on(async {
         let sw = Stopwatch::start();
         let open = awake_timeout(LIMIT, connect_all(addr, n))
             .await
             .context("connecting took too long")??;
-        let took = sw.elapsed();
-        tracing::debug!(
-            pid = std::process::id(),
-            clients = open.len(),
-            ?took,
-            "all connected"
+        let (took, peak) = (sw.elapsed().as_micros(), peak_rss().unwrap_or(0));
+        println!(
+            "baseline {baseline} connected {} micros {took} peak {peak}",
+            open.len()
         );
-        writeln!(out, "connected {} {}", open.len(), took.as_micros())?;
-        writeln!(out, "peak {}", peak_rss().unwrap_or(0))?;
-        out.flush()?;
-        drop(open); // every client closes its connection
-        anyhow::Ok(())
+        anyhow::Ok(()) // every client closes its connection as `open` drops
     })
 }
 
-/// Reads a child's stdout lines on a thread, so that every wait can be bounded.
-struct Lines {
-    rx: std_mpsc::Receiver<String>,
+/// This binary re-run as `--role NAME`: its output read line by line on a thread, so every
+/// wait is bounded by [`LIMIT`] of awake time; killed if dropped before it finished.
+struct RoleChild {
+    child: Child,
+    lines: std_mpsc::Receiver<String>,
 }
 
-impl Lines {
-    fn new(stdout: ChildStdout) -> Lines {
-        let (tx, rx) = std_mpsc::channel();
+impl RoleChild {
+    fn spawn(role: &str, args: &[String]) -> anyhow::Result<RoleChild> {
+        let mut child = role_command(env!("CARGO_PKG_NAME"), role)?
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting --role {role}"))?;
+        let stdout = child.stdout.take().context("the child's stdout")?;
+        let (tx, lines) = std_mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
@@ -258,201 +295,181 @@ impl Lines {
                 }
             }
         });
-        Lines { rx }
+        Ok(RoleChild { child, lines })
     }
 
-    /// The value of the next `key value...` line with this key, within [`LIMIT`].
-    fn expect(&self, key: &str) -> anyhow::Result<String> {
+    /// The numbers after `keys` in the child's next line (`key value key value ...`).
+    fn values<const N: usize>(&self, keys: [&str; N]) -> anyhow::Result<[u64; N]> {
         let mut clock = AwakeClock::start();
-        loop {
-            match self.rx.recv_timeout(AwakeClock::POLL) {
-                Ok(line) => {
-                    if let Some(value) = line.strip_prefix(key).and_then(|v| v.strip_prefix(' ')) {
-                        return Ok(value.to_owned());
-                    }
-                }
+        let line = loop {
+            match self.lines.recv_timeout(AwakeClock::POLL) {
+                Ok(line) => break line,
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!("the child closed its output before a '{key}' line")
+                    bail!("the child closed its output before a '{}' line", keys[0])
                 }
+                Err(std_mpsc::RecvTimeoutError::Timeout) if clock.read() >= LIMIT => bail!(
+                    "no '{}' line from the child within {} (not counting time stopped)",
+                    keys[0],
+                    Secs(LIMIT)
+                ),
                 Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             }
-            if clock.read() >= LIMIT {
-                bail!(
-                    "no '{key}' line from the child within {} (not counting time stopped)",
-                    Secs(LIMIT)
-                );
-            }
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut values = [0; N];
+        for (value, key) in values.iter_mut().zip(keys) {
+            let at = words.iter().position(|w| *w == key);
+            *value = at
+                .and_then(|k| words.get(k + 1)?.parse().ok())
+                .with_context(|| format!("no number '{key}' in the child's line: {line}"))?;
         }
+        Ok(values)
     }
 
-    fn number(&self, key: &str) -> anyhow::Result<u64> {
-        let value = self.expect(key)?;
-        value
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("bad '{key}' line: {value}"))
+    /// Closes its stdin (the server's "stop").
+    fn close_input(&mut self) {
+        drop(self.child.stdin.take());
     }
-}
 
-/// Kills the child if the section bails out early: no process is left behind.
-struct KillOnDrop(Option<Child>);
-
-impl KillOnDrop {
-    /// Waits for the child to exit, within [`LIMIT`]; on drop it is killed if still there.
+    /// Waits for it to exit, within [`LIMIT`] of awake time.
     fn finish(mut self) -> anyhow::Result<()> {
-        let Some(child) = self.0.as_mut() else {
-            return Ok(());
-        };
-        let mut clock = AwakeClock::start();
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if clock.read() >= LIMIT {
-                bail!(
-                    "a child process did not finish within {} (not counting time stopped)",
-                    Secs(LIMIT)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        self.0 = None;
+        self.close_input();
+        let status = wait_or_kill(&mut self.child, LIMIT)?;
+        let status = status.with_context(|| {
+            format!(
+                "a child process did not finish within {} (killed)",
+                Secs(LIMIT)
+            )
+        })?;
         anyhow::ensure!(status.success(), "a child process failed: {status}");
         Ok(())
     }
 }
 
-impl Drop for KillOnDrop {
+impl Drop for RoleChild {
     fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
 
+/// What one run measured, both processes.
+struct Figures {
+    count: usize,
+    max_live: usize,
+    connect: Duration,
+    server_peak: u64,
+    clients_peak: u64,
+    per_connection: u64,
+}
+
 fn run() -> SectionResult {
-    let bin = env!("CARGO_PKG_NAME");
-    let mut server = role_command(bin, "echo-server")?
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the echo server")?;
-    let server_out = Lines::new(server.stdout.take().context("server stdout")?);
-    let server_in = server.stdin.take();
-    let server = KillOnDrop(Some(server));
-    let port = server_out.number("port")?;
-    let fds = server_out.number("fds")?;
-    let server_base = server_out.number("baseline")?;
-
-    let count = if fds >= CONNECTIONS as u64 + SPARE_FDS {
-        CONNECTIONS
-    } else {
-        let fit = fds.saturating_sub(SPARE_FDS) as usize;
-        anyhow::ensure!(
-            fit > 0,
-            "only {fds} open files allowed per process (ulimit -n): no room for a connection, which needs more than {SPARE_FDS}"
-        );
+    let mut server = RoleChild::spawn("echo-server", &[])?;
+    let [port, fds, server_base] = server.values(["port", "fds", "baseline"])?;
+    let fit = fds.saturating_sub(SPARE_FDS) as usize;
+    anyhow::ensure!(
+        fit > 0,
+        "only {fds} open files allowed per process (ulimit -n): no room for a connection, which needs more than {SPARE_FDS}"
+    );
+    let count = CONNECTIONS.min(fit);
+    if count < CONNECTIONS {
         println!(
-            "  only {fds} open files allowed per process: using {fit} connections, not {CONNECTIONS}"
+            "  only {fds} open files allowed per process: using {count} connections, not {CONNECTIONS}"
         );
-        fit
-    };
+    }
     figure("open-files limit (raised)", fds);
-
-    let mut clients = role_command(bin, "echo-clients")?
-        .arg(format!("127.0.0.1:{port}"))
-        .arg(count.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the clients")?;
-    let client_out = Lines::new(clients.stdout.take().context("clients stdout")?);
-    let clients = KillOnDrop(Some(clients));
-    let client_base = client_out.number("baseline")?;
-    let connected = client_out.expect("connected")?;
-    let client_peak = client_out.number("peak")?;
+    let clients = RoleChild::spawn(
+        "echo-clients",
+        &[format!("127.0.0.1:{port}"), count.to_string()],
+    )?;
+    let [clients_base, checked, micros, clients_peak] =
+        clients.values(["baseline", "connected", "micros", "peak"])?;
     clients.finish()?;
-
-    drop(server_in); // tells the server to stop
-    let max_live = server_out.number("max_live")? as usize;
-    let server_peak = server_out.number("peak")?;
+    server.close_input();
+    let [max_live, server_peak] = server.values(["max_live", "peak"])?;
     server.finish()?;
-
-    let mut parts = connected.split_whitespace().map(str::parse::<u64>);
-    let (Some(Ok(checked)), Some(Ok(micros))) = (parts.next(), parts.next()) else {
-        bail!("bad 'connected' line: {connected}");
-    };
     anyhow::ensure!(
         checked as usize == count,
         "only {checked} of {count} echoes checked"
     );
     anyhow::ensure!(
-        max_live == count,
+        max_live as usize == count,
         "the server saw {max_live} connections at once, expected {count}"
     );
+    let grown = server_peak.saturating_sub(server_base) + clients_peak.saturating_sub(clients_base);
+    report(&Figures {
+        count,
+        max_live: max_live as usize,
+        connect: Duration::from_micros(micros),
+        server_peak,
+        clients_peak,
+        per_connection: grown / count as u64,
+    })
+}
+
+fn report(f: &Figures) -> SectionResult {
+    let both = f.server_peak + f.clients_peak;
+    let rows = [
+        Pair::count("connections open at once", "max_live", f.max_live as f64),
+        Pair::secs("time to connect all", "connect_s", f.connect.as_secs_f64()).cpu(),
+        Pair::bytes(
+            "peak memory, server",
+            "server_peak_bytes",
+            f.server_peak as f64,
+        ),
+        Pair::bytes(
+            "peak memory, clients",
+            "clients_peak_bytes",
+            f.clients_peak as f64,
+        ),
+        Pair::bytes("peak memory, both", "both_peak_bytes", both as f64),
+        Pair::bytes(
+            "per connection (both ends)",
+            "per_connection_bytes",
+            f.per_connection as f64,
+        ),
+    ];
     figure(
         "connections open at once",
-        format!("{max_live} (server count), {checked} echoes checked"),
+        format!("{} (server count), every echo checked", f.max_live),
     );
-    figure("time to connect all", Secs(Duration::from_micros(micros)));
-    figure("peak memory, server", Bytes(server_peak));
-    figure("peak memory, clients", Bytes(client_peak));
-    figure("peak memory, both", Bytes(server_peak + client_peak));
-    let grown = server_peak.saturating_sub(server_base) + client_peak.saturating_sub(client_base);
-    let per_connection = grown / count as u64;
-    figure("per connection (both ends)", format!("{per_connection} B"));
-    let both = server_peak + client_peak;
+    for row in &rows[1..] {
+        figure(&row.label, common::python::show(row.rust, row.unit));
+    }
     TWIN.compare(
-        &flags(&[("--connections", &count), ("--connecting", &CONNECTING)]),
-        &[
-            Pair::count("connections open at once", "max_live", max_live as f64),
-            Pair::secs(
-                "time to connect all",
-                "connect_s",
-                Duration::from_micros(micros).as_secs_f64(),
-            ),
-            Pair::bytes(
-                "peak memory, server",
-                "server_peak_bytes",
-                server_peak as f64,
-            ),
-            Pair::bytes(
-                "peak memory, clients",
-                "clients_peak_bytes",
-                client_peak as f64,
-            ),
-            Pair::bytes("peak memory, both", "both_peak_bytes", both as f64),
-            Pair::bytes(
-                "per connection (both ends)",
-                "per_connection_bytes",
-                per_connection as f64,
-            ),
-        ],
+        &flags(&[("--connections", &f.count), ("--connecting", &CONNECTING)]),
+        &rows,
     )?;
-    let capped = if count < CONNECTIONS {
-        format!(" (the open-files limit allowed {count} of {CONNECTIONS})")
+    let capped = if f.count < CONNECTIONS {
+        format!(
+            " (the open-files limit allowed {} of {CONNECTIONS})",
+            f.count
+        )
     } else {
         String::new()
     };
     let mut evidence = Evidence::new(
-        max_live == count,
-        format!("{count} connections open at once{capped}"),
-        format!("{max_live}"),
+        f.max_live == f.count,
+        format!("{} connections open at once{capped}", f.count),
+        f.max_live,
     );
     let mut claim = format!(
-        "a connection is a task, not a thread: {max_live} stay open at once on one thread per process"
+        "a connection is a task, not a thread: {} stay open at once on one thread per process",
+        f.max_live
     );
-    if count >= MEASURABLE {
+    if f.count >= MEASURABLE {
         evidence = evidence.and(Evidence::new(
-            per_connection < PER_CONNECTION,
+            f.per_connection < PER_CONNECTION,
             format!("under {PER_CONNECTION} B per connection, both ends"),
-            format!("{per_connection} B ({} in all)", Bytes(both)),
+            format!("{} B ({} in all)", f.per_connection, Bytes(both)),
         ));
-        claim += &format!(", {per_connection} B each");
+        claim += &format!(", {} B each", f.per_connection);
     } else {
         println!(
-            "  (no claim on memory per connection: {count} are too few to see it past the runtimes' own)"
+            "  (no claim on memory per connection: {} are too few to see it past the runtimes' own)",
+            f.count
         );
     }
     takeaway_if(&evidence, claim);

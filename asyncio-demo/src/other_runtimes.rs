@@ -21,6 +21,9 @@
 //! tokio timer.
 //!
 //! Run only this: cargo run -p asyncio-demo -- other-runtimes
+//! Copy it: cargo add futures@0.3 && cargo add tokio@1 --features full
+
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
@@ -47,9 +50,38 @@ pub fn tokio_here() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// `futures::executor::block_on` waiting on a tokio timer: only inside the context of a
+/// running tokio runtime (`runtime.enter()`), whose reactor fires the timer.
+pub fn tokio_timer_elsewhere(runtime: &tokio::runtime::Runtime, wait: Duration) {
+    let _context = runtime.enter(); // tokio's reactor and timer are reachable from here
+    futures::executor::block_on(tokio::time::sleep(wait));
+}
+
+/// The twin of `if __name__ == "__main__":` the same future on two executors, then a
+/// tokio timer outside and inside tokio's context.
+fn main() -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    println!("on tokio: {}", runtime.block_on(pipeline(10_000)));
+    println!(
+        "on futures::executor::block_on: {}",
+        futures::executor::block_on(pipeline(10_000))
+    );
+    println!("tokio outside a runtime: {:?}", tokio_here());
+    let start = std::time::Instant::now();
+    tokio_timer_elsewhere(&runtime, Duration::from_millis(50));
+    println!(
+        "futures' block_on slept {:.0?} on tokio's timer, after runtime.enter()",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use crate::event_loop::block_on;
 use anyhow::Context;
@@ -62,16 +94,10 @@ pub const SECTION: Section = Section::new(
     "trio.run / curio.run",
     "the same future on tokio, futures' block_on and our own; tokio's timers need tokio's reactor",
     run,
-);
+)
+.main(|| main().report());
 
 const N: u64 = 10_000;
-
-/// A name and a way to run [`pipeline`] to completion.
-type Executor<'a> = (&'static str, &'a dyn Fn() -> u64);
-
-fn expected(n: u64) -> u64 {
-    (0..n).map(|i| i * i).sum()
-}
 
 fn run() -> SectionResult {
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
@@ -79,40 +105,33 @@ fn run() -> SectionResult {
         .enable_all()
         .build()
         .context("building a tokio runtime")?;
-    let on_tokio = || tokio_rt.block_on(pipeline(N));
-    let on_futures = || futures::executor::block_on(pipeline(N));
-    let on_ours = || block_on(pipeline(N)).0;
-    let runs: [Executor; 3] = [
-        ("tokio Runtime::block_on", &on_tokio),
-        ("futures::executor::block_on", &on_futures),
-        ("event_loop::block_on (ours)", &on_ours),
+    let expected: u64 = (0..N).map(|i| i * i).sum();
+    let runs: [(&str, &dyn Fn() -> u64); 3] = [
+        ("tokio Runtime::block_on", &|| {
+            tokio_rt.block_on(pipeline(N))
+        }),
+        ("futures' block_on", &|| {
+            futures::executor::block_on(pipeline(N))
+        }),
+        ("our own block_on", &|| block_on(pipeline(N)).0),
     ];
-    for (name, run) in &runs {
+    for (name, run) in runs {
         let (sum, took) = timed(run);
-        anyhow::ensure!(sum == expected(N), "{name} got {sum}");
+        anyhow::ensure!(sum == expected, "{name} got {sum}");
         figure(
             name,
             format!("sum of squares below {N} = {sum}, {}", Secs(took)),
         );
     }
-
-    // Outside any tokio runtime: no reactor for tokio's timers and sockets.
-    let outside = tokio_here();
-    anyhow::ensure!(outside.is_err(), "this thread should be outside tokio");
-    figure(
-        "outside any tokio runtime",
-        outside.err().unwrap_or_default(),
-    );
-
-    // Inside a tokio runtime's context: another executor can wait on tokio's timer.
+    let outside = tokio_here()
+        .err()
+        .context("this thread should be outside tokio")?;
+    figure("outside any tokio runtime", outside);
     let wait = Duration::from_millis(50);
-    let ((), took) = {
-        let _context = tokio_rt.enter(); // tokio's reactor and timer are reachable from here
-        timed(|| futures::executor::block_on(tokio::time::sleep(wait)))
-    };
+    let ((), took) = timed(|| tokio_timer_elsewhere(&tokio_rt, wait));
     anyhow::ensure!(took >= wait, "the timer fired early");
     figure(
-        "same, after runtime.enter()",
+        "after runtime.enter()",
         format!("futures' block_on slept {} on tokio's timer", Secs(took)),
     );
     takeaway(
@@ -127,7 +146,7 @@ mod tests {
 
     #[test]
     fn the_same_future_runs_on_every_executor() {
-        let want = expected(500);
+        let want: u64 = (0..500).map(|i| i * i).sum();
         assert_eq!(futures::executor::block_on(pipeline(500)), want);
         assert_eq!(crate::event_loop::block_on(pipeline(500)).0, want);
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -144,8 +163,8 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
+        tokio_timer_elsewhere(&rt, Duration::from_millis(1));
         let _context = rt.enter();
         assert!(tokio_here().is_ok());
-        futures::executor::block_on(tokio::time::sleep(Duration::from_millis(1)));
     }
 }

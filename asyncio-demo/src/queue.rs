@@ -23,6 +23,7 @@
 //! consumers are slower; every item arrives exactly once.
 //!
 //! Run only this: cargo run -p asyncio-demo -- queue
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +101,23 @@ pub async fn pipeline(
     })
 }
 
+/// The twin of `if __name__ == "__main__":` 2 producers of 20 items, 3 consumers of 10 ms each.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let start = tokio::time::Instant::now();
+    let report = pipeline(2, 20, 3, Duration::from_millis(10)).await?;
+    println!(
+        "{} items received once each in {:.0?}; the consumers handled {:?}",
+        report.received.len(),
+        start.elapsed(),
+        report.per_consumer
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -112,7 +129,8 @@ pub const SECTION: Section = Section::new(
     "asyncio.Queue(maxsize=5)",
     "bounded mpsc channel: producers, consumers, backpressure measured",
     run,
-);
+)
+.main(|| main().report());
 
 const WORK: Duration = Duration::from_millis(10);
 
@@ -136,13 +154,12 @@ async fn run() -> SectionResult {
         .flat_map(|p| (0..items).map(move |i| (p, i)))
         .collect();
     anyhow::ensure!(report.received == expected, "items lost or duplicated");
-    let max_len = longest_queue(&puts);
+    let (max_len, waited) = (longest_queue(&puts), puts.busy());
     anyhow::ensure!(max_len <= CAPACITY, "queue grew past its capacity");
-    let waited = puts.busy();
     figure(
         "items",
         format!(
-            "{} from {producers} producers, all received once",
+            "{} from {producers} producers, each received once",
             expected.len()
         ),
     );
@@ -151,8 +168,10 @@ async fn run() -> SectionResult {
         "largest queue length",
         format!("{max_len} (maxsize {CAPACITY})"),
     );
-    figure("producers waited in send (sum)", Secs(waited));
-    figure("took", Secs(took));
+    figure(
+        "producers waited in send",
+        format!("{} in all, the run took {}", Secs(waited), Secs(took)),
+    );
     let per_producer = waited / producers as u32;
     takeaway_if(
         &Evidence::new(

@@ -1,28 +1,30 @@
-//! The guides' "rate-limited requests" (`asyncio.Semaphore(5)`) -> a `Semaphore` caps how
+//! The guides' "rate-limited requests" (`asyncio.Semaphore(10)`) -> a `Semaphore` caps how
 //! many run at once; a real rate limit (so many per second) is `tokio::time::interval`.
 //!
 //! Python:
-//!     sem = asyncio.Semaphore(5)           # the guides call this "rate limiting"
+//!     sem = asyncio.Semaphore(10)          # the guides call this "rate limiting"
 //!     async def fetch(i):
 //!         async with sem:
 //!             await asyncio.sleep(0.04)    # the server's latency
-//!     await asyncio.gather(*(fetch(i) for i in range(30)))
+//!     await asyncio.gather(*(fetch(i) for i in range(50)))
 //!
-//! Rust: the semaphore above is a cap on concurrency: 5 in flight, so the requests per
-//! second are 5 / latency, and a faster server gets more of them (5 / 0.004 s = 1,250 a
-//! second). An API that allows 100 requests a second needs a rate: a shared
+//! Rust: the semaphore above is a cap on concurrency: 10 in flight, so it allows at most
+//! 10 / latency requests a second, and a faster server gets more of them (250 a second at
+//! 40 ms, 2,500 at 4 ms). An API that allows 100 requests a second needs a rate: Python's
+//! `aiolimiter.AsyncLimiter(100, 1)` (a leaky bucket), and here a shared
 //! `tokio::time::interval` that hands out one tick per 10 ms, each request waiting for a
 //! tick before it starts. `MissedTickBehavior::Delay` keeps at least one period between
 //! ticks even after an idle spell; the default, `Burst`, would fire the missed ticks at
 //! once to catch up, a burst above the rate. A rate does not cap concurrency: in flight
 //! is latency x rate, so real clients often use both. (`governor` is a well-kept crate
-//! with token buckets and bursts, when more is needed.)
+//! with token buckets and bursts, as `aiolimiter` is for Python, when more is needed.)
 //!
-//! Watch: the semaphore keeps 5 in flight while its rate follows the latency; the interval
-//! keeps 100 requests a second at either latency while its number in flight follows the
-//! latency.
+//! Watch: the semaphore keeps 10 in flight while its requests a second follow the latency,
+//! up to its bound of 10 / latency; the interval keeps 100 starts a second at either
+//! latency while its number in flight follows the latency.
 //!
 //! Run only this: cargo run -p asyncio-demo -- rate-limit
+//! Copy it: cargo add futures@0.3 && cargo add tokio@1 --features full
 
 use std::time::Duration;
 
@@ -85,7 +87,35 @@ where
     .await
 }
 
+/// The server: a request takes `latency`.
+pub fn server(latency: Duration) -> impl Fn(u64) -> tokio::time::Sleep {
+    move |_| tokio::time::sleep(latency)
+}
+
+/// The twin of `if __name__ == "__main__":` both limits at both latencies.
+#[tokio::main]
+async fn main() -> Result<(), AcquireError> {
+    for latency in [Duration::from_millis(40), Duration::from_millis(4)] {
+        let start = tokio::time::Instant::now();
+        let done = capped(50, 10, server(latency)).await?.len();
+        let took = start.elapsed();
+        let rate = done as f64 / took.as_secs_f64();
+        println!(
+            "latency {latency:?}, Semaphore(10): {done} requests in {took:.0?}, {rate:.0} a second"
+        );
+        let start = tokio::time::Instant::now();
+        let done = paced(20, 100, server(latency)).await.len();
+        println!(
+            "latency {latency:?}, 100 a second: {done} requests in {:.0?}",
+            start.elapsed()
+        );
+    }
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -95,143 +125,128 @@ use tracing::Instrument;
 
 pub const SECTION: Section = Section::new(
     "rate-limit",
-    "\"rate-limited\" requests: asyncio.Semaphore(5)",
+    "\"rate-limited\" requests: asyncio.Semaphore(10)",
     "a Semaphore caps in flight, an interval caps requests per second: both measured at two latencies",
     run,
-);
+)
+.main(|| main().report());
 
-const LIMIT: usize = 5;
-const SEM_CALLS: u64 = 30;
+const LIMIT: usize = 10;
+const SEM_CALLS: u64 = 50;
 const PER_SECOND: u32 = 100;
 const PACED_CALLS: u64 = 20;
 const SLOW: Duration = Duration::from_millis(40);
 const FAST: Duration = Duration::from_millis(4);
 
-/// The server: a request takes `latency`.
-fn server(latency: Duration) -> impl Fn(u64) -> tokio::time::Sleep {
-    move |_| tokio::time::sleep(latency)
-}
-
-/// Requests started per second: the starts' count less one over their spread.
-fn starts_per_second(requests: &Recorded) -> f64 {
-    let starts: Vec<u64> = requests.spans().iter().map(|s| s.start_us).collect();
-    let (Some(first), Some(last)) = (starts.iter().min(), starts.iter().max()) else {
-        return 0.0;
-    };
-    (starts.len().saturating_sub(1)) as f64 / ((last - first).max(1) as f64 / 1e6)
-}
-
-struct Measured {
-    in_flight: usize,
-    rate: f64,
-    requests: Recorded,
-}
-
-async fn measure<Fut: Future<Output = anyhow::Result<usize>>>(
-    run: impl FnOnce() -> Fut,
-    calls: u64,
-) -> anyhow::Result<Measured> {
-    let recording = Recording::start();
-    let done = run().await?;
-    let requests = recording.finish().named(&["request"]);
-    anyhow::ensure!(
-        done == calls as usize,
-        "{done} of {calls} requests came back"
-    );
-    anyhow::ensure!(requests.len() == done, "a request span went missing");
-    Ok(Measured {
-        in_flight: requests.most_at_once(),
-        rate: starts_per_second(&requests),
-        requests,
-    })
-}
-
-/// The server with a `request` span around each call, for the counts and the timeline.
-fn traced(
+/// [`server`] with a `request` span around each call, for the counts and the timeline.
+fn server_in_spans(
     latency: Duration,
 ) -> impl Fn(u64) -> tracing::instrument::Instrumented<tokio::time::Sleep> {
     let serve = server(latency);
     move |i| serve(i).instrument(tracing::info_span!("request", i))
 }
 
+/// One run's `request` spans: the most in flight, requests done a second (count over the
+/// first start to the last end), and starts a second (starts less one over their spread).
+struct Measured {
+    in_flight: usize,
+    done_per_s: f64,
+    starts_per_s: f64,
+    requests: Recorded,
+}
+
+impl Measured {
+    fn of(requests: Recorded, calls: u64) -> anyhow::Result<Measured> {
+        anyhow::ensure!(
+            requests.len() == calls as usize,
+            "{} of {calls} requests ran",
+            requests.len()
+        );
+        let starts: Vec<u64> = requests.spans().iter().map(|s| s.start_us).collect();
+        let first = starts.iter().min().copied().unwrap_or(0);
+        let spread = (starts.iter().max().copied().unwrap_or(0) - first).max(1) as f64 / 1e6;
+        Ok(Measured {
+            in_flight: requests.most_at_once(),
+            done_per_s: calls as f64 / requests.extent().as_secs_f64().max(1e-9),
+            starts_per_s: (calls - 1) as f64 / spread,
+            requests,
+        })
+    }
+}
+
 #[tokio::main]
 async fn run() -> SectionResult {
     let mut rows = Vec::new();
     for latency in [SLOW, FAST] {
-        let sem = measure(
-            || async { Ok(capped(SEM_CALLS, LIMIT, traced(latency)).await?.len()) },
-            SEM_CALLS,
-        )
-        .await?;
-        let rate = measure(
-            || async { Ok(paced(PACED_CALLS, PER_SECOND, traced(latency)).await.len()) },
-            PACED_CALLS,
-        )
-        .await?;
-        rows.push((latency, sem, rate));
-    }
-
-    figure(
-        "Semaphore",
-        format!("{LIMIT} at once, {SEM_CALLS} requests"),
-    );
-    figure(
-        "interval",
-        format!("{PER_SECOND} a second (MissedTickBehavior::Delay), {PACED_CALLS} requests"),
-    );
-    for (latency, sem, rate) in &rows {
+        let recording = Recording::start();
+        capped(SEM_CALLS, LIMIT, server_in_spans(latency)).await?;
+        let sem = Measured::of(recording.finish().named(&["request"]), SEM_CALLS)?;
+        let recording = Recording::start();
+        paced(PACED_CALLS, PER_SECOND, server_in_spans(latency)).await;
+        let rate = Measured::of(recording.finish().named(&["request"]), PACED_CALLS)?;
+        let bound = LIMIT as f64 / latency.as_secs_f64();
         figure(
-            format!("latency {}", Secs(*latency)),
+            format!("latency {}", Secs(latency)),
             format!(
-                "Semaphore: {} in flight, {:.0}/s; interval: {} in flight, {:.0}/s",
-                sem.in_flight, sem.rate, rate.in_flight, rate.rate
+                "Semaphore: {} in flight, {:.0} done/s (bound {bound:.0}/s); interval: {} in flight, {:.0} starts/s",
+                sem.in_flight, sem.done_per_s, rate.in_flight, rate.starts_per_s
             ),
         );
+        rows.push((bound, sem, rate));
     }
     println!(
-        "  Semaphore({LIMIT}), latency {}: waves of {LIMIT}",
+        "  Semaphore({LIMIT}), {SEM_CALLS} requests, latency {}: waves of {LIMIT}",
         Secs(SLOW)
     );
     rows[0].1.requests.print(Lanes::Packed);
     println!(
-        "  interval, {PER_SECOND}/s, latency {}: one start per {}",
+        "  interval, {PER_SECOND}/s, {PACED_CALLS} requests, latency {}: a start every {}",
         Secs(SLOW),
         Secs(Duration::from_secs(1) / PER_SECOND)
     );
     rows[0].2.requests.print(Lanes::Packed);
-
-    let target = f64::from(PER_SECOND);
-    let capped_held = rows.iter().all(|(_, s, _)| s.in_flight == LIMIT);
-    let rate_held = rows
-        .iter()
-        .all(|(_, _, r)| r.rate <= target * 1.05 && r.rate >= target * 0.8);
-    let (sem_slow, sem_fast) = (rows[0].1.rate, rows[1].1.rate);
-    takeaway_if(
-        &Evidence::new(
-            capped_held && sem_fast > 2.0 * sem_slow,
-            format!("{LIMIT} in flight at both latencies, the rate rising as the latency falls"),
-            format!(
-                "{} and {} in flight, {sem_slow:.0}/s then {sem_fast:.0}/s",
-                rows[0].1.in_flight, rows[1].1.in_flight
-            ),
-        ),
-        "a Semaphore caps how many are in flight, not how many per second: a faster server gets more",
-    );
-    let (in_slow, in_fast) = (rows[0].2.in_flight, rows[1].2.in_flight);
-    takeaway_if(
-        &Evidence::new(
-            rate_held && in_slow > in_fast,
-            format!(
-                "{PER_SECOND}/s (80-105%) at both latencies, fewer in flight when the server is faster"
-            ),
-            format!(
-                "{:.0}/s and {:.0}/s, {in_slow} then {in_fast} in flight",
-                rows[0].2.rate, rows[1].2.rate
-            ),
-        ),
-        "an interval caps requests per second at any latency; what is in flight then follows the latency",
-    );
+    claims(&rows);
     Ok(())
+}
+
+fn claims(rows: &[(f64, Measured, Measured)]) {
+    let [(_, sem_slow, rate_slow), (_, sem_fast, rate_fast)] = rows else {
+        return;
+    };
+    let under_bound = rows
+        .iter()
+        .all(|(bound, s, _)| s.in_flight == LIMIT && s.done_per_s <= bound * 1.05);
+    takeaway_if(
+        &Evidence::new(
+            under_bound && sem_fast.done_per_s > 2.0 * sem_slow.done_per_s,
+            format!(
+                "{LIMIT} in flight at both latencies, within 10 / latency a second, more when the server is faster"
+            ),
+            format!(
+                "{} and {} in flight, {:.0}/s then {:.0}/s",
+                sem_slow.in_flight, sem_fast.in_flight, sem_slow.done_per_s, sem_fast.done_per_s
+            ),
+        ),
+        "a Semaphore caps how many are in flight, not how many a second: a faster server gets more",
+    );
+    let target = f64::from(PER_SECOND);
+    let paced = |r: &Measured| (target * 0.8..=target * 1.05).contains(&r.starts_per_s);
+    takeaway_if(
+        &Evidence::new(
+            paced(rate_slow) && paced(rate_fast) && rate_slow.in_flight > rate_fast.in_flight,
+            format!(
+                "{PER_SECOND} starts/s (80-105%) at both latencies, fewer in flight when the server is faster"
+            ),
+            format!(
+                "{:.0}/s and {:.0}/s, {} then {} in flight",
+                rate_slow.starts_per_s,
+                rate_fast.starts_per_s,
+                rate_slow.in_flight,
+                rate_fast.in_flight
+            ),
+        ),
+        "an interval caps requests a second at any latency; what is in flight then follows the latency",
+    );
 }
 
 #[cfg(test)]
@@ -261,12 +276,14 @@ mod tests {
         for latency in [SLOW, FAST] {
             let recording = Recording::local();
             let start = Instant::now();
-            let results = capped(SEM_CALLS, LIMIT, traced(latency)).await.unwrap();
+            let results = capped(SEM_CALLS, LIMIT, server_in_spans(latency))
+                .await
+                .unwrap();
             assert_eq!(results.len(), SEM_CALLS as usize);
             assert_eq!(
                 start.elapsed(),
-                latency * 6,
-                "30 calls, 5 at a time: 6 waves"
+                latency * 5,
+                "50 calls, 10 at a time: 5 waves"
             );
             let requests = recording.finish().named(&["request"]);
             assert_eq!(requests.most_at_once(), LIMIT);

@@ -1,4 +1,5 @@
-//! `asyncio.create_task(coro)` on any coroutine -> `tokio::spawn` needs `Send + 'static`.
+//! `asyncio.create_task(coro)` on a coroutine that reads the caller's locals ->
+//! `tokio::spawn` takes only futures that own what they use (`'static`).
 //!
 //! Python:
 //!     names = ["ada", "grace", "alan", "barbara"]
@@ -8,10 +9,11 @@
 //!     tasks = [asyncio.create_task(length(i)) for i in range(len(names))]
 //!     total = sum(await asyncio.gather(*tasks))
 //!
-//! Rust: a spawned task may outlive the function that spawned it and may run on another
-//! worker thread, so `tokio::spawn` takes only futures that own everything they use
-//! (`'static`) and can move between threads (`Send`).
-//! Borrowing a local into one does not compile:
+//! Rust: a spawned task may outlive the function that spawned it, so `tokio::spawn` takes
+//! only futures that own everything they use (`'static`): both errors below are about
+//! lifetimes. (Its other bound, `Send`, because the task may move between worker threads,
+//! is the one `mutex-across-await` runs into: a std `MutexGuard` held across `.await`.)
+//! Borrowing a local into a task does not compile:
 //!
 //!     pub async fn count_later(names: Vec<String>) -> usize {
 //!         let task = tokio::spawn(async { names.len() });
@@ -46,6 +48,7 @@
 //! the timeline's bars overlap within each way.
 //!
 //! Run only this: cargo run -p asyncio-demo -- spawn-send
+//! Copy it: cargo add futures@0.3 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +107,40 @@ pub async fn borrowed(names: &[String], wait: Duration) -> usize {
     join_all(lengths).await.into_iter().sum()
 }
 
+fn names() -> Vec<String> {
+    ["ada", "grace", "alan", "barbara"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The twin of `if __name__ == "__main__":` the three fixes, each timed.
+#[tokio::main]
+async fn main() -> Result<(), JoinError> {
+    let wait = Duration::from_millis(100);
+    let start = tokio::time::Instant::now();
+    let total = with_arc(names(), wait).await?;
+    println!(
+        "spawn + move Arc clones: total {total} in {:.2?}",
+        start.elapsed()
+    );
+    let start = tokio::time::Instant::now();
+    let total = with_joinset(names(), wait).await?;
+    println!(
+        "JoinSet of owned values: total {total} in {:.2?}",
+        start.elapsed()
+    );
+    let (list, start) = (names(), tokio::time::Instant::now());
+    let total = borrowed(&list, wait).await;
+    println!(
+        "join_all on borrows: total {total} in {:.2?}, {list:?} still ours",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
@@ -114,17 +150,12 @@ use common::timing::{Secs, timed_async};
 pub const SECTION: Section = Section::new(
     "spawn-send",
     "asyncio.create_task(coro) sharing a local",
-    "tokio::spawn needs Send + 'static: Arc + move, JoinSet, or join_all on borrows",
+    "tokio::spawn needs futures that own their data ('static): Arc + move, JoinSet, or join_all on borrows",
     run,
-);
+)
+.main(|| main().report());
 
 const WAIT: Duration = Duration::from_millis(100);
-
-fn names() -> Vec<String> {
-    ["ada", "grace", "alan", "barbara"]
-        .map(String::from)
-        .to_vec()
-}
 
 #[tokio::main]
 async fn run() -> SectionResult {
@@ -135,36 +166,32 @@ async fn run() -> SectionResult {
     let list = names();
     let (borrow, took_borrow) = timed_async(borrowed(&list, WAIT)).await;
     let spans = recording.finish().named(&["length"]);
-    for (way, total) in [("Arc", arc?), ("JoinSet", set?), ("join_all", borrow)] {
-        anyhow::ensure!(
-            total == expected,
-            "{way}: total {total}, expected {expected}"
-        );
-    }
+    let totals = [arc?, set?, borrow];
+    anyhow::ensure!(
+        totals == [expected; 3],
+        "totals {totals:?}, expected {expected}"
+    );
     let n = list.len();
-    figure("names", format!("{n}, each a {} wait", Secs(WAIT)));
-    figure("total length (all three)", expected);
+    figure(
+        "names",
+        format!("{n}, each a {} wait; total length {expected}", Secs(WAIT)),
+    );
     figure("spawn + move Arc clones", Secs(took_arc));
     figure("JoinSet, values moved in", Secs(took_set));
     figure("join_all on borrows", Secs(took_borrow));
     spans.print(Lanes::Span);
-    let at_once = |way: &str| spans.filter(|s| s.field("way") == Some(way)).most_at_once();
-    let overlapped = ["Arc", "JoinSet", "join_all"]
-        .iter()
-        .all(|w| at_once(w) == n);
+    let at_once = ["Arc", "JoinSet", "join_all"]
+        .map(|way| spans.filter(|s| s.field("way") == Some(way)).most_at_once());
     let near = |t: Duration| t < WAIT + WAIT / 2;
     takeaway_if(
         &Evidence::new(
-            overlapped && near(took_arc) && near(took_set) && near(took_borrow),
+            at_once == [n; 3] && near(took_arc) && near(took_set) && near(took_borrow),
             format!(
                 "{n} waits open at once in each way, each way under {}",
                 Secs(WAIT + WAIT / 2)
             ),
             format!(
-                "{} / {} / {} at once, {}, {} and {}",
-                at_once("Arc"),
-                at_once("JoinSet"),
-                at_once("join_all"),
+                "{at_once:?} at once, {}, {} and {}",
                 Secs(took_arc),
                 Secs(took_set),
                 Secs(took_borrow)
@@ -178,7 +205,7 @@ async fn run() -> SectionResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile_fail::{assert_compiles, assert_refused, header_block};
+    use common::compile_fail::{assert_compiles, assert_refused, header_block};
     use tokio::time::Instant;
 
     const SOURCE: &str = include_str!("spawn_send.rs");
@@ -189,10 +216,15 @@ mod tests {
         assert_refused(
             "spawn_borrow",
             &code,
+            &["tokio"],
             &header_block(SOURCE, "rustc says (E0373)"),
         );
         // The control: the compiler's own suggestion, `move`, compiles.
-        assert_compiles("spawn_move", &code.replace("async {", "async move {"));
+        assert_compiles(
+            "spawn_move",
+            &code.replace("async {", "async move {"),
+            &["tokio"],
+        );
     }
 
     #[test]
@@ -202,13 +234,14 @@ mod tests {
         assert_refused(
             "spawn_move_ref",
             &code,
+            &["tokio"],
             &header_block(SOURCE, "rustc says (E0597)"),
         );
         let fixed = code.replace(
             "let names = &names;",
             "let names = std::sync::Arc::new(names);",
         );
-        assert_compiles("spawn_move_arc", &fixed);
+        assert_compiles("spawn_move_arc", &fixed, &["tokio"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,6 +22,7 @@
 //! build spawns them faster.
 //!
 //! Run only this: cargo run -p asyncio-demo -- tasks
+//! Copy it: cargo add tracing@0.1 && cargo add tokio@1 --features full
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +57,40 @@ pub async fn sleeping_tasks(n: u64, wait: Duration) -> Result<u64, JoinError> {
     Ok(sum)
 }
 
+/// The twin of `if __name__ == "__main__":` a future left unpolled, a spawned task, then
+/// 100,000 tasks sleeping 1 s at the same time.
+#[tokio::main]
+async fn main() -> Result<(), JoinError> {
+    let started = Arc::new(AtomicU64::new(0));
+    let coro = work(1, started.clone()); // a future: a value, nothing has run
+    tokio::task::yield_now().await;
+    println!(
+        "work(1), not awaited: {} body started",
+        started.load(Ordering::SeqCst)
+    );
+    let task = tokio::spawn(work(2, started.clone())); // create_task: scheduled now
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    println!(
+        "tokio::spawn(work(2)): {} body started",
+        started.load(Ordering::SeqCst)
+    );
+    println!(
+        "await coro -> {}, await task -> {}",
+        coro.await,
+        task.await?
+    );
+    let start = tokio::time::Instant::now();
+    sleeping_tasks(100_000, Duration::from_secs(1)).await?;
+    println!(
+        "100,000 tasks each slept 1 s: all done in {:.2?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::memory::{current_rss, peak_rss, reset_peak};
@@ -71,6 +105,7 @@ pub const SECTION: Section = Section::new(
     "futures do nothing until polled; tokio::spawn; 100,000 sleeping tasks",
     run,
 )
+.main(|| main().report())
 .twin(&TWIN);
 
 /// `--python`: the same 100,000 sleeping tasks with asyncio.
@@ -88,29 +123,25 @@ const TASK_BYTES: u64 = 1024;
 #[tokio::main]
 async fn run() -> SectionResult {
     let started = Arc::new(AtomicU64::new(0));
-
-    let coro = work(1, started.clone()); // a future: a value, nothing has run
+    let coro = work(1, started.clone());
     tokio::task::yield_now().await;
-    println!(
-        "  after work(1) and a yield: {} body started",
-        started.load(Ordering::SeqCst)
-    );
-    anyhow::ensure!(started.load(Ordering::SeqCst) == 0, "a future ran unpolled");
-
-    let task = tokio::spawn(work(2, started.clone())); // create_task: scheduled now
-    tokio::task::yield_now().await;
+    let unpolled = started.load(Ordering::SeqCst);
+    let task = tokio::spawn(work(2, started.clone()));
     tokio::time::sleep(Duration::from_millis(1)).await;
-    println!(
-        "  after tokio::spawn(work(2)) and a yield: {} body started",
-        started.load(Ordering::SeqCst)
-    );
-
+    let spawned = started.load(Ordering::SeqCst) - unpolled;
     let (a, b) = (coro.await, task.await?);
-    anyhow::ensure!((a, b) == (2, 4), "wrong results {a} {b}");
-    println!("  await coro -> {a}, await task -> {b}");
+    anyhow::ensure!(
+        (unpolled, a, b) == (0, 2, 4),
+        "a future ran unpolled, or {a} {b}"
+    );
+    figure("work(1), not awaited", format!("{unpolled} body started"));
+    figure(
+        "tokio::spawn(work(2))",
+        format!("{spawned} body started; then {a} and {b}"),
+    );
 
     // 100,000 concurrent sleeping tasks, as the guide's 10,000-connections idea at scale.
-    let before = current_rss().unwrap_or(0);
+    let before = current_rss();
     let reset = reset_peak();
     let recording = Recording::start();
     let (sum, took) = timed_async(sleeping_tasks(SLEEPERS, SLEEP)).await;
@@ -119,38 +150,31 @@ async fn run() -> SectionResult {
         sum? == SLEEPERS * (SLEEPERS - 1) / 2,
         "a task's result went missing"
     );
+    let peak = peak_rss();
+    let per_task = match (before, peak, reset) {
+        (Some(before), Some(peak), true) => Some(peak.saturating_sub(before) / SLEEPERS),
+        _ => None,
+    };
+    let shown = |b: Option<u64>| b.map_or("n/a".to_owned(), |b| Bytes(b).to_string());
     figure(
-        format!("{SLEEPERS} tasks sleeping {}", Secs(SLEEP)),
+        format!("{SLEEPERS} sleeping tasks"),
         format!(
-            "all done in {} (spawning them: {})",
+            "{} each, all done in {} (spawning them: {})",
+            Secs(SLEEP),
             Secs(took),
             Secs(spawning)
         ),
     );
-    let peak = peak_rss();
-    let per_task = match (reset, peak) {
-        (true, Some(peak)) => {
-            let grown = peak.saturating_sub(before);
-            figure("peak memory of the process", Bytes(peak));
-            figure(
-                "  of which the tasks (per task)",
-                format!("{} ({} B)", Bytes(grown), grown / SLEEPERS),
-            );
-            Some(grown / SLEEPERS)
-        }
-        (_, peak) => {
-            figure(
-                "peak memory of the process",
-                peak.map_or("n/a".to_owned(), |p| Bytes(p).to_string()),
-            );
-            None
-        }
-    };
-    let mut pairs = vec![Pair::secs(
-        format!("{SLEEPERS} tasks sleeping {}", Secs(SLEEP)),
-        "elapsed_s",
-        took.as_secs_f64(),
-    )];
+    figure("peak memory of the process", shown(peak));
+    figure("  of which, per task", shown(per_task));
+    let mut pairs = vec![
+        Pair::secs(
+            format!("{SLEEPERS} tasks sleeping {}", Secs(SLEEP)),
+            "elapsed_s",
+            took.as_secs_f64(),
+        )
+        .cpu(),
+    ];
     if let (Some(peak), Some(per_task)) = (peak, per_task) {
         pairs.push(Pair::bytes("peak memory", "peak_bytes", peak as f64));
         pairs.push(Pair::bytes(
@@ -167,13 +191,11 @@ async fn run() -> SectionResult {
         &Evidence::new(
             per_task.is_some_and(|b| b < TASK_BYTES),
             format!("under {TASK_BYTES} B of memory per sleeping task"),
-            per_task.map_or("no peak-memory reading on this system".to_owned(), |b| {
-                format!("{b} B per task")
-            }),
+            shown(per_task),
         ),
         format!(
-            "a future is inert until polled; a spawned task runs by itself and costs a few hundred bytes ({} B here)",
-            per_task.unwrap_or(0)
+            "a future is inert until polled; a spawned task runs by itself and costs a few hundred bytes ({} here)",
+            shown(per_task)
         ),
     );
     Ok(())

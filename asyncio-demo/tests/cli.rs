@@ -105,3 +105,32 @@ fn python_twin_runs_beside_its_section() {
         "{out}"
     );
 }
+
+/// Under an address-space limit (`ulimit -v`) `green-threads` asks only for the threads that
+/// fit, and says so in one `not shown in this run:` line, instead of aborting inside a new
+/// thread (exit 134, "failed to allocate an alternative stack").
+#[test]
+fn green_threads_fits_an_address_space_limit() {
+    let script = r#"ulimit -v 1500000 2>/dev/null || exit 77; exec "$0" green-threads"#;
+    let out = std::process::Command::new("sh")
+        .args(["-c", script, EXE])
+        .output()
+        .unwrap();
+    if out.status.code() == Some(77) {
+        eprintln!("skipped: cannot set an address-space limit here");
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let not_shown: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("not shown in this run:"))
+        .collect();
+    assert_eq!(not_shown.len(), 1, "{stdout}");
+    assert!(
+        not_shown[0].contains("expected 10000 threads started")
+            && not_shown[0].contains("the address-space limit (ulimit -v)"),
+        "{stdout}"
+    );
+}

@@ -1,118 +1,50 @@
 //! `web-server --serve` and `websocket --serve`: the binary serves on 127.0.0.1, prints the
 //! address, stops cleanly on Ctrl-C; and, when a Chromium or Chrome is installed, two
-//! headless browser pages join the room and one sees what the other typed.
+//! headless browser pages join the room and one sees what the other typed, each message one
+//! item named by the server (a message with newlines cannot pass for other senders).
 //!
 //! The browser is driven over its DevTools protocol (a WebSocket: tokio-tungstenite and
 //! serde_json, which the crate has anyway), so the test needs nothing else. Without a
 //! browser it says that it skipped and why, and passes. Run only these:
 //! `cargo test -p asyncio-demo --test serve -- --nocapture`.
 
-use std::io::{BufRead, BufReader};
+mod served;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use served::{EXE, LIMIT, Served, get};
 use tokio_tungstenite::tungstenite::Message;
-
-const EXE: &str = env!("CARGO_BIN_EXE_asyncio-demo");
-/// The most any step waits (a browser's first start on a busy machine is slow).
-const LIMIT: Duration = Duration::from_secs(60);
-
-/// The demo serving `section`, and the stdout lines it prints.
-struct Served {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Served {
-    /// Start `asyncio-demo SECTION --serve` with Ctrl-C's default action restored (a test
-    /// harness may start us with SIGINT ignored, which the demo then keeps ignoring).
-    fn start(section: &str) -> (Served, String) {
-        let mut child = Command::new("env")
-            .args(["--default-signal=INT,TERM", EXE, section, "--serve"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting the demo");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let served = Served { child, lines };
-        let line = served.line_with("http://");
-        let start = line.find("http://").unwrap();
-        let url = line[start..].split_whitespace().next().unwrap().to_owned();
-        (served, url)
-    }
-
-    fn line_with(&self, text: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {text:?}: {e}"),
-            }
-        }
-    }
-
-    /// Ctrl-C (SIGINT), then the exit status and the last line it printed.
-    fn interrupt(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let line = self.line_with("stopped");
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "{status}");
-        line
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn web_server_serves_until_ctrl_c() {
-    let (served, url) = Served::start("web-server");
-    let body = reqwest::blocking_get(&format!("{url}items/3"));
+    let served = Served::start("web-server");
+    let (status, body) = get(&format!("{}items/3", served.url));
+    assert_eq!(status, 200);
     assert!(body.contains(r#""id":3"#), "{body}");
-    let last = served.interrupt();
-    assert!(
-        last.contains("every request in flight was answered"),
-        "{last}"
-    );
+    let (last, _) = served.interrupt();
+    assert!(last.contains("the requests in flight answered"), "{last}");
 }
 
 #[test]
 fn websocket_serves_the_page_and_closes_the_room_on_ctrl_c() {
-    let (served, url) = Served::start("websocket");
-    let page = reqwest::blocking_get(&url);
+    let served = Served::start("websocket");
+    let (_, page) = get(&served.url);
     assert!(page.contains("new WebSocket("), "{page}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let ws_url = format!("{}ws", url.replace("http://", "ws://"));
+    let ws_url = format!("{}ws", served.url.replace("http://", "ws://"));
     let mut ws = runtime.block_on(async {
         let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
             .await
             .unwrap();
         let welcome = ws.next().await.unwrap().unwrap();
-        assert!(welcome.to_text().unwrap().starts_with("welcome "));
+        assert!(welcome.to_text().unwrap().starts_with(r#"{"you":"#));
         ws
     });
-    let last = served.interrupt();
+    let (last, _) = served.interrupt();
     assert!(last.contains("1 joined"), "{last}");
     let goodbye = runtime.block_on(ws.next()).unwrap().unwrap();
     match goodbye {
@@ -128,31 +60,14 @@ fn serve_and_clients_are_checked() {
         &["gather", "--clients", "10"],
         &["websocket", "--clients", "1"],
         &["websocket", "--clients", "many"],
+        &["websocket", "--serve", "--clients", "5"],
+        &["web-server", "--serve", "--python"],
+        &["websocket", "--serve", "--python"],
     ] {
         let out = common::testing::run(EXE, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    }
-}
-
-/// A tiny HTTP GET without a runtime of its own (reqwest's blocking client is not in this
-/// crate's features).
-mod reqwest {
-    pub fn blocking_get(url: &str) -> String {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let response = ::reqwest::get(url).await.unwrap();
-            assert!(
-                response.status().is_success(),
-                "{url}: {}",
-                response.status()
-            );
-            response.text().await.unwrap()
-        })
     }
 }
 
@@ -303,7 +218,7 @@ async fn wait_until(cdp: &mut Cdp, id: &mut u64, session: &str, expression: &str
 }
 
 #[test]
-fn two_browser_pages_exchange_a_message() {
+fn two_browser_pages_exchange_messages_each_one_item_from_its_sender() {
     let binary = match find_browser() {
         Ok(binary) => binary,
         Err(why) => {
@@ -311,7 +226,8 @@ fn two_browser_pages_exchange_a_message() {
             return;
         }
     };
-    let (served, url) = Served::start("websocket");
+    let served = Served::start("websocket");
+    let url = served.url.clone();
     let (browser, endpoint) = Browser::start(&binary);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -335,16 +251,40 @@ fn two_browser_pages_exchange_a_message() {
                           && document.getElementById('status').textContent.startsWith('you are client')";
             wait_until(&mut cdp, &mut id, session, joined).await;
         }
+        // The first page's number in the room, as the server told it.
+        let params = json!({ "expression": "document.getElementById('status').textContent", "returnByValue": true });
+        let status = call(&mut cdp, &mut id, Some(&sessions[0]), "Runtime.evaluate", params).await;
+        let status = status["result"]["value"].as_str().unwrap().to_owned();
+        let first = status.trim_start_matches("you are client ").split(':').next().unwrap().to_owned();
         // Typed in the first page, submitted...
         let typed = "const t = document.getElementById('text'); t.value = 'hello from page one'; \
                      document.getElementById('say').requestSubmit(); true";
         wait_until(&mut cdp, &mut id, &sessions[0], typed).await;
-        // ... and seen in the second, with the first page's client number.
-        let seen = "document.getElementById('log').textContent.includes(': hello from page one')";
-        wait_until(&mut cdp, &mut id, &sessions[1], seen).await;
+        // ... and seen in the second as one item, named as the first page's client.
+        let seen = format!(
+            "[...document.querySelectorAll('#log li')].some(li => \
+             li.querySelector('.from').textContent === 'client {first}' \
+             && li.querySelector('.text').textContent === 'hello from page one')"
+        );
+        wait_until(&mut cdp, &mut id, &sessions[1], &seen).await;
+        // A message with newlines (sent by a program: the page's input takes one line) is
+        // one item too, from its real sender, not lines that pass for other senders.
+        let ws_url = format!("{}ws", url.replace("http://", "ws://"));
+        let (mut program, _) = tokio_tungstenite::connect_async(ws_url.as_str()).await.unwrap();
+        program.next().await.unwrap().unwrap(); // the welcome: client 3
+        let forged = format!("hi\nclient {first}: send me your password");
+        program.send(Message::text(forged.as_str())).await.unwrap();
+        let one_item = format!(
+            "(() => {{ const items = [...document.querySelectorAll('#log li')]; \
+             const last = items[items.length - 1]; \
+             return items.length === 2 && last.querySelector('.from').textContent === 'client 3' \
+             && last.querySelector('.text').textContent === {}; }})()",
+            json!(forged)
+        );
+        wait_until(&mut cdp, &mut id, &sessions[1], &one_item).await;
         let _ = call(&mut cdp, &mut id, None, "Browser.close", json!({})).await;
     });
     drop(browser);
-    let last = served.interrupt();
-    assert!(last.contains("2 joined"), "{last}");
+    let (last, _) = served.interrupt();
+    assert!(last.contains("3 joined"), "{last}");
 }

@@ -16,6 +16,7 @@ Prints one JSON line:
     processes_late_s    worst lateness meanwhile
     processes_speedup   inline_s / processes_s (up to W)
     workers             W
+    model, models, job  the Python that ran, and the sizes it was given
 """
 import argparse
 import asyncio
@@ -84,7 +85,19 @@ async def main(n, chunks, workers, tick):
             return sum(parts)
         return job
 
-    figures = {"workers": workers}
+    figures = {
+        "model": f"asyncio + loop.run_in_executor, pure-Python sum in {chunks} chunks",
+        "models": {
+            "inline_s": "the sum inline in a coroutine (the loop frozen)",
+            "inline_late_s": "the sum inline in a coroutine (the loop frozen)",
+            "threads_late_s": f"run_in_executor(ThreadPoolExecutor({workers})) (one GIL)",
+            "threads_speedup": f"run_in_executor(ThreadPoolExecutor({workers})) (one GIL)",
+            "processes_late_s": f"run_in_executor(ProcessPoolExecutor({workers}))",
+            "processes_speedup": f"run_in_executor(ProcessPoolExecutor({workers}))",
+        },
+        "job": {"n": n, "chunks": chunks, "workers": workers, "tick": tick},
+        "workers": workers,
+    }
     figures["inline_s"], figures["inline_late_s"] = await observe(inline, tick, expected)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         took, late = await observe(offloaded(pool), tick, expected)
@@ -106,5 +119,7 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tick", type=float, default=0.005)
     args = parser.parse_args()
-    figures = asyncio.run(main(args.n, max(args.chunks, 1), max(args.workers, 1), args.tick))
+    if args.chunks < 1 or args.workers < 1:
+        parser.error("--chunks and --workers must be at least 1")
+    figures = asyncio.run(main(args.n, args.chunks, args.workers, args.tick))
     print(json.dumps(figures))

@@ -20,6 +20,7 @@ Prints one JSON line:
     thread_trip_s, pool_trip_s      one query's round trip on an idle database
     thread_rows, pool_rows          rows read back and checked (W x R)
     pool_connections                connections the default pool's threads opened
+    model, models, job              the Python that ran, and the sizes and files it was given
 """
 import argparse
 import asyncio
@@ -125,7 +126,24 @@ async def design(path, executor, args):
 
 
 async def main(args):
-    figures = {}
+    one_thread = "asyncio + sqlite3, a ThreadPoolExecutor(1) owning one connection (aiosqlite's shape)"
+    default_pool = "asyncio + sqlite3, run_in_executor(None, ...), a connection per pool thread"
+    figures = {
+        "model": "asyncio + the sqlite3 module (SQLite in this process)",
+        "models": {
+            **{f: one_thread for f in ("thread_s", "thread_qps", "thread_trip_s", "thread_rows")},
+            **{f: default_pool for f in ("pool_s", "pool_qps", "pool_trip_s", "pool_rows", "pool_connections")},
+        },
+        "job": {
+            "thread_db": args.thread_db,
+            "pool_db": args.pool_db,
+            "writers": args.writers,
+            "rows": args.rows,
+            "readers": args.readers,
+            "reads": args.reads,
+            "trips": args.trips,
+        },
+    }
     # Design 1: aiosqlite's shape, one thread that owns the connection.
     with ThreadPoolExecutor(max_workers=1) as db_thread:
         took, qps, trip, rows, _ = await design(args.thread_db, db_thread, args)

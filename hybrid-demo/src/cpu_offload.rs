@@ -26,10 +26,14 @@
 //! chunks spread over one thread per core: with 2 free cores it takes about half the time.
 //!
 //! Run only this: cargo run -p hybrid-demo -- cpu-offload
+//! Copy it: cargo add anyhow@1 rayon@1 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::any::Any;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use rayon::prelude::*;
@@ -89,23 +93,67 @@ where
     }
 }
 
+/// `crunch`'s work on one chunk: the sum of `i * i` (wrapping: only the last 64 bits are kept).
+pub fn squares(range: Range<u64>) -> u64 {
+    range.fold(0, |acc, i| acc.wrapping_add(i.wrapping_mul(i)))
+}
+
+/// The job (the squares below 20 million, in 16 chunks) inline, then on rayon, while a task
+/// on the one-thread loop ticks every 5 ms: how many ticks got through says if it was free.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let n: u64 = 20_000_000;
+    let chunks = move || {
+        (0..16)
+            .map(|k| k * n / 16..(k + 1) * n / 16)
+            .collect::<Vec<_>>()
+    };
+    let ticks = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&ticks);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await; // the ticker is running
+
+    let (start, before) = (Instant::now(), ticks.load(Ordering::Relaxed));
+    let total = crunch(chunks(), squares, false); // blocks the loop
+    let ticked = ticks.load(Ordering::Relaxed) - before;
+    println!(
+        "inline:   {total} in {:.0?}, the loop ticked {ticked} times",
+        start.elapsed()
+    );
+
+    let (start, before) = (Instant::now(), ticks.load(Ordering::Relaxed));
+    let total = spawn_rayon(move || crunch(chunks(), squares, true)).await?;
+    let ticked = ticks.load(Ordering::Relaxed) - before;
+    println!(
+        "on rayon: {total} in {:.0?}, the loop ticked {ticked} times",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::time::Duration;
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin, flags};
-use common::timeline::{Lanes, Recording};
+use common::python::{Pair, Twin, chosen, flags};
+use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Heartbeat, Secs, speedup, timed_async};
 use common::workload::{split_range, sum_of_squares_expected, sum_of_squares_in};
 
 pub const SECTION: Section = Section::new(
     "cpu-offload",
     "await loop.run_in_executor(pool, crunch, n)",
-    "CPU work on rayon, answer back on a oneshot: the loop's heartbeat stays on time",
+    "CPU work on rayon, answer back on a oneshot",
     run,
 )
+.main(|| main().report())
 .cpu_bound()
 .twin(&TWIN);
 
@@ -116,12 +164,7 @@ const TWIN: Twin = Twin::new(
     include_str!("../python/cpu_offload.py"),
     &[
         "inline_s",
-        "inline_late_s",
-        "threads_s",
-        "threads_late_s",
         "threads_speedup",
-        "processes_s",
-        "processes_late_s",
         "processes_speedup",
         "workers",
     ],
@@ -136,14 +179,6 @@ const TICK: Duration = Duration::from_millis(5);
 /// The most threads `spawn_blocking`'s pool starts by default.
 const BLOCKING_POOL: usize = 512;
 
-/// Name rayon's threads `rayon-0`, `rayon-1`...: the timeline's lanes. Only possible before
-/// the global pool first runs (an earlier section may have started it: then they stay unnamed).
-fn name_rayon_threads() {
-    let _ = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("rayon-{i}"))
-        .build_global();
-}
-
 /// What one way of running the job looked like from the event loop.
 struct Observed {
     took: Duration,
@@ -151,8 +186,24 @@ struct Observed {
     ticks: u64,
 }
 
-/// Start a heartbeat, let it tick once, run `job`, and read how late the heartbeat got.
-async fn observe(job: impl Future<Output = anyhow::Result<u64>>) -> anyhow::Result<Observed> {
+/// What the section measured.
+struct Figures {
+    inline: Observed,
+    on_rayon: Observed,
+    /// The job's chunks on rayon.
+    chunks: Recorded,
+    /// rayon's threads: one per usable core (an affinity mask or a CPU quota counts).
+    workers: usize,
+    /// With `--python`: inline and on rayon again at the twin's size, `PY_N`.
+    py: Option<(Observed, Observed)>,
+}
+
+/// Start a heartbeat, let it tick once, run `job` (the squares below `n`), and read how late
+/// the heartbeat got.
+async fn observe(
+    n: u64,
+    job: impl Future<Output = anyhow::Result<u64>>,
+) -> anyhow::Result<Observed> {
     let heartbeat = Heartbeat::start(TICK);
     tokio::time::sleep(2 * TICK).await; // the heartbeat is running before the job starts
     let ticks_before = heartbeat.ticks();
@@ -161,7 +212,10 @@ async fn observe(job: impl Future<Output = anyhow::Result<u64>>) -> anyhow::Resu
     tokio::task::yield_now().await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     let (worst_lateness, ticks) = (heartbeat.worst_lateness(), heartbeat.ticks() - ticks_before);
-    anyhow::ensure!(total? == sum_of_squares_expected(N), "wrong sum of squares");
+    anyhow::ensure!(
+        total? == sum_of_squares_expected(n),
+        "wrong sum of squares below {n}"
+    );
     Ok(Observed {
         took,
         worst_lateness,
@@ -171,110 +225,121 @@ async fn observe(job: impl Future<Output = anyhow::Result<u64>>) -> anyhow::Resu
 
 // One event-loop thread, as in asyncio; rayon brings its own threads, one per core.
 #[tokio::main(flavor = "current_thread")]
-async fn run() -> SectionResult {
-    name_rayon_threads();
-    let inline =
-        observe(async { Ok(crunch(split_range(N, CHUNKS), sum_of_squares_in, false)) }).await?;
-
-    let recording = Recording::start();
-    let on_rayon = observe(spawn_rayon(|| {
-        crunch(split_range(N, CHUNKS), sum_of_squares_in, true)
-    }))
-    .await?;
+async fn measure() -> anyhow::Result<Figures> {
+    // rayon's threads named `rayon-0`, ...: the timeline's lanes (only before the global
+    // pool first runs: an earlier section may have started it, then they stay unnamed).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("rayon-{i}"))
+        .build_global();
+    let crunch_n = |n, parallel| crunch(split_range(n, CHUNKS), sum_of_squares_in, parallel);
+    let inline = |n| observe(n, async move { Ok(crunch_n(n, false)) });
+    let on_rayon = |n| observe(n, spawn_rayon(move || crunch_n(n, true)));
+    let (inline_n, recording) = (inline(N).await?, Recording::start());
+    let on_rayon_n = on_rayon(N).await?;
     let chunks = recording.finish().named(&["chunk"]);
     anyhow::ensure!(chunks.len() == CHUNKS, "{} chunks ran", chunks.len());
-    // rayon sizes its pool from `std::thread::available_parallelism()` (an affinity mask
-    // or a CPU quota counts): the threads that could work at once.
-    let workers = rayon::current_num_threads();
-    let threads_used = chunks.lane_count(Lanes::ThreadId);
-    let speedup = speedup(inline.took, on_rayon.took);
+    let py = match chosen() {
+        Some(_) => Some((inline(PY_N).await?, on_rayon(PY_N).await?)),
+        None => None,
+    };
+    Ok(Figures {
+        inline: inline_n,
+        on_rayon: on_rayon_n,
+        chunks,
+        workers: rayon::current_num_threads(),
+        py,
+    })
+}
 
-    figure("job inline on the loop", Secs(inline.took));
-    figure("  heartbeat worst lateness", Secs(inline.worst_lateness));
-    figure("  heartbeat ticks meanwhile", inline.ticks);
-    figure("job on rayon (oneshot back)", Secs(on_rayon.took));
-    figure("  heartbeat worst lateness", Secs(on_rayon.worst_lateness));
-    figure("  heartbeat ticks meanwhile", on_rayon.ticks);
-    figure(
-        "  speedup over inline",
-        format!(
-            "{speedup:.2}x, {threads_used} of rayon's {workers} threads ran chunks (efficiency {:.0}%)",
-            100.0 * speedup / workers as f64
-        ),
+fn run() -> SectionResult {
+    let f = measure()?;
+    let (inline, on_rayon, workers) = (&f.inline, &f.on_rayon, f.workers);
+    let speedup = speedup(inline.took, on_rayon.took);
+    for (name, o) in [
+        ("job inline on the loop", inline),
+        ("job on rayon, oneshot back", on_rayon),
+    ] {
+        figure(name, Secs(o.took));
+        figure("  heartbeat worst lateness", Secs(o.worst_lateness));
+        figure("  heartbeat ticks", o.ticks);
+    }
+    let (used, efficiency) = (
+        f.chunks.lane_count(Lanes::ThreadId),
+        100.0 * speedup / workers as f64,
     );
-    figure(
-        "pool sizes",
-        format!(
-            "rayon {workers} (one per usable core), spawn_blocking up to {BLOCKING_POOL} (for waiting)"
-        ),
-    );
+    let spread =
+        format!("{used} of rayon's {workers} threads ran chunks (efficiency {efficiency:.0}%)");
+    figure("  speedup over inline", format!("{speedup:.2}x, {spread}"));
+    let pools =
+        format!("rayon {workers} (one per usable core), spawn_blocking up to {BLOCKING_POOL}");
+    figure("pool sizes", format!("{pools} (for waiting)"));
     println!("  the job's chunks on rayon (one lane per thread):");
-    chunks.print(Lanes::Thread);
-    let rust = |d: Duration| d.as_secs_f64();
-    TWIN.compare(
-        &flags(&[
-            ("--n", &PY_N),
-            ("--chunks", &CHUNKS),
-            ("--workers", &workers),
-            ("--tick", &TICK.as_secs_f64()),
-        ]),
-        &[
-            Pair::secs(
-                format!(
-                    "job inline (Rust n = {:e}, Python {:e})",
-                    N as f64, PY_N as f64
-                ),
-                "inline_s",
-                rust(inline.took),
-            )
-            .different_jobs(),
-            Pair::secs(
-                "  heartbeat worst lateness",
-                "inline_late_s",
-                rust(inline.worst_lateness),
-            )
-            .different_jobs(),
-            Pair::secs(
-                "rayon / ThreadPoolExecutor: lateness",
-                "threads_late_s",
-                rust(on_rayon.worst_lateness),
-            ),
-            Pair::speedup("  speedup over inline", "threads_speedup", speedup),
-            Pair::secs(
-                "rayon / ProcessPoolExecutor: lateness",
-                "processes_late_s",
-                rust(on_rayon.worst_lateness),
-            ),
-            Pair::speedup("  speedup over inline", "processes_speedup", speedup),
-        ],
-    )?;
+    f.chunks.print(Lanes::Thread);
+    compare(&f)?;
+    let (froze, late) = (Secs(inline.worst_lateness), Secs(on_rayon.worst_lateness));
     let loop_free = Evidence::new(
         inline.worst_lateness >= inline.took * 8 / 10
             && on_rayon.worst_lateness * 4 <= inline.worst_lateness,
         "the loop frozen for about the whole job inline, on rayon late by a quarter of that at most",
         format!(
-            "{} late inline for a {} job, {} on rayon",
-            Secs(inline.worst_lateness),
-            Secs(inline.took),
-            Secs(on_rayon.worst_lateness)
-        ),
-    )
-    .cpu(2);
-    takeaway_if(
-        &loop_free,
-        format!(
-            "inline, the loop froze for {}; on rayon it never ran more than {} late",
-            Secs(inline.worst_lateness),
-            Secs(on_rayon.worst_lateness)
+            "{froze} late inline for a {} job, {late} on rayon",
+            Secs(inline.took)
         ),
     );
     takeaway_if(
-        &Evidence::scaling(speedup, workers),
-        format!(
-            "no GIL: par_iter spread the job over all {workers} cores, {speedup:.2}x faster than on the loop's thread"
-        ),
+        &loop_free.cpu(2),
+        format!("inline, the loop froze for {froze}; on rayon it never ran more than {late} late"),
     );
+    let text = format!(
+        "no GIL: par_iter spread the job over all {workers} cores, {speedup:.2}x faster than on the loop's thread"
+    );
+    takeaway_if(&Evidence::scaling(speedup, workers), text);
     Ok(())
+}
+
+/// `--python`: the twin beside Rust's figures at the twin's size.
+fn compare(f: &Figures) -> anyhow::Result<()> {
+    let Some((inline, on_rayon)) = &f.py else {
+        return Ok(());
+    };
+    // Every row is held in a dev build or on a busy machine: the job is CPU work, and the
+    // loop's lateness depends on a core being free for it beside rayon's threads.
+    let late = |label, field| Pair::secs(label, field, on_rayon.worst_lateness.as_secs_f64()).cpu();
+    let speedup = |field| {
+        Pair::speedup(
+            "  speedup over inline",
+            field,
+            speedup(inline.took, on_rayon.took),
+        )
+        .cpu()
+    };
+    let (n, tick) = (format!("{:e}", PY_N as f64), TICK.as_secs_f64());
+    TWIN.compare(
+        &flags(&[
+            ("--n", &PY_N),
+            ("--chunks", &CHUNKS),
+            ("--workers", &f.workers),
+            ("--tick", &tick),
+        ]),
+        &[
+            Pair::secs(
+                format!("job inline, n = {n}"),
+                "inline_s",
+                inline.took.as_secs_f64(),
+            )
+            .cpu(),
+            Pair::secs(
+                "  heartbeat worst lateness",
+                "inline_late_s",
+                inline.worst_lateness.as_secs_f64(),
+            )
+            .cpu(),
+            late("rayon / ThreadPool: lateness", "threads_late_s"),
+            speedup("threads_speedup"),
+            late("rayon / ProcessPool: lateness", "processes_late_s"),
+            speedup("processes_speedup"),
+        ],
+    )
 }
 
 #[cfg(test)]

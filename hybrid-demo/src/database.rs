@@ -8,6 +8,12 @@
 //!     # or, with the plain sqlite3 module:
 //!     await loop.run_in_executor(None, insert_row, w, s)
 //!
+//! SQLite in this process, not a database server: the guide's rule "database queries -> a
+//! thread pool" holds here, because SQLite runs inside the program and each query is a
+//! blocking call doing CPU and disk work. A query to a database server (PostgreSQL, MySQL)
+//! is a network wait instead: an async driver awaits it on the loop itself (`asyncpg` in
+//! Python; `tokio-postgres` or `sqlx` in Rust), no thread pool needed.
+//!
 //! Rust: SQLite's API blocks, so async code hands each query to a thread. `aiosqlite`
 //! does it with one thread per connection and a queue of calls; here that is a
 //! `std::thread` that owns the `rusqlite::Connection` and serves boxed closures from a
@@ -33,10 +39,12 @@
 //! run beside the writer in WAL mode).
 //!
 //! Run only this: cargo run -p hybrid-demo -- database
+//! Copy it: cargo add anyhow@1 tempfile@3 tracing@0.1 && cargo add rusqlite@0.41 --features bundled && cargo add tokio@1 --features full
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use rusqlite::{Connection, params};
@@ -237,51 +245,6 @@ pub async fn concurrent_load(db: &Db, load: Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-// --- run and measure ---
-
-use std::collections::BTreeSet;
-
-use common::claim::Machine;
-use common::cli::{Section, SectionResult};
-use common::print::{Evidence, figure, takeaway_if};
-use common::python::{Pair, Twin, flags};
-use common::timing::{Secs, rate, timed_async};
-
-pub const SECTION: Section = Section::new(
-    "database",
-    "aiosqlite.connect(...) / many database queries",
-    "a real SQLite file from async code: one db thread vs spawn_blocking per query",
-    run,
-)
-.twin(&TWIN);
-
-/// `--python`: the same files and load with asyncio + sqlite3: a one-thread executor that
-/// owns the connection (aiosqlite's shape), then `run_in_executor(None, ...)`.
-const TWIN: Twin = Twin::new(
-    "database.py",
-    include_str!("../python/database.py"),
-    &[
-        "thread_s",
-        "thread_qps",
-        "thread_trip_s",
-        "thread_rows",
-        "pool_s",
-        "pool_qps",
-        "pool_trip_s",
-        "pool_rows",
-        "pool_connections",
-    ],
-);
-
-const WRITERS: i64 = 8;
-const ROWS_PER_WRITER: i64 = 150;
-const READERS: i64 = 4;
-const READS_PER_READER: i64 = 150;
-/// Queries one after another, to time one query's round trip (`SELECT 1`).
-const TRIPS: u32 = 300;
-/// Two figures this near each other "come out close".
-const CLOSE: f64 = 1.5;
-
 /// Read every row back; check it holds exactly what the writers wrote. Returns the count.
 pub async fn verify(db: &Db, load: Load) -> anyhow::Result<i64> {
     let rows: Vec<(i64, i64, String)> = db
@@ -311,24 +274,116 @@ pub async fn verify(db: &Db, load: Load) -> anyhow::Result<i64> {
     Ok(rows.len() as i64)
 }
 
-/// One design, start to finish: load, verify, report. Returns queries per second.
-async fn measure(name: &str, db: &Db, load: Load) -> anyhow::Result<f64> {
-    let (outcome, took) = timed_async(concurrent_load(db, load)).await;
-    outcome.with_context(|| format!("{name}: concurrent load"))?;
-    let rows = verify(db, load)
-        .await
-        .with_context(|| format!("{name}: reading back"))?;
-    let qps = rate(load.queries().unsigned_abs(), took);
-    figure(format!("{name}: {} queries", load.queries()), Secs(took));
-    figure("  rows read back and checked", format!("{rows} of {rows}"));
-    figure("  queries per second", format!("{qps:.0}"));
-    Ok(qps)
+/// Run `load` on `db`, then read every row back. `db` is dropped at the end: for the db
+/// thread, its last handle, so the thread finishes its queue and ends.
+pub async fn try_design(name: &str, db: Db, load: Load) -> anyhow::Result<()> {
+    let start = Instant::now();
+    concurrent_load(&db, load).await?;
+    let took = start.elapsed();
+    let rows = verify(&db, load).await?;
+    println!(
+        "{name}: {} queries in {took:.0?}; {rows} rows read back, each as written",
+        load.queries()
+    );
+    Ok(())
 }
 
-/// One query's round trip with nothing else running: the hop from the task to the thread
-/// that runs the query and back (`SELECT 1` costs SQLite almost nothing).
-async fn round_trip(db: &Db) -> anyhow::Result<Duration> {
-    let (outcome, took) = timed_async(async {
+/// Both designs, each on a file of its own in a temporary folder (deleted on `Drop`).
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let load = Load {
+        writers: 4,
+        rows_per_writer: 50,
+        readers: 2,
+        reads_per_reader: 50,
+    };
+    let path = dir.path().join("thread.db");
+    create_schema(&path)?;
+    let (thread, handle) = DbThread::start(&path)?;
+    try_design("one db thread", Db::Thread(thread), load).await?;
+    handle
+        .join()
+        .map_err(|_| anyhow!("the database thread panicked"))?;
+    let path = dir.path().join("pool.db");
+    create_schema(&path)?;
+    try_design(
+        "spawn_blocking + pool",
+        Db::Pool(BlockingPool::new(&path)),
+        load,
+    )
+    .await
+}
+
+// --- run and measure ---
+
+use std::process::Termination;
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::python::{Pair, Twin, flags};
+use common::timing::{Secs, rate, timed_async};
+
+pub const SECTION: Section = Section::new(
+    "database",
+    "aiosqlite.connect(...) / many database queries",
+    "SQLite in process: a db thread vs spawn_blocking",
+    run,
+)
+.main(|| main().report())
+.twin(&TWIN);
+
+/// `--python`: the same files and load with asyncio + sqlite3: a one-thread executor that
+/// owns the connection (aiosqlite's shape), then `run_in_executor(None, ...)`.
+const TWIN: Twin = Twin::new(
+    "database.py",
+    include_str!("../python/database.py"),
+    &[
+        "thread_qps",
+        "thread_rows",
+        "pool_qps",
+        "pool_rows",
+        "pool_connections",
+    ],
+);
+
+const LOAD: Load = Load {
+    writers: 8,
+    rows_per_writer: 150,
+    readers: 4,
+    reads_per_reader: 150,
+};
+/// Queries one after another, to time one query's round trip (`SELECT 1`).
+const TRIPS: u32 = 300;
+/// Two figures this near each other "come out close".
+const CLOSE: f64 = 1.5;
+
+/// One design's figures.
+struct Design {
+    qps: f64,
+    /// One query's round trip on an idle database.
+    trip: Duration,
+}
+
+/// What the section measured.
+struct Figures {
+    thread: Design,
+    pool: Design,
+    /// Connections the pool opened.
+    connections: usize,
+}
+
+/// One design, start to finish: the load, every row read back, the round trip; printed.
+async fn measure_design(name: &str, db: &Db) -> anyhow::Result<Design> {
+    let (outcome, took) = timed_async(concurrent_load(db, LOAD)).await;
+    outcome.with_context(|| format!("{name}: concurrent load"))?;
+    let rows = verify(db, LOAD)
+        .await
+        .with_context(|| format!("{name}: reading back"))?;
+    let qps = rate(LOAD.queries().unsigned_abs(), took);
+    // The hop from the task to the thread that runs the query and back (`SELECT 1` costs
+    // SQLite almost nothing).
+    let (outcome, trips) = timed_async(async {
         for _ in 0..TRIPS {
             db.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
                 .await?;
@@ -337,93 +392,94 @@ async fn round_trip(db: &Db) -> anyhow::Result<Duration> {
     })
     .await;
     outcome?;
-    Ok(took / TRIPS)
+    let (queries, trip) = (LOAD.queries(), trips / TRIPS);
+    figure(name, format!("{queries} queries in {}", Secs(took)));
+    figure("  rows read back, checked", format!("{rows} of {rows}"));
+    figure("  queries per second", format!("{qps:.0}"));
+    figure("  one query's round trip", Secs(trip));
+    Ok(Design { qps, trip })
 }
 
 #[tokio::main]
-async fn run() -> SectionResult {
-    let load = Load {
-        writers: WRITERS,
-        rows_per_writer: ROWS_PER_WRITER,
-        readers: READERS,
-        reads_per_reader: READS_PER_READER,
-    };
-    let dir = tempfile::tempdir().context("creating a temporary folder")?;
-    println!(
-        "  {} writer tasks x {} inserts and {} reader tasks x {} counts, at once, WAL mode",
-        load.writers, load.rows_per_writer, load.readers, load.reads_per_reader
-    );
-
-    let thread_db = dir.path().join("thread.db");
-    let path = thread_db.clone();
+async fn measure(dir: &Path) -> anyhow::Result<Figures> {
+    let path = dir.join("thread.db");
     create_schema(&path)?;
-    let (thread, handle) = DbThread::start(&path)?;
-    let db = Db::Thread(thread);
-    let thread_qps = measure("one db thread", &db, load).await?;
-    let thread_trip = round_trip(&db).await?;
-    figure("  one query's round trip", Secs(thread_trip));
-    drop(db); // the last handle: the database thread finishes its queue and ends
+    let (db, handle) = DbThread::start(&path)?;
+    let thread = measure_design("one db thread", &Db::Thread(db)).await?;
+    // The last handle is gone: the database thread finishes its queue and ends.
     handle
         .join()
-        .map_err(|_| anyhow!("the database thread panicked"))?;
-
-    let pool_db = dir.path().join("pool.db");
-    let path = pool_db.clone();
+        .map_err(|_| anyhow!("the db thread panicked"))?;
+    let path = dir.join("pool.db");
     create_schema(&path)?;
     let pool = BlockingPool::new(&path);
-    let db = Db::Pool(pool.clone());
-    let pool_qps = measure("spawn_blocking + pool", &db, load).await?;
-    let pool_trip = round_trip(&db).await?;
-    figure("  one query's round trip", Secs(pool_trip));
+    let design = measure_design("spawn_blocking + pool", &Db::Pool(pool.clone())).await?;
     let connections = pool.connections();
-    figure(
-        "  connections the pool opened",
-        format!("{connections} (the db thread: 1)"),
+    Ok(Figures {
+        thread,
+        pool: design,
+        connections,
+    })
+}
+
+fn run() -> SectionResult {
+    let dir = tempfile::tempdir().context("creating a temporary folder")?;
+    println!("  SQLite runs in this process: each query is a blocking call, so the rule");
+    println!("  \"database queries -> a thread pool\" holds; a database server's query is a");
+    println!("  network wait, for an async driver on the loop instead");
+    let l = LOAD;
+    println!(
+        "  {} writer tasks x {} inserts and {} reader tasks x {} counts, at once, WAL mode",
+        l.writers, l.rows_per_writer, l.readers, l.reads_per_reader
     );
-    // The twin works on the same two files while they exist (it empties the table first).
-    let arg = |p: &Path| p.display().to_string();
-    let rows = (load.writers * load.rows_per_writer) as f64; // verify() checked every one
+    let f = measure(dir.path())?;
+    let opened = format!("{} (the db thread: 1)", f.connections);
+    figure("  connections opened", opened);
+    compare(&f, dir.path())?;
+    conclude(&f);
+    Ok(())
+}
+
+/// `--python`: the twin works on the same two files while they exist (it empties the table
+/// first). SQLite is CPU work compiled into Rust: a dev build holds those rows.
+fn compare(f: &Figures, dir: &Path) -> anyhow::Result<()> {
+    let file = |name: &str| dir.join(name).display().to_string();
+    let rows = (LOAD.writers * LOAD.rows_per_writer) as f64; // verify() checked every one
+    let qps = |label, field, d: &Design| Pair::per_sec(label, field, d.qps).cpu();
+    let trip = |field, d: &Design| {
+        Pair::secs("  one query's round trip", field, d.trip.as_secs_f64()).cpu()
+    };
+    let rows = |field| Pair::count("  rows read back and checked", field, rows);
+    let l = LOAD;
     TWIN.compare(
         &flags(&[
-            ("--thread-db", &arg(&thread_db)),
-            ("--pool-db", &arg(&pool_db)),
-            ("--writers", &load.writers),
-            ("--rows", &load.rows_per_writer),
-            ("--readers", &load.readers),
-            ("--reads", &load.reads_per_reader),
+            ("--thread-db", &file("thread.db")),
+            ("--pool-db", &file("pool.db")),
+            ("--writers", &l.writers),
+            ("--rows", &l.rows_per_writer),
+            ("--readers", &l.readers),
+            ("--reads", &l.reads_per_reader),
             ("--trips", &TRIPS),
         ]),
         &[
-            Pair::per_sec(
-                "one db thread (Python: 1-thread executor) q/s",
-                "thread_qps",
-                thread_qps,
-            ),
-            Pair::secs(
-                "  one query's round trip",
-                "thread_trip_s",
-                thread_trip.as_secs_f64(),
-            ),
-            Pair::count("  rows read back and checked", "thread_rows", rows),
-            Pair::per_sec(
-                "spawn_blocking (Python: run_in_executor(None)) q/s",
-                "pool_qps",
-                pool_qps,
-            ),
-            Pair::secs(
-                "  one query's round trip",
-                "pool_trip_s",
-                pool_trip.as_secs_f64(),
-            ),
-            Pair::count("  rows read back and checked", "pool_rows", rows),
+            qps("one db thread: queries/s", "thread_qps", &f.thread),
+            trip("thread_trip_s", &f.thread),
+            rows("thread_rows"),
+            qps("spawn_blocking: queries/s", "pool_qps", &f.pool),
+            trip("pool_trip_s", &f.pool),
+            rows("pool_rows"),
             Pair::count(
                 "  connections opened",
                 "pool_connections",
-                connections as f64,
+                f.connections as f64,
             ),
         ],
-    )?;
+    )
+}
 
+/// The takeaway: close, the db thread ahead (and why), or the pool ahead.
+fn conclude(f: &Figures) {
+    let (thread_qps, pool_qps, connections) = (f.thread.qps, f.pool.qps, f.connections);
     let ratio = thread_qps / pool_qps;
     let apart = ratio.max(1.0 / ratio);
     let measured = format!(
@@ -435,56 +491,15 @@ async fn run() -> SectionResult {
         &measured,
     );
     if close.holds() {
-        takeaway_if(
-            &close,
-            format!(
-                "every row came back and the designs come out close ({apart:.2}x): SQLite admits one writer at a time whichever thread asks"
-            ),
+        let text = format!(
+            "every row came back and the designs come out close ({apart:.2}x): SQLite admits one writer at a time whichever thread asks"
         );
-    } else if ratio > 1.0 {
-        // Why the single thread won: the pool's dearer hop, added up over every query, and
-        // what remains of the gap, which is the pool's connections waiting for the write lock.
-        let queries = load.queries() as f64;
-        let gap = Duration::from_secs_f64(queries / pool_qps - queries / thread_qps);
-        let hops = pool_trip.saturating_sub(thread_trip).mul_f64(queries);
-        let waits = gap.saturating_sub(hops);
-        figure(
-            "gap between the designs",
-            format!(
-                "{}: {} of dearer round trips, {} waiting at the write lock and the like",
-                Secs(gap),
-                Secs(hops),
-                Secs(waits)
-            ),
-        );
-        takeaway_if(
-            &Evidence::new(
-                connections > 1 && waits > hops,
-                "most of the gap outside the round trips, with more than one connection",
-                format!(
-                    "{} of {} in round trips, {connections} connection(s)",
-                    Secs(hops),
-                    Secs(gap)
-                ),
-            ),
-            format!(
-                "every row came back; the db thread ran {apart:.2}x the queries per second: it never waits for SQLite's one write lock, while the pool's {connections} connections take turns at it (a writer that finds it taken sleeps in SQLite's busy handler)"
-            ),
-        );
-    } else {
-        // The pool won: it has many threads where the db thread has one. On a busy machine
-        // those threads get more turns on the CPU; on a quiet one, reads run beside the writer.
-        let machine = Machine::sample();
-        let why = if machine.is_busy() {
-            format!(
-                "on a busy machine ({}) its {connections} threads get more turns on the CPU than the one db thread",
-                machine.describe()
-            )
-        } else {
-            format!(
-                "its {connections} connections let reads run beside the writer (WAL), while on the db thread every query waits its turn"
-            )
-        };
+        takeaway_if(&close, text);
+        return;
+    }
+    if ratio < 1.0 {
+        // The pool won: reads run beside the writer (WAL) on its other connections, and
+        // on a busy machine its threads also get more turns on the CPU than the one db thread.
         takeaway_if(
             &Evidence::new(
                 connections > 1,
@@ -492,11 +507,40 @@ async fn run() -> SectionResult {
                 format!("{connections} connection(s)"),
             ),
             format!(
-                "every row came back; spawn_blocking ran {apart:.2}x the queries per second: {why}"
+                "every row came back; spawn_blocking ran {apart:.2}x the queries per second: its {connections} connections let reads run beside the writer (WAL), and get more turns on a busy CPU, where on the db thread every query waits its turn"
             ),
         );
+        return;
     }
-    Ok(())
+    // Why the single thread won: the pool's dearer hop, added up over every query, and
+    // what remains of the gap, which is the pool's connections waiting for the write lock.
+    let queries = LOAD.queries() as f64;
+    let gap = Duration::from_secs_f64(queries / pool_qps - queries / thread_qps);
+    let hops = f.pool.trip.saturating_sub(f.thread.trip).mul_f64(queries);
+    let waits = gap.saturating_sub(hops);
+    figure(
+        "gap between the designs",
+        format!(
+            "{}: {} of dearer round trips, {} waiting at the write lock and the like",
+            Secs(gap),
+            Secs(hops),
+            Secs(waits)
+        ),
+    );
+    takeaway_if(
+        &Evidence::new(
+            connections > 1 && waits > hops,
+            "most of the gap outside the round trips, with more than one connection",
+            format!(
+                "{} of {} in round trips, {connections} connection(s)",
+                Secs(hops),
+                Secs(gap)
+            ),
+        ),
+        format!(
+            "every row came back; the db thread ran {apart:.2}x the queries per second: it never waits for SQLite's one write lock, while the pool's {connections} connections take turns at it (a writer that finds it taken sleeps in SQLite's busy handler)"
+        ),
+    );
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@
 //!     cargo run -p hybrid-demo -- graceful-shutdown --ctrl-c
 //!
 //! Run only this: cargo run -p hybrid-demo -- graceful-shutdown
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add tokio@1 --features full && cargo add tokio-util@0.7 --features rt
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -173,42 +175,6 @@ pub fn ctrl_c_or(limit: Duration) -> std::io::Result<impl Future<Output = &'stat
     })
 }
 
-// --- run and measure ---
-
-use std::io::Write;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, Once};
-
-use common::cli::{Section, SectionResult};
-use common::print::{Evidence, figure, takeaway_if};
-use common::timing::{Secs, Stopwatch};
-use tokio::task::JoinSet;
-
-/// The demo-wide options: only this section reads them.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct Options {
-    /// graceful-shutdown: wait for a real Ctrl-C (up to 60 s) instead of shutting down by
-    /// itself after a moment
-    #[arg(long = "ctrl-c")]
-    pub ctrl_c: bool,
-}
-
-pub const SECTION: Section<Options> = Section::with_options(
-    "graceful-shutdown",
-    "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",
-    "a job server that stops taking work on Ctrl-C and finishes what it accepted",
-    run,
-)
-.owns_options(&["ctrl-c"]);
-
-const CLIENTS: u64 = 4;
-const SUBMIT_EVERY: Duration = Duration::from_millis(10);
-const RUN_FOR: Duration = Duration::from_millis(400);
-/// How long the server gives jobs in flight to finish.
-const GRACE: Duration = Duration::from_secs(5);
-/// With `--ctrl-c`: how long to wait for one before shutting down anyway.
-const CTRL_C_WAIT: Duration = Duration::from_secs(60);
-
 /// Job `id`'s work: a wait of 50 to 150 ms (a call to some service), then its answer.
 async fn job(id: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(50 + id * 37 % 101)).await;
@@ -271,6 +237,64 @@ pub async fn clients(
     Ok(total)
 }
 
+/// The server takes jobs from four clients until a Ctrl-C, or 400 ms, then drains.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let (client, server) = start_server(8, Duration::from_secs(5), shutdown.clone(), job);
+    let load = tokio::spawn(async move { clients(&client, 4, Duration::from_millis(10)).await });
+    println!("serving for 400 ms, or until Ctrl-C");
+    let cause = ctrl_c_or(Duration::from_millis(400))?.await;
+    shutdown.cancel();
+    let server = server.await??;
+    let seen = load.await??;
+    println!("shutdown by {cause}: {server:?}");
+    println!("the clients saw {seen:?}");
+    Ok(())
+}
+
+// --- run and measure ---
+
+use std::io::Write;
+use std::process::Termination;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, Once};
+
+use common::cli::{Section, SectionResult};
+use common::print::{Evidence, figure, takeaway_if};
+use common::timing::{Secs, Stopwatch};
+
+/// The demo-wide options: only this section reads them.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Options {
+    /// graceful-shutdown: wait for a real Ctrl-C (up to 60 s) instead of shutting down by
+    /// itself after a moment
+    #[arg(long = "ctrl-c")]
+    pub ctrl_c: bool,
+}
+
+pub const SECTION: Section<Options> = Section::with_options(
+    "graceful-shutdown",
+    "loop.add_signal_handler(SIGINT, stop.set) + TaskGroup",
+    "stops taking work on Ctrl-C, finishes what it accepted",
+    run,
+)
+.main(|| {
+    let code = main().report();
+    // The lesson listened for Ctrl-C: from here on one ends the demo again.
+    ctrl_c_ends_the_process(std::time::Instant::now());
+    code
+})
+.owns_options(&["ctrl-c"]);
+
+const CLIENTS: u64 = 4;
+const SUBMIT_EVERY: Duration = Duration::from_millis(10);
+const RUN_FOR: Duration = Duration::from_millis(400);
+/// How long the server gives jobs in flight to finish.
+const GRACE: Duration = Duration::from_secs(5);
+/// With `--ctrl-c`: how long to wait for one before shutting down anyway.
+const CTRL_C_WAIT: Duration = Duration::from_secs(60);
+
 /// What starts the shutdown: a real Ctrl-C when asked for, else the demo's own timer.
 async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> {
     if !wait_for_ctrl_c {
@@ -278,10 +302,8 @@ async fn shutdown_signal(wait_for_ctrl_c: bool) -> anyhow::Result<&'static str> 
         return Ok("the demo's timer (no real signal)");
     }
     let ctrl_c = ctrl_c_or(CTRL_C_WAIT)?; // listen first, then ask
-    println!(
-        "  serving; press Ctrl-C to shut down (or wait {})",
-        Secs(CTRL_C_WAIT)
-    );
+    let wait = Secs(CTRL_C_WAIT);
+    println!("  serving; press Ctrl-C to shut down (or wait {wait})");
     Ok(ctrl_c.await)
 }
 
@@ -309,10 +331,8 @@ fn ctrl_c_ends_the_process(handled_at: std::time::Instant) {
             runtime.block_on(async {
                 loop {
                     tokio::signal::ctrl_c().await?;
-                    let echo = HANDLED_AT
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_some_and(|at| at.elapsed() < ECHO);
+                    let at = *HANDLED_AT.lock().unwrap_or_else(|e| e.into_inner());
+                    let echo = at.is_some_and(|at| at.elapsed() < ECHO);
                     if !echo && !WAITING_FOR_CTRL_C.load(Ordering::SeqCst) {
                         let _ = writeln!(std::io::stderr(), "Ctrl-C: stopping");
                         std::process::exit(130);
@@ -337,12 +357,7 @@ fn ctrl_c_ends_the_process(handled_at: std::time::Instant) {
 async fn run(options: &Options) -> SectionResult {
     let shutdown = CancellationToken::new();
     let (client, server) = start_server(8, GRACE, shutdown.clone(), job);
-    let load = tokio::spawn({
-        let client = client.clone();
-        async move { clients(&client, CLIENTS, SUBMIT_EVERY).await }
-    });
-    drop(client);
-
+    let load = tokio::spawn(async move { clients(&client, CLIENTS, SUBMIT_EVERY).await });
     if options.ctrl_c {
         WAITING_FOR_CTRL_C.store(true, Ordering::SeqCst);
     }
@@ -358,18 +373,13 @@ async fn run(options: &Options) -> SectionResult {
     let stopped_in = sw.elapsed();
     let seen = load.await??;
 
+    let (accepted, answered) = (server.accepted, seen.answered);
     anyhow::ensure!(
-        seen.lost == 0 && seen.wrong == 0,
-        "lost {} and got {} wrong answers",
+        seen.lost == 0 && seen.wrong == 0 && server.finished == accepted && answered == accepted,
+        "accepted {accepted}, finished {}, answered {answered}, lost {}, wrong {}",
+        server.finished,
         seen.lost,
         seen.wrong
-    );
-    anyhow::ensure!(
-        server.finished == server.accepted && seen.answered == server.accepted,
-        "accepted {}, finished {}, answered {}",
-        server.accepted,
-        server.finished,
-        seen.answered
     );
     figure("shutdown triggered by", cause);
     if !options.ctrl_c {
@@ -381,27 +391,24 @@ async fn run(options: &Options) -> SectionResult {
     figure("  in flight at the signal", server.in_flight_at_shutdown);
     figure("  finished, right answer", seen.answered);
     figure("  lost", seen.lost);
+    let queued = server.refused_in_queue;
     figure(
         "submissions refused",
-        format!(
-            "{} ({} of them queued when the signal came)",
-            seen.refused, server.refused_in_queue
-        ),
+        format!("{} ({queued} of them queued at the signal)", seen.refused),
     );
     figure("in-flight jobs drained in", Secs(server.drain));
     figure("signal to server stopped", Secs(stopped_in));
     takeaway_if(
         &Evidence::new(
-            server.accepted > 0 && seen.answered == server.accepted && seen.lost == 0,
+            accepted > 0 && answered == accepted && seen.lost == 0,
             "every accepted job answered, none lost",
             format!(
-                "{} accepted, {} answered, {} lost",
-                server.accepted, seen.answered, seen.lost
+                "{accepted} accepted, {answered} answered, {} lost",
+                seen.lost
             ),
         ),
         format!(
-            "cancel a token to stop taking work, TaskTracker::wait for the rest: all {} accepted jobs finished",
-            server.accepted
+            "cancel a token to stop taking work, TaskTracker::wait for the rest: all {accepted} accepted jobs finished"
         ),
     );
     Ok(())

@@ -8,18 +8,21 @@ use common::cli::{Demo, Section};
 
 mod cpu_offload;
 mod database;
+mod database_server;
 mod graceful_shutdown;
+mod pg_cluster;
 mod pipeline;
 mod run_in_executor;
 mod thread_to_loop;
 
 /// The demo-wide options (`--ctrl-c`) belong to `graceful-shutdown`, the section that reads them.
 const SECTIONS: &[Section<graceful_shutdown::Options>] = &[
-    run_in_executor::SECTION.in_demo(),
-    cpu_offload::SECTION.in_demo(),
-    database::SECTION.in_demo(),
-    pipeline::SECTION.in_demo(),
-    thread_to_loop::SECTION.in_demo(),
+    run_in_executor::SECTION.reads_no_options(),
+    cpu_offload::SECTION.reads_no_options(),
+    database::SECTION.reads_no_options(),
+    database_server::SECTION.reads_no_options(),
+    pipeline::SECTION.reads_no_options(),
+    thread_to_loop::SECTION.reads_no_options(),
     graceful_shutdown::SECTION,
 ];
 
@@ -28,7 +31,7 @@ fn main() -> ExitCode {
         name: "hybrid-demo",
         about: "The guides' hybrid style, asyncio + a thread pool, in Rust: tokio with spawn_blocking and rayon",
         sections: SECTIONS,
-        roles: &[],
+        roles: &[database_server::ROLE],
     }
     .main()
 }

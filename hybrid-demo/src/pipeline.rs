@@ -32,12 +32,14 @@
 //! bound). In the timeline, fetching, computing and writing overlap.
 //!
 //! Run only this: cargo run -p hybrid-demo -- pipeline
+//! Copy it: cargo add anyhow@1 axum@0.8 futures@0.3 rayon@1 tracing@0.1 && cargo add reqwest@0.13 --no-default-features --features blocking && cargo add tokio@1 --features full
 
 use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -243,10 +245,51 @@ where
     Ok(seen)
 }
 
+/// A server for the pipeline to fetch from, on 127.0.0.1 (nothing leaves the machine):
+/// `/files/{id}` answers `size` bytes after `latency`, as a slow site would.
+pub async fn serve_files(latency: Duration, size: usize) -> std::io::Result<String> {
+    use axum::extract::Path;
+    let file = move |Path(id): Path<u64>| async move {
+        tokio::time::sleep(latency).await;
+        vec![id as u8; size]
+    };
+    let app = axum::Router::new().route("/files/{id}", axum::routing::get(file));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
+
+/// 24 pages of 16 KiB, 40 ms each, through the pipeline; the CPU stage adds up each page's
+/// bytes (a stand-in for parsing it).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let base = serve_files(Duration::from_millis(40), 16 * 1024).await?;
+    let job = Job {
+        pages: 24,
+        fetchers: 8,
+        channel: 4,
+    };
+    let out = std::env::temp_dir().join(format!("pipeline-{}.txt", std::process::id()));
+    let start = Instant::now();
+    let sums = pipeline(job, &base, &out, |page: Page| {
+        page.body.iter().map(|&b| u64::from(b)).sum::<u64>()
+    })
+    .await?;
+    let lines = std::fs::read_to_string(&out)?.lines().count();
+    std::fs::remove_file(&out)?;
+    println!(
+        "{} pages from {base}, summed on rayon, {lines} lines written, in {:.0?}",
+        sums.len(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
 // --- run and measure ---
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::fixture::{ServerConfig, TestServer};
@@ -258,9 +301,10 @@ use common::workload::{sum_of_squares_expected, sum_of_squares_in, verify_file};
 pub const SECTION: Section = Section::new(
     "pipeline",
     "asyncio.Queue(maxsize) stages + run_in_executor",
-    "fetch (reqwest) -> CPU (rayon) -> write (tokio::fs) over bounded channels",
+    "fetch -> CPU on rayon -> write, over bounded channels",
     run,
-);
+)
+.main(|| main().report());
 
 const JOB: Job = Job {
     pages: 40,
@@ -317,12 +361,8 @@ pub fn check(job: Job, span: u64, seen: &[Processed], out: &Path) -> anyhow::Res
         total == expected,
         "sum of squares {total}, expected {expected}"
     );
-    let written = std::fs::read_to_string(out)?;
-    anyhow::ensure!(
-        written.lines().count() as u64 == job.pages,
-        "{} lines written",
-        written.lines().count()
-    );
+    let written = std::fs::read_to_string(out)?.lines().count() as u64;
+    anyhow::ensure!(written == job.pages, "{written} lines written");
     Ok(())
 }
 
@@ -388,34 +428,34 @@ fn print_stages(spans: &Recorded) {
 /// threads; under a process limit (`ulimit -u`) tokio's `spawn_blocking` panics when the
 /// OS refuses a thread, so the threads are asked for (and given back) first.
 fn ensure_threads(n: usize) -> anyhow::Result<()> {
-    let mut held = Vec::new();
-    let mut refused = None;
-    for _ in 0..n {
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        match std::thread::Builder::new().spawn(move || {
-            let _ = wait.recv();
-        }) {
-            Ok(thread) => held.push((release, thread)),
-            Err(e) => {
-                refused = Some(e);
-                break;
-            }
-        }
-    }
-    let got = held.len();
-    for (release, thread) in held {
-        drop(release);
-        let _ = thread.join();
-    }
-    match refused {
-        None => Ok(()),
-        Some(e) => anyhow::bail!(
-            "this section needs {n} more threads at once; the OS gave {got}: {e} (a process limit? see ulimit -u)"
-        ),
-    }
+    let gate = std::sync::RwLock::new(());
+    let closed = gate.write().unwrap_or_else(|e| e.into_inner());
+    std::thread::scope(|s| {
+        let wait = || drop(gate.read());
+        let threads: Result<Vec<_>, _> = (0..n)
+            .map(|_| std::thread::Builder::new().spawn_scoped(s, wait))
+            .collect();
+        drop(closed); // every thread started ends now
+        let error = |e| {
+            anyhow!(
+                "this section needs {n} more threads at once: {e} (a process limit? see ulimit -u)"
+            )
+        };
+        threads.map(drop).map_err(error)
+    })
 }
 
-fn run() -> SectionResult {
+/// What the section measured: each shape's time, and the pipeline's spans.
+struct Figures {
+    t_async: Duration,
+    t_threads: Duration,
+    t_hybrid: Duration,
+    spans: Recorded,
+    served: u64,
+}
+
+/// The same job three ways against one local server (40 ms a page), each result checked.
+fn measure() -> anyhow::Result<Figures> {
     // rayon's threads named `rayon-0`, `rayon-1`...: the timeline's lanes (only possible
     // before the global pool first runs: an earlier section may have started it).
     if let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -441,24 +481,14 @@ fn run() -> SectionResult {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    println!(
-        "  {} pages, {} latency each, {} fetches in flight, channels of {}; CPU: squares of {} numbers per page",
-        JOB.pages,
-        Secs(LATENCY),
-        JOB.fetchers,
-        JOB.channel,
-        SPAN
-    );
 
     let out = dir.path().join("async.txt");
     let (seen, t_async) =
         runtime.block_on(timed_async(all_async(JOB, &base, &out, processor(SPAN))));
     check(JOB, SPAN, &seen?, &out).context("all-async")?;
-
     let out = dir.path().join("threads.txt");
     let (seen, t_threads) = timed(|| all_threads(JOB, &base, &out, processor(SPAN)));
     check(JOB, SPAN, &seen?, &out).context("all-threads")?;
-
     rayon::broadcast(|_| ()); // start rayon's threads now, not inside the measurement
     let out = dir.path().join("hybrid.txt");
     let recording = Recording::start();
@@ -471,36 +501,44 @@ fn run() -> SectionResult {
         served == 3 * JOB.pages,
         "the server answered {served} requests"
     );
-    let held = most_held(&spans);
-    let bound = JOB.max_held(rayon::current_num_threads());
-    anyhow::ensure!(
-        (1..=bound).contains(&held),
-        "{held} pages held at once, bound {bound}"
-    );
-    let speedup = speedup(t_async, t_hybrid);
+    Ok(Figures {
+        t_async,
+        t_threads,
+        t_hybrid,
+        spans,
+        served,
+    })
+}
 
-    figure("all-async (CPU on the loop)", Secs(t_async));
+fn run() -> SectionResult {
+    let (pages, latency, fetchers, channel) = (JOB.pages, Secs(LATENCY), JOB.fetchers, JOB.channel);
+    println!("  {pages} pages from a local server, {latency} each, {fetchers} fetches in flight,");
+    println!("  channels of {channel}; CPU: the squares of {SPAN} numbers a page");
+    let f = measure()?;
+    let held = most_held(&f.spans);
+    let bound = JOB.max_held(rayon::current_num_threads());
+    let within = (1..=bound).contains(&held);
+    anyhow::ensure!(within, "{held} pages held at once, bound {bound}");
+    let speedup = speedup(f.t_async, f.t_hybrid);
+    figure("all-async, CPU on the loop", Secs(f.t_async));
     figure(
-        format!("all-threads ({} threads)", JOB.fetchers),
-        Secs(t_threads),
+        format!("all-threads ({fetchers} threads)"),
+        Secs(f.t_threads),
     );
-    figure("pipeline: async+rayon+async", Secs(t_hybrid));
+    figure("the hybrid pipeline", Secs(f.t_hybrid));
     figure("  speedup over all-async", format!("{speedup:.2}x"));
+    let held_of = format!("{held} of {pages}, fetch to write (bound: {bound})");
+    figure("  most pages held at once", held_of);
     figure(
-        "  most pages held at once",
-        format!("{held} of {}, fetch to write (bound: {bound})", JOB.pages),
-    );
-    figure(
-        "requests the server answered",
-        format!("{served} (3 runs x {})", JOB.pages),
+        "requests served",
+        format!("{} (3 runs x {pages})", f.served),
     );
     println!("  the pipeline's stages (lanes: fetching, rayon threads, writing):");
-    print_stages(&spans);
-    let overlap = stages_overlap(&spans);
+    print_stages(&f.spans);
     takeaway_if(
-        &Evidence::faster("the pipeline", t_hybrid, "all-async", t_async, 1.2)
+        &Evidence::faster("the pipeline", f.t_hybrid, "all-async", f.t_async, 1.2)
             .and(Evidence::new(
-                overlap,
+                stages_overlap(&f.spans),
                 "computing while fetching",
                 "no process span overlapped a fetch span",
             ))

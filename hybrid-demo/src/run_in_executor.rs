@@ -27,8 +27,9 @@
 //! `RUST_LOG=debug` prints each call's start and end with the name of the thread that ran it.
 //!
 //! Run only this: cargo run -p hybrid-demo -- run-in-executor
+//! Copy it: cargo add tracing@0.1 && cargo add tokio@1 --features full
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinError;
@@ -75,19 +76,37 @@ pub fn event_loop(max_blocking_threads: usize) -> std::io::Result<Runtime> {
         .build()
 }
 
+/// The guide's four 200 ms calls: inline (one after another, the loop frozen meanwhile),
+/// then through `spawn_blocking` (together).
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = event_loop(512)?;
+    runtime.block_on(async {
+        let start = Instant::now();
+        let results = inline(4, Duration::from_millis(200)).await;
+        println!("inline: {results:?} in {:.0?}", start.elapsed());
+        let start = Instant::now();
+        let results = offloaded(4, Duration::from_millis(200)).await?;
+        println!("spawn_blocking: {results:?} in {:.0?}", start.elapsed());
+        Ok(())
+    })
+}
+
 // --- run and measure ---
+
+use std::process::Termination;
 
 use common::cli::{Section, SectionResult};
 use common::print::{Evidence, figure, takeaway_if};
-use common::timeline::{Lanes, Recording};
+use common::timeline::{Lanes, Recorded, Recording};
 use common::timing::{Heartbeat, Secs, timed_async};
 
 pub const SECTION: Section = Section::new(
     "run-in-executor",
     "await loop.run_in_executor(None, blocking_io)",
-    "blocking calls on tokio's blocking pool while the loop keeps ticking",
+    "blocking calls on the blocking pool; the loop ticks on",
     run,
-);
+)
+.main(|| main().report());
 
 const CALLS: u64 = 4;
 const BLOCKING: Duration = Duration::from_millis(200);
@@ -96,87 +115,79 @@ const TICK: Duration = Duration::from_millis(5);
 const DEFAULT_POOL: usize = 512;
 const SMALL_POOL: usize = 2;
 
-pub fn run() -> SectionResult {
+/// How one way of making the calls looked: how long, and how late the loop's heartbeat got.
+struct Observed {
+    took: Duration,
+    late: Duration,
+}
+
+/// Run `calls` on the loop while a heartbeat ticks every TICK; check its results.
+async fn observe(
+    calls: impl Future<Output = anyhow::Result<Vec<u64>>>,
+) -> anyhow::Result<Observed> {
+    let heartbeat = Heartbeat::start(TICK);
+    tokio::time::sleep(2 * TICK).await; // the heartbeat is ticking before the calls start
+    let (results, took) = timed_async(calls).await;
+    tokio::time::sleep(Duration::from_millis(1)).await; // let the last late tick fire
     let expected: Vec<u64> = (0..CALLS).map(|i| i * 10).collect();
-    let runtime = event_loop(DEFAULT_POOL)?;
-    let (late_inline, took_inline, late_offloaded, took_offloaded, calls) =
-        runtime.block_on(async {
-            let heartbeat = Heartbeat::start(TICK);
-            tokio::time::sleep(2 * TICK).await; // the heartbeat is ticking before the calls start
-            let (results, took_inline) = timed_async(inline(CALLS, BLOCKING)).await;
-            tokio::time::sleep(Duration::from_millis(1)).await; // let the last late tick fire
-            let late_inline = heartbeat.worst_lateness();
-            drop(heartbeat);
-            anyhow::ensure!(results == expected, "wrong results inline");
+    anyhow::ensure!(results? == expected, "wrong results");
+    let late = heartbeat.worst_lateness();
+    Ok(Observed { took, late })
+}
 
-            let heartbeat = Heartbeat::start(TICK);
-            tokio::time::sleep(2 * TICK).await;
-            let recording = Recording::start();
-            let (results, took_offloaded) = timed_async(offloaded(CALLS, BLOCKING)).await;
-            let calls = recording.finish().named(&["call"]);
-            let late_offloaded = heartbeat.worst_lateness();
-            anyhow::ensure!(results? == expected, "wrong results from spawn_blocking");
-            anyhow::Ok((
-                late_inline,
-                took_inline,
-                late_offloaded,
-                took_offloaded,
-                calls,
-            ))
-        })?;
-    drop(runtime);
+/// The calls inline, then offloaded (their spans recorded), on a loop with tokio's default pool.
+fn on_default_pool() -> anyhow::Result<(Observed, Observed, Recorded)> {
+    event_loop(DEFAULT_POOL)?.block_on(async {
+        let on_loop = observe(async { Ok(inline(CALLS, BLOCKING).await) }).await?;
+        let recording = Recording::start();
+        let on_pool = observe(async { Ok(offloaded(CALLS, BLOCKING).await?) }).await?;
+        Ok((on_loop, on_pool, recording.finish().named(&["call"])))
+    })
+}
 
-    let small = event_loop(SMALL_POOL)?;
+pub fn run() -> SectionResult {
+    let (on_loop, on_pool, calls) = on_default_pool()?;
     let recording = Recording::start();
-    let (results, took_small) = small.block_on(timed_async(offloaded(CALLS, BLOCKING)));
-    let threads_used = recording
+    let (results, small) =
+        event_loop(SMALL_POOL)?.block_on(timed_async(offloaded(CALLS, BLOCKING)));
+    let threads = recording
         .finish()
         .named(&["call"])
         .lane_count(Lanes::ThreadId);
-    anyhow::ensure!(results? == expected, "wrong results from the small pool");
+    let all_there = results?.len() == CALLS as usize;
     anyhow::ensure!(
-        threads_used <= SMALL_POOL,
-        "{threads_used} threads ran the calls in a pool of {SMALL_POOL}"
+        all_there && threads <= SMALL_POOL,
+        "small pool: {threads} threads"
     );
-
-    figure(format!("{CALLS} calls inline"), Secs(took_inline));
-    figure("  heartbeat worst lateness", Secs(late_inline));
-    figure(
-        format!("{CALLS} calls via spawn_blocking"),
-        Secs(took_offloaded),
-    );
-    figure("  heartbeat worst lateness", Secs(late_offloaded));
+    for (how, o) in [("inline", &on_loop), ("via spawn_blocking", &on_pool)] {
+        figure(format!("{CALLS} calls {how}"), Secs(o.took));
+        figure("  heartbeat worst lateness", Secs(o.late));
+    }
     println!("  the calls on the blocking pool (one lane per thread):");
     calls.print(Lanes::ThreadId);
     figure(
-        format!("{CALLS} calls, blocking pool of {SMALL_POOL}"),
-        format!("{} on {threads_used} threads", Secs(took_small)),
+        format!("{CALLS} calls, a pool of {SMALL_POOL}"),
+        format!("{} on {threads} threads", Secs(small)),
     );
     let rounds = CALLS.div_ceil(SMALL_POOL as u64) as u32;
     let evidence = Evidence::new(
-        late_inline >= BLOCKING * 9 / 10,
-        format!(
-            "inline, the heartbeat late by a whole call ({})",
-            Secs(BLOCKING)
-        ),
-        format!("{} late", Secs(late_inline)),
+        on_loop.late >= BLOCKING * 9 / 10,
+        format!("inline, the heartbeat late by a whole call ({})", Secs(BLOCKING)),
+        format!("{} late", Secs(on_loop.late)),
     )
     .and(Evidence::new(
-        late_offloaded < BLOCKING / 4,
-        format!(
-            "with spawn_blocking, the heartbeat within {}",
-            Secs(BLOCKING / 4)
-        ),
-        format!("{} late", Secs(late_offloaded)),
+        on_pool.late < BLOCKING / 4,
+        format!("with spawn_blocking, the heartbeat within {}", Secs(BLOCKING / 4)),
+        format!("{} late", Secs(on_pool.late)),
     ))
     .and(Evidence::new(
-        took_offloaded < BLOCKING * 2 && took_small >= BLOCKING * rounds,
+        on_pool.took < BLOCKING * 2 && small >= BLOCKING * rounds,
         format!(
             "the {CALLS} calls overlapping (under {}), {rounds} rounds on {SMALL_POOL} threads (at least {})",
             Secs(BLOCKING * 2),
             Secs(BLOCKING * rounds)
         ),
-        format!("{} and {}", Secs(took_offloaded), Secs(took_small)),
+        format!("{} and {}", Secs(on_pool.took), Secs(small)),
     ))
     .cpu(1);
     takeaway_if(

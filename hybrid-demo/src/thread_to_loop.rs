@@ -26,6 +26,7 @@
 //! thread, the round trip thread -> loop -> thread is timed, and the mistake is caught.
 //!
 //! Run only this: cargo run -p hybrid-demo -- thread-to-loop
+//! Copy it: cargo add anyhow@1 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::time::Duration;
 
@@ -130,11 +131,54 @@ pub fn block_on_in_spawn_blocking(handle: &Handle) -> anyhow::Result<u64> {
     Ok(handle.block_on(task)?)
 }
 
+/// The start of tokio's message when `block_on` is called inside the runtime.
+pub const REFUSAL: &str = "Cannot start a runtime from within a runtime";
+
+/// The text of a panic (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload.downcast_ref::<&str>().map(|s| (*s).to_owned());
+    text.or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// The mistake made on purpose: `sync_helper` called from a task on the runtime. Tokio
+/// refuses with a panic (reported on stderr as it happens), and the task's `JoinHandle`
+/// hands it back: its message.
+pub fn block_on_inside_the_runtime(handle: &Handle) -> anyhow::Result<String> {
+    let inner = handle.clone();
+    let task = handle.spawn(async move { sync_helper(&inner) });
+    match handle.block_on(task) {
+        Ok(_) => Err(anyhow!(
+            "block_on inside the runtime should have been refused"
+        )),
+        Err(e) if e.is_panic() => Ok(panic_text(&*e.into_panic())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An "event loop" of one worker thread, as in asyncio, and four plain threads talking to it.
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (items, answers) = threads_and_loop(&runtime, 4, 5)?;
+    println!("the loop received {} items: {items:?}", items.len());
+    for (i, answer) in answers.iter().enumerate() {
+        println!("thread {i} got back {answer:?}");
+    }
+    let refused = block_on_inside_the_runtime(runtime.handle())?;
+    let first_sentence = refused.split(". ").next().unwrap_or_default();
+    println!("block_on inside the runtime, refused: {first_sentence}");
+    let fixed = block_on_in_spawn_blocking(runtime.handle())?;
+    println!("block_on inside spawn_blocking instead: {fixed}");
+    Ok(())
+}
+
 // --- run and measure ---
 
-use std::cell::Cell;
 use std::collections::BTreeSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::Termination;
 use std::sync::Once;
 
 use common::cli::{Section, SectionResult};
@@ -143,54 +187,28 @@ use common::timing::{Secs, timed};
 
 pub const SECTION: Section = Section::new(
     "thread-to-loop",
-    "loop.call_soon_threadsafe / asyncio.run_coroutine_threadsafe",
-    "plain threads feeding and awaiting the runtime; block_on inside it caught",
+    "loop.call_soon_threadsafe / run_coroutine_threadsafe",
+    "plain threads feed and await the loop; block_on inside it",
     run,
-);
+)
+.main(|| main().report());
 
 const THREADS: u64 = 4;
 const ITEMS_PER_THREAD: u64 = 5;
 const ROUND_TRIPS: u32 = 1_000;
 
-thread_local! {
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Run `f`, catching a panic without the usual message on stderr (this thread only).
-fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// Tokio's refusal is a panic, which the default hook reports on stderr as it happens; the
+/// section prints it in its output instead, so the hook leaves that one message out.
+fn quiet_refusals() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
+            if !panic_text(info.payload()).contains(REFUSAL) {
                 previous(info);
             }
         }));
     });
-    QUIET.with(|q| q.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(false));
-    outcome.map_err(|payload| {
-        // `panic!("...")` carries a `&str` or a `String`.
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".to_owned())
-    })
-}
-
-/// The mistake made on purpose: `sync_helper` called from a task on the runtime. Returns
-/// tokio's panic message.
-fn block_on_inside_the_runtime(handle: &Handle) -> anyhow::Result<String> {
-    let inner = handle.clone();
-    let task = handle.spawn(async move { catch_quietly(|| sync_helper(&inner)) });
-    match handle.block_on(task)? {
-        Ok(_) => Err(anyhow!(
-            "block_on inside the runtime should have been refused"
-        )),
-        Err(message) => Ok(message),
-    }
 }
 
 fn run() -> SectionResult {
@@ -204,68 +222,62 @@ fn run() -> SectionResult {
 
     let (received, answers) = threads_and_loop(&runtime, THREADS, ITEMS_PER_THREAD)?;
     let distinct: BTreeSet<_> = received.iter().collect();
+    let items = received.len();
     anyhow::ensure!(
-        received.len() as u64 == THREADS * ITEMS_PER_THREAD && distinct.len() == received.len(),
-        "the loop received {} items ({} distinct)",
-        received.len(),
+        items as u64 == THREADS * ITEMS_PER_THREAD && distinct.len() == items,
+        "the loop received {items} items ({} distinct)",
         distinct.len()
     );
-    for (i, a) in answers.iter().enumerate() {
-        let i = i as u64;
-        anyhow::ensure!(
-            *a == Answers {
-                spawned: i * i,
-                blocked_on: (i + 1) * (i + 1) - 1,
-            },
-            "thread {i} got {a:?}"
-        );
-    }
+    let right = |i: u64| Answers {
+        spawned: i * i,
+        blocked_on: (i + 1) * (i + 1) - 1,
+    };
+    anyhow::ensure!(
+        (0..).zip(&answers).all(|(i, a)| *a == right(i)),
+        "wrong answers {answers:?}"
+    );
     let (trips, took) = timed(|| {
-        (0..ROUND_TRIPS).try_fold(0u32, |n, k| {
+        (0..ROUND_TRIPS).try_for_each(|k| {
             let back = handle.block_on(handle.spawn(async move { k + 1 }))?;
             anyhow::ensure!(back == k + 1, "round trip {k} came back as {back}");
-            Ok(n + 1)
+            Ok(())
         })
     });
     trips?;
+    quiet_refusals();
     let mistake = block_on_inside_the_runtime(&handle)?;
     let awaited = handle.block_on(handle.spawn(async_helper()))?;
-    anyhow::ensure!(awaited == 9, "the awaited helper gave {awaited}");
     let fixed = block_on_in_spawn_blocking(&handle)?;
-    anyhow::ensure!(fixed == 9, "spawn_blocking + block_on gave {fixed}");
+    anyhow::ensure!(
+        awaited == 9 && fixed == 9,
+        "the fixes gave {awaited} and {fixed}"
+    );
 
     figure(
         "items sent by threads",
+        format!("{items} from {THREADS} threads, all received by the loop"),
+    );
+    figure(
+        "answers back",
+        "all right (Handle::spawn, Handle::block_on)",
+    );
+    figure(
+        "round trip",
         format!(
-            "{} from {THREADS} threads, all received by the loop",
-            received.len()
+            "{} each, thread -> loop -> thread ({ROUND_TRIPS} trips)",
+            Secs(took / ROUND_TRIPS)
         ),
     );
-    figure(
-        "Handle::spawn answers",
-        "all right (i*i from a task on the loop)",
-    );
-    figure(
-        "Handle::block_on answers",
-        "all right (driven from each thread)",
-    );
-    figure(
-        "round trip thread->loop->thread",
-        format!("{} each ({ROUND_TRIPS} trips)", Secs(took / ROUND_TRIPS)),
-    );
     let first_sentence = mistake.split(". ").next().unwrap_or(&mistake);
-    figure(
-        "block_on inside the runtime",
-        "refused with a panic, caught:",
-    );
+    figure("block_on inside the loop", "refused with a panic, caught:");
     println!("      \"{first_sentence}\"");
     figure(
         "fix 1: .await it instead",
         format!("fine, returned {awaited}"),
     );
     figure(
-        "fix 2: block_on in spawn_blocking",
-        format!("fine, returned {fixed}"),
+        "fix 2: in spawn_blocking",
+        format!("fine, block_on returned {fixed}"),
     );
     takeaway(
         "clone a Handle into threads: spawn and block_on from outside the loop; inside it, .await (or spawn_blocking)",
