@@ -1,6 +1,8 @@
 //! Python's `asyncio`, in Rust with tokio. `cargo run -p asyncio-demo -- --list` shows the
 //! sections; each lives in its own file, named after the Python idea it mirrors.
 
+#![allow(clippy::duplicate_mod)] // http_server.rs is copied beside two lessons, each includes it
+
 use std::process::ExitCode;
 
 use common::cli::{Demo, Role, Section};

@@ -53,8 +53,11 @@
 //! Run only this: cargo run -p asyncio-demo -- web-server
 //! Open it in a browser: cargo run -p asyncio-demo -- web-server --serve
 //! Copy it: cargo add axum@0.8 serde_json@1 tower@0.5 tracing@0.1 && cargo add hyper@1 --features server,http1 && cargo add hyper-util@0.1 --features tokio && cargo add reqwest@0.13 --no-default-features && cargo add tokio@1 --features full
+//! Copy beside it: http_server.rs
 
-use std::pin::pin;
+#[path = "http_server.rs"]
+mod http_server;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,15 +68,14 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
-use tower::Service; // a Router is a tower Service: hyper calls it through `service_fn`
+use tokio::sync::Semaphore;
 use tracing::Instrument;
+
+#[cfg(test)]
+use http_server::Limits;
+use http_server::{LIMITS, serve};
 
 /// What every handler shares: `app.state`.
 pub struct AppState {
@@ -186,80 +188,6 @@ pub fn app(timeout_after: Duration) -> Router {
         .route("/block-fixed/{ms}", get(block_fixed))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .with_state(state)
-}
-
-/// What one client may hold, and for how long.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// A request's whole header must arrive within this (also how long an idle keep-alive
-    /// connection stays open); past it, hyper closes the connection.
-    pub header_timeout: Duration,
-    /// Connections served at once; the next ones wait in the listen backlog.
-    pub max_connections: usize,
-    /// After the shutdown signal, requests in flight get this long; then the rest are cut.
-    pub shutdown_deadline: Duration,
-}
-
-/// The limits of this demo's server, on one machine (over a network: a header timeout of
-/// 10-30 s, a deadline of what your orchestrator allows).
-pub const LIMITS: Limits = Limits {
-    header_timeout: Duration::from_secs(2),
-    max_connections: 256,
-    shutdown_deadline: Duration::from_secs(1),
-};
-
-/// `uvicorn.run(app)`: serve until `shutdown` completes; then stop accepting, let the
-/// requests in flight finish within the deadline, and cut what is left. Returns how many
-/// connections were cut.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) -> usize {
-    let free = Arc::new(Semaphore::new(limits.max_connections));
-    let (draining, drain) = watch::channel(()); // dropped: every connection drains
-    let mut connections = JoinSet::new();
-    let mut shutdown = pin!(shutdown);
-    loop {
-        let accept = async {
-            let permit = free.clone().acquire_owned().await;
-            (permit, listener.accept().await)
-        };
-        let (permit, accepted) = tokio::select! {
-            () = &mut shutdown => break,
-            Some(_) = connections.join_next() => continue, // one ended
-            next = accept => next,
-        };
-        let (Ok(permit), Ok((socket, _))) = (permit, accepted) else {
-            // Out of file descriptors (EMFILE) for now: try again in a moment.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let app = app.clone();
-        let service = service_fn(move |request| app.clone().call(request));
-        let mut drain = drain.clone();
-        connections.spawn(async move {
-            let _permit = permit; // the slot is free again when this connection ends
-            let mut http = http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            let conn = http.serve_connection(TokioIo::new(socket), service);
-            let mut conn = pin!(conn.with_upgrades());
-            tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = drain.changed() => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = conn.await; // the request in flight is answered, then it closes
-        });
-    }
-    drop(listener); // new clients are refused from now on
-    drop(draining);
-    let drained = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(limits.shutdown_deadline, drained).await;
-    let cut = connections.len();
-    connections.shutdown().await; // the deadline: drop the rest
-    cut
 }
 
 /// The twin of `if __name__ == "__main__":` the server, a client trying each route, a

@@ -45,9 +45,14 @@
 //! Open it in a browser: cargo run -p asyncio-demo -- websocket --serve
 //! A thousand clients: cargo run --release -p asyncio-demo -- websocket --clients 1000
 //! Copy it: cargo add anyhow@1 futures@0.3 serde_json@1 tokio-tungstenite@0.29 tower@0.5 && cargo add axum@0.8 --features ws && cargo add hyper@1 --features server,http1 && cargo add hyper-util@0.1 --features tokio && cargo add tokio@1 --features full && cargo add tokio-util@0.7 --features rt
+//! Copy beside it: http_server.rs
+
+#[path = "http_server.rs"]
+mod http_server;
+
+use http_server::{LIMITS, Limits, serve};
 
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -61,18 +66,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::Service; // a Router is a tower Service: hyper calls it through `service_fn`
 
 /// What the room counts: joins, leaves and the policy's drops.
 #[derive(Debug, Default)]
@@ -259,81 +258,6 @@ pub fn router(room: Arc<Room>, page: &'static str, addr: SocketAddr) -> Router {
         .with_state((room, Arc::from(origins)))
 }
 
-/// What one client may hold, and for how long (as in web-server).
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// A request's whole header must arrive within this (also how long an idle keep-alive
-    /// connection stays open); past it, hyper closes the connection.
-    pub header_timeout: Duration,
-    /// Connections served at once (until they become WebSockets); the next ones wait.
-    pub max_connections: usize,
-    /// After the shutdown signal, requests in flight get this long; then the rest are cut.
-    pub shutdown_deadline: Duration,
-}
-
-/// The limits of this demo's server, on one machine.
-pub const LIMITS: Limits = Limits {
-    header_timeout: Duration::from_secs(2),
-    max_connections: 256,
-    shutdown_deadline: Duration::from_secs(1),
-};
-
-/// web-server's `serve`: until `shutdown` completes; then stop accepting, let the requests
-/// in flight finish within the deadline, and cut what is left (how many, returned).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) -> usize {
-    let free = Arc::new(Semaphore::new(limits.max_connections));
-    let (draining, drain) = watch::channel(()); // dropped: every connection drains
-    let mut connections = JoinSet::new();
-    let mut shutdown = pin!(shutdown);
-    loop {
-        let accept = async {
-            let permit = free.clone().acquire_owned().await;
-            (permit, listener.accept().await)
-        };
-        let (permit, accepted) = tokio::select! {
-            () = &mut shutdown => break,
-            Some(_) = connections.join_next() => continue, // one ended
-            next = accept => next,
-        };
-        let (Ok(permit), Ok((socket, _))) = (permit, accepted) else {
-            // Out of file descriptors (EMFILE) for now: try again in a moment.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        // Real time: each message leaves at once, not held back to go with the next one
-        // (Nagle's algorithm, against delayed ACKs, would add 40 ms here and there).
-        let _ = socket.set_nodelay(true);
-        let app = app.clone();
-        let service = service_fn(move |request| app.clone().call(request));
-        let mut drain = drain.clone();
-        connections.spawn(async move {
-            let _permit = permit; // the slot is free again when this connection ends
-            let mut http = http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            let conn = http.serve_connection(TokioIo::new(socket), service);
-            let mut conn = pin!(conn.with_upgrades()); // a WebSocket takes the socket over
-            tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = drain.changed() => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = conn.await; // the request in flight is answered, then it closes
-        });
-    }
-    drop(listener); // new clients are refused from now on
-    drop(draining);
-    let drained = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(limits.shutdown_deadline, drained).await;
-    let cut = connections.len();
-    connections.shutdown().await; // the deadline: drop the rest
-    cut
-}
-
 /// Serve the room (and `page` at `/`) until `room.stop` is cancelled; then every session
 /// closes (a close frame to each client, each within `send_limit`) and this returns once
 /// all of them have ended, with how many HTTP connections were cut at the deadline.
@@ -472,7 +396,10 @@ async fn main() -> anyhow::Result<()> {
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio, Termination};
+
 use std::sync::mpsc as std_mpsc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::awake::{AwakeClock, awake_timeout};
 use crate::options::{CLIENTS, Options};
