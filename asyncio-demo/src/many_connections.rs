@@ -143,21 +143,19 @@ async fn main() -> anyhow::Result<()> {
 
 // --- run and measure ---
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::Termination;
-use std::process::{Child, Stdio};
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use crate::awake::{AwakeClock, awake_timeout};
+use crate::awake::awake_timeout;
 use anyhow::bail;
-use common::child::{role_command, wait_or_kill};
+use common::child::Talker;
 use common::cli::{Section, SectionResult};
 use common::gauge::Gauge;
 use common::memory::{current_rss, peak_rss};
 use common::print::{Evidence, figure, takeaway_if};
 use common::python::{Pair, Twin, flags};
-use common::timing::{Bytes, Secs, Stopwatch};
+use common::timing::{Bytes, Stopwatch};
 use tokio::net::TcpSocket;
 
 pub const SECTION: Section = Section::new(
@@ -271,90 +269,6 @@ pub fn clients_role(args: &[String]) -> anyhow::Result<()> {
     })
 }
 
-/// This binary re-run as `--role NAME`: its output read line by line on a thread, so every
-/// wait is bounded by [`LIMIT`] of awake time; killed if dropped before it finished.
-struct RoleChild {
-    child: Child,
-    lines: std_mpsc::Receiver<String>,
-}
-
-impl RoleChild {
-    fn spawn(role: &str, args: &[String]) -> anyhow::Result<RoleChild> {
-        let mut child = role_command(env!("CARGO_PKG_NAME"), role)?
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting --role {role}"))?;
-        let stdout = child.stdout.take().context("the child's stdout")?;
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(RoleChild { child, lines })
-    }
-
-    /// The numbers after `keys` in the child's next line (`key value key value ...`).
-    fn values<const N: usize>(&self, keys: [&str; N]) -> anyhow::Result<[u64; N]> {
-        let mut clock = AwakeClock::start();
-        let line = loop {
-            match self.lines.recv_timeout(AwakeClock::POLL) {
-                Ok(line) => break line,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!("the child closed its output before a '{}' line", keys[0])
-                }
-                Err(std_mpsc::RecvTimeoutError::Timeout) if clock.read() >= LIMIT => bail!(
-                    "no '{}' line from the child within {} (not counting time stopped)",
-                    keys[0],
-                    Secs(LIMIT)
-                ),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-            }
-        };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let mut values = [0; N];
-        for (value, key) in values.iter_mut().zip(keys) {
-            let at = words.iter().position(|w| *w == key);
-            *value = at
-                .and_then(|k| words.get(k + 1)?.parse().ok())
-                .with_context(|| format!("no number '{key}' in the child's line: {line}"))?;
-        }
-        Ok(values)
-    }
-
-    /// Closes its stdin (the server's "stop").
-    fn close_input(&mut self) {
-        drop(self.child.stdin.take());
-    }
-
-    /// Waits for it to exit, within [`LIMIT`] of awake time.
-    fn finish(mut self) -> anyhow::Result<()> {
-        self.close_input();
-        let status = wait_or_kill(&mut self.child, LIMIT)?;
-        let status = status.with_context(|| {
-            format!(
-                "a child process did not finish within {} (killed)",
-                Secs(LIMIT)
-            )
-        })?;
-        anyhow::ensure!(status.success(), "a child process failed: {status}");
-        Ok(())
-    }
-}
-
-impl Drop for RoleChild {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// What one run measured, both processes.
 struct Figures {
     count: usize,
@@ -366,7 +280,9 @@ struct Figures {
 }
 
 fn run() -> SectionResult {
-    let mut server = RoleChild::spawn("echo-server", &[])?;
+    let role =
+        |name: &str, args: &[String]| Talker::start(env!("CARGO_PKG_NAME"), name, args, LIMIT);
+    let mut server = role("echo-server", &[])?;
     let [port, fds, server_base] = server.values(["port", "fds", "baseline"])?;
     let fit = fds.saturating_sub(SPARE_FDS) as usize;
     anyhow::ensure!(
@@ -380,7 +296,7 @@ fn run() -> SectionResult {
         );
     }
     figure("open-files limit (raised)", fds);
-    let clients = RoleChild::spawn(
+    let clients = role(
         "echo-clients",
         &[format!("127.0.0.1:{port}"), count.to_string()],
     )?;

@@ -394,19 +394,18 @@ async fn main() -> anyhow::Result<()> {
 
 // --- run and measure ---
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio, Termination};
+use std::io::{BufRead, Write};
+use std::process::Termination;
 
-use std::sync::mpsc as std_mpsc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::awake::{AwakeClock, awake_timeout};
+use crate::awake::awake_timeout;
 use crate::options::{CLIENTS, Options};
 use crate::web_server::{
     flush_stdout, free_fds, percentile, serve_alone, server_runtime, stop_signal,
 };
-use common::child::role_command;
+use common::child::Talker;
 use common::cli::{Section, SectionResult, UsageError};
 use common::memory::{current_rss, peak_rss};
 use common::print::{Evidence, figure, takeaway_if};
@@ -515,83 +514,38 @@ pub fn room_role(args: &[String]) -> anyhow::Result<()> {
     })
 }
 
-/// The room's process: its stdout lines read on a thread (so every wait is bounded), its
-/// stdin to ask for its peak, killed if the section bails out early.
-struct RoomProcess {
-    child: Child,
-    lines: std_mpsc::Receiver<String>,
-    limit: Duration,
-}
+/// The room's process: `--role websocket-room CLIENTS`, read by key.
+struct RoomProcess(Talker);
 
 impl RoomProcess {
     fn start(clients: usize) -> anyhow::Result<RoomProcess> {
-        let mut child = role_command(env!("CARGO_PKG_NAME"), "websocket-room")?
-            .arg(clients.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting the room's process")?;
-        let stdout = BufReader::new(child.stdout.take().context("the room's stdout")?);
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = stdout.lines().map_while(Result::ok);
-            lines.try_for_each(|line| tx.send(line)).ok()
-        });
-        let limit = limit(clients);
-        Ok(RoomProcess {
-            child,
-            lines,
-            limit,
-        })
-    }
-
-    /// The numbers on the next `key N...` line, within the limit of awake time.
-    fn expect(&self, key: &str) -> anyhow::Result<Vec<u64>> {
-        let mut clock = AwakeClock::start();
-        while clock.read() < self.limit {
-            let line = match self.lines.recv_timeout(AwakeClock::POLL) {
-                Ok(line) => line,
-                Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(_) => anyhow::bail!("the room's process ended before a '{key}' line"),
-            };
-            if let Some(rest) = line.strip_prefix(key).and_then(|v| v.strip_prefix(' ')) {
-                let numbers: Result<_, _> = rest.split_whitespace().map(str::parse).collect();
-                return numbers.with_context(|| format!("bad line: {line}"));
-            }
-        }
-        let limit = Secs(self.limit);
-        anyhow::bail!("no '{key}' line from the room's process within {limit}")
+        let args = [clients.to_string()];
+        let room = Talker::start(
+            env!("CARGO_PKG_NAME"),
+            "websocket-room",
+            &args,
+            limit(clients),
+        );
+        Ok(RoomProcess(room?))
     }
 
     fn number(&self, key: &str) -> anyhow::Result<u64> {
-        let first = self.expect(key)?.first().copied();
-        first.with_context(|| format!("an empty '{key}' line"))
+        Ok(self.0.values([key])?[0])
     }
 
     /// The server's peak memory so far.
     fn peak(&mut self) -> anyhow::Result<u64> {
-        let stdin = self.child.stdin.as_mut().context("the room is closed")?;
-        writeln!(stdin, "peak")?;
-        stdin.flush()?;
+        self.0.say("peak")?;
         self.number("peak")
     }
 
     /// Close the room (stdin closes), wait for the process: joined, left, lagged, stalled.
     fn close(mut self) -> anyhow::Result<[u64; 4]> {
-        drop(self.child.stdin.take());
-        let stats = self.expect("stats")?;
-        let status = common::child::wait_or_kill(&mut self.child, self.limit)?;
-        let status = status.context("the room's process did not end")?;
-        anyhow::ensure!(status.success(), "the room's process failed: {status}");
+        self.0.close_input();
+        let stats = self.0.numbers("stats")?;
+        self.0.finish()?;
         let stats = stats.try_into();
         stats.map_err(|s| anyhow::anyhow!("a bad stats line: {s:?}"))
-    }
-}
-
-impl Drop for RoomProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // an error once it has ended: fine
-        let _ = self.child.wait();
     }
 }
 

@@ -76,6 +76,148 @@ pub fn wait_or_kill(
     }
 }
 
+/// A child process (this binary with `--role NAME`) that reports in lines of words and
+/// numbers on its standard output (`port 4711`, `stats 3 0 1 2`) and is told to stop by
+/// closing its standard input: how the demos run a server or a crowd of clients in a
+/// process of its own, to measure its memory apart. Every read is bounded by `limit` of
+/// awake time, and a child still running when this is dropped is killed.
+pub struct Talker {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    limit: Duration,
+    name: String,
+}
+
+impl Talker {
+    /// Start `demo --role role args...`.
+    pub fn start(
+        demo: &str,
+        role: &str,
+        args: &[String],
+        limit: Duration,
+    ) -> anyhow::Result<Talker> {
+        let mut command = role_command(demo, role)?;
+        command
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        Talker::from_command(command, role, limit)
+    }
+
+    /// Start `command` (with its standard input and output piped), named `name` in errors.
+    fn from_command(mut command: Command, name: &str, limit: Duration) -> anyhow::Result<Talker> {
+        use anyhow::Context;
+        use std::io::BufRead;
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().context("the child's stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = io::BufReader::new(stdout).lines().map_while(Result::ok);
+            lines.try_for_each(|line| tx.send(line)).ok()
+        });
+        Ok(Talker {
+            child,
+            lines,
+            limit,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The next line that starts with the word `key` (lines before it are skipped).
+    fn line(&self, key: &str) -> anyhow::Result<String> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let mut clock = AwakeClock::start(Duration::from_secs(1));
+        while clock.read() < self.limit {
+            match self.lines.recv_timeout(AwakeClock::POLL) {
+                Ok(line) if line.split_whitespace().next() == Some(key) => return Ok(line),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the {} process ended before a '{key}' line", self.name)
+                }
+            }
+        }
+        let limit = crate::timing::Secs(self.limit);
+        anyhow::bail!(
+            "no '{key}' line from the {} process within {limit}",
+            self.name
+        )
+    }
+
+    /// The numbers after `key` on its next line: `stats 3 0 1` -> [3, 0, 1].
+    pub fn numbers(&self, key: &str) -> anyhow::Result<Vec<u64>> {
+        use anyhow::Context;
+        let line = self.line(key)?;
+        let numbers: Result<_, _> = line.split_whitespace().skip(1).map(str::parse).collect();
+        numbers.with_context(|| format!("a bad line from the {} process: {line}", self.name))
+    }
+
+    /// The value after each of `keys` on the next line that starts with the first:
+    /// `port 4711 fds 1024` with `["port", "fds"]` -> [4711, 1024].
+    pub fn values<const N: usize>(&self, keys: [&str; N]) -> anyhow::Result<[u64; N]> {
+        use anyhow::Context;
+        let line = self.line(keys[0])?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut values = [0; N];
+        for (value, key) in values.iter_mut().zip(keys) {
+            let at = words.iter().position(|w| *w == key);
+            *value = at
+                .and_then(|k| words.get(k + 1)?.parse().ok())
+                .with_context(|| {
+                    format!(
+                        "no number '{key}' in the {} process's line: {line}",
+                        self.name
+                    )
+                })?;
+        }
+        Ok(values)
+    }
+
+    /// Write one line to its standard input (a request: `peak`).
+    pub fn say(&mut self, line: &str) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let stdin = self.child.stdin.as_mut().context("its input is closed")?;
+        writeln!(stdin, "{line}")?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Close its standard input: the child's "stop".
+    pub fn close_input(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// Close its input and wait for it to exit successfully, within the limit.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        self.close_input();
+        let status = wait_or_kill(&mut self.child, self.limit)?;
+        let status = status.with_context(|| {
+            format!(
+                "the {} process did not finish within {} (killed)",
+                self.name,
+                crate::timing::Secs(self.limit)
+            )
+        })?;
+        anyhow::ensure!(
+            status.success(),
+            "the {} process failed: {status}",
+            self.name
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Talker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// End this process with exit code 124 if it is still running after `limit`: a watchdog
 /// for child processes, so a stuck child never hangs its parent's run.
 pub fn exit_after(limit: Duration) {
@@ -94,6 +236,36 @@ pub fn exit_after(limit: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_talker_is_read_by_key_and_bounded() {
+        // Under `cargo test` this binary is the test harness, not a demo: talk to `sh`.
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            "echo noise; echo port 4711 fds 1024; echo stats 3 0 1; read x; echo peak 9; read y || true",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+        let talker = Talker::from_command(sh, "sh", Duration::from_secs(10)).unwrap();
+        assert_eq!(talker.values(["port", "fds"]).unwrap(), [4711, 1024]);
+        assert_eq!(talker.numbers("stats").unwrap(), [3, 0, 1]);
+        let mut talker = talker;
+        talker.say("go").unwrap();
+        assert_eq!(talker.numbers("peak").unwrap(), [9]);
+        talker.finish().unwrap();
+        let mut silent = Command::new("sleep");
+        silent
+            .arg("60")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let silent = Talker::from_command(silent, "sleep", Duration::from_millis(300)).unwrap();
+        let e = silent.numbers("port").unwrap_err().to_string();
+        assert!(
+            e.starts_with("no 'port' line from the sleep process within"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn wait_or_kill_returns_status_or_kills() {
