@@ -473,6 +473,9 @@ pub struct Pair {
     pub timer: bool,
     /// The largest over the smallest of Rust's repeats of this figure (1.0: one run).
     pub spread: f64,
+    /// The Python package the twin needs for this figure, when it is optional: a twin
+    /// without it leaves the field out and says so in `"missing"` (see [`Pair::if_installed`]).
+    pub package: Option<&'static str>,
 }
 
 impl Pair {
@@ -486,7 +489,18 @@ impl Pair {
             cpu: false,
             timer: false,
             spread: 1.0,
+            package: None,
         }
+    }
+
+    /// The twin prints this figure only when the Python package `package` is installed.
+    /// Without it the twin leaves the field out and names the package in its `"missing"`
+    /// object with the command that installs it (`"missing": {"asyncpg": "pip install
+    /// asyncpg"}`); the row then says `not installed: pip install asyncpg` instead of
+    /// failing the table. A field that is missing without that note is still an error.
+    pub fn if_installed(mut self, package: &'static str) -> Self {
+        self.package = Some(package);
+        self
     }
 
     /// Rust and Python ran different sizes for this figure (a time that grows with the
@@ -705,8 +719,16 @@ fn model_of<'a>(figures: &'a Map<String, Value>, field: &str) -> &'a str {
         .unwrap_or("(not named)")
 }
 
+/// The pip command for `pair`'s package when the twin says it is not installed (its
+/// `"missing"` object), for a pair marked [`Pair::if_installed`].
+fn not_installed<'a>(figures: &'a Map<String, Value>, pair: &Pair) -> Option<&'a str> {
+    let missing = figures.get("missing")?.get(pair.package?)?;
+    missing.as_str()
+}
+
 /// The printed table: a heading, then two lines a pair (the figures and the verdict; the
-/// Python model it ran). A pair whose field the twin did not print is an error.
+/// Python model it ran). A pair whose field the twin did not print is an error, unless its
+/// package is optional and the twin says it is not installed (one line saying so).
 fn side_by_side(
     label: &str,
     file: &str,
@@ -730,10 +752,17 @@ fn side_by_side(
         "", "Rust", "Python"
     );
     for pair in pairs {
-        let python = figures
-            .get(pair.field)
-            .and_then(Value::as_f64)
-            .with_context(|| format!("{file} printed no number '{}'", pair.field))?;
+        let Some(python) = figures.get(pair.field).and_then(Value::as_f64) else {
+            let pip = not_installed(figures, pair)
+                .with_context(|| format!("{file} printed no number '{}'", pair.field))?;
+            out.push_str(&format!(
+                "  {:.<width$} {:>10} {:>10}   not installed: {pip}\n",
+                format!("{} ", pair.label),
+                show(pair.rust, pair.unit),
+                "-",
+            ));
+            continue;
+        };
         let python_spread = figures
             .get(&format!("{}_spread", pair.field))
             .and_then(Value::as_f64)
@@ -930,6 +959,34 @@ mod tests {
             e.to_string()
                 .contains("gather.py printed no number 'elapsed_s'")
         );
+    }
+
+    #[test]
+    fn an_optional_row_says_its_package_is_not_installed() {
+        let figures = map(
+            r#"{"threads_qps": 900, "model": "psycopg", "missing": {"asyncpg": "pip install asyncpg"}, "job": {}}"#,
+        );
+        let pairs = [
+            Pair::per_sec("threads", "threads_qps", 1000.0).if_installed("psycopg"),
+            Pair::per_sec("async pool", "pool_qps", 1100.0).if_installed("asyncpg"),
+        ];
+        let table = side_by_side("P", "db.py", &pairs, &figures, &Judge::free()).unwrap();
+        let rows: Vec<&str> = table.lines().collect();
+        assert!(rows[2].ends_with("Rust 1.11x higher"), "{table}");
+        assert!(
+            rows[4].contains("1100/s") && rows[4].ends_with("not installed: pip install asyncpg"),
+            "{table}"
+        );
+        assert_eq!(
+            rows.len(),
+            5,
+            "no Python model line for a row that did not run: {table}"
+        );
+        // Left out without saying why, or not marked optional: still an error.
+        let silent = map(r#"{"threads_qps": 900, "model": "m", "job": {}}"#);
+        assert!(side_by_side("P", "db.py", &pairs, &silent, &Judge::free()).is_err());
+        let plain = [Pair::per_sec("async pool", "pool_qps", 1100.0)];
+        assert!(side_by_side("P", "db.py", &plain, &figures, &Judge::free()).is_err());
     }
 
     #[test]

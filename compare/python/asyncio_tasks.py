@@ -9,7 +9,9 @@ which of the two ran.
 
 CPU items run on the event loop itself, one at a time, as a coroutine without an await
 does. SQLite has no non-blocking API: each query goes to asyncio.to_thread, as aiosqlite
-hands it to a thread.
+hands it to a thread. A PostgreSQL server's queries go through asyncpg, the guides' async
+driver: create_pool with the job's pool size, each query inside `async with
+pool.acquire()` (compare runs this cell only when asyncpg is installed).
 
     python3 asyncio_tasks.py JOB_JSON  (one JSON line out; see jobs.py)
 """
@@ -55,10 +57,34 @@ def model(job):
         return "asyncio.gather, a task per download; asyncio streams, a connection per download, no pooling (aiohttp not installed)"
     if job["kind"] == "db":
         return "asyncio.gather, a task per query; sqlite3 through asyncio.to_thread"
+    if job["kind"] == "pg":
+        return f"asyncio.gather, a task per query; asyncpg, create_pool({job['pool']})"
     return "asyncio.gather, a task per item; the CPU work on the event loop, one item at a time"
 
 
+async def run_pg(job):
+    """A server job: every query at once under a pool of the job's size."""
+    import asyncpg
+
+    n = jobs.items(job)
+    sql = jobs.pg_sql(job, "$1")
+    start = time.perf_counter()
+    pool = await asyncpg.create_pool(job["url"], min_size=job["pool"], max_size=job["pool"])
+
+    async def work(i):
+        async with pool.acquire() as conn:
+            return await conn.fetchval(sql, jobs.pg_id(i))
+
+    try:
+        answers = await asyncio.gather(*(work(i) for i in range(n)))
+    finally:
+        await pool.close()
+    jobs.report(model(job), 1, time.perf_counter() - start, sum(answers))
+
+
 async def run_items(job):
+    if job["kind"] == "pg":
+        return await run_pg(job)
     n = jobs.items(job)
     images = jobs.inputs(job)
     start = time.perf_counter()

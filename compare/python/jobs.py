@@ -28,7 +28,7 @@ def items(job):
     kind = job["kind"]
     if kind == "fetch" or kind == "images":
         return job["count"]
-    if kind == "db":
+    if kind == "db" or kind == "pg":
         return job["queries"]
     if kind == "serve":
         return job["clients"]
@@ -116,6 +116,8 @@ def how(job):
         return "; downloads with urllib.request, a connection per download"
     if job["kind"] == "db":
         return "; sqlite3, a connection per thread"
+    if job["kind"] == "pg":
+        return "; psycopg, a connection per thread"
     return ""
 
 
@@ -140,6 +142,27 @@ def query(job, q):
     return local.db.execute(sql, args).fetchone()[0]
 
 
+PG_ROWS = 10_000  # jobs.rs's PG_ROWS: the rows of the server job's table
+
+
+def pg_id(i):
+    """The id query i of a server job looks up."""
+    return i * 48_271 % PG_ROWS + 1
+
+
+def pg_sql(job, placeholder):
+    """One row by primary key, after sleep_ms on the server."""
+    return f"SELECT value FROM {job['table']}, pg_sleep({job['sleep_ms'] / 1000}) WHERE id = {placeholder}"
+
+
+def pg_query(job, i):
+    """Query i of a server job on this thread's own psycopg connection (blocking)."""
+    if getattr(local, "pg", None) is None:
+        import psycopg  # optional: compare runs these cells only when it is installed
+        local.pg = psycopg.connect(job["url"], autocommit=True)
+    return local.pg.execute(pg_sql(job, "%s"), (pg_id(i),)).fetchone()[0]
+
+
 def item(job, i, image=None):
     """Item i's answer, on the calling thread (blocking)."""
     kind = job["kind"]
@@ -153,6 +176,8 @@ def item(job, i, image=None):
         return download(job, i)
     if kind == "db":
         return query(job, i)
+    if kind == "pg":
+        return pg_query(job, i)
     raise ValueError(f"no items in a {kind} job")
 
 

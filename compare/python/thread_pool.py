@@ -13,11 +13,14 @@ import jobs
 def run_items(job):
     n = jobs.items(job)
     images = jobs.inputs(job)
+    # A server job's pool: as many threads as its connections (ThreadPoolExecutor(10)).
+    workers = job["pool"] if job["kind"] == "pg" else min(32, (os.cpu_count() or 1) + 4)
     start = time.perf_counter()
-    with ThreadPoolExecutor() as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         answers = list(pool.map(lambda i: jobs.item(job, i, images[i]), range(n)))
     seconds = time.perf_counter() - start
-    jobs.report("ThreadPoolExecutor().map" + jobs.how(job), min(32, (os.cpu_count() or 1) + 4), seconds, sum(answers))
+    name = f"ThreadPoolExecutor({workers})" if job["kind"] == "pg" else "ThreadPoolExecutor()"
+    jobs.report(name + ".map" + jobs.how(job), workers, seconds, sum(answers))
 
 
 def serve(job):

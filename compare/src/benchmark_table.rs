@@ -126,7 +126,7 @@ pub const SECTION: Section<Options> = Section::with_options(
 });
 
 fn run(options: &Options) -> SectionResult {
-    run_section(options, scenarios)
+    run_section(options, false, scenarios)
 }
 
 fn family(name: &str) -> PythonFamily {

@@ -195,6 +195,28 @@ impl PythonSide {
         })
     }
 
+    /// A row's Python cells before they run: those of a server job whose driver is not
+    /// installed (psycopg for the threads and processes, asyncpg for asyncio) do not apply,
+    /// and say how to install it.
+    pub fn cells(&self, job: &Job) -> Vec<Cell<PyModel>> {
+        let installed = |module: &str| {
+            let mut probe = self.interpreter.command();
+            probe.args(["-c", &format!("import {module}")]);
+            probe.output().is_ok_and(|o| o.status.success())
+        };
+        let (psycopg, asyncpg) = match job {
+            Job::Pg { .. } => (installed("psycopg"), installed("asyncpg")),
+            _ => (true, true),
+        };
+        let missing = |model| match model {
+            PyModel::Asyncio if !asyncpg => Some("not installed: pip install asyncpg"),
+            PyModel::Asyncio => None,
+            _ if !psycopg => Some("not installed: pip install 'psycopg[binary]'"),
+            _ => None,
+        };
+        PyModel::ALL.map(|m| Cell::new(m, 0, missing(m))).to_vec()
+    }
+
     /// Run `model`'s script on `job` in a fresh interpreter, measured and checked as a Rust
     /// cell is: its seconds, peak memory (the interpreter's plus its worker processes'),
     /// workers and the model that ran.
@@ -326,13 +348,13 @@ pub fn measure_row(
         .map(|&model| {
             Cell::new(
                 model,
-                model.workers(scenario.job.items(), cores),
+                model.workers_for(&scenario.job, cores),
                 model.not_applicable(&scenario.job),
             )
         })
         .collect();
     let mut py_cells: Vec<Cell<PyModel>> = match python {
-        Some(_) => PyModel::ALL.map(|m| Cell::new(m, 0, None)).to_vec(),
+        Some(python) => python.cells(&scenario.job),
         None => Vec::new(),
     };
     // Rounds go across the models (all once, then all again), so a burst of load from
@@ -363,6 +385,10 @@ pub fn measure_row(
                 scenario.name,
                 model.name()
             )));
+            if cell.not_applicable.is_some() {
+                progress(None);
+                continue;
+            }
             let m = python
                 .measure(model, &scenario.job, CELL_LIMIT)
                 .with_context(|| format!("{}, Python {}", scenario.name, model.name()))?;
@@ -545,6 +571,99 @@ mod python_tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_server_row_s_python_cells_need_their_drivers_installed() {
+        use std::os::unix::fs::PermissionsExt;
+        // An "interpreter" that has psycopg but not asyncpg.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("python3");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\ncase \"$2\" in *asyncpg*) exit 1;; esac\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let python = PythonSide {
+            interpreter: Interpreter {
+                path: fake,
+                version: "3.11.7".into(),
+                free_threaded: false,
+                free_threaded_build_with_gil: false,
+            },
+            dir: dir.path().to_owned(),
+        };
+        let pg = Job::Pg {
+            url: String::new(),
+            table: "t".into(),
+            queries: 1,
+            sleep_ms: 0,
+            pool: 1,
+            threads: 1,
+        };
+        let reasons = |job| {
+            python
+                .cells(job)
+                .iter()
+                .map(|c| c.not_applicable)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            reasons(&pg),
+            [None, None, None, Some("not installed: pip install asyncpg")]
+        );
+        assert_eq!(reasons(&Job::SumSquares { n: 1, chunks: 1 }), [None; 4]);
+    }
+
+    /// The scripts against a private PostgreSQL cluster, where PostgreSQL and the drivers
+    /// are installed: every answer checked.
+    #[test]
+    fn the_python_scripts_query_a_postgresql_server() {
+        let Some(interpreter) = common::python::for_tests() else {
+            return;
+        };
+        let path = std::env::var_os("PATH");
+        let debian = Path::new(pg_server::DEBIAN_LAYOUT);
+        let Some(server) = pg_server::Server::find_with(None, path.as_deref(), debian).unwrap()
+        else {
+            eprintln!("skipped: PostgreSQL is not installed");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let python = PythonSide::write(interpreter, dir.path()).unwrap();
+        crate::jobs::create_pg_table(server.url(), "py_items").unwrap();
+        let job = Job::Pg {
+            url: server.url().to_owned(),
+            table: "py_items".into(),
+            queries: 12,
+            sleep_ms: 1,
+            pool: 3,
+            threads: 5,
+        };
+        for (cell, model) in python.cells(&job).iter().zip(PyModel::ALL) {
+            if let Some(why) = cell.not_applicable {
+                eprintln!("Python {}: skipped: {why}", model.name());
+                continue;
+            }
+            let m = python.measure(model, &job, CELL_LIMIT).unwrap(); // the answer checked
+            let named = m.model.unwrap();
+            let driver = if model == PyModel::Asyncio {
+                "asyncpg"
+            } else {
+                "psycopg"
+            };
+            assert!(named.contains(driver), "{named}");
+            // Threads capped at 5, a pool of 3, Pool()'s os.cpu_count(), one event loop.
+            let workers = match model {
+                PyModel::Threads => 5,
+                PyModel::ThreadPool => 3,
+                PyModel::Processes => m.workers.unwrap_or(0).max(1),
+                PyModel::Asyncio => 1,
+            };
+            assert_eq!(m.workers, Some(workers), "{named}");
+        }
+        server.stop();
     }
 
     #[test]

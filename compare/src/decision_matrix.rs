@@ -10,10 +10,17 @@
 //!
 //! Where Rust differs: CPU-bound scenarios need no processes (no GIL), and processes pay
 //! for copying their inputs (the images go to them through a pipe, as `Pool.map` pickles
-//! them); SQLite runs in the process, so "database queries" are CPU work where keeping a
-//! connection per worker matters more than the model; and a handful of downloads costs the
-//! same under threads or tasks. A thousand waits and a hundred live connections are where
-//! tokio's tasks (kilobytes each) beat threads (a stack each).
+//! them); SQLite runs in the process, so its two "database queries" rows are CPU work where
+//! keeping a connection per worker matters more than the model; and a handful of downloads
+//! costs the same under threads or tasks. A thousand waits and a hundred live connections
+//! are where tokio's tasks (kilobytes each) beat threads (a stack each).
+//!
+//! The guide's database rows mean a server at the other end of a socket. Where PostgreSQL is
+//! installed (or `DATABASE_URL` names a server), a row "Database queries (server)" runs
+//! beside the SQLite ones: small queries that each wait on the server (`pg_sleep`), through
+//! the blocking `postgres` crate on threads, tokio-postgres under a pool of 10
+//! (deadpool-postgres), or both (`spawn_blocking`). The guide picks asyncio, with an async
+//! driver.
 //!
 //! Below: the guide's matrix as data (what the run checks). The code to copy, one function
 //! per model, is in `models.rs`.
@@ -21,7 +28,8 @@
 //! Watch (alone, `main`): the guide's matrix, its scenarios by the model it picks. In
 //! compare: the `≠` lines under the table (where the guide and the measurement part ways,
 //! and by how much), the `≈` ones (a tie), the `?` ones (not decided in this run, and
-//! why), and the memory of `threads` on 1000 downloads.
+//! why), the memory of `threads` on 1000 downloads, and on the server row how little apart
+//! 10 blocking threads and the async pool of 10 are (the server sets the pace).
 //!
 //! Run only this: cargo run --release -p compare -- decision-matrix
 //! Copy it: std only, nothing to add
@@ -62,7 +70,7 @@ use common::cli::{Section, SectionResult};
 
 use crate::jobs::{Env, Job, by};
 use crate::models::PythonFamily;
-use crate::session::{Options, run_section};
+use crate::session::{Options, PG_POOL, run_section};
 use crate::table::Scenario;
 
 pub const SECTION: Section<Options> = Section::with_options(
@@ -79,8 +87,11 @@ pub const SECTION: Section<Options> = Section::with_options(
 });
 
 fn run(options: &Options) -> SectionResult {
-    run_section(options, scenarios)
+    run_section(options, true, scenarios)
 }
+
+/// The row measured against a PostgreSQL server, beside the guide's SQLite ones.
+pub const SERVER_ROW: &str = "Database queries (server)";
 
 fn family(pick: Pick) -> PythonFamily {
     match pick {
@@ -91,12 +102,18 @@ fn family(pick: Pick) -> PythonFamily {
 }
 
 pub fn scenarios(env: &Env) -> Vec<Scenario> {
-    MATRIX
-        .iter()
-        .map(|&(name, pick)| {
+    let server = env.pg.as_ref().map(|_| (SERVER_ROW, Pick::Asyncio));
+    let many = MATRIX.iter().position(|m| m.0 == "Database queries (many)");
+    let mut rows = MATRIX.to_vec();
+    if let (Some(server), Some(k)) = (server, many) {
+        rows.insert(k + 1, server);
+    }
+    rows.into_iter()
+        .map(|(name, pick)| {
             let (workload, job) = job(env, name);
             // CPU-bound and database rows run every cell several times and keep the best
-            // (other load disturbs them most); the waiting rows once.
+            // (other load disturbs them most; `choose` compares two of the server row's
+            // cells closely); the other waiting rows once.
             let runs = match job {
                 Job::Fetch { .. } | Job::Serve { .. } => 1,
                 _ => env.pick(by(2, 2, 1)),
@@ -146,6 +163,7 @@ fn job(env: &Env, name: &str) -> (String, Job) {
             );
             (words, fetch(pages, wait, true, 64 * 1024, true))
         }
+        SERVER_ROW => server_job(env),
         "Real-time server" => {
             let (clients, messages, think_ms) = env.pick(by((100, 10, 1), (40, 5, 1), (3, 2, 0)));
             let words = format!("{clients} clients x {messages} echoed lines, {think_ms} ms apart");
@@ -158,6 +176,27 @@ fn job(env: &Env, name: &str) -> (String, Job) {
         }
         _ => work_job(env, name),
     }
+}
+
+/// The server row's job: small queries that each wait on the server.
+fn server_job(env: &Env) -> (String, Job) {
+    let (queries, sleep_ms) = env.pick(by((200, 5), (100, 5), (10, 1)));
+    let (url, table, threads) = env.pg.as_ref().map_or_else(Default::default, |pg| {
+        (pg.url.clone(), pg.table.clone(), pg.threads)
+    });
+    let threads = threads.min(queries as usize);
+    let words = format!(
+        "{queries} SELECTs by primary key on PostgreSQL, each waiting {sleep_ms} ms on the server (pg_sleep); connections opened inside the time: 1 sequential, {threads} threads, pools of {PG_POOL} (thread-pool, tokio, hybrid's spawn_blocking), 1 per process or rayon thread"
+    );
+    let job = Job::Pg {
+        url,
+        table,
+        queries,
+        sleep_ms,
+        pool: PG_POOL,
+        threads,
+    };
+    (words, job)
 }
 
 /// The jobs of the rows that work rather than wait: CPU, and SQLite in the process.
@@ -209,6 +248,7 @@ fn work_job(env: &Env, name: &str) -> (String, Job) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::PythonFamily;
 
     #[test]
     fn every_scenario_of_the_guide_is_here_with_its_pick() {
@@ -231,5 +271,53 @@ mod tests {
         for r in &rows {
             assert!(r.job.expected().is_ok(), "{}", r.name);
         }
+        // The SQLite rows say so in the tables.
+        let sqlite = crate::table::row_from_cells(&rows[6], vec![]);
+        assert_eq!(
+            sqlite.label(),
+            "Database queries (many) (SQLite, in process)"
+        );
+        assert_eq!(
+            crate::table::row_from_cells(&rows[7], vec![]).label(),
+            "Real-time server"
+        );
+    }
+
+    #[test]
+    fn with_a_server_the_server_row_follows_the_sqlite_ones() {
+        let mut env = Env::for_tests();
+        env.pg = Some(crate::jobs::PgServer {
+            url: "postgresql://postgres@/postgres?host=/tmp".into(),
+            table: "t".into(),
+            threads: 40,
+        });
+        let rows = scenarios(&env);
+        let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), MATRIX.len() + 1);
+        assert_eq!(
+            names[6..9],
+            ["Database queries (many)", SERVER_ROW, "Real-time server"]
+        );
+        let server = &rows[7];
+        assert_eq!(
+            server.python,
+            PythonFamily::Asyncio,
+            "the guide's async-driver row"
+        );
+        let Job::Pg {
+            queries,
+            threads,
+            pool,
+            ..
+        } = server.job
+        else {
+            panic!("{:?}", server.job);
+        };
+        assert_eq!(
+            (queries, threads, pool),
+            (10, 10, PG_POOL),
+            "threads capped by the queries"
+        );
+        assert!(!server.job.cpu_work(), "waits on a socket, not CPU work");
     }
 }

@@ -59,6 +59,18 @@ pub struct Env {
     /// `--python`: every row also runs in Python, so CPU-bound rows take [`Env::pick_cpu`]'s
     /// Python sizes.
     pub python: bool,
+    /// The PostgreSQL server of the "Database queries (server)" row, when there is one.
+    pub pg: Option<PgServer>,
+}
+
+/// A PostgreSQL server a run's cells may use: its URL, the table made there for them, and
+/// the most threads (a connection each) a thread-per-query cell may start, within the
+/// connections it had free.
+#[derive(Clone, Debug)]
+pub struct PgServer {
+    pub url: String,
+    pub table: String,
+    pub threads: usize,
 }
 
 impl Env {
@@ -95,6 +107,7 @@ impl Env {
             db: "unused.sqlite".into(),
             db_rows: 1_000,
             python: false,
+            pg: None,
         }
     }
 }
@@ -136,6 +149,18 @@ pub enum Job {
         rows: u64,
         scan: bool,
     },
+    /// `queries` lookups by primary key in `table` (of [`PG_ROWS`] rows) on the PostgreSQL
+    /// server at `url`, each waiting `sleep_ms` on the server (`pg_sleep`): waits on a
+    /// socket, as a web backend's queries are. The pools hold `pool` connections; a thread
+    /// per query stops at `threads` threads, a connection each.
+    Pg {
+        url: String,
+        table: String,
+        queries: u64,
+        sleep_ms: u64,
+        pool: usize,
+        threads: usize,
+    },
     /// A line-echo TCP server for `clients` connections, each sending `messages` lines with
     /// `think_ms` between them (the client side runs in the parent process).
     Serve {
@@ -152,7 +177,7 @@ impl Job {
             Job::Fetch { count, .. } => count,
             Job::SumSquares { chunks, .. } | Job::Primes { chunks, .. } => chunks,
             Job::Images { count, .. } => count,
-            Job::Db { queries, .. } => queries,
+            Job::Db { queries, .. } | Job::Pg { queries, .. } => queries,
             Job::Serve { clients, .. } => clients,
         }
     }
@@ -203,6 +228,7 @@ impl Job {
             } => (0..queries)
                 .map(|q| db_expected(q, rows, scan))
                 .fold(0, u64::wrapping_add),
+            Job::Pg { queries, .. } => (0..queries).map(|i| pg_value(pg_id(i))).sum(),
             Job::Serve {
                 clients, messages, ..
             } => clients * messages,
@@ -294,7 +320,9 @@ impl Job {
                 let conn = db.as_ref().context("no connection")?;
                 db_query(conn, i, *rows, *scan)?
             }
-            Job::Fetch { .. } | Job::Serve { .. } => bail!("not a CPU or database job"),
+            Job::Fetch { .. } | Job::Serve { .. } | Job::Pg { .. } => {
+                bail!("not a CPU or SQLite job")
+            }
         })
     }
 }
@@ -421,6 +449,116 @@ fn db_query(conn: &rusqlite::Connection, q: u64, rows: u64, scan: bool) -> anyho
             .query_row([start, start + 100], |r| r.get(0))?
     };
     Ok(total as u64)
+}
+
+/// The rows of a server job's table.
+pub const PG_ROWS: u64 = 10_000;
+
+/// The id query `i` of a server job looks up: spread over the table.
+fn pg_id(i: u64) -> i32 {
+    (i * 48_271 % PG_ROWS + 1) as i32
+}
+
+/// The value stored in row `id` of a server job's table.
+fn pg_value(id: i32) -> u64 {
+    id as u64 * 7_919 % 1_000_003
+}
+
+/// A blocking connection to a server job's server, with its query prepared on it.
+pub struct PgConn {
+    client: postgres::Client,
+    query: postgres::Statement,
+}
+
+impl Job {
+    /// A server job's query: one row by primary key, after `sleep_ms` on the server.
+    fn pg_sql(&self) -> String {
+        match self {
+            Job::Pg {
+                table, sleep_ms, ..
+            } => format!(
+                "SELECT value FROM {table}, pg_sleep({}) WHERE id = $1",
+                *sleep_ms as f64 / 1000.0
+            ),
+            _ => String::new(),
+        }
+    }
+
+    fn pg_url(&self) -> anyhow::Result<&str> {
+        match self {
+            Job::Pg { url, .. } => Ok(url),
+            _ => bail!("not a server job"),
+        }
+    }
+
+    /// Query `i` of a server job on a blocking connection, opened on first use.
+    pub fn pg_item(&self, conn: &mut Option<PgConn>, i: u64) -> anyhow::Result<u64> {
+        if conn.is_none() {
+            let mut client = postgres::Client::connect(self.pg_url()?, postgres::NoTls)
+                .context("connecting to PostgreSQL")?;
+            let query = client.prepare(&self.pg_sql())?;
+            *conn = Some(PgConn { client, query });
+        }
+        let PgConn { client, query } = conn.as_mut().context("no connection")?;
+        let value: i64 = client.query_one(&*query, &[&pg_id(i)])?.get(0);
+        Ok(value as u64)
+    }
+
+    /// A pool of the job's `pool` async connections (deadpool-postgres), opened on first
+    /// use.
+    pub fn pg_pool(&self) -> anyhow::Result<deadpool_postgres::Pool> {
+        let Job::Pg { pool, .. } = self else {
+            bail!("not a server job");
+        };
+        let config = self
+            .pg_url()?
+            .parse()
+            .context("reading the PostgreSQL URL")?;
+        let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+        let pool = deadpool_postgres::Pool::builder(manager).max_size(*pool);
+        pool.build().context("building the connection pool")
+    }
+
+    /// Query `i` of a server job on a connection of `pool`: `async with pool.acquire()`.
+    pub async fn pg_item_async(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        i: u64,
+    ) -> anyhow::Result<u64> {
+        let client = pool.get().await?;
+        let query = client.prepare_cached(&self.pg_sql()).await?;
+        let value: i64 = client.query_one(&query, &[&pg_id(i)]).await?.get(0);
+        Ok(value as u64)
+    }
+}
+
+/// Make a server job's table on the server at `url` (dropped first if a killed run left
+/// it), and say how many connections the server has free for the cells.
+pub fn create_pg_table(url: &str, table: &str) -> anyhow::Result<usize> {
+    let mut admin = postgres::Client::connect(url, postgres::NoTls)?;
+    admin.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table};
+         CREATE UNLOGGED TABLE {table} (id int PRIMARY KEY, value bigint NOT NULL);
+         INSERT INTO {table}
+             SELECT i, i::bigint * 7919 % 1000003 FROM generate_series(1, {PG_ROWS}) AS i;
+         ANALYZE {table};"
+    ))?;
+    let free: i64 = admin
+        .query_one(
+            "SELECT current_setting('max_connections')::bigint
+                 - current_setting('superuser_reserved_connections')::bigint
+                 - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+            &[],
+        )?
+        .get(0);
+    Ok(free.max(0) as usize)
+}
+
+/// Drop a server job's table.
+pub fn drop_pg_table(url: &str, table: &str) -> anyhow::Result<()> {
+    let mut admin = postgres::Client::connect(url, postgres::NoTls)?;
+    admin.batch_execute(&format!("DROP TABLE IF EXISTS {table}"))?;
+    Ok(())
 }
 
 /// Create the SQLite file the database jobs read: `rows` rows `(id, v)`.

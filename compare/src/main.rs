@@ -11,6 +11,11 @@
 //! cargo run --release -p compare -- choose                       # which model, with this run's evidence
 //! ```
 //!
+//! Where PostgreSQL is installed (or `DATABASE_URL` names a server), the decision matrix
+//! gets a row "Database queries (server)" beside the SQLite ones: its own private cluster,
+//! started once for the run (plumbing in `pg-server/`) and stopped at its end or on Ctrl-C.
+//! Without one, one `not run:` line says why, and the rest runs as before.
+//!
 //! The runner every demo uses (`common::cli`): `--list`, section names, one-line errors with
 //! exit code 2, `--role NAME` for child processes, `--trace`. With `--format json` or
 //! `markdown` the sections run without the runner's banners (`Output::Quiet`), so standard

@@ -478,14 +478,14 @@ fn main() -> anyhow::Result<()> {
 // --- run and measure ---
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 use crate::child_side::{quiet_if_orphaned, say, watchdog};
-use crate::jobs::{Job, cores};
+use crate::jobs::{Job, PgConn, cores};
 
 // The lesson's `main` runs when models.rs is copied as a program (and in the lessons
 // check); compare measures the models through `run` below.
@@ -621,6 +621,16 @@ impl Model {
         }
     }
 
+    /// [`Model::workers`] for `job`: a server job sets its own pool size, and a thread per
+    /// query stops at its cap (a connection each, within the server's limit).
+    pub fn workers_for(self, job: &Job, cores: usize) -> usize {
+        match (self, job) {
+            (Model::Threads, Job::Pg { threads, .. }) => (job.items() as usize).min(*threads),
+            (Model::ThreadPool, Job::Pg { pool, .. }) => *pool,
+            _ => self.workers(job.items(), cores),
+        }
+    }
+
     /// Why this model does not apply to `job`, if it does not.
     pub fn not_applicable(self, job: &Job) -> Option<&'static str> {
         match (self, job) {
@@ -641,7 +651,7 @@ pub fn run(
     images: Arc<Vec<Vec<u8>>>,
 ) -> anyhow::Result<(u64, Option<u64>)> {
     let n = job.items();
-    let workers = model.workers(n, cores());
+    let workers = model.workers_for(job, cores());
     tracing::debug!(model = model.name(), items = n, workers, "run");
     if matches!(model, Model::Rayon | Model::Hybrid) {
         start_rayon()?;
@@ -651,18 +661,31 @@ pub fn run(
         job,
         http: http.clone(),
         db: None,
+        pg: None,
         images: &images,
     };
     let item = |w: &mut Worker, i| w.item(i);
     let answer = match model {
         Model::Sequential => sequential(n, init, item)?,
+        // A thread per item, unless the job caps them (a server's connections).
+        Model::Threads if workers < n as usize => thread_pool(n, workers, init, item)?,
         Model::Threads => threads(n, init, item)?,
         Model::ThreadPool => thread_pool(n, workers, init, item)?,
         Model::Rayon => rayon_pool(n, init, item)?,
         Model::Processes => return run_processes(job, workers, &images),
         Model::Tokio | Model::Hybrid => {
             let hybrid = model == Model::Hybrid;
-            runtime()?.block_on(tokio_tasks(n, task_item(job, images.clone(), hybrid)))?
+            // The hybrid cell's blocking connections: dropped here, outside the runtime
+            // (each owns a small runtime of its own, which may not be dropped inside one).
+            let blocking = Arc::new(Mutex::new(Vec::new()));
+            let tasks = task_item(job, images.clone(), hybrid, blocking.clone())?;
+            let blocking_threads = match job {
+                Job::Pg { pool, .. } if hybrid => Some(*pool),
+                _ => None,
+            };
+            let answer = runtime(blocking_threads)?.block_on(tokio_tasks(n, tasks));
+            drop(blocking);
+            answer?
         }
     };
     Ok((answer, None))
@@ -680,11 +703,17 @@ fn start_rayon() -> anyhow::Result<()> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// tokio's runtime, with at most `blocking_threads` for `spawn_blocking` when given (the
+/// hybrid cell of a server job: a connection each).
+fn runtime(blocking_threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     // tokio panics when the OS refuses its first worker thread, and stalls when it refuses a
     // later one: check first that its workers (one per core) can all run at once.
     threads_can_start(cores()).context("starting tokio's worker threads")?;
-    tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = blocking_threads {
+        builder.max_blocking_threads(n);
+    }
+    builder
         .enable_all()
         .build()
         .context("building the tokio runtime")
@@ -737,11 +766,12 @@ fn blocking_client(job: &Job) -> anyhow::Result<Option<reqwest::blocking::Client
 }
 
 /// What one thread needs to run items of any job: the HTTP client or its own database
-/// connection, and the images.
+/// connection (SQLite's or the server's), and the images.
 struct Worker<'a> {
     job: &'a Job,
     http: Option<reqwest::blocking::Client>,
     db: Option<rusqlite::Connection>,
+    pg: Option<PgConn>,
     images: &'a [Vec<u8>],
 }
 
@@ -757,6 +787,7 @@ impl Worker<'_> {
                     .with_context(|| format!("downloading file {i}"))?;
                 self.job.check_body(i, &body)
             }
+            None if matches!(self.job, Job::Pg { .. }) => self.job.pg_item(&mut self.pg, i),
             None => {
                 let image = self.images.get(i as usize).map(Vec::as_slice);
                 self.job.cpu_or_db_item(i, &mut self.db, image)
@@ -766,19 +797,26 @@ impl Worker<'_> {
 }
 
 /// Item `i` as a task: asyncio's way. `hybrid` hands the blocking part to other threads
-/// (CPU to rayon, SQLite to `spawn_blocking`, as aiosqlite does) so the runtime's workers
-/// only ever wait on I/O; plain tokio runs everything on its workers, where a CPU or SQLite
-/// item blocks its worker thread until done.
+/// (CPU to rayon, SQLite and the blocking server driver to `spawn_blocking`, as aiosqlite
+/// does) so the runtime's workers only ever wait on I/O; plain tokio runs everything on its
+/// workers, where a CPU or SQLite item blocks its worker thread until done, and queries a
+/// server through the async driver and a pool (asyncpg's way).
 fn task_item(
     job: &Job,
     images: Arc<Vec<Vec<u8>>>,
     hybrid: bool,
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Answer> + Send>> {
+    blocking: Blocking,
+) -> anyhow::Result<impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Answer> + Send>>> {
     let job = Arc::new(job.clone());
     let client = reqwest::Client::new();
-    move |i| {
+    let pool = match *job {
+        Job::Pg { .. } if !hybrid => Some(job.pg_pool()?),
+        _ => None,
+    };
+    Ok(move |i| {
         let (job, client, images) = (job.clone(), client.clone(), images.clone());
-        Box::pin(async move {
+        let (pool, blocking) = (pool.clone(), blocking.clone());
+        let task = async move {
             match &*job {
                 Job::Fetch { .. } => {
                     let body = client
@@ -795,14 +833,35 @@ fn task_item(
                         job.check_body(i, &body)
                     }
                 }
+                Job::Pg { .. } => match &pool {
+                    Some(pool) => job.pg_item_async(pool, i).await,
+                    None => {
+                        let query = move || blocking_query(&job, &blocking, i);
+                        tokio::task::spawn_blocking(query).await?
+                    }
+                },
                 Job::Db { .. } if hybrid => {
                     tokio::task::spawn_blocking(move || on_this_thread(&job, i, &images)).await?
                 }
                 _ if hybrid => on_rayon(move || on_this_thread(&job, i, &images)).await,
                 _ => on_this_thread(&job, i, &images),
             }
-        })
-    }
+        };
+        Box::pin(task) as std::pin::Pin<Box<dyn Future<Output = Answer> + Send>>
+    })
+}
+
+/// The hybrid cell's blocking connections to a server, shared by its blocking threads.
+type Blocking = Arc<Mutex<Vec<PgConn>>>;
+
+/// Query `i` of a server job on a spare blocking connection (a new one when none is
+/// spare), given back after: at most as many as the runtime's blocking threads.
+fn blocking_query(job: &Job, spare: &Mutex<Vec<PgConn>>, i: u64) -> Answer {
+    let lock = || spare.lock().unwrap_or_else(|p| p.into_inner());
+    let mut conn = lock().pop();
+    let answer = job.pg_item(&mut conn, i);
+    lock().extend(conn);
+    answer
 }
 
 thread_local! {
@@ -879,6 +938,7 @@ fn run_worker(spec: &str, k: &str, of: &str) -> anyhow::Result<()> {
         job: &job,
         http: blocking_client(&job)?,
         db: None,
+        pg: None,
         images: &images,
     };
     let mut acc = 0u64;
@@ -912,7 +972,7 @@ pub fn serve(
             start_rayon()?;
             serve_rayon(&listener, clients)?
         }
-        Model::Tokio => runtime()?.block_on(serve_tokio(listener, clients))?,
+        Model::Tokio => runtime(None)?.block_on(serve_tokio(listener, clients))?,
         Model::Processes => {
             let share = |k: usize| {
                 clients / workers as u64 + u64::from((k as u64) < clients % workers as u64)
@@ -971,7 +1031,7 @@ mod tests {
         assert_eq!(threads(50, || 0, item).unwrap(), expected);
         assert_eq!(thread_pool(50, 3, || 0, item).unwrap(), expected);
         assert_eq!(rayon_pool(50, || 0, item).unwrap(), expected);
-        let rt = runtime().unwrap();
+        let rt = runtime(None).unwrap();
         assert_eq!(
             rt.block_on(tokio_tasks(50, |i| async move { Ok(i * i) }))
                 .unwrap(),
@@ -1105,7 +1165,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let server = std::thread::spawn(move || serve(model, listener, 5));
-            let rt = runtime().unwrap();
+            let rt = runtime(None).unwrap();
             let sent = rt.block_on(drive_clients(addr, 5, 3, 0)).unwrap();
             assert_eq!(sent, 15);
             assert_eq!(server.join().unwrap().unwrap().0, 15, "{model:?}");

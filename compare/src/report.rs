@@ -171,6 +171,7 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
     out
 }
 
+/// The name column: at least this wide, wider for a longer row name.
 const W_NAME: usize = 27;
 const W_CELL: usize = 12;
 
@@ -192,21 +193,26 @@ fn cell_mem<M: CellModel>(c: &Cell<M>) -> String {
 
 /// The wide layout's header (`first` in the name column, a column per model, `last`), and
 /// each row's two lines: seconds then `last` (`end`), peak memory.
-fn header<M: CellModel>(out: &mut String, first: &str, cells: &[Cell<M>], last: &str) {
-    let _ = write!(out, "  {first:W_NAME$}");
+fn header<M: CellModel>(out: &mut String, first: &str, cells: &[Cell<M>], last: &str, w: usize) {
+    let _ = write!(out, "  {first:w$}");
     for c in cells {
         let _ = write!(out, "{:>W_CELL$}", c.model.name());
     }
     let _ = writeln!(out, "{last}");
 }
 
-fn wide_row<M: CellModel>(out: &mut String, scenario: &str, cells: &[Cell<M>], end: &str) {
-    let _ = write!(out, "  {scenario:W_NAME$}");
+fn wide_row<M: CellModel>(
+    out: &mut String,
+    (scenario, w): (&str, usize),
+    cells: &[Cell<M>],
+    end: &str,
+) {
+    let _ = write!(out, "  {scenario:w$}");
     for c in cells {
         let _ = write!(out, "{:>W_CELL$}", cell_secs(c));
     }
     let _ = writeln!(out, "{end}");
-    let _ = write!(out, "  {:W_NAME$}", "  peak memory");
+    let _ = write!(out, "  {:w$}", "  peak memory");
     for c in cells {
         let _ = write!(out, "{:>W_CELL$}", cell_mem(c));
     }
@@ -228,6 +234,12 @@ fn narrow_cells<M: CellModel>(out: &mut String, cells: &[Cell<M>]) {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+}
+
+/// The name column's width for `rows`: their labels and two spaces, at least [`W_NAME`].
+fn name_width(rows: &[Row]) -> usize {
+    let longest = rows.iter().map(|r| r.label().chars().count() + 2).max();
+    longest.unwrap_or(0).max(W_NAME)
 }
 
 /// The widest line of `text`, in characters.
@@ -254,11 +266,18 @@ fn rust_table(rows: &[Row], narrow: Option<usize>) -> String {
     let Some(first) = rows.first() else {
         return out;
     };
+    let w = name_width(rows);
     if let Some(width) = narrow {
         let legend = "each row: the guide's pick against Rust's fastest model; each cell: seconds (★ the fastest), peak memory";
         out.push_str(&wrap(legend, width, "  ", "  "));
     } else {
-        header(&mut out, "", &first.cells, "   guide says -> Rust winner");
+        header(
+            &mut out,
+            "",
+            &first.cells,
+            "   guide says -> Rust winner",
+            w,
+        );
     }
     for row in rows {
         let verdict = format!(
@@ -268,10 +287,11 @@ fn rust_table(rows: &[Row], narrow: Option<usize>) -> String {
             row.winner_name()
         );
         if narrow.is_some() {
-            let _ = writeln!(out, "  {:W_NAME$}{verdict}", row.scenario);
+            let _ = writeln!(out, "  {:w$}{verdict}", row.label());
             narrow_cells(&mut out, &row.cells);
         } else {
-            wide_row(&mut out, row.scenario, &row.cells, &format!("   {verdict}"));
+            let end = format!("   {verdict}");
+            wide_row(&mut out, (&row.label(), w), &row.cells, &end);
         }
     }
     out
@@ -279,16 +299,36 @@ fn rust_table(rows: &[Row], narrow: Option<usize>) -> String {
 
 /// Workloads, one line each, under the table.
 pub fn workloads(rows: &[Row], width: usize) -> String {
+    let w = name_width(rows);
     rows.iter()
         .map(|r| {
-            wrap(
-                &r.workload,
-                width,
-                &format!("  {:W_NAME$}", r.scenario),
-                &" ".repeat(W_NAME + 2),
-            )
+            let first = format!("  {:w$}", r.label());
+            wrap(&r.workload, width, &first, &" ".repeat(w + 2))
         })
         .collect()
+}
+
+/// A line per row with cells that did not run, naming them and why (`lang`: `""` or
+/// `" in Python"`).
+pub fn not_applicable<M: CellModel>(rows: &[(&Row, &[Cell<M>])], lang: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (row, cells) in rows {
+        let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+        for c in cells.iter() {
+            let Some(why) = c.not_applicable else {
+                continue;
+            };
+            match seen.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, models)) => models.push(c.model.name()),
+                None => seen.push((why, vec![c.model.name()])),
+            }
+        }
+        for (why, models) in seen {
+            let models = models.join(", ");
+            lines.push(format!("n/a{lang}: {models} on {}: {why}", row.scenario));
+        }
+    }
+    lines
 }
 
 /// A Markdown table: a header of `first` and the models' names then `last`, and a line per
@@ -338,7 +378,7 @@ pub fn markdown(rows: &[Row]) -> String {
                 row.python_recommends.to_string(),
                 format!("{}{}", row.winner_name(), row.verdict.note()),
             ];
-            (row.scenario.to_owned(), row.cells.clone(), end)
+            (row.label(), row.cells.clone(), end)
         }),
     );
     if let Some((_, py)) = with_python(rows).next() {
@@ -359,7 +399,7 @@ pub fn markdown(rows: &[Row]) -> String {
                     row.python_recommends.to_string(),
                     format!("{}{}", py.winner_name(), py.verdict.note()),
                 ];
-                (row.scenario.to_owned(), py.cells.clone(), end)
+                (row.label(), py.cells.clone(), end)
             }),
         ));
     }
@@ -406,6 +446,7 @@ fn python_table(rows: &[Row], narrow: Option<usize>) -> String {
     let Some((_, first)) = with_python(rows).next() else {
         return out;
     };
+    let w = name_width(rows);
     if let Some(width) = narrow {
         let legend = "each row: the guide's pick against Python's fastest model, and Rust's fastest cell against Python's";
         out.push_str(&wrap(legend, width, "  ", "  "));
@@ -414,7 +455,7 @@ fn python_table(rows: &[Row], narrow: Option<usize>) -> String {
             "{:>W_CELL$}   {:20} guide says -> Python winner",
             "Rust's best", "Rust vs Python"
         );
-        header(&mut out, &first.interpreter, &first.cells, &last);
+        header(&mut out, &first.interpreter, &first.cells, &last, w);
     }
     for (row, py) in with_python(rows) {
         let pick = format!(
@@ -424,7 +465,7 @@ fn python_table(rows: &[Row], narrow: Option<usize>) -> String {
             py.winner_name()
         );
         if narrow.is_some() {
-            let _ = writeln!(out, "  {:W_NAME$}{pick}", row.scenario);
+            let _ = writeln!(out, "  {:w$}{pick}", row.label());
             let _ = writeln!(
                 out,
                 "    Rust's best {} against Python's fastest: {}",
@@ -435,7 +476,7 @@ fn python_table(rows: &[Row], narrow: Option<usize>) -> String {
         } else {
             let best = row.best().map_or("n/a".into(), secs);
             let end = format!("{best:>W_CELL$}   {:20} {pick}", short(&py.rust_vs_python));
-            wide_row(&mut out, row.scenario, &py.cells, &end);
+            wide_row(&mut out, (&row.label(), w), &py.cells, &end);
         }
     }
     out
@@ -474,10 +515,16 @@ pub fn pick_line(
 /// the guide's pick lost (or was not decided) in Python, why a Rust-against-Python verdict
 /// was not decided, the GIL's line on compute rows, and the takeaway.
 pub fn print_python(rows: &[Row], width: usize) {
-    let measured: Vec<(&Row, &PythonColumns)> = with_python(rows).collect();
-    let Some((_, first)) = measured.first() else {
+    let all: Vec<(&Row, &PythonColumns)> = with_python(rows).collect();
+    let Some((_, first)) = all.first() else {
         return;
     };
+    // The verdicts and the takeaway: the rows where a Python cell ran.
+    let measured: Vec<(&Row, &PythonColumns)> = all
+        .iter()
+        .copied()
+        .filter(|(_, py)| py.winner.is_some())
+        .collect();
     println!();
     println!(
         "  The same rows in {} (scripts of compare/python/, each cell a fresh interpreter):",
@@ -485,6 +532,13 @@ pub fn print_python(rows: &[Row], width: usize) {
     );
     print!("{}", terminal_python(rows, width));
     print!("{}", python_models(&measured, width));
+    let cells: Vec<(&Row, &[Cell<PyModel>])> = all
+        .iter()
+        .map(|(r, py)| (*r, py.cells.as_slice()))
+        .collect();
+    for line in not_applicable(&cells, " in Python") {
+        print!("{}", wrap(&line, width, "  ", "    "));
+    }
     for (row, py) in &measured {
         let verdict = (
             py.verdict,
@@ -532,7 +586,11 @@ fn python_models(measured: &[(&Row, &PythonColumns)], width: usize) -> String {
     for model in PyModel::ALL {
         let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
         for (row, py) in measured {
-            let Some(cell) = py.cells.iter().find(|c| c.model == model) else {
+            let ran = py
+                .cells
+                .iter()
+                .find(|c| c.model == model && c.seconds.is_some());
+            let Some(cell) = ran else {
                 continue;
             };
             let text = cell.python_model.as_deref().unwrap_or("(not named)");

@@ -1,6 +1,7 @@
 //! One run of `compare`: its options, the fixtures its sections share (the local file
-//! server, the SQLite file), the rows measured so far, and how a section measures and prints
-//! its rows. Not a lesson: the harness around `models.rs`.
+//! server, the SQLite file, a PostgreSQL server when there is one), the rows measured so
+//! far, and how a section measures and prints its rows. Not a lesson: the harness around
+//! `models.rs`.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use common::print::{Evidence, figure, takeaway, takeaway_if};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cells;
-use crate::jobs::{Env, Job, Sizes, cores};
+use crate::jobs::{Env, Job, PgServer, Sizes, cores};
 use crate::models::{Model, PyModel};
 use crate::report::{self, Machine, Profile};
 use crate::table::{Judges, Row, Scenario, Verdict};
@@ -126,12 +127,35 @@ impl std::fmt::Debug for Shared {
 #[derive(Default)]
 struct State {
     fixtures: Option<Fixtures>,
+    /// The server of "Database queries (server)", once a section asked for it; `None` in it
+    /// when there is none (said once, in a `not run:` line).
+    pg: Option<Option<PgFixture>>,
     machine: Option<Machine>,
     /// The busiest reading of the machine so far: at the start, and after each section
     /// measured. It decides whether CPU rows' verdicts hold ([`Judges`]).
     reading: Option<common::claim::Machine>,
     rows: Vec<Row>,
 }
+
+/// A PostgreSQL server (`DATABASE_URL`, else a private cluster: see `pg-server`) and the
+/// table made there for the cells. Dropped with the run's options, on the main thread that
+/// started it (a private cluster stops when that thread ends): the table is dropped, then a
+/// private cluster stopped and its folder removed.
+struct PgFixture {
+    server: pg_server::Server,
+    table: String,
+}
+
+impl Drop for PgFixture {
+    fn drop(&mut self) {
+        let _ = crate::jobs::drop_pg_table(self.server.url(), &self.table);
+    }
+}
+
+/// The pools' connections in the server row (`ThreadPoolExecutor(10)`, asyncpg's
+/// `create_pool(10)`), and the most threads it starts, a connection each.
+pub const PG_POOL: usize = 10;
+const PG_THREADS: usize = 40;
 
 /// The file server (in this process, so its memory is not counted in any cell) and an SQLite
 /// file in a temporary folder.
@@ -152,6 +176,12 @@ impl Shared {
     pub fn results(&self) -> (Vec<Row>, Option<Machine>) {
         let state = self.lock();
         (state.rows.clone(), state.machine.clone())
+    }
+
+    /// Whether a section of this run has looked for the PostgreSQL server already (found
+    /// or not: it is looked for once).
+    pub fn server_looked_for(&self) -> bool {
+        self.lock().pg.is_some()
     }
 
     /// The busiest reading of the machine while rows were measured.
@@ -182,6 +212,7 @@ impl State {
                     db: db_path.to_string_lossy().into_owned(),
                     db_rows,
                     python: python.is_some(),
+                    pg: None,
                 },
                 python,
                 _server: server,
@@ -190,12 +221,80 @@ impl State {
         }
         Ok(&self.fixtures.as_ref().context("no fixtures")?.env)
     }
+
+    /// Find (or start) the PostgreSQL server once with `find` (`pg_server::Server::find`:
+    /// `DATABASE_URL`, else a private cluster), and give the run's jobs its URL and table.
+    /// Returns the line to print: where the server is, or why there is none (`not run:`).
+    fn start_pg(
+        &mut self,
+        find: impl FnOnce() -> anyhow::Result<Option<pg_server::Server>>,
+    ) -> Option<String> {
+        if self.pg.is_some() {
+            return None;
+        }
+        let row = crate::decision_matrix::SERVER_ROW;
+        let found = pg_fixture(find).unwrap_or_else(|e| Err(format!("{e:#}")));
+        let (fixture, pg) = match found {
+            Ok(found) => found,
+            Err(why) => {
+                self.pg = Some(None);
+                return Some(format!("not run: {row}: {why}"));
+            }
+        };
+        let line = format!("PostgreSQL for {row}: {}", fixture.server.describe());
+        if let Some(f) = &mut self.fixtures {
+            f.env.pg = Some(pg);
+        }
+        self.pg = Some(Some(fixture));
+        Some(line)
+    }
+}
+
+/// The server and its table, or why there is none (no PostgreSQL, too few free
+/// connections); an error where a server was found but could not be used.
+fn pg_fixture(
+    find: impl FnOnce() -> anyhow::Result<Option<pg_server::Server>>,
+) -> anyhow::Result<Result<(PgFixture, PgServer), String>> {
+    let Some(server) = find()? else {
+        let why = pg_server::NOT_FOUND.trim_start_matches("not run: ");
+        return Ok(Err(why.to_owned()));
+    };
+    let url = server.url().to_owned();
+    let table = format!("compare_items_{}", std::process::id());
+    let free = crate::jobs::create_pg_table(&url, &table).map_err(|e| {
+        let why: Vec<String> = e
+            .chain()
+            .map(|e| e.to_string().replace('\n', "; "))
+            .collect();
+        anyhow::anyhow!("{}: {}", pg_server::redact(&url), why.join(": "))
+    })?;
+    let fixture = PgFixture {
+        server,
+        table: table.clone(),
+    };
+    if free < PG_POOL + 2 {
+        return Ok(Err(format!(
+            "the server has {free} free connections, and the row needs {}",
+            PG_POOL + 2
+        )));
+    }
+    let pg = PgServer {
+        url,
+        table,
+        threads: PG_THREADS.min(free - 2),
+    };
+    Ok(Ok((fixture, pg)))
 }
 
 /// A section of `compare`: measure the rows `scenarios` lists, print them (in the terminal
 /// format) and keep them for the Markdown, JSON and chart printed after the last section.
-pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> SectionResult {
-    let (rows, scenarios, cells) = measure_rows(options, options.sizes(), scenarios)?;
+/// With `server`, a PostgreSQL server is found (or started) for the rows that use one.
+pub fn run_section(
+    options: &Options,
+    server: bool,
+    scenarios: fn(&Env) -> Vec<Scenario>,
+) -> SectionResult {
+    let (rows, scenarios, cells) = measure_rows(options, options.sizes(), server, scenarios)?;
     if options.terminal() {
         let width = report::width();
         print_section(&rows, &scenarios, width);
@@ -213,12 +312,11 @@ pub fn run_section(options: &Options, scenarios: fn(&Env) -> Vec<Scenario>) -> S
 pub fn measure_rows(
     options: &Options,
     sizes: Sizes,
+    server: bool,
     scenarios: impl FnOnce(&Env) -> Vec<Scenario>,
 ) -> anyhow::Result<(Vec<Row>, Vec<Scenario>, usize)> {
     let mut state = options.shared.lock();
-    let scenarios = scenarios(state.fixtures(sizes)?);
-    let python = state.fixtures.as_ref().and_then(|f| f.python.clone());
-    let python_cells = python.as_ref().map_or(0, |_| PyModel::ALL.len());
+    state.fixtures(sizes)?;
     let machine = state
         .machine
         .get_or_insert_with(|| Machine::here(sizes))
@@ -231,6 +329,20 @@ pub fn measure_rows(
             );
         }
     }
+    let said = server
+        .then(|| state.start_pg(pg_server::Server::find))
+        .flatten();
+    match said {
+        Some(line) if options.terminal() => {
+            print!("{}", report::wrap(&line, report::width(), "  ", "    "));
+        }
+        // A data format: standard output holds only the data.
+        Some(line) if line.starts_with("not run:") => eprintln!("compare: {line}"),
+        _ => {}
+    }
+    let scenarios = scenarios(state.fixtures(sizes)?);
+    let python = state.fixtures.as_ref().and_then(|f| f.python.clone());
+    let python_cells = python.as_ref().map_or(0, |_| PyModel::ALL.len());
     let cells: usize = scenarios
         .iter()
         .map(|r| r.runs as usize * (Model::ALL.len() + python_cells))
@@ -265,6 +377,8 @@ pub fn measure_rows(
 /// After the last section: the Markdown or JSON of every row (to standard output), and the
 /// chart.
 pub fn finish(options: &Options, names: &[&str]) -> anyhow::Result<()> {
+    // The server's table dropped, a private cluster stopped: no cell needs them now.
+    drop(options.shared.lock().pg.take());
     let (rows, machine) = options.shared.results();
     let machine = machine.unwrap_or_else(|| Machine::here(options.sizes()));
     write_data(
@@ -334,6 +448,11 @@ fn print_section(rows: &[Row], scenarios: &[Scenario], width: usize) {
     print!("{}", report::terminal(rows, width));
     println!();
     print!("{}", report::workloads(rows, width));
+    let cells: Vec<(&Row, &[crate::table::Cell])> =
+        rows.iter().map(|r| (r, r.cells.as_slice())).collect();
+    for line in report::not_applicable(&cells, "") {
+        print!("{}", report::wrap(&line, width, "  ", "    "));
+    }
     for (row, scenario) in rows.iter().zip(scenarios) {
         if !scenario.python_seconds.is_empty() {
             let guide: Vec<String> = scenario
@@ -466,6 +585,16 @@ fn why_it_differs(job: &Job, row: &Row) -> String {
     }
     match job {
         Job::Db { .. } => "SQLite runs inside the process: a query is CPU work, not a network wait, and every new connection fills its own page cache, so a few long-lived connections, one per worker thread, win".into(),
+        Job::Pg { pool, .. } => match row.cell(winner).map_or(0, |c| c.workers) {
+            held if held > *pool => format!(
+                "the server sets the pace, and the {} cell kept {held} queries waiting on it at once to the async pool's {pool}",
+                winner.name()
+            ),
+            _ => format!(
+                "every model waits on the server alike; at this size the {} cell connected and started more cheaply",
+                winner.name()
+            ),
+        },
         _ => format!(
             "both wait concurrently; at this size the {} cell started and switched more cheaply",
             winner.name()
@@ -476,7 +605,82 @@ fn why_it_differs(job: &Job, row: &Row) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision_matrix::{self, SERVER_ROW};
     use crate::models::PythonFamily;
+
+    /// The rows the decision matrix measures with this state's fixtures.
+    fn matrix_rows(state: &State) -> Vec<&'static str> {
+        let env = &state.fixtures.as_ref().unwrap().env;
+        decision_matrix::scenarios(env)
+            .iter()
+            .map(|s| s.name)
+            .collect()
+    }
+
+    #[test]
+    fn without_postgresql_the_server_row_is_left_out_with_one_line() {
+        // A PATH and a Debian layout without PostgreSQL, as on a machine that lacks it.
+        let empty = tempfile::tempdir().unwrap();
+        let (path, debian) = (empty.path().as_os_str(), empty.path().join("lib"));
+        let mut state = State::default();
+        state.fixtures(Sizes::Tiny).unwrap();
+        let line = state.start_pg(|| pg_server::Server::find_with(None, Some(path), &debian));
+        assert_eq!(
+            line.as_deref(),
+            Some(
+                "not run: Database queries (server): no PostgreSQL server (set DATABASE_URL, or install PostgreSQL: Debian/Ubuntu apt install postgresql, macOS brew install postgresql)"
+            )
+        );
+        assert!(!matrix_rows(&state).contains(&SERVER_ROW));
+        assert_eq!(matrix_rows(&state).len(), decision_matrix::MATRIX.len());
+        let again = state.start_pg(|| panic!("looked for once per run"));
+        assert_eq!(again, None, "said once");
+    }
+
+    #[test]
+    fn with_postgresql_the_server_row_runs_every_model_and_the_cluster_goes_away() {
+        let path = std::env::var_os("PATH");
+        let debian = std::path::Path::new(pg_server::DEBIAN_LAYOUT);
+        if pg_server::binaries(path.as_deref(), debian).is_none() {
+            eprintln!("skipped: PostgreSQL is not installed");
+            return;
+        }
+        let mut state = State::default();
+        state.fixtures(Sizes::Tiny).unwrap();
+        // A private cluster (never DATABASE_URL: tests run at once).
+        let line = state.start_pg(|| pg_server::Server::find_with(None, path.as_deref(), debian));
+        let line = line.unwrap();
+        assert!(
+            line.starts_with("PostgreSQL for Database queries (server): a private cluster"),
+            "{line}"
+        );
+        let Some(Some(fixture)) = &state.pg else {
+            panic!("no server: {line}");
+        };
+        let pg_server::Server::Private(cluster) = &fixture.server else {
+            unreachable!("a private cluster");
+        };
+        let folder = cluster.folder().to_owned();
+        let env = &state.fixtures.as_ref().unwrap().env;
+        let scenario = decision_matrix::scenarios(env)
+            .into_iter()
+            .find(|s| s.name == SERVER_ROW)
+            .unwrap();
+        // Each cell in a child process of its own, its answer checked against the rows.
+        let row = crate::cells::measure_row(&scenario, None, |_| {}).unwrap();
+        for cell in &row.cells {
+            assert!(cell.seconds.is_some(), "{cell:?}");
+        }
+        assert_eq!(row.cell(Model::ThreadPool).unwrap().workers, PG_POOL);
+        // A wrong table is an error, not a fast answer.
+        let mut wrong = scenario.job.clone();
+        if let Job::Pg { table, .. } = &mut wrong {
+            *table = "no_such_table".into();
+        }
+        assert!(crate::models::run(Model::Sequential, &wrong, Default::default()).is_err());
+        drop(state);
+        assert!(!folder.exists(), "{} is still there", folder.display());
+    }
 
     #[test]
     fn sizes_follow_the_flags() {

@@ -176,6 +176,9 @@ pub struct Row {
     /// A compute row (no SQLite): where Python's GIL shows.
     #[serde(skip)]
     pub compute: bool,
+    /// An SQLite row: its database is a library in the process, not a server.
+    #[serde(skip)]
+    pub sqlite: bool,
     /// With `--python`: the same job measured in Python, and how it compares.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonColumns>,
@@ -237,6 +240,15 @@ impl Row {
         self.rust_winner.map_or("none", Model::name)
     }
 
+    /// The row's name in the tables: an SQLite row says it runs in the process (beside
+    /// the server's row, where PostgreSQL is installed).
+    pub fn label(&self) -> String {
+        match self.sqlite {
+            true => format!("{} (SQLite, in process)", self.scenario),
+            false => self.scenario.to_owned(),
+        }
+    }
+
     pub fn cell(&self, model: Model) -> Option<&Cell> {
         self.cells.iter().find(|c| c.model == model)
     }
@@ -269,13 +281,17 @@ impl Row {
 impl PythonColumns {
     /// Decide the guide's pick in Python and Rust (fastest: `rust`) against Python.
     fn judge(&mut self, judges: &Judges, cpu: bool, rust: Option<f64>) {
-        (self.verdict, self.why_not_decided) = decide(
-            &judges.machine,
-            self.agrees,
-            self.winner_vs_recommended,
-            cpu,
-            self.spread,
-        );
+        (self.verdict, self.why_not_decided) = match self.winner {
+            // Every cell n/a (the server row's drivers not installed): nothing to judge.
+            None => (Verdict::NotDecided, Some("no Python cell ran".to_owned())),
+            Some(_) => decide(
+                &judges.machine,
+                self.agrees,
+                self.winner_vs_recommended,
+                cpu,
+                self.spread,
+            ),
+        };
         let python = self
             .cells
             .iter()
@@ -372,6 +388,7 @@ pub fn row_from_cells(scenario: &Scenario, mut cells: Vec<Cell>) -> Row {
         spread: judged.spread,
         cpu: scenario.job.cpu_work(),
         compute: scenario.job.is_cpu(),
+        sqlite: matches!(scenario.job, Job::Db { .. }),
         python: None,
     };
     row.judge(&Judges::free());

@@ -19,6 +19,20 @@ const MODELS: [&str; 7] = [
     "hybrid",
 ];
 
+/// Whether compare finds a PostgreSQL server here for its "Database queries (server)" row,
+/// as it looks for one: `DATABASE_URL`, else the programs on `PATH` or in Debian's layout.
+fn postgres_here() -> bool {
+    let path = std::env::var_os("PATH");
+    let debian = std::path::Path::new(pg_server::DEBIAN_LAYOUT);
+    std::env::var_os("DATABASE_URL").is_some()
+        || pg_server::binaries(path.as_deref(), debian).is_some()
+}
+
+/// The decision matrix's rows: the guide's 8, and the server row where PostgreSQL is here.
+fn matrix_rows() -> usize {
+    8 + usize::from(postgres_here())
+}
+
 #[test]
 fn every_section_is_listed_documented_and_in_the_readme() {
     assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
@@ -69,7 +83,19 @@ fn the_json_has_every_cell_with_the_documented_fields_and_the_chart_is_svg() {
     }
     assert!(report["machine"].get("python").is_none(), "no --python");
     let rows = report["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 2 + 8, "benchmark table + decision matrix");
+    assert_eq!(
+        rows.len(),
+        2 + matrix_rows(),
+        "benchmark table + decision matrix"
+    );
+    let server = rows
+        .iter()
+        .find(|r| r["scenario"] == "Database queries (server)");
+    assert_eq!(
+        server.is_some(),
+        postgres_here(),
+        "the server row where PostgreSQL is"
+    );
     for row in rows {
         assert!(row.get("python").is_none(), "no --python, no Python cells");
         for field in [
@@ -212,7 +238,7 @@ fn with_python_every_row_has_python_cells() {
     let report: Value = serde_json::from_str(&out).expect("stdout is JSON and nothing else");
     assert_eq!(report["machine"]["python"], python.label());
     let rows = report["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 2 + 8);
+    assert_eq!(rows.len(), 2 + matrix_rows());
     for row in rows {
         assert_eq!(
             row["cells"].as_array().unwrap().len(),
@@ -231,18 +257,30 @@ fn with_python_every_row_has_python_cells() {
         ] {
             assert!(py.get(field).is_some(), "python.{field}: {py}");
         }
-        assert!(py["rust_speedup"].as_f64().unwrap() > 0.0, "{py}");
-        let verdict = py["rust_vs_python"].as_str().unwrap();
-        if cfg!(debug_assertions) {
-            assert!(
-                verdict.starts_with("not decided in this run: a dev build"),
-                "{verdict}"
-            );
+        if py["winner"] == "none" {
+            // No driver installed for the server row: every Python cell says so.
+            assert_eq!(row["scenario"], "Database queries (server)", "{py}");
+            assert_eq!(py["why_not_decided"], "no Python cell ran", "{py}");
+        } else {
+            assert!(py["rust_speedup"].as_f64().unwrap() > 0.0, "{py}");
+            let verdict = py["rust_vs_python"].as_str().unwrap();
+            if cfg!(debug_assertions) {
+                assert!(
+                    verdict.starts_with("not decided in this run: a dev build"),
+                    "{verdict}"
+                );
+            }
         }
         let cells = py["cells"].as_array().unwrap();
         let names: Vec<&str> = cells.iter().map(|c| c["model"].as_str().unwrap()).collect();
         assert_eq!(names, PYTHON_MODELS, "{}", row["scenario"]);
         for c in cells {
+            if let Some(why) = c["not_applicable"].as_str() {
+                // The server row's drivers (psycopg, asyncpg) are optional packages.
+                assert!(why.starts_with("not installed: pip install"), "{c}");
+                assert_eq!(row["scenario"], "Database queries (server)", "{c}");
+                continue;
+            }
             assert!(c["seconds"].as_f64().unwrap() > 0.0, "{c}");
             assert!(c["peak_rss_bytes"].as_u64().unwrap() > 0, "{c}");
             assert!(c["workers"].as_u64().unwrap() >= 1, "{c}");
@@ -251,8 +289,10 @@ fn with_python_every_row_has_python_cells() {
             assert!(!c["python_model"].as_str().unwrap().is_empty(), "{c}");
         }
         let marked: Vec<&Value> = cells.iter().filter(|c| c["fastest"] == true).collect();
-        assert_eq!(marked.len(), 1);
-        assert_eq!(marked[0]["model"], py["winner"]);
+        assert_eq!(marked.len(), usize::from(py["winner"] != "none"));
+        if let Some(fastest) = marked.first() {
+            assert_eq!(fastest["model"], py["winner"]);
+        }
     }
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(
@@ -430,7 +470,8 @@ fn cpu_rule_line(out: &str) -> &str {
 #[test]
 fn choose_reads_an_earlier_json_and_says_where_a_rule_is_not_shown() {
     let mut report = tiny_rows();
-    assert_eq!(report["rows"].as_array().unwrap().len(), 7, "only its rows");
+    let rows = report["rows"].as_array().unwrap().len();
+    assert_eq!(rows, 7 + usize::from(postgres_here()), "only its rows");
     // Make processes 100 times faster than anything else on the CPU-bound row, on a quiet
     // machine.
     for row in report["rows"].as_array_mut().unwrap() {
@@ -468,7 +509,9 @@ fn choose_reads_an_earlier_json_and_says_where_a_rule_is_not_shown() {
         cpu_rule_line(&out),
         "not decided in this run: those rows were measured on a busy machine (other processes using 1.9 of 2 cores, load average 564.85)".replace("2 cores", &format!("{} cores", report["machine"]["cores"])),
     );
-    assert!(out.contains("(3 not decided)"), "{out}");
+    // Rules 1 and 5 read CPU rows; rule 6 too when it is judged on SQLite's rows.
+    let held = if postgres_here() { 2 } else { 3 };
+    assert!(out.contains(&format!("({held} not decided)")), "{out}");
 }
 
 /// `--from` reads its file once, in the process that runs: a FIFO and a pipe on standard
@@ -625,4 +668,130 @@ fn choose_refuses_a_bad_from_in_one_line_with_code_2() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "nothing ran: {args:?}");
     }
+}
+
+/// The verdict line of rule 6 (database queries) in `choose` output.
+fn database_rule_line(out: &str) -> String {
+    let line = out
+        .lines()
+        .skip_while(|l| !l.contains("6. database queries"))
+        .find(|l| is_verdict(l))
+        .unwrap();
+    line.to_owned()
+}
+
+/// `tests/choose-server.json`: rows as a quiet 2-core machine measured them, with the server
+/// row (200 queries of 5 ms; 10 blocking threads and the async pool of 10 within 5 %).
+/// Rule 6 is judged on it and says what it found; without it, on the SQLite row.
+#[test]
+fn choose_judges_the_database_rule_on_the_server_row_and_words_it_by_what_it_measured() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/choose-server.json");
+    let mut report: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.json");
+    let choose = |report: &Value| {
+        std::fs::write(&file, report.to_string()).unwrap();
+        run_ok(EXE, &["choose", "--from", file.to_str().unwrap()])
+    };
+    let out = choose(&report);
+    let line = database_rule_line(&out);
+    assert!(
+        line.starts_with(
+            "→ database queries, judged on the server row (Database queries (server))"
+        ),
+        "{line}"
+    );
+    for part in [
+        "10 threads with a blocking connection each took 118.0 ms",
+        "tokio with an async pool of 10 112.0 ms",
+        "even at 10 connections (1.05x apart)",
+        "Thousands of queries waiting at once would favour the async driver",
+        "which this row does not measure",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    assert!(
+        out.contains("Database queries (server): sequential 1.105 s"),
+        "its cells: {out}"
+    );
+    // The async pool well ahead: said so, with the figure.
+    let server = report["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["scenario"] == "Database queries (server)")
+        .unwrap();
+    for cell in server["cells"].as_array_mut().unwrap() {
+        if cell["model"] == "tokio" {
+            cell["seconds"] = Value::from(0.05);
+            cell["slowest_seconds"] = Value::from(0.051);
+        }
+    }
+    let line = database_rule_line(&choose(&report));
+    assert!(line.starts_with("→ "), "{line}");
+    assert!(line.ends_with("the async pool was 2.4x faster"), "{line}");
+    assert!(!line.contains("even"), "{line}");
+    // A file without the server row (PostgreSQL was not there): the SQLite row, as before.
+    report["rows"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["scenario"] != "Database queries (server)");
+    let out = choose(&report);
+    let line = database_rule_line(&out);
+    assert!(
+        line.contains("database queries, judged on the SQLite row (Database queries (many), in process; no server row here)"),
+        "{line}"
+    );
+    assert!(out.contains("6 of 6 rules shown"), "{out}");
+}
+
+/// Ctrl-C while the decision matrix runs against its private cluster: the run stops, its
+/// temporary folder (the cluster's with it) is gone, and so is the postmaster.
+#[test]
+fn ctrl_c_stops_the_private_cluster_and_removes_its_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Stdio;
+    if !postgres_here() || std::env::var_os("DATABASE_URL").is_some() {
+        eprintln!("skipped: no private cluster here");
+        return;
+    }
+    // The run's TMPDIR, searchable by the cluster's user when the test runs as root.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let mut compare = Command::new(EXE)
+        .args(["decision-matrix", "--quick"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = |file: &std::path::Path| {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let ready = text.lines().nth(7).is_some_and(|l| l.trim() == "ready");
+        ready.then(|| text.lines().next().unwrap().trim().parse::<u32>().unwrap())
+    };
+    let postmaster = (0..6000)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            assert!(compare.try_wait().unwrap().is_none(), "compare ended early");
+            let runs = std::fs::read_dir(tmp.path()).unwrap().flatten();
+            let mut clusters = runs.flat_map(|run| {
+                std::fs::read_dir(run.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            });
+            clusters.find_map(|pg| ready(&pg.path().join("data/postmaster.pid")))
+        })
+        .expect("no PostgreSQL server came up within 60 s");
+    assert!(common::procs::signal(compare.id(), "INT"));
+    assert!(!compare.wait().unwrap().success(), "stopped by SIGINT");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    let gone = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        common::procs::running(postmaster).is_none()
+    });
+    assert!(gone, "postmaster {postmaster} still runs");
 }

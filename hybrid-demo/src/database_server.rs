@@ -257,7 +257,7 @@ use common::timeline::{Lanes, Recorded, Recording, Span, Timeline, now_us};
 use common::timing::{Bytes, Secs, rate, timed};
 use tokio::runtime::Runtime;
 
-use crate::pg_cluster::{NOT_FOUND, Server};
+use pg_server::{NOT_FOUND, Server};
 
 pub const SECTION: Section = Section::new(
     "database-server",
@@ -529,43 +529,21 @@ const PYTHON_FIELDS: [[&str; 3]; 2] = [
     ["slow_one_qps", "slow_threads_qps", "slow_pool_qps"],
 ];
 
-/// `--python`: the twin on the same server, the rows of the packages it has.
+/// `--python`: the twin on the same server; a design whose package is not installed says
+/// so with its pip command.
 fn compare_python(url: &str, jobs: [&Job; 2]) -> anyhow::Result<()> {
-    let Some(python) = common::python::chosen() else {
-        return Ok(());
-    };
-    let mut found = [false; 2];
-    for (k, (module, pip)) in [("psycopg", "'psycopg[binary]'"), ("asyncpg", "asyncpg")]
-        .into_iter()
-        .enumerate()
-    {
-        found[k] = python
-            .command()
-            .args(["-c", &format!("import {module}")])
-            .output()?
-            .status
-            .success();
-        if !found[k] {
-            println!(
-                "  --python: no {module} in {} (pip install {pip}): its rows left out",
-                python.label()
-            );
-        }
-    }
     let mut pairs = Vec::new();
     for (j, (job, fields)) in jobs.iter().zip(PYTHON_FIELDS).enumerate() {
-        for (k, field) in fields.into_iter().enumerate().filter(|(k, _)| found[k / 2]) {
+        for (k, field) in fields.into_iter().enumerate() {
             let pair = Pair::per_sec(
                 format!("{} job, {}: q/s", job.name, DESIGNS[k]),
                 field,
                 job.designs[k].qps,
-            );
+            )
+            .if_installed(if k < 2 { "psycopg" } else { "asyncpg" });
             // Short queries are client CPU too (held in a dev build); slow ones are waits.
             pairs.push(if j == 0 { pair.cpu() } else { pair.timer() });
         }
-    }
-    if pairs.is_empty() {
-        return Ok(());
     }
     let sizes: [(&str, &dyn std::fmt::Display); 5] = [
         ("--dsn", &url),
@@ -584,7 +562,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::pg_cluster::{DEBIAN_LAYOUT, binaries};
+    use pg_server::{DEBIAN_LAYOUT, binaries};
 
     /// A private cluster for this test (never `DATABASE_URL`: tests run at once and each
     /// makes and drops `demo_items`), or `None` with a line saying the test skipped.

@@ -10,7 +10,6 @@ mod cpu_offload;
 mod database;
 mod database_server;
 mod graceful_shutdown;
-mod pg_cluster;
 mod pipeline;
 mod run_in_executor;
 mod thread_to_loop;

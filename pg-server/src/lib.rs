@@ -1,8 +1,9 @@
-//! Where `database-server` gets its PostgreSQL server: plumbing, not a lesson.
+//! Where a run gets its PostgreSQL server: plumbing for `hybrid-demo database-server` and
+//! `compare`'s "Database queries (server)" row, not a lesson (no marker, like `common`).
 //!
 //! In this order: `DATABASE_URL` when it is set; otherwise a private throwaway cluster,
 //! `initdb` into a folder of the run's temporary folder and `postgres` listening only on a
-//! Unix socket in that folder; otherwise nothing (the section prints [`NOT_FOUND`]). The
+//! Unix socket in that folder; otherwise nothing (the caller prints [`NOT_FOUND`]). The
 //! binaries are looked for on `PATH`, then in Debian's layout (`/usr/lib/postgresql/*/bin`,
 //! the newest version first).
 //!
@@ -13,13 +14,13 @@
 //! the cluster lives (names only, no listing), so that user can reach its folder.
 //!
 //! Stopping it, however the run ends:
-//! - at the end of the section (or a failure or panic in it), `Drop` sends SIGINT (a fast
+//! - at the end of the run's use of it (or a failure or panic), `Drop` sends SIGINT (a fast
 //!   shutdown), waits, and removes the folder;
 //! - if the run is killed (Ctrl-C, SIGTERM, even SIGKILL), the postmaster gets SIGINT from
 //!   the kernel: it is started with `setpriv --pdeathsig INT`, a parent-death signal, which
-//!   fires when the thread that started it ends (so the cluster is started, and dropped, on
-//!   the section's own thread). The supervisor then stops what is left below the run and
-//!   removes the temporary folder;
+//!   fires when the thread that started it ends (so start it, and drop it, on a thread
+//!   that lives as long as it is needed: the main thread). The supervisor then stops what
+//!   is left below the run and removes the temporary folder;
 //! - last resort, measured on PostgreSQL 15: a postmaster whose data folder was removed
 //!   under it stopped by itself 16 s later (its WAL writer could not write and the restart
 //!   failed), and it re-checks its lock file every minute in any case.
@@ -35,7 +36,7 @@ use anyhow::{Context, bail};
 use common::print::figure;
 use common::timing::{Secs, timed};
 
-/// What the section prints when there is no server to use.
+/// What a caller prints when there is no server to use.
 pub const NOT_FOUND: &str = "not run: no PostgreSQL server (set DATABASE_URL, or install PostgreSQL: Debian/Ubuntu apt install postgresql, macOS brew install postgresql)";
 
 /// Debian's and Ubuntu's layout: `/usr/lib/postgresql/VERSION/bin`.
@@ -45,7 +46,7 @@ pub const DEBIAN_LAYOUT: &str = "/usr/lib/postgresql";
 const START_LIMIT: Duration = Duration::from_secs(60);
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
-/// The server the section runs against.
+/// The server a run uses.
 pub enum Server {
     /// `DATABASE_URL`.
     Given(String),
