@@ -1,2 +1,0 @@
-// Empty: lets workspace-hack have the build dependencies that unify proc-macro features (Cargo.toml).
-fn main() {}
