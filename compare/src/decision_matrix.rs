@@ -18,9 +18,8 @@
 //! The guide's database rows mean a server at the other end of a socket. Where PostgreSQL is
 //! installed (or `DATABASE_URL` names a server), a row "Database queries (server)" runs
 //! beside the SQLite ones: small queries that each wait on the server (`pg_sleep`), through
-//! the blocking `postgres` crate on threads, tokio-postgres under a pool of 10
-//! (deadpool-postgres), or both (`spawn_blocking`). The guide picks asyncio, with an async
-//! driver.
+//! the blocking `postgres` crate on threads, tokio-postgres under a pool of 10 (bb8), or
+//! both (`spawn_blocking`). The guide picks asyncio, with an async driver.
 //!
 //! Below: the guide's matrix as data (what the run checks). The code to copy, one function
 //! per model, is in `models.rs`.

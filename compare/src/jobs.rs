@@ -9,11 +9,17 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use bb8_postgres::PostgresConnectionManager;
 use common::workload::{
     count_primes, file_bytes, primes_below_expected, split_range, sum_of_squares_expected,
     sum_of_squares_in, verify_file,
 };
 use serde::{Deserialize, Serialize};
+use tokio_postgres::NoTls;
+use tokio_postgres::types::Type;
+
+/// bb8's pool of tokio-postgres connections (a server job's async cell).
+pub type PgPool = bb8::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The number of cores this process may use (`os.cpu_count()`, but respecting an affinity
 /// mask or a CPU quota).
@@ -504,30 +510,29 @@ impl Job {
         Ok(value as u64)
     }
 
-    /// A pool of the job's `pool` async connections (deadpool-postgres), opened on first
-    /// use.
-    pub fn pg_pool(&self) -> anyhow::Result<deadpool_postgres::Pool> {
+    /// A pool of the job's `pool` async connections (bb8), opened on first use, with no
+    /// ping before each query (as hybrid-demo database-server). Call it inside a tokio
+    /// runtime: bb8 spawns its upkeep task there.
+    pub fn pg_pool(&self) -> anyhow::Result<PgPool> {
         let Job::Pg { pool, .. } = self else {
             bail!("not a server job");
         };
-        let config = self
-            .pg_url()?
-            .parse()
+        let manager = PostgresConnectionManager::new_from_stringlike(self.pg_url()?, NoTls)
             .context("reading the PostgreSQL URL")?;
-        let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
-        let pool = deadpool_postgres::Pool::builder(manager).max_size(*pool);
-        pool.build().context("building the connection pool")
+        let pool = bb8::Pool::builder()
+            .max_size(u32::try_from(*pool)?)
+            .test_on_check_out(false);
+        Ok(pool.build_unchecked(manager))
     }
 
     /// Query `i` of a server job on a connection of `pool`: `async with pool.acquire()`.
-    pub async fn pg_item_async(
-        &self,
-        pool: &deadpool_postgres::Pool,
-        i: u64,
-    ) -> anyhow::Result<u64> {
+    /// The parameter's type is given, so parse, bind and execute make one round trip; the
+    /// server parses the query each time, nothing beside its milliseconds of `pg_sleep`
+    /// (hybrid-demo database-server's short lookups prepare once per connection instead).
+    pub async fn pg_item_async(&self, pool: &PgPool, i: u64) -> anyhow::Result<u64> {
         let client = pool.get().await?;
-        let query = client.prepare_cached(&self.pg_sql()).await?;
-        let value: i64 = client.query_one(&query, &[&pg_id(i)]).await?.get(0);
+        let id = [(&pg_id(i) as _, Type::INT4)];
+        let value: i64 = client.query_typed_one(&self.pg_sql(), &id).await?.get(0);
         Ok(value as u64)
     }
 }

@@ -678,12 +678,18 @@ pub fn run(
             // The hybrid cell's blocking connections: dropped here, outside the runtime
             // (each owns a small runtime of its own, which may not be dropped inside one).
             let blocking = Arc::new(Mutex::new(Vec::new()));
-            let tasks = task_item(job, images.clone(), hybrid, blocking.clone())?;
             let blocking_threads = match job {
                 Job::Pg { pool, .. } if hybrid => Some(*pool),
                 _ => None,
             };
-            let answer = runtime(blocking_threads)?.block_on(tokio_tasks(n, tasks));
+            let rt = runtime(blocking_threads)?;
+            // Made inside the runtime: an async pool (bb8) spawns its upkeep task there.
+            let tasks = {
+                let _in_runtime = rt.enter();
+                task_item(job, images.clone(), hybrid, blocking.clone())?
+            };
+            let answer = rt.block_on(tokio_tasks(n, tasks));
+            drop(rt);
             drop(blocking);
             answer?
         }

@@ -1,6 +1,6 @@
 //! `asyncpg.create_pool` + `asyncio.gather` against a PostgreSQL server -> tokio-postgres
-//! under a pool (deadpool-postgres), pipelining on one connection, and the blocking
-//! `postgres` crate on a pool of threads.
+//! under a pool (bb8), pipelining on one connection, and the blocking `postgres` crate on a
+//! pool of threads.
 //!
 //! Python:
 //!     pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
@@ -15,8 +15,8 @@
 //! A query to a database server is a wait on a socket, not work in this process (SQLite,
 //! the `database` section, is the other kind). Four ways to send many small queries: one
 //! connection, one query at a time; the blocking `postgres` crate on 10 threads with a
-//! connection each; tokio-postgres under a pool of 10 connections (deadpool-postgres, the
-//! twin of asyncpg's pool); and tokio-postgres *pipelining* on one connection: it sends the
+//! connection each; tokio-postgres under a pool of 10 connections (bb8, the twin of
+//! asyncpg's pool); and tokio-postgres *pipelining* on one connection: it sends the
 //! next queries before the first answer is back, which asyncpg does not do. The job: 3,000
 //! lookups by primary key in a table of 100,000 rows, then 200 that each wait 5 ms on the
 //! server (`pg_sleep`), standing in for slow queries.
@@ -33,8 +33,17 @@
 //! blocks, so call it from plain threads (or `spawn_blocking`), never from async code.
 //! A tokio-postgres `Client` is `Sync`: tasks share it by reference, and every query they
 //! start at once goes out on the one socket, in order, which is the pipelining. The pool
-//! is deadpool-postgres rather than bb8: one crate made for tokio-postgres (bb8 needs
-//! bb8-postgres beside it), with a cache of prepared statements per connection.
+//! is bb8 with bb8-postgres (its tokio-postgres manager): small crates with no tracing and
+//! no proc macros of their own, where deadpool-postgres brings tracing's attribute macros
+//! into the build. Two settings make it asyncpg's pool: `min_idle(n)` opens all n
+//! connections in `build` (`min_size=n`), and `test_on_check_out(false)` stops bb8 from
+//! pinging each connection before handing it out (a second round trip per lookup). bb8
+//! keeps no prepared statements, so `Prepared` wraps bb8-postgres's manager and prepares
+//! the lookup once on each new connection, as asyncpg's statement cache does and as the
+//! threads do: then every lookup is one round trip, parsed once per connection.
+//! tokio-postgres's `query_typed_one` (the parameter's type given, no prepare) is one round
+//! trip too, with no manager of one's own, but the server parses and plans every query
+//! anew: run beside this design, it took a quarter to a third off the fast job's queries/s.
 //!
 //! Copied alone, `main` needs a server: it reads `DATABASE_URL` (and says how to get one
 //! when it is unset: `docker run`, or `cargo run -p hybrid-demo -- database-server
@@ -54,13 +63,16 @@
 //! figures); without PostgreSQL it prints one line and the demo's other sections run.
 //!
 //! Run only this: cargo run -p hybrid-demo -- database-server
-//! Copy it: cargo add anyhow@1 deadpool-postgres@0.14 futures@0.3 postgres@0.19 tokio-postgres@0.7 tracing@0.1 && cargo add tokio@1 --features full
+//! Copy it: cargo add anyhow@1 bb8@0.9 bb8-postgres@0.9 futures@0.3 postgres@0.19 tokio-postgres@0.7 tracing@0.1 && cargo add tokio@1 --features full
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use bb8::ManageConnection;
+use bb8_postgres::PostgresConnectionManager;
 use futures::future::try_join_all;
 use futures::{StreamExt, TryStreamExt};
+use tokio_postgres::{Client, NoTls, Statement};
 use tracing::Instrument;
 
 /// The two jobs: a lookup by primary key, and the same behind 5 ms of server-side wait.
@@ -134,25 +146,55 @@ pub fn on_threads(
     })
 }
 
-/// A pool of `n` async connections, all opened now (asyncpg's `create_pool(min_size=n)`;
-/// deadpool would otherwise open them on first use).
-pub async fn connect_pool(url: &str, n: usize) -> anyhow::Result<deadpool_postgres::Pool> {
-    let manager = deadpool_postgres::Manager::new(url.parse()?, tokio_postgres::NoTls);
-    let pool = deadpool_postgres::Pool::builder(manager)
+/// bb8-postgres's connection manager, with one statement prepared on each new connection.
+pub struct Prepared {
+    manager: PostgresConnectionManager<NoTls>,
+    sql: String,
+}
+
+impl ManageConnection for Prepared {
+    type Connection = (Client, Statement);
+    type Error = tokio_postgres::Error;
+
+    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        let client = self.manager.connect().await?;
+        let query = client.prepare(&self.sql).await?; // parsed once per connection
+        Ok((client, query))
+    }
+
+    async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
+        self.manager.is_valid(&mut conn.0).await
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        self.manager.has_broken(&mut conn.0)
+    }
+}
+
+/// A pool of `n` async connections, `sql` prepared on each, all opened now: asyncpg's
+/// `create_pool(min_size=n)`.
+pub async fn connect_pool(url: &str, n: u32, sql: &str) -> anyhow::Result<bb8::Pool<Prepared>> {
+    let manager = PostgresConnectionManager::new_from_stringlike(url, NoTls)?;
+    let pool = bb8::Pool::builder()
         .max_size(n)
-        .build()?;
-    drop(try_join_all((0..n).map(|_| pool.get())).await?);
+        .min_idle(n) // opened by `build`, not on first use
+        .test_on_check_out(false) // no ping before each lookup
+        .build(Prepared {
+            manager,
+            sql: sql.to_owned(),
+        })
+        .await?;
     Ok(pool)
 }
 
 /// Every lookup at once under the pool: `gather` over `pool.acquire()`. The futures wait
 /// for a free connection; at most `n` queries are on the server at a time.
-pub async fn pooled(pool: &deadpool_postgres::Pool, sql: &str, ids: &[i32]) -> anyhow::Result<i64> {
+pub async fn pooled(pool: &bb8::Pool<Prepared>, ids: &[i32]) -> anyhow::Result<i64> {
     let lookups = ids.iter().map(|id| async move {
-        let client = pool.get().await?; // back to the pool when dropped
-        let query = client.prepare_cached(sql).await?;
+        let conn = pool.get().await?; // back to the pool when dropped
+        let (client, query) = &*conn;
         let row = client
-            .query_one(&query, &[id])
+            .query_one(query, &[id])
             .instrument(tracing::info_span!("query"))
             .await?;
         anyhow::Ok(row.get::<_, i64>(0))
@@ -161,8 +203,8 @@ pub async fn pooled(pool: &deadpool_postgres::Pool, sql: &str, ids: &[i32]) -> a
 }
 
 /// One async connection; its I/O runs in a task of its own.
-pub async fn connect_one(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+pub async fn connect_one(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("connection closed: {e}");
@@ -174,7 +216,7 @@ pub async fn connect_one(url: &str) -> Result<tokio_postgres::Client, tokio_post
 /// Up to `depth` lookups in flight on one connection: each is sent as soon as it starts,
 /// and the answers come back in the order sent.
 pub async fn pipelined(
-    client: &tokio_postgres::Client,
+    client: &Client,
     sql: &str,
     ids: &[i32],
     depth: usize,
@@ -226,9 +268,9 @@ fn main() -> anyhow::Result<()> {
             on_threads(&mut clients, sql, &ids)?,
         );
         runtime.block_on(async {
-            let pool = connect_pool(&url, 10).await?;
+            let pool = connect_pool(&url, 10, sql).await?;
             let start = Instant::now();
-            show("async pool of 10", start, pooled(&pool, sql, &ids).await?);
+            show("async pool of 10", start, pooled(&pool, &ids).await?);
             let client = connect_one(&url).await?;
             let start = Instant::now();
             show(
@@ -367,8 +409,8 @@ fn measure(
     let threads = design(at(1), || blocking(POOL), |c| Ok(on_threads(c, sql, &ids)?))?;
     let pool = design(
         at(2),
-        || rt.block_on(connect_pool(url, POOL)),
-        |p| rt.block_on(pooled(p, sql, &ids)),
+        || rt.block_on(connect_pool(url, POOL as u32, sql)),
+        |p| rt.block_on(pooled(p, &ids)),
     )?;
     let piped = design(
         at(3),
