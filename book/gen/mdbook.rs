@@ -68,7 +68,7 @@ pub fn find_or_install(target: &Path) -> Result<(PathBuf, String)> {
     let tools = target.join("tools");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
-        "book: installing mdBook {VERSION} into {} (once; about 3 CPU-minutes)",
+        "book: installing mdBook {VERSION} into {} (once: about a minute and a half of CPU)",
         tools.display()
     );
     let status = Command::new(cargo)

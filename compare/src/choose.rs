@@ -296,7 +296,6 @@ fn main() {
 
 // --- run and measure ---
 
-use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -305,12 +304,11 @@ use std::time::Duration;
 use common::claim::{Evidence, Machine as Load};
 use common::cli::{Section, SectionResult, UsageError};
 use common::print::{takeaway, takeaway_if};
-use common::timing::Bytes;
-use serde::Deserialize;
 
 use crate::jobs::Sizes;
 use crate::models::Model;
 use crate::report::{self, Report, mem, secs, wrap};
+use crate::rows_file::{Measured, MeasuredRow, parse, read_from};
 use crate::session::{Format, Options, PG_POOL, measure_rows};
 use crate::table::CLOSE;
 use crate::{benchmark_table, decision_matrix};
@@ -346,152 +344,6 @@ const SERVER: (&str, &str) = ("decision-matrix", "Real-time server");
 const NEEDED: [(&str, &str); 7] = [CPU, FEW, MANY, IMAGES, SCRAPING, QUERIES, SERVER];
 /// Read instead of [`QUERIES`] where the rows have it (PostgreSQL was there).
 const PG: (&str, &str) = ("decision-matrix", decision_matrix::SERVER_ROW);
-
-/// The largest `--from` file read (compare's JSON is tens of kilobytes).
-const MAX_BYTES: u64 = 4 << 20;
-/// The longest a cell's seconds may be (compare kills a cell after 60 s).
-const MAX_SECONDS: f64 = 3600.0;
-
-/// The rows as `compare --format json` prints them: the part the rules read.
-#[derive(Debug, Deserialize)]
-struct Measured {
-    machine: Reading,
-    rows: Vec<MeasuredRow>,
-}
-
-/// The `machine` object: the line printed above the rows, and the load (for the likely
-/// cause of a claim that does not hold).
-#[derive(Debug, Deserialize)]
-struct Reading {
-    cpu: String,
-    cores: usize,
-    os: String,
-    profile: String,
-    sizes: String,
-    load_1m: Option<f64>,
-    usable_cores: usize,
-    online_cores: Option<usize>,
-    others_busy: Option<f64>,
-}
-
-impl Reading {
-    fn load(&self) -> Load {
-        Load {
-            load_1m: self.load_1m,
-            usable_cores: self.usable_cores,
-            online_cores: self.online_cores,
-            others_busy: self.others_busy,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct MeasuredRow {
-    section: String,
-    scenario: String,
-    workload: String,
-    cells: Vec<MeasuredCell>,
-}
-
-#[derive(Debug, Deserialize)]
-struct MeasuredCell {
-    model: Model,
-    #[serde(default)]
-    workers: Option<usize>,
-    seconds: Option<f64>,
-    #[serde(default)]
-    slowest_seconds: Option<f64>,
-    peak_rss_bytes: Option<u64>,
-}
-
-impl Measured {
-    /// Every number is a figure compare could have printed: one line naming the first that
-    /// is not.
-    fn check(&self) -> Result<(), String> {
-        let m = &self.machine;
-        let cores = [Some(m.cores), Some(m.usable_cores), m.online_cores];
-        if cores.iter().flatten().any(|c| !(1..=4096).contains(c)) {
-            return Err("machine: a core count outside 1 to 4096".into());
-        }
-        let reading = |x: Option<f64>| x.is_none_or(|x| (0.0..=1e6).contains(&x));
-        if !reading(m.load_1m) || !reading(m.others_busy) {
-            return Err("machine: a load or busy figure that is negative or too large".into());
-        }
-        for row in &self.rows {
-            for c in &row.cells {
-                for (what, s) in [
-                    ("seconds", c.seconds),
-                    ("slowest_seconds", c.slowest_seconds),
-                ] {
-                    let Some(s) = s.filter(|&s| !(s > 0.0 && s <= MAX_SECONDS)) else {
-                        continue;
-                    };
-                    let s = match s.abs() {
-                        0.0 | 1e-3..1e6 => s.to_string(),
-                        _ => format!("{s:e}"),
-                    };
-                    return Err(format!(
-                        "row '{}', cell {}: {what} {s} is not a time between 0 and {MAX_SECONDS} s",
-                        row.scenario,
-                        c.model.name(),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl MeasuredRow {
-    fn cell(&self, model: Model) -> Option<&MeasuredCell> {
-        self.cells.iter().find(|c| c.model == model)
-    }
-
-    fn seconds(&self, model: Model) -> Option<f64> {
-        self.cell(model)?.seconds
-    }
-
-    fn memory(&self, model: Model) -> Option<u64> {
-        self.cell(model)?.peak_rss_bytes
-    }
-
-    /// The slowest of a cell's runs over its fastest (1.0: one run, or not known).
-    fn spread(&self, model: Model) -> f64 {
-        self.cell(model)
-            .and_then(|c| Some(c.slowest_seconds? / c.seconds?))
-            .unwrap_or(1.0)
-            .max(1.0)
-    }
-
-    /// The fastest of `models` that ran, and its seconds.
-    fn best_of(&self, models: &[Model]) -> Option<(Model, f64)> {
-        models
-            .iter()
-            .filter_map(|&m| self.seconds(m).map(|s| (m, s)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-    }
-
-    fn fastest(&self) -> Option<(Model, f64)> {
-        self.best_of(&Model::ALL)
-    }
-
-    /// `CPU-bound: sequential 162.7 ms, rayon 82.7 ms (4.6 MiB)`: the cells a rule reads.
-    fn line(&self, models: &[Model], memory: bool) -> String {
-        let fastest = self.fastest().map(|(m, _)| m);
-        let cells: Vec<String> = models
-            .iter()
-            .map(|&m| {
-                let star = if Some(m) == fastest { "★" } else { "" };
-                let time = self.seconds(m).map_or("n/a".to_owned(), secs);
-                match self.memory(m).filter(|_| memory) {
-                    Some(b) => format!("{star}{} {time} ({})", m.name(), Bytes(b)),
-                    None => format!("{star}{} {time}", m.name()),
-                }
-            })
-            .collect();
-        format!("{}: {}", self.scenario, cells.join(", "))
-    }
-}
 
 /// What a rule's check found: the cells it read, whether they back it, and the claim.
 struct Check {
@@ -826,47 +678,9 @@ fn check_from(options: &Options) -> Result<(), UsageError> {
             "--from prints the rules to the terminal: drop --format and --chart (they print this run's rows)".into(),
         ));
     }
-    let measured = read_from(path)?;
+    let measured = read_from(path, &NEEDED)?;
     *FROM.lock().unwrap_or_else(|p| p.into_inner()) = Some(measured);
     Ok(())
-}
-
-/// Read and check `--from FILE.json` (a file, a pipe, `/dev/stdin`: read once, at most
-/// [`MAX_BYTES`]): one line naming the problem when it cannot be used.
-fn read_from(path: &Path) -> Result<Measured, UsageError> {
-    let bad = |what: String| UsageError(format!("--from {}: {what}", path.display()));
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| {
-            bad(format!(
-                "cannot read it ({e}); give a file written by compare --format json"
-            ))
-        })?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(bad(format!(
-            "over {} MiB: not the JSON of compare --format json",
-            MAX_BYTES >> 20
-        )));
-    }
-    let measured = parse(&text)
-        .and_then(|m| m.check().map(|()| m))
-        .map_err(|e| bad(format!("not the JSON of compare --format json ({e})")))?;
-    if !measured
-        .rows
-        .iter()
-        .any(|r| NEEDED.contains(&(r.section.as_str(), r.scenario.as_str())))
-    {
-        return Err(bad(
-            "none of the rows the rules read; write it with compare --format json (every section)"
-                .into(),
-        ));
-    }
-    Ok(measured)
-}
-
-fn parse(json: &str) -> Result<Measured, String> {
-    serde_json::from_str(json).map_err(|e| e.to_string().replace('\n', " "))
 }
 
 fn run(options: &Options) -> SectionResult {
@@ -874,7 +688,7 @@ fn run(options: &Options) -> SectionResult {
         Some(path) => {
             let read = FROM.lock().unwrap_or_else(|p| p.into_inner()).take();
             (
-                read.map_or_else(|| read_from(path), Ok)?,
+                read.map_or_else(|| read_from(path, &NEEDED), Ok)?,
                 Source::File(path),
             )
         }
@@ -1107,6 +921,7 @@ fn print_block(lines: &[String], width: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows_file::MAX_BYTES;
     use crate::jobs::Env;
 
     /// A report with the rows the rules read; `cells(scenario)` gives each row's
@@ -1318,13 +1133,13 @@ mod tests {
             (&garbage, "not the JSON of compare --format json"),
             (&empty, "none of the rows"),
         ] {
-            let UsageError(e) = read_from(path).unwrap_err();
+            let UsageError(e) = read_from(path, &NEEDED).unwrap_err();
             assert!(e.contains(says), "{e}");
             assert!(!e.contains('\n'), "one line: {e}");
         }
         let good = dir.path().join("good.json");
         std::fs::write(&good, report(2, backing)).unwrap();
-        assert_eq!(read_from(&good).unwrap().rows.len(), NEEDED.len());
+        assert_eq!(read_from(&good, &NEEDED).unwrap().rows.len(), NEEDED.len());
     }
 
     fn write(dir: &Path, name: &str, json: &str) -> std::path::PathBuf {
@@ -1363,21 +1178,21 @@ mod tests {
             ("/machine/others_busy", serde_json::json!(1e300), "busy"),
         ] {
             let path = write(dir.path(), "bad.json", &with(pointer, value));
-            let UsageError(e) = read_from(&path).unwrap_err();
+            let UsageError(e) = read_from(&path, &NEEDED).unwrap_err();
             assert!(e.contains(says), "{pointer}: {e}");
             assert!(e.contains("not the JSON of compare --format json"), "{e}");
             assert!(!e.contains('\n'), "one line: {e}");
         }
         let mut slowest = good.clone();
         slowest["rows"][0]["cells"][1]["slowest_seconds"] = serde_json::json!(0.2);
-        assert!(read_from(&write(dir.path(), "ok.json", &slowest.to_string())).is_ok());
+        assert!(read_from(&write(dir.path(), "ok.json", &slowest.to_string()), &NEEDED).is_ok());
     }
 
     #[test]
     fn a_file_over_the_limit_is_refused_after_reading_only_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let big = " ".repeat(MAX_BYTES as usize + 10) + &report(2, backing);
-        let UsageError(e) = read_from(&write(dir.path(), "big.json", &big)).unwrap_err();
+        let UsageError(e) = read_from(&write(dir.path(), "big.json", &big), &NEEDED).unwrap_err();
         assert!(e.contains("over 4 MiB"), "{e}");
     }
 

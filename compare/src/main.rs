@@ -38,6 +38,7 @@ mod decision_matrix;
 mod jobs;
 mod models;
 mod report;
+mod rows_file;
 mod session;
 mod table;
 
