@@ -34,7 +34,7 @@ fn matrix_rows() -> usize {
 }
 
 #[test]
-fn every_section_is_listed_documented_and_in_the_readme() {
+fn every_section_is_listed_documented_and_in_the_book() {
     assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 

@@ -8,7 +8,7 @@ use common::testing::{
 const EXE: &str = env!("CARGO_BIN_EXE_distributed-demo");
 
 #[test]
-fn every_section_is_listed_documented_and_in_the_readme() {
+fn every_section_is_listed_documented_and_in_the_book() {
     assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 

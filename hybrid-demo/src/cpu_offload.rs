@@ -1,7 +1,7 @@
 //! CPU-bound work from async code -> rayon, with the answer coming back on a
 //! `tokio::sync::oneshot` channel.
 //!
-//! Python (interview Q4: "what happens if a CPU-bound task runs in the event loop?"):
+//! Python ("what happens if a CPU-bound task runs in the event loop?"):
 //!     async def handler():
 //!         total = crunch(n)                                   # blocks the loop: nobody else runs
 //!     async def handler_fixed():

@@ -1,7 +1,7 @@
 //! Plain threads talking to the event loop: `Handle::spawn`, a channel sender used from
 //! sync code, and `Handle::block_on` outside the runtime.
 //!
-//! Python (interview Q5: "can you mix threads and asyncio?"):
+//! Python ("can you mix threads and asyncio?"):
 //!     loop = asyncio.get_running_loop()               # captured on the loop's thread
 //!     def worker(i):                                  # runs in a plain threading.Thread
 //!         loop.call_soon_threadsafe(queue.put_nowait, i)              # hand over an item

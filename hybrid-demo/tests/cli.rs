@@ -8,7 +8,7 @@ use common::testing::{
 const EXE: &str = env!("CARGO_BIN_EXE_hybrid-demo");
 
 #[test]
-fn sections_match_the_readme_and_their_headers() {
+fn sections_match_the_book_and_their_headers() {
     assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 

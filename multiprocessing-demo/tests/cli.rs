@@ -8,7 +8,7 @@ use common::testing::{
 const EXE: &str = env!("CARGO_BIN_EXE_multiprocessing-demo");
 
 #[test]
-fn every_section_is_in_the_readme_and_its_file() {
+fn every_section_is_in_the_book_and_its_file() {
     assert_sections_documented(EXE, env!("CARGO_MANIFEST_DIR"));
 }
 
