@@ -73,8 +73,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-#[cfg(test)]
-use http_server::Limits;
 use http_server::{LIMITS, serve};
 
 /// What every handler shares: `app.state`.
@@ -570,6 +568,7 @@ pub fn stop_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_server::Limits;
 
     /// The app served with `limits` until the sender is dropped or used.
     async fn start(
