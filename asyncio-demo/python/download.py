@@ -1,7 +1,7 @@
 """Python twin of `asyncio-demo download`: many GETs to the same server, at most C in
 flight, every body read a chunk at a time and checked; against some one at a time.
 
-    python3 download.py --base http://127.0.0.1:PORT --size 16384 [--requests 5000]
+    python3 download.py --base http://127.0.0.1:PORT --size 16384 [--requests 3000]
                         [--concurrency 100] [--baseline 20] [--max-bytes 67108864]
     python3 download.py --url http://HOST/PATH ...      (any URL: only the status checked)
 
@@ -172,7 +172,7 @@ if __name__ == "__main__":
     where.add_argument("--base", help="the test server: BASE/files/{id}, --size bytes each")
     where.add_argument("--url", help="any http:// URL, fetched every time")
     parser.add_argument("--size", type=int, default=16 * 1024)
-    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--baseline", type=int, default=20)
     parser.add_argument("--max-bytes", type=int, default=64 << 20)

@@ -11,7 +11,7 @@ pub struct Options {
     #[arg(long, value_name = "URL", value_parser = parse_http_url)]
     pub url: Option<Url>,
     /// `download`: how many requests to make
-    #[arg(long, value_name = "N", default_value_t = 5000,
+    #[arg(long, value_name = "N", default_value_t = 3000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub requests: u64,
     /// `download`: the most requests in flight at once
