@@ -921,8 +921,8 @@ fn print_block(lines: &[String], width: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows_file::MAX_BYTES;
     use crate::jobs::Env;
+    use crate::rows_file::MAX_BYTES;
 
     /// A report with the rows the rules read; `cells(scenario)` gives each row's
     /// (model, seconds, peak MiB).
