@@ -35,10 +35,16 @@ pub struct ServeOptions {
     /// `web-server`, `websocket`: keep the server running on 127.0.0.1 for a browser, until Ctrl-C
     #[arg(long)]
     pub serve: bool,
-    /// `websocket`: how many clients join the room
-    #[arg(long, value_name = "N", default_value_t = CLIENTS,
-          value_parser = clap::value_parser!(u64).range(2..=20_000))]
-    pub clients: u64,
+    /// `websocket`: how many clients join the room [default: 50]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=20_000))]
+    pub clients: Option<u64>,
+}
+
+impl ServeOptions {
+    /// `--clients`, or [`CLIENTS`] when not given.
+    pub fn clients(&self) -> u64 {
+        self.clients.unwrap_or(CLIENTS)
+    }
 }
 
 /// `--clients` by default: quick in a dev build.

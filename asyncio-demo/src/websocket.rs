@@ -434,13 +434,13 @@ const MAX_CLIENTS: u64 = if cfg!(debug_assertions) { 1000 } else { 20_000 };
 /// `--serve` with `--clients` or `--python`, or more clients than the build takes: refused.
 fn check_options(options: &Options) -> Result<(), UsageError> {
     let web = &options.web;
-    if web.serve && web.clients != CLIENTS {
+    if web.serve && web.clients.is_some() {
         let text = "--clients sets the measured run's size; --serve takes whoever opens the page: drop --clients";
         return Err(UsageError(text.into()));
     }
-    if web.clients > MAX_CLIENTS {
+    if web.clients() > MAX_CLIENTS {
         let most = format!("at most {MAX_CLIENTS} in a dev build, up to 20,000 with --release");
-        return Err(UsageError(format!("--clients {}: {most}", web.clients)));
+        return Err(UsageError(format!("--clients {}: {most}", web.clients())));
     }
     serve_alone(web.serve)
 }
@@ -655,7 +655,7 @@ fn run(options: &Options) -> SectionResult {
         return serve_until_ctrl_c();
     }
     crate::many_connections::raise_fd_limit()?; // a socket per client, in this process
-    report(&measure(options.web.clients as usize)?);
+    report(&measure(options.web.clients() as usize)?);
     Ok(())
 }
 
