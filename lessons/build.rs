@@ -265,7 +265,9 @@ fn crates(root: &Path) -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("Cargo.toml").is_file() && e.path().join("src").is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !["lessons", "common", "pg-server", "workload"].contains(&n.as_str()))
+        .filter(|n| {
+            !["lessons", "common", "pg-server", "workload", "headless"].contains(&n.as_str())
+        })
         .collect();
     names.sort();
     names

@@ -13,19 +13,16 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::json;
 
 use book::check::{broken_links, html_files, unexpanded};
 use book::site::{target_dir, workspace_root};
 use book::source::demos;
+use headless::{Browser, Cdp, call, find_browser, wait_until};
 
 const EXE: &str = env!("CARGO_BIN_EXE_book");
-/// The most any browser step waits (a first start on a busy machine is slow).
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// The folder of the test's build (`book-src`, `book-runs`, `book`), built once for all tests;
 /// `None` (and a line saying why) without mdBook.
@@ -221,7 +218,7 @@ fn in_a_browser_the_listings_sit_side_by_side_then_stack_and_search_finds_semaph
         }
     };
     let (server, url) = Server::start(&out.join("book"));
-    let (browser, endpoint) = Browser::start(&binary);
+    let (browser, endpoint) = Browser::start(&binary, &["--hide-scrollbars"]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -342,150 +339,5 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// A Chromium or Chrome to drive: `$CHROME`, else the usual names on `PATH`.
-fn find_browser() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("CHROME") {
-        return Ok(PathBuf::from(path));
-    }
-    const NAMES: &[&str] = &[
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-        "chrome",
-    ];
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        for name in NAMES {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(format!(
-        "no Chromium or Chrome binary: none of {} on PATH, and $CHROME is not set (Debian: apt-get install chromium)",
-        NAMES.join(", ")
-    ))
-}
-
-/// A headless browser with its DevTools endpoint, in a profile folder of its own.
-struct Browser {
-    child: Child,
-    profile: PathBuf,
-}
-
-impl Browser {
-    fn start(binary: &Path) -> (Browser, String) {
-        let profile = std::env::temp_dir().join(format!(
-            "book-browser-{}-{:?}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&profile).unwrap();
-        let child = Command::new(binary)
-            .args([
-                "--headless",
-                "--remote-debugging-port=0",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the browser");
-        let browser = Browser { child, profile };
-        let file = browser.profile.join("DevToolsActivePort");
-        let deadline = Instant::now() + LIMIT;
-        let endpoint = loop {
-            if let Ok(text) = std::fs::read_to_string(&file)
-                && let [port, path, ..] = text.lines().collect::<Vec<_>>()[..]
-            {
-                break format!("ws://127.0.0.1:{port}{path}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the browser wrote no DevToolsActivePort"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        (browser, endpoint)
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for _ in 0..50 {
-            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-type Cdp =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One DevTools call: send it, skip events, return its result.
-async fn call(
-    cdp: &mut Cdp,
-    id: &mut u64,
-    session: Option<&str>,
-    method: &str,
-    params: Value,
-) -> Value {
-    *id += 1;
-    let mut request = json!({ "id": *id, "method": method, "params": params });
-    if let Some(session) = session {
-        request["sessionId"] = json!(session);
-    }
-    cdp.send(Message::text(request.to_string())).await.unwrap();
-    loop {
-        let message = cdp.next().await.expect("the browser hung up").unwrap();
-        let Ok(text) = message.to_text() else {
-            continue;
-        };
-        let reply: Value = serde_json::from_str(text).unwrap();
-        if reply["id"] == json!(*id) {
-            assert!(reply.get("error").is_none(), "{method}: {reply}");
-            return reply["result"].clone();
-        }
-    }
-}
-
-/// Evaluate `expression` in the page until it returns `true`, within [`LIMIT`].
-async fn wait_until(cdp: &mut Cdp, id: &mut u64, session: &str, expression: &str) {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let params = json!({ "expression": expression, "returnByValue": true });
-        let result = call(cdp, id, Some(session), "Runtime.evaluate", params).await;
-        if result["result"]["value"] == json!(true) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never true: {expression}\nlast: {result}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
