@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use book::site::{self, Options, Runs};
+use book::source;
 
 const USAGE: &str = "\
 Usage: cargo run -p book -- [OPTIONS]
@@ -96,7 +97,7 @@ fn build(args: &[String]) -> anyhow::Result<()> {
         (None, true) => Runs::StandIn,
         (None, false) => Runs::Real { release, keep },
     };
-    let root = site::workspace_root();
+    let root = source::workspace_root();
     let out = match out {
         Some(out) => std::path::absolute(out)?,
         None => site::target_dir(&root)?,
@@ -117,7 +118,7 @@ fn build(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn install_mdbook() -> anyhow::Result<()> {
-    let target = site::target_dir(&site::workspace_root())?;
+    let target = site::target_dir(&source::workspace_root())?;
     let (exe, version) = book::mdbook::find_or_install(&target)?;
     println!("book: {version} at {}", exe.display());
     Ok(())
@@ -144,7 +145,7 @@ fn serve(args: &[String]) -> anyhow::Result<()> {
     }
     let dir = match dir {
         Some(dir) => dir,
-        None => site::target_dir(&site::workspace_root())?.join("book"),
+        None => site::target_dir(&source::workspace_root())?.join("book"),
     };
     book::serve::serve(&dir, port)
 }

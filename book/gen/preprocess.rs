@@ -116,7 +116,7 @@ pub fn expand(content: &str, dir: &Path, runs: Option<&Path>) -> Result<String> 
 /// The sections with a Python twin, one line per demo, each linked to its page.
 fn twins(prefix: &str) -> Result<String> {
     let mut lines = Vec::new();
-    for demo in crate::source::demos(&crate::site::workspace_root())? {
+    for demo in crate::source::demos(&crate::source::workspace_root())? {
         let names: Vec<String> = demo
             .sections
             .iter()

@@ -36,13 +36,6 @@ pub struct Built {
     pub failed: Vec<String>,
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the book crate is in the workspace")
-        .to_path_buf()
-}
-
 /// The workspace's target folder, as cargo resolves it.
 pub fn target_dir(root: &Path) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
@@ -64,7 +57,7 @@ pub fn target_dir(root: &Path) -> Result<PathBuf> {
 }
 
 pub fn build(opts: &Options) -> Result<Built> {
-    let root = workspace_root();
+    let root = source::workspace_root();
     let (mdbook, mdbook_version) = crate::mdbook::find_or_install(&target_dir(&root)?)?;
     // The demos first: the sources are read as they were built.
     let exe_dir = match opts.runs {

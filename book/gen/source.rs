@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+/// The workspace's folder (the book crate sits in it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the book crate is in the workspace")
+        .to_path_buf()
+}
+
 /// The demo crates, in the book's order, with the Python model each mirrors.
 pub const DEMOS: &[(&str, &str)] = &[
     ("threading-demo", "threading"),

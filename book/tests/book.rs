@@ -18,8 +18,9 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use book::check::{broken_links, html_files, unexpanded};
-use book::site::{target_dir, workspace_root};
+use book::site::target_dir;
 use book::source::demos;
+use book::source::workspace_root;
 use headless::{Browser, Cdp, call, find_browser, wait_until};
 
 const EXE: &str = env!("CARGO_BIN_EXE_book");

@@ -343,7 +343,7 @@ const QUERIES: (&str, &str) = ("decision-matrix", "Database queries (many)");
 const SERVER: (&str, &str) = ("decision-matrix", "Real-time server");
 const NEEDED: [(&str, &str); 7] = [CPU, FEW, MANY, IMAGES, SCRAPING, QUERIES, SERVER];
 /// Read instead of [`QUERIES`] where the rows have it (PostgreSQL was there).
-const PG: (&str, &str) = ("decision-matrix", decision_matrix::SERVER_ROW);
+const PG: (&str, &str) = ("decision-matrix", crate::jobs::SERVER_ROW);
 
 /// What a rule's check found: the cells it read, whether they back it, and the claim.
 struct Check {

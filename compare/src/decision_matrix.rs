@@ -67,7 +67,7 @@ use std::process::ExitCode;
 
 use common::cli::{Section, SectionResult};
 
-use crate::jobs::{Env, Job, by};
+use crate::jobs::{Env, Job, SERVER_ROW, by};
 use crate::models::PythonFamily;
 use crate::session::{Options, PG_POOL, run_section};
 use crate::table::Scenario;
@@ -88,9 +88,6 @@ pub const SECTION: Section<Options> = Section::with_options(
 fn run(options: &Options) -> SectionResult {
     run_section(options, true, scenarios)
 }
-
-/// The row measured against a PostgreSQL server, beside the guide's SQLite ones.
-pub const SERVER_ROW: &str = "Database queries (server)";
 
 fn family(pick: Pick) -> PythonFamily {
     match pick {

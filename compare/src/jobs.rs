@@ -69,6 +69,10 @@ pub struct Env {
     pub pg: Option<PgServer>,
 }
 
+/// The decision matrix's row measured against a PostgreSQL server, beside the guide's
+/// SQLite ones.
+pub const SERVER_ROW: &str = "Database queries (server)";
+
 /// A PostgreSQL server a run's cells may use: its URL, the table made there for them, and
 /// the most threads (a connection each) a thread-per-query cell may start, within the
 /// connections it had free.

@@ -232,7 +232,7 @@ impl State {
         if self.pg.is_some() {
             return None;
         }
-        let row = crate::decision_matrix::SERVER_ROW;
+        let row = crate::jobs::SERVER_ROW;
         let found = pg_fixture(find).unwrap_or_else(|e| Err(format!("{e:#}")));
         let (fixture, pg) = match found {
             Ok(found) => found,
@@ -605,7 +605,8 @@ fn why_it_differs(job: &Job, row: &Row) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision_matrix::{self, SERVER_ROW};
+    use crate::decision_matrix;
+    use crate::jobs::SERVER_ROW;
     use crate::models::PythonFamily;
 
     /// The rows the decision matrix measures with this state's fixtures.
