@@ -759,8 +759,10 @@ fn ctrl_c_stops_the_private_cluster_and_removes_its_folder() {
     // The run's TMPDIR, searchable by the cluster's user when the test runs as root.
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let mut compare = Command::new(EXE)
-        .args(["decision-matrix", "--quick"])
+    // Started with SIGINT at its default: a shell's background job (a CI runner may be one)
+    // inherits it ignored, and the run rightly keeps an inherited ignore.
+    let mut compare = Command::new("env")
+        .args(["--default-signal=INT", EXE, "decision-matrix", "--quick"])
         .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
