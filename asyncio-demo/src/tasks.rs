@@ -18,7 +18,7 @@
 //! Watch: the body of the unpolled future has not run; the spawned one has. Then 100,000
 //! tasks each sleep 1 s at the same time: about 1 s in all, and the memory they took (a few
 //! hundred bytes each). What goes over 1 s is mostly spawning them (the `spawn_all` span):
-//! the dev profile builds tokio at opt-level 1 but this crate's code at 0, so a `--release`
+//! the dev profile builds tokio and this crate's code at opt-level 0, so a `--release`
 //! build spawns them faster.
 //!
 //! Run only this: cargo run -p asyncio-demo -- tasks
