@@ -773,7 +773,11 @@ mod tests {
         // The run's TMPDIR, searchable by the cluster's user when the test runs as root.
         let tmp = tempfile::tempdir().unwrap();
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        let mut demo = Command::new(exe)
+        // SIGINT at its default: a script's background job (a CI runner may be one) starts
+        // the tests with it ignored, and the run rightly keeps an inherited ignore.
+        let mut demo = Command::new("env")
+            .arg("--default-signal=INT")
+            .arg(exe)
             .arg(SECTION.name)
             .env("TMPDIR", tmp.path())
             .env_remove("DATABASE_URL")
