@@ -60,8 +60,15 @@ impl PrivateTmp {
 }
 
 impl Drop for PrivateTmp {
+    /// Removed, retried for up to a second: a process the run left (a database server
+    /// shutting down) may still be adding a file while the folder is emptied.
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        for _ in 0..10 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -198,7 +205,8 @@ impl Below {
     }
 
     /// The run has ended: stop what it left running (the same pid and start time as
-    /// noted), SIGTERM first, SIGKILL after a second.
+    /// noted), SIGTERM first, SIGKILL after a second, then wait (2 s at most) until it is
+    /// gone.
     fn stop_leftovers(self) {
         self.done.store(true, Ordering::Relaxed);
         let seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()));
@@ -226,6 +234,13 @@ impl Below {
         }
         for pid in alive() {
             procs::signal(pid, "KILL");
+        }
+        // Gone, not only signalled, before the folder they may write in is removed.
+        for _ in 0..40 {
+            if alive().is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
