@@ -60,10 +60,12 @@ impl PrivateTmp {
 }
 
 impl Drop for PrivateTmp {
-    /// Removed, retried for up to a second: a process the run left (a database server
-    /// shutting down) may still be adding a file while the folder is emptied.
+    /// Removed, retried for up to 5 s: a process the run left may still be adding a file
+    /// while the folder is emptied. A database server the run started just before it was
+    /// killed is one: started within the last 100 ms, it was never seen below the run (so
+    /// not stopped here), and its own shutdown (on its parent's death) writes as it goes.
     fn drop(&mut self) {
-        for _ in 0..10 {
+        for _ in 0..50 {
             if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
                 return;
             }
