@@ -11,7 +11,7 @@
 mod served;
 
 use futures::{SinkExt, StreamExt};
-use headless::{Browser, call, find_browser, wait_until};
+use headless::{Browser, call, connect, find_browser, open_page, wait_until};
 use serde_json::json;
 use served::{EXE, Served, get};
 use tokio_tungstenite::tungstenite::Message;
@@ -89,16 +89,11 @@ fn two_browser_pages_exchange_messages_each_one_item_from_its_sender() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (mut cdp, _) = tokio_tungstenite::connect_async(endpoint.as_str())
-            .await
-            .expect("connecting to the browser's DevTools");
+        let mut cdp = connect(&endpoint).await;
         let mut id = 0;
         let mut sessions = Vec::new();
         for _ in 0..2 {
-            let target = call(&mut cdp, &mut id, None, "Target.createTarget", json!({ "url": url })).await;
-            let params = json!({ "targetId": target["targetId"], "flatten": true });
-            let attached = call(&mut cdp, &mut id, None, "Target.attachToTarget", params).await;
-            sessions.push(attached["sessionId"].as_str().unwrap().to_owned());
+            sessions.push(open_page(&mut cdp, &mut id, &url).await);
         }
         // Both pages in the room (their Send buttons enabled once the socket is open).
         for session in &sessions {

@@ -21,7 +21,7 @@ use book::check::{broken_links, html_files, unexpanded};
 use book::site::target_dir;
 use book::source::demos;
 use book::source::workspace_root;
-use headless::{Browser, Cdp, call, find_browser, wait_until};
+use headless::{Browser, Cdp, call, connect, find_browser, open_page, wait_until};
 
 const EXE: &str = env!("CARGO_BIN_EXE_book");
 
@@ -225,21 +225,9 @@ fn in_a_browser_the_listings_sit_side_by_side_then_stack_and_search_finds_semaph
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (mut cdp, _) = tokio_tungstenite::connect_async(endpoint.as_str())
-            .await
-            .expect("connecting to the browser's DevTools");
+        let mut cdp = connect(&endpoint).await;
         let mut id = 0;
-        let target = call(
-            &mut cdp,
-            &mut id,
-            None,
-            "Target.createTarget",
-            json!({ "url": "about:blank" }),
-        )
-        .await;
-        let params = json!({ "targetId": target["targetId"], "flatten": true });
-        let attached = call(&mut cdp, &mut id, None, "Target.attachToTarget", params).await;
-        let session = attached["sessionId"].as_str().unwrap().to_owned();
+        let session = open_page(&mut cdp, &mut id, "about:blank").await;
         let s = Some(session.as_str());
 
         // A section page with a twin, 1400 px wide: two columns, one top edge, no overlap.

@@ -149,6 +149,22 @@ pub async fn call(
     }
 }
 
+/// The DevTools connection to a browser [`Browser::start`] gave `endpoint` for.
+pub async fn connect(endpoint: &str) -> Cdp {
+    tokio_tungstenite::connect_async(endpoint)
+        .await
+        .expect("connecting to the browser's DevTools")
+        .0
+}
+
+/// A new tab at `url`, attached: its session id, for [`call`] and [`wait_until`].
+pub async fn open_page(cdp: &mut Cdp, id: &mut u64, url: &str) -> String {
+    let target = call(cdp, id, None, "Target.createTarget", json!({ "url": url })).await;
+    let params = json!({ "targetId": target["targetId"], "flatten": true });
+    let attached = call(cdp, id, None, "Target.attachToTarget", params).await;
+    attached["sessionId"].as_str().unwrap().to_owned()
+}
+
 /// Evaluate `expression` in a page until it returns `true`, within [`LIMIT`].
 pub async fn wait_until(cdp: &mut Cdp, id: &mut u64, session: &str, expression: &str) {
     let deadline = Instant::now() + LIMIT;
