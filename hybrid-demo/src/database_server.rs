@@ -537,12 +537,12 @@ fn conclude(fast: &Job, slow: &Job) {
             "slow queries: {POOL} connections wait on the server together ({gain_t:.1}x and {gain_p:.1}x one at a time), threads or tasks alike"
         ),
     );
-    let apart = |d: &[Design; 4]| (d[1].qps / d[2].qps).max(d[2].qps / d[1].qps);
+    let apart = (threads.qps / pool.qps).max(pool.qps / threads.qps);
     takeaway_if(
         &Evidence::new(
-            apart(&slow.designs) <= 1.5,
+            apart <= 1.5,
             "threads and the async pool within 1.5x of each other on the slow job",
-            format!("{:.2}x apart", apart(&slow.designs)),
+            format!("{apart:.2}x apart"),
         ),
         format!(
             "with {POOL} connections and slow queries a pool of threads is as good as async: the server sets the pace"
@@ -550,10 +550,12 @@ fn conclude(fast: &Job, slow: &Job) {
     );
     // Short queries: the CPU each design spends per query sets the pace, so which leads
     // is a figure of this machine, not a claim.
-    let [_, threads, pool, _] = &fast.designs;
     figure(
         "fast job, threads : pool",
-        format!("{:.2}x the queries/s", threads.qps / pool.qps),
+        format!(
+            "{:.2}x the queries/s",
+            fast.designs[1].qps / fast.designs[2].qps
+        ),
     );
     // Short queries: one pipelined connection against the pool of 10; slow ones: against
     // one query at a time (one server process runs them in turn either way).
